@@ -1,0 +1,27 @@
+/*
+ * Locking an mbox the way other mail tools expect: fcntl (OFD) record lock plus a
+ * <mbox>.lock dotlock for writers, taken all-or-nothing and without blocking, retried
+ * with jittered backoff until a deadline. Used only in per-connection processes and verbs.
+ */
+#ifndef MAILNOOK_LOCK_H
+#define MAILNOOK_LOCK_H
+
+#include "params.h"
+
+struct mbox_lock {
+	int fd;			/* the mbox fd the fcntl lock is on, -1 when unlocked */
+	int dotlocked;
+	char dotlock[PATH_LEN];
+	long long last_touch_ms;
+};
+
+/*
+ * Lock the mbox open on fd at path: write=1 takes fcntl write lock + dotlock, write=0 a
+ * fcntl read lock only. Returns 0, or -2 (STORE_INUSE) after timeout_ms, -1 on error.
+ */
+int lock_mbox(struct mbox_lock *l, int fd, const char *path, int write, int timeout_ms);
+/* Refresh the dotlock's mtime during long work (at most every DOTLOCK_TOUCH s). */
+void lock_touch(struct mbox_lock *l);
+void unlock_mbox(struct mbox_lock *l);
+
+#endif

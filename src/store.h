@@ -1,0 +1,152 @@
+/*
+ * The mail store as the protocols and verbs see it: folders are mbox files, all IMAP and
+ * POP3 state lives in small side files under <user>/.mailnook/. See doc/store.md.
+ * Every write can be interrupted at any instant; the next open recovers by itself.
+ */
+#ifndef MAILNOOK_STORE_H
+#define MAILNOOK_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "mbox.h"
+
+/* Results; every store call returns STORE_OK or one of the negative codes. */
+enum store_rc {
+	STORE_OK = 0,
+	STORE_ERR = -1,		/* I/O or internal error, logged */
+	STORE_INUSE = -2,	/* lock not obtained in time: POP3 [IN-USE], deliver 75 */
+	STORE_NOSPACE = -3,	/* ENOSPC/EDQUOT: nothing partial left behind */
+	STORE_QUOTA = -4,	/* the user's quota would be exceeded */
+	STORE_TOOBIG = -5,	/* message larger than max_message */
+	STORE_BADMSG = -6,	/* empty or malformed input message */
+	STORE_GONE = -7,	/* message no longer in the mbox (rewritten outside) */
+	STORE_NOFOLDER = -8	/* folder does not exist */
+};
+
+/* Persistent flag bits. */
+#define STORE_SEEN	0x01u
+#define STORE_ANSWERED	0x02u
+#define STORE_FLAGGED	0x04u
+#define STORE_DELETED	0x08u
+#define STORE_DRAFT	0x10u
+#define STORE_FLAGS_ALL	0x1fu
+/* In-memory only: set by store_refresh on messages whose flags changed elsewhere. */
+#define STORE_CHANGED	0x40000000u
+/* Logically removed; never served again. */
+#define STORE_EXPUNGED	0x80000000u
+
+/* One message of an open folder (decoded from its index record). */
+struct store_msg {
+	uint32_t uid;
+	uint32_t flags;
+	uint64_t keywords;	/* bit i = keyword i of the folder's keyword table */
+	uint64_t modseq;	/* reserved for CONDSTORE */
+	struct mbox_entry e;	/* where and how big in the mbox */
+};
+
+/* Open modes. */
+#define STORE_RDONLY	0x0
+#define STORE_RDWR	0x1
+#define STORE_CREATE	0x2	/* create an empty mbox if missing */
+#define STORE_POP3	0x4	/* take the per-folder POP3 lock: second POP3 session gets INUSE */
+
+struct store_folder {
+	/* Read-only for callers. */
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint32_t count;		/* entries in msgs[], in file (= UID) order */
+	struct store_msg *msgs;
+	int mboxrd;		/* quoting rule of this folder */
+	/* Private to the store. */
+	int mode;
+	int mbox_fd;
+	int state_fd;
+	int session_fd;		/* shared flock while open: compaction waits for it */
+	int pop3_fd;
+	uint32_t cap;
+	uint64_t state_seen;	/* bytes of the state file already applied */
+	uint64_t generation;
+	char mbox_path[PATH_LEN];
+	char side_base[PATH_LEN];	/* side files are side_base + ".idx" etc. */
+};
+
+/* What store_refresh found. */
+struct store_changes {
+	uint32_t added;		/* new messages appended at the end of msgs[] */
+	uint32_t flagged;	/* messages that got STORE_CHANGED */
+	uint32_t expunged;	/* messages that got STORE_EXPUNGED (still in msgs[]) */
+	int resynced;		/* the mbox was rewritten by another tool: UIDs may have moved */
+};
+
+/*
+ * mbox path and side-file base of folder ("INBOX" or a validated name like "Work/Q1")
+ * of user. -1 if a path does not fit.
+ */
+int store_paths(const struct config *cfg, const char *user, const char *folder,
+    char *mbox, size_t mbox_cap, char *side, size_t side_cap);
+
+/*
+ * Open a folder: recover an interrupted compaction, load the index and change log,
+ * index messages appended since (by deliver or any MDA), resync if rewritten.
+ * Never holds the mbox lock after returning.
+ */
+int store_open(struct store_folder *f, const char *mbox, const char *side, int mode);
+
+/* Pick up what others did since: new mail, flag changes, expunges, outside rewrites. */
+int store_refresh(struct store_folder *f, struct store_changes *ch);
+
+/* Drop expunged entries from msgs[] (IMAP: once the session may announce them). */
+void store_forget_expunged(struct store_folder *f);
+
+/* Find the index of uid in msgs[]; -1 if absent. */
+long store_find_uid(const struct store_folder *f, uint32_t uid);
+
+/* Set flags and keywords of msgs[i] (absolute values), logged, not fsynced. */
+int store_set_flags(struct store_folder *f, uint32_t i, uint32_t flags, uint64_t keywords);
+
+/* Logically remove messages by UID; durable (fsynced) before returning. */
+int store_expunge(struct store_folder *f, const uint32_t *uids, size_t n);
+
+/*
+ * Start reading msgs[i]: takes the mbox read lock for the duration of one command,
+ * verifies the message is still where the index says (STORE_GONE if not).
+ */
+int store_msg_open(struct store_folder *f, uint32_t i, struct mbox_reader *r);
+/* End of a read started by store_msg_open (releases the read lock). */
+void store_msg_close(struct store_folder *f, struct mbox_reader *r);
+
+/*
+ * Close: release locks; when this was the last session and dead bytes are worth it,
+ * compact in place first.
+ */
+void store_close(struct store_folder *f);
+
+/* Sender, date and flags of a new message. */
+struct store_append_info {
+	const char *sender;	/* envelope sender for the From_ line, "MAILER-DAEMON" if NULL */
+	int64_t date;		/* internaldate, or -1 for now */
+};
+
+/*
+ * Append the message read from in_fd to the mbox at path (created if missing) under the
+ * mbox write lock, all or nothing: fdatasync before success, ftruncate back on any error.
+ * quota_left is the room left for the user (UINT64_MAX unlimited). The index picks the
+ * message up on the next open or refresh.
+ */
+int store_append_fd(const char *mbox, int in_fd, const struct store_append_info *ai,
+    uint64_t max_size, uint64_t quota_left);
+
+/* Bytes used by the user's folders (sum of mbox sizes), for quota checks. */
+int store_usage(const struct config *cfg, const char *user, uint64_t *bytes);
+
+/* check verb: verify side files against the mbox; repair rebuilds them from the mbox,
+ * compact runs a compaction. Prints findings to out. Returns STORE_OK if consistent. */
+int store_check(const char *mbox, const char *side, int repair, int compact, FILE *out);
+
+/* Short text for an rc, for logs and replies. */
+const char *store_strerror(int rc);
+
+#endif

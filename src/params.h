@@ -58,6 +58,15 @@
 #define DEF_MAX_PER_IP		8
 #define DEF_MAX_UNAUTH		10
 #define MAX_LISTENERS		8
+/* Hard ceiling for max_children: serve's child table is a fixed array of this size. */
+#define MAX_CHILDREN_HARD	1024
+
+/* --- Configuration --- */
+
+/* A config or passwd line longer than this is an error, not silently split. */
+#define CONFIG_LINE_MAX		1024
+/* -o key=value overrides on one command line. */
+#define MAX_OVERRIDES		32
 
 /* --- Failed-login throttle --- */
 
@@ -68,6 +77,8 @@
 #define FAIL_WINDOW		900
 /* Addresses remembered in the shared throttle file (fixed-size table, LRU). */
 #define FAIL_TABLE_SLOTS	64
+/* File under runtime_dir holding that table (16-byte header + 16 bytes per slot, LE). */
+#define FAIL_FILE_NAME		"fails"
 
 /* --- Store --- */
 
@@ -88,5 +99,40 @@
 #define DOTLOCK_TOUCH		30
 /* Largest From_ line or header line we parse; longer lines are still counted and copied. */
 #define MBOX_LINE_MAX		4096
+/*
+ * Buffer of the mbox scanner and writer: big reads for 50 MB scans, and big writes
+ * because JFFS2 turns every write() into a node (RAM and wear per node).
+ */
+#define MBOX_IO_BUF		(64 * 1024)
+/* Envelope sender kept in a From_ line; longer ones are cut (RFC 5321: path <= 256). */
+#define MBOX_SENDER_MAX		256
+
+/* --- TLS (tls.c, pem.c, cert.c) --- */
+
+/* A key or chain file larger than this is not a PEM key or chain: refuse it. */
+#define PEM_FILE_MAX		65536
+/* One DER object: an RSA 4096 key is ~2.4 KB, a certificate rarely passes 4 KB. */
+#define PEM_OBJ_MAX		16384
+/* Leaf plus intermediates sent to clients; longer chains are a misconfiguration. */
+#define TLS_CHAIN_MAX		4
+/* Smallest RSA modulus accepted for the server key (NIST SP 800-57: 2048 until 2030). */
+#define TLS_RSA_MIN_BITS	2048
+/*
+ * Payload of the TLS records we send (BearSSL output buffer minus its overhead): 4 KB
+ * records cost 0.7% in headers and save 12 KB per session against 16 KB ones.
+ */
+#define TLS_OUT_RECORD		4096
+/* Whole handshake, ClientHello to Finished: a stalled client holds a child slot. */
+#define TLS_HANDSHAKE_TIMEOUT	30
+/* Waiting for close_notify to go out at the end of a session. */
+#define TLS_CLOSE_TIMEOUT_MS	1000
+/*
+ * Validity of `mailnook cert` certificates: Apple clients reject any TLS server
+ * certificate valid for more than 825 days, self-signed ones included.
+ */
+#define CERT_DAYS_DEFAULT	825
+#define CERT_DAYS_MAX		3650
+/* Names given to `mailnook cert` for the subjectAltName list (host name included). */
+#define CERT_NAMES_MAX		8
 
 #endif

@@ -56,14 +56,17 @@ struct io {
 	unsigned char wbuf[IO_WBUF];
 };
 
-/* Set up io on fds with the plain transport; fills peer from getpeername()
- * or $TCPREMOTEIP/$REMOTE_HOST when the fd is not a socket (tcpsvd, pipes). */
+/* Set up io on fds with the plain transport: fds made non-blocking, TCP_NODELAY on
+ * sockets; peer from getpeername() (v4-mapped shown as IPv4), else $TCPREMOTEIP or
+ * $REMOTE_HOST, else "local" (a pipe) which counts as loopback. */
 void io_init(struct io *io, int rfd, int wfd);
+/* Idle limit for each read from now on (0 means the RFC 1939 minimum, POP3_TIMEOUT). */
 void io_set_timeout(struct io *io, unsigned seconds);
 
 /* Read one line ending in LF (CR before it removed) into line (capacity cap, NUL
  * terminated, *len without terminator; it may contain NUL bytes: callers check).
- * A line longer than cap-1 is read to its LF and IO_TOOLONG returned. */
+ * A line longer than cap-1 is read to its LF and IO_TOOLONG returned. Buffered output
+ * is flushed before waiting for input, so pipelined replies go out in order. */
 int io_getline(struct io *io, char *line, size_t cap, size_t *len);
 /* Read exactly n bytes (a literal); IO_OK or an error. */
 int io_read(struct io *io, void *buf, size_t n);
@@ -84,5 +87,12 @@ void io_close(struct io *io);
 /* Raw fd helpers shared with transports: wait for readability/writability up to
  * timeout_ms (-1 forever); 1 ready, 0 timeout, -1 error. */
 int io_wait_fd(int fd, int for_write, int timeout_ms);
+/* Read what is there (up to len) from io->rfd, waiting at most read_timeout_ms:
+ * >0 bytes, 0 at EOF, -1 on error (errno ETIMEDOUT on timeout). The fds are
+ * non-blocking after io_init, so transports use these instead of read/write. */
+ssize_t io_fd_read(struct io *io, void *buf, size_t len);
+/* Write all len bytes to io->wfd; each wait for room is bounded by WRITE_TIMEOUT
+ * (a peer that stops reading is dropped). 0, or -1 with errno (ETIMEDOUT, EPIPE). */
+int io_fd_write(struct io *io, const void *buf, size_t len);
 
 #endif

@@ -20,6 +20,7 @@ static int cmd_version(int argc, char **argv);
 static const struct verb verbs[] = {
 	{ "help", cmd_help, "help                      this text" },
 	{ "version", cmd_version, "version                   print the version" },
+	{ "pop3", cmd_pop3, "pop3 [--tls]              one POP3 session on stdin/stdout (inetd, tcpsvd)" },
 };
 
 static int

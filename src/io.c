@@ -1,0 +1,463 @@
+/*
+ * The connection I/O layer: non-blocking fds driven by poll() deadlines, a bounded line
+ * reader, an exact-count reader, and a write buffer sent in large writes. The transport
+ * below is plain fds or TLS (tls.c). Runs in the session process, never as root.
+ */
+#include "io.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+static ssize_t
+plain_recv(struct io *io, void *buf, size_t len)
+{
+	return io_fd_read(io, buf, len);
+}
+
+static int
+plain_send(struct io *io, const void *buf, size_t len)
+{
+	return io_fd_write(io, buf, len);
+}
+
+static int
+plain_flush(struct io *io)
+{
+	(void)io;
+	return 0;
+}
+
+static void
+plain_close(struct io *io)
+{
+	(void)io;
+}
+
+static const struct io_transport plain_transport = {
+	plain_recv, plain_send, plain_flush, plain_close
+};
+
+int
+io_wait_fd(int fd, int for_write, int timeout_ms)
+{
+	struct pollfd p;
+	int64_t deadline = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+	int wait = timeout_ms;
+	int r;
+
+	p.fd = fd;
+	p.events = for_write ? POLLOUT : POLLIN;
+	for (;;) {
+		p.revents = 0;
+		r = poll(&p, 1, wait);
+		if (r > 0) {
+			return 1;
+		}
+		if (r == 0) {
+			return 0;
+		}
+		if (errno != EINTR) {
+			return -1;
+		}
+		/* A signal must not stretch the deadline. */
+		if (deadline >= 0) {
+			int64_t left = deadline - mono_ms();
+
+			wait = left > 0 ? (int)left : 0;
+		}
+	}
+}
+
+ssize_t
+io_fd_read(struct io *io, void *buf, size_t len)
+{
+	ssize_t n;
+	int r;
+
+	for (;;) {
+		n = read(io->rfd, buf, len);
+		if (n >= 0) {
+			return n;
+		}
+		if (errno == EINTR) {
+			continue;
+		}
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			return -1;
+		}
+		r = io_wait_fd(io->rfd, 0, io->read_timeout_ms);
+		if (r == 0) {
+			errno = ETIMEDOUT;
+		}
+		if (r <= 0) {
+			return -1;
+		}
+	}
+}
+
+int
+io_fd_write(struct io *io, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	ssize_t n;
+	int r;
+
+	while (len > 0) {
+		n = write(io->wfd, p, len);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			return -1;
+		}
+		r = io_wait_fd(io->wfd, 1, WRITE_TIMEOUT * 1000);
+		if (r == 0) {
+			errno = ETIMEDOUT;
+		}
+		if (r <= 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+addr_is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)(const void *)ss;
+
+		return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)(const void *)ss;
+
+		return IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
+	}
+	return 0;
+}
+
+/* Turn a v4-mapped IPv6 address (::ffff:a.b.c.d) into plain IPv4, in place. */
+static void
+unmap_v4(struct sockaddr_storage *ss)
+{
+	struct sockaddr_in6 a6;
+	struct sockaddr_in a4;
+
+	if (ss->ss_family != AF_INET6) {
+		return;
+	}
+	memcpy(&a6, ss, sizeof(a6));
+	if (!IN6_IS_ADDR_V4MAPPED(&a6.sin6_addr)) {
+		return;
+	}
+	memset(&a4, 0, sizeof(a4));
+	a4.sin_family = AF_INET;
+	a4.sin_port = a6.sin6_port;
+	memcpy(&a4.sin_addr, &a6.sin6_addr.s6_addr[12], 4);
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, &a4, sizeof(a4));
+}
+
+static int
+addr_text(const struct sockaddr_storage *ss, char *buf, size_t cap)
+{
+	const void *src;
+
+	if (ss->ss_family == AF_INET) {
+		src = &((const struct sockaddr_in *)(const void *)ss)->sin_addr;
+	} else if (ss->ss_family == AF_INET6) {
+		src = &((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr;
+	} else {
+		return -1;
+	}
+	return inet_ntop(ss->ss_family, src, buf, (socklen_t)cap) == NULL ? -1 : 0;
+}
+
+/* Parse a textual address from the environment (tcpsvd, inetd wrappers). */
+static int
+addr_parse(const char *s, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *a4 = (struct sockaddr_in *)(void *)ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)(void *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, s, &a4->sin_addr) == 1) {
+		ss->ss_family = AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, &a6->sin6_addr) == 1) {
+		ss->ss_family = AF_INET6;
+		unmap_v4(ss);
+		return 0;
+	}
+	return -1;
+}
+
+static void
+io_find_peer(struct io *io)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	const char *env;
+
+	memset(&ss, 0, sizeof(ss));
+	if (getpeername(io->rfd, (struct sockaddr *)(void *)&ss, &sl) == 0 &&
+	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
+		unmap_v4(&ss);
+	} else if (((env = getenv("TCPREMOTEIP")) != NULL ||
+	    (env = getenv("REMOTE_HOST")) != NULL) && addr_parse(env, &ss) == 0) {
+		/* ss filled from the launcher's environment */
+	} else {
+		/* A pipe or a local socket: the process that holds it is on this host. */
+		(void)str_copy(io->peer, sizeof(io->peer), "local");
+		io->peer_is_loopback = 1;
+		return;
+	}
+	if (addr_text(&ss, io->peer, sizeof(io->peer)) < 0) {
+		(void)str_copy(io->peer, sizeof(io->peer), "unknown");
+	}
+	io->peer_is_loopback = addr_is_loopback(&ss);
+}
+
+static void
+fd_setup(int fd)
+{
+	int one = 1;
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl >= 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		log_warn("fcntl O_NONBLOCK");
+	}
+	/* Replies must never wait for the client's delayed ACK (Nagle). */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 &&
+	    errno != ENOTSOCK && errno != EOPNOTSUPP && errno != ENOPROTOOPT) {
+		log_debug("TCP_NODELAY: %s", strerror(errno));
+	}
+}
+
+void
+io_init(struct io *io, int rfd, int wfd)
+{
+	memset(io, 0, sizeof(*io));
+	io->rfd = rfd;
+	io->wfd = wfd;
+	io->tr = &plain_transport;
+	io->read_timeout_ms = POP3_TIMEOUT * 1000;
+	fd_setup(rfd);
+	if (wfd != rfd) {
+		fd_setup(wfd);
+	}
+	io_find_peer(io);
+}
+
+void
+io_set_timeout(struct io *io, unsigned seconds)
+{
+	if (seconds == 0 || seconds > INT32_MAX / 1000) {
+		seconds = POP3_TIMEOUT;
+	}
+	io->read_timeout_ms = (int)(seconds * 1000);
+}
+
+/* Refill rbuf (only when empty); IO_OK or the reason nothing came. */
+static int
+io_fill(struct io *io)
+{
+	ssize_t n;
+
+	if (io->wlen > 0 && io_flush(io) < 0) {
+		return IO_ERR;
+	}
+	n = io->tr->recv(io, io->rbuf, sizeof(io->rbuf));
+	if (n == 0) {
+		return IO_EOF;
+	}
+	if (n < 0) {
+		return errno == ETIMEDOUT ? IO_TIMEOUT : IO_ERR;
+	}
+	io->rpos = 0;
+	io->rlen = (size_t)n;
+	io->bytes_in += (uint64_t)n;
+	return IO_OK;
+}
+
+int
+io_getline(struct io *io, char *line, size_t cap, size_t *len)
+{
+	size_t n = 0, take, i;
+	int toolong = 0, rc;
+	unsigned char *lf;
+
+	for (;;) {
+		if (io->rpos == io->rlen && (rc = io_fill(io)) != IO_OK) {
+			return rc;
+		}
+		i = io->rlen - io->rpos;
+		lf = memchr(io->rbuf + io->rpos, '\n', i);
+		take = lf != NULL ? (size_t)(lf - (io->rbuf + io->rpos)) : i;
+		if (!toolong && n + take < cap) {
+			memcpy(line + n, io->rbuf + io->rpos, take);
+			n += take;
+		} else {
+			/* Keep consuming to the LF: the rest must not become a command. */
+			toolong = 1;
+		}
+		io->rpos += take;
+		if (lf != NULL) {
+			io->rpos++;
+			break;
+		}
+	}
+	if (toolong) {
+		return IO_TOOLONG;
+	}
+	if (n > 0 && line[n - 1] == '\r') {
+		n--;
+	}
+	line[n] = '\0';
+	*len = n;
+	return IO_OK;
+}
+
+int
+io_read(struct io *io, void *buf, size_t n)
+{
+	unsigned char *p = buf;
+	size_t take;
+	int rc;
+
+	while (n > 0) {
+		if (io->rpos == io->rlen && (rc = io_fill(io)) != IO_OK) {
+			return rc;
+		}
+		take = io->rlen - io->rpos;
+		if (take > n) {
+			take = n;
+		}
+		memcpy(p, io->rbuf + io->rpos, take);
+		io->rpos += take;
+		p += take;
+		n -= take;
+	}
+	return IO_OK;
+}
+
+size_t
+io_pending(const struct io *io)
+{
+	return io->rlen - io->rpos;
+}
+
+void
+io_discard_input(struct io *io)
+{
+	io->rpos = 0;
+	io->rlen = 0;
+}
+
+/* Send the buffer through the transport; sticky failure. */
+static void
+io_drain(struct io *io)
+{
+	if (io->wlen == 0 || io->failed) {
+		io->wlen = 0;
+		return;
+	}
+	if (io->tr->send(io, io->wbuf, io->wlen) < 0) {
+		if (errno == ETIMEDOUT) {
+			log_warnx("write timeout to %s: client stopped reading", io->peer);
+		} else if (errno == EPIPE || errno == ECONNRESET) {
+			log_info("connection closed by %s", io->peer);
+		} else {
+			log_warn("write to %s", io->peer);
+		}
+		io->failed = 1;
+	}
+	io->wlen = 0;
+}
+
+void
+io_write(struct io *io, const void *buf, size_t n)
+{
+	const unsigned char *p = buf;
+	size_t room;
+
+	io->bytes_out += n;
+	while (n > 0 && !io->failed) {
+		room = sizeof(io->wbuf) - io->wlen;
+		if (room == 0) {
+			io_drain(io);
+			continue;
+		}
+		if (room > n) {
+			room = n;
+		}
+		memcpy(io->wbuf + io->wlen, p, room);
+		io->wlen += room;
+		p += room;
+		n -= room;
+	}
+}
+
+void
+io_puts(struct io *io, const char *s)
+{
+	io_write(io, s, strlen(s));
+}
+
+void
+io_printf(struct io *io, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		io->failed = 1;
+		return;
+	}
+	if ((size_t)n >= sizeof(buf)) {
+		log_warnx("io_printf: reply truncated");
+		n = (int)sizeof(buf) - 1;
+	}
+	io_write(io, buf, (size_t)n);
+}
+
+int
+io_flush(struct io *io)
+{
+	io_drain(io);
+	if (!io->failed && io->tr->flush(io) < 0) {
+		io->failed = 1;
+	}
+	return io->failed ? -1 : 0;
+}
+
+void
+io_close(struct io *io)
+{
+	(void)io_flush(io);
+	io->tr->close(io);
+}

@@ -1,0 +1,107 @@
+/*
+ * One client session from its first byte to exit: the `pop3` verb (inetd, tcpsvd,
+ * systemd with the connection on stdin/stdout) and serve's forked children both call
+ * session_run. cmd_pop3 starts as root under inetd, loads the TLS key, then drops
+ * privileges before reading a byte from the client.
+ */
+#include "session.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "io.h"
+#include "log.h"
+#include "pop3.h"
+#include "priv.h"
+#include "tls.h"
+#include "util.h"
+#include "verbs.h"
+
+/* sysexits: the service is not available (protocol not built into this binary). */
+#define EXIT_UNAVAILABLE	69
+#define EXIT_USAGE		64
+#define EXIT_CONFIG		78
+
+int
+session_run(const struct session_ctx *ctx, int rfd, int wfd)
+{
+	struct io io;
+
+	/* A client that hangs up makes writes fail with EPIPE; that is handled there. */
+	(void)signal(SIGPIPE, SIG_IGN);
+	io_init(&io, rfd, wfd);
+	io_set_timeout(&io, ctx->cfg->preauth_timeout);
+	log_info("connect from %s", io.peer);
+	if (ctx->implicit_tls) {
+#if WITH_TLS
+		if (ctx->tls == NULL) {
+			log_warnx("implicit TLS asked but no certificate loaded");
+			return 1;
+		}
+		if (tls_start(&io, ctx->tls, ctx->cfg->preauth_timeout) < 0) {
+			return 1;
+		}
+		log_info("tls %s from %s", tls_describe(&io), io.peer);
+#else
+		log_warnx("implicit TLS asked but TLS is not built in");
+		return EXIT_UNAVAILABLE;
+#endif
+	}
+	switch (ctx->proto) {
+	case PROTO_POP3:
+		return pop3_session(ctx, &io);
+	case PROTO_IMAP:
+		break;
+	}
+	log_warnx("IMAP is not available in this build; closing connection from %s", io.peer);
+	return EXIT_UNAVAILABLE;
+}
+
+#if WITH_TLS
+/* Decode the key and chain while still privileged (the key is root-only). */
+static const struct tls_server *
+session_load_tls(const struct config *cfg)
+{
+	const struct tls_server *srv;
+	char err[256];
+
+	if (cfg->tls_cert[0] == '\0' || cfg->tls_key[0] == '\0') {
+		return NULL;
+	}
+	srv = tls_load(cfg->tls_cert, cfg->tls_key, err, sizeof(err));
+	if (srv == NULL) {
+		fatal(EXIT_CONFIG, "tls: %s", err);
+	}
+	return srv;
+}
+#endif
+
+int
+cmd_pop3(int argc, char **argv)
+{
+	static struct config cfg;
+	struct session_ctx ctx;
+	int i, first;
+
+	config_from_args(&cfg, argc, argv, &first);
+	memset(&ctx, 0, sizeof(ctx));
+	for (i = first; i < argc; i++) {
+		if (strcmp(argv[i], "--tls") == 0) {
+			ctx.implicit_tls = 1;
+		} else {
+			fprintf(stderr, "usage: mailnook [-c FILE] [-o key=value] pop3 [--tls]\n");
+			return EXIT_USAGE;
+		}
+	}
+	ctx.cfg = &cfg;
+	ctx.proto = PROTO_POP3;
+#if WITH_TLS
+	ctx.tls = session_load_tls(&cfg);
+#endif
+	if (ctx.implicit_tls && ctx.tls == NULL) {
+		fatal(EXIT_CONFIG, "pop3 --tls needs tls_cert and tls_key");
+	}
+	priv_drop(&cfg);
+	return session_run(&ctx, 0, 1);
+}

@@ -20,6 +20,7 @@ static int cmd_version(int argc, char **argv);
 static const struct verb verbs[] = {
 	{ "help", cmd_help, "help                      this text" },
 	{ "version", cmd_version, "version                   print the version" },
+	{ "cert", cmd_cert, "cert [--cert F] [--key F] [--days N] [--force] [NAME|IP]...  self-signed key and certificate" },
 	{ "pop3", cmd_pop3, "pop3 [--tls]              one POP3 session on stdin/stdout (inetd, tcpsvd)" },
 };
 

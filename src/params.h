@@ -132,6 +132,9 @@
  */
 #define CERT_DAYS_DEFAULT	825
 #define CERT_DAYS_MAX		3650
+/* Where `mailnook cert` writes when tls_cert/tls_key are not configured. */
+#define DEF_TLS_CERT		"/etc/mailnook/cert.pem"
+#define DEF_TLS_KEY		"/etc/mailnook/key.pem"
 /* Names given to `mailnook cert` for the subjectAltName list (host name included). */
 #define CERT_NAMES_MAX		8
 

@@ -10,6 +10,27 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/*
+ * Format rules (mbox.c):
+ * - A From_ line starts the scanned range (after any blank lines), or follows a blank
+ *   line and carries a parsable asctime date (mutt's rule), or is where a
+ *   Content-Length header lands exactly (at "From " or one blank line before it).
+ * - NULs after a blank line, or anything but a From_ line where a message should start,
+ *   is garbage (an interrupted append, a zero-filled UBIFS tail): skipped to the next
+ *   line starting "From ", counted and logged, never treated as mail, never truncated.
+ * - The one blank line before the next From_ line (or before EOF) is a separator, not
+ *   content. A final line without LF is content as it is.
+ * - mboxrd: a line ^>+"From " loses one '>' when read. With mboxrd == 0 (mboxo) nothing is
+ *   unquoted: ">From " is ambiguous there, so content stays as stored. We write mboxrd.
+ * - wire_size = unquoted content with every LF counted as CRLF: exactly the bytes of
+ *   mbox_reader_next pieces, each followed by CRLF when its nl is 1. A CR stored before an
+ *   LF is content (our writer never stores one).
+ * - fingerprint = first 8 bytes (LE) of SHA-256 over the From_ line, the header lines
+ *   except Status, X-Status, X-Keywords, X-UID, X-IMAP, X-IMAPbase, Content-Length and
+ *   Lines (with their continuations), and the 64-bit LE body length (a last line without
+ *   LF counted as if it had one). Fixed forever: it is the POP3 UIDL.
+ */
+
 /* One message as found by the scanner. */
 struct mbox_entry {
 	uint64_t offset;	/* first byte of the "From " line */
@@ -23,12 +44,15 @@ struct mbox_entry {
 struct mbox_scan_stats {
 	uint32_t messages;
 	uint32_t skipped_garbage;	/* NUL runs or junk before a From_ line, skipped and logged */
-	uint64_t end;			/* offset just past the last complete message scanned */
+	uint64_t end;			/* where a following scan should start: past the last
+					 * message handed to cb and its separator, or the
+					 * scanned range's end when the scan ran through */
 };
 
 /*
  * Scan fd from start to end (end = file size seen under the caller's lock). start must be
- * 0 or the end of a previously scanned message. Calls cb for each message in order; cb
+ * 0, a previous st->end, or the end of a message's content (offset + from_len + raw_len):
+ * blank lines at start are skipped. Calls cb for each message in order; cb
  * returning nonzero stops the scan (returned as is). mboxrd selects unquoting rules for
  * the sizes. Returns 0, a cb value, or -1 on read error. Never modifies the file.
  */
@@ -61,9 +85,11 @@ int mbox_reader_next(struct mbox_reader *r, const char **line, size_t *len, int 
 /*
  * Write one message from in_fd (LF or CRLF, read to EOF) to out_fd at its current end,
  * as From_ line (sender, date) + mboxrd-quoted LF body + blank line, in large writes.
- * Does not lock, sync or truncate: the caller does. *written gets the bytes written.
- * Fails with -1 and errno EFBIG when the message exceeds max_size bytes, EINVAL when it
- * is empty or not a message (no header/body at all).
+ * Does not lock, sync or truncate: the caller does. *written gets the bytes written
+ * (also on failure). Writes go out in MBOX_IO_BUF pieces. Fails with -1 and errno EFBIG
+ * when the stored message (without From_ line) passes max_size bytes, EINVAL when the
+ * input is empty or holds nothing but line ends. The sender loses spaces and controls
+ * (each becomes '_') and enclosing <>; empty or NULL gives MAILER-DAEMON. date -1 = now.
  */
 int mbox_write_message(int out_fd, int in_fd, const char *sender, int64_t date,
     uint64_t max_size, uint64_t *written);

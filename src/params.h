@@ -106,6 +106,13 @@
 #define MBOX_IO_BUF		(64 * 1024)
 /* Envelope sender kept in a From_ line; longer ones are cut (RFC 5321: path <= 256). */
 #define MBOX_SENDER_MAX		256
+/*
+ * Buffer of the mbox scanner and writer: big reads for 50 MB scans, and big writes
+ * because JFFS2 turns every write() into a node (RAM and wear per node).
+ */
+#define MBOX_IO_BUF		(64 * 1024)
+/* Envelope sender kept in a From_ line; longer ones are cut (RFC 5321: path <= 256). */
+#define MBOX_SENDER_MAX		256
 
 /* --- TLS (tls.c, pem.c, cert.c) --- */
 

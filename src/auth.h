@@ -6,6 +6,7 @@
 #ifndef MAILNOOK_AUTH_H
 #define MAILNOOK_AUTH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -27,11 +28,18 @@ int auth_check(const struct config *cfg, const char *user, const char *pass,
 int auth_lookup(const struct config *cfg, const char *user, struct auth_user *out);
 /* Before answering a failed login: record it for addr and sleep the grown delay. */
 void auth_failed(const struct config *cfg, const char *addr);
+/* The recording half of auth_failed: returns the delay in ms owed for this failure
+ * (FAIL_DELAY_BASE_MS when the shared table cannot be used). */
+unsigned auth_fail_record(const struct config *cfg, const char *addr);
 /* After a successful login: forget addr's failures. */
 void auth_succeeded(const struct config *cfg, const char *addr);
 /* Set user's password (hash with SHA-512 crypt and a random salt), rewriting the
  * passwd file atomically (temp file, fsync, rename, fsync dir). 0 or -1 with a message. */
 int auth_set_password(const struct config *cfg, const char *user, const char *pass,
     char *err, size_t errlen);
+
+/* SHA-512 crypt of key with setting "$6$[rounds=N$]salt[$...]" into out (the full
+ * "$6$salt$hash" string); 0, or -1 for a bad setting or a too small out (128 fits). */
+int auth_sha512_crypt(const char *key, const char *setting, char *out, size_t cap);
 
 #endif

@@ -5,6 +5,7 @@
 #ifndef MAILNOOK_CONFIG_H
 #define MAILNOOK_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "params.h"
@@ -45,6 +46,10 @@ struct config {
 	int log_stderr;			/* log stderr|syslog */
 	int debug;			/* debug yes|no */
 	int foreground;			/* -f on the command line (procd) */
+	/* Where this config came from, kept so that serve can re-read it on SIGHUP. */
+	const char *file;		/* -c FILE, NULL for DEF_CONFIG_FILE */
+	char *overrides[MAX_OVERRIDES];	/* the -o key=value strings (point into argv) */
+	int n_overrides;
 };
 
 /*
@@ -56,9 +61,19 @@ int config_load(struct config *cfg, const char *path, char *const *overrides,
     int n_overrides, char *err, size_t errlen);
 
 /*
+ * Re-read cfg->file and cfg->overrides into cfg (SIGHUP). Listeners, foreground and
+ * the log sink are kept as they are. 0, or -1 with the message in err and cfg unchanged.
+ */
+int config_reload(struct config *cfg, char *err, size_t errlen);
+
+/*
  * Parse argv options common to every verb: -c FILE, -o key=value (repeatable),
- * -f (foreground), -d (debug to stderr). Loads the config as config_load does.
- * *optind_out receives the index of the first non-option argument.
+ * -f (foreground), -d (debug to stderr). Loads the config as config_load does and
+ * opens the log. main() hands every verb argv as
+ *   { VERB, <global options as typed before the verb>, "--", <verb arguments> }
+ * so the global options can never be confused with the verb's own (deliver -f SENDER).
+ * *optind_out (and getopt's optind) receive the index of the first verb argument;
+ * a verb with options of its own continues with getopt(argc, argv, "+...").
  * Prints the error and exits 64 on bad usage or config (so verbs stay short).
  */
 void config_from_args(struct config *cfg, int argc, char **argv, int *optind_out);

@@ -3,7 +3,9 @@
  * called through a symlink named after a verb (mailnook-deliver, pop3 ...).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "params.h"
 #include "verbs.h"
@@ -20,8 +22,9 @@ static int cmd_version(int argc, char **argv);
 static const struct verb verbs[] = {
 	{ "help", cmd_help, "help                      this text" },
 	{ "version", cmd_version, "version                   print the version" },
-	{ "cert", cmd_cert, "cert [--cert F] [--key F] [--days N] [--force] [NAME|IP]...  self-signed key and certificate" },
 	{ "pop3", cmd_pop3, "pop3 [--tls]              one POP3 session on stdin/stdout (inetd, tcpsvd)" },
+	{ "cert", cmd_cert, "cert [--cert F] [--key F] [--days N] [--force] [NAME|IP]...  self-signed key and certificate" },
+	{ "passwd", cmd_passwd, "passwd USER               set a password (stdin line, or tty twice)" },
 };
 
 static int
@@ -31,7 +34,7 @@ cmd_help(int argc, char **argv)
 
 	(void)argc;
 	(void)argv;
-	printf("usage: mailnook VERB [options] [args]\n\nverbs:\n");
+	printf("usage: mailnook [common options] VERB [verb options] [args]\n\nverbs:\n");
 	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
 		printf("  %s\n", verbs[i].usage);
 	}
@@ -62,11 +65,38 @@ find_verb(const char *name)
 	return NULL;
 }
 
+/*
+ * Global options come before the verb: "mailnook -c F -o k=v deliver -f S USER".
+ * The verb gets { VERB, <those options>, "--", <its own arguments> }: config_from_args
+ * reads up to the "--", the verb its own options after it, and the two never mix.
+ */
+static int
+run_verb(const struct verb *v, int argc, char **argv, int nglobal, int first)
+{
+	char **vargv = calloc((size_t)argc + 2, sizeof(char *));
+	int i, n = 0;
+
+	if (vargv == NULL) {
+		fprintf(stderr, "mailnook: out of memory\n");
+		return 71;
+	}
+	vargv[n++] = argv[first - 1];
+	for (i = 1; i <= nglobal; i++) {
+		vargv[n++] = argv[i];
+	}
+	vargv[n++] = "--";
+	for (i = first; i < argc; i++) {
+		vargv[n++] = argv[i];
+	}
+	return v->run(n, vargv);
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *prog = argc > 0 ? strrchr(argv[0], '/') : NULL;
 	const struct verb *v;
+	int nglobal;
 
 	prog = prog ? prog + 1 : (argc > 0 ? argv[0] : "mailnook");
 	if (strncmp(prog, "mailnook-", 9) == 0) {
@@ -74,7 +104,7 @@ main(int argc, char **argv)
 	}
 	v = find_verb(prog);
 	if (v != NULL) {
-		return v->run(argc, argv);
+		return run_verb(v, argc, argv, 0, 1);
 	}
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		cmd_help(0, NULL);
@@ -83,10 +113,20 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "--version") == 0) {
 		return cmd_version(0, NULL);
 	}
-	v = find_verb(argv[1]);
+	/* Only to find where the verb is; config_from_args reports bad options. */
+	opterr = 0;
+	while (getopt(argc, argv, "+c:o:fd") != -1) {
+		continue;
+	}
+	nglobal = optind - 1;
+	if (nglobal > 0 && strcmp(argv[optind - 1], "--") == 0) {
+		nglobal--;
+	}
+	v = optind < argc ? find_verb(argv[optind]) : NULL;
 	if (v == NULL) {
-		fprintf(stderr, "mailnook: unknown verb '%s' (try: mailnook help)\n", argv[1]);
+		fprintf(stderr, "mailnook: unknown verb '%s' (try: mailnook help)\n",
+		    optind < argc ? argv[optind] : "");
 		return 64;
 	}
-	return v->run(argc - 1, argv + 1);
+	return run_verb(v, argc, argv, nglobal, optind + 1);
 }

@@ -12,6 +12,19 @@
 #define WITH_TLS 1
 #endif
 
+/*
+ * bcrypt ("$2b$") password hashes need the C library's crypt(): glibc's libcrypt has
+ * it, as does OpenWrt's musl; some musl builds ship no crypt() at all. SHA-512 crypt
+ * ("$6$") is built in and works everywhere.
+ */
+#ifndef WITH_LIBC_CRYPT
+#ifdef __GLIBC__
+#define WITH_LIBC_CRYPT 1
+#else
+#define WITH_LIBC_CRYPT 0
+#endif
+#endif
+
 /* --- Paths and defaults (all overridable in the config file) --- */
 
 /* /var is RAM on OpenWrt: mail must live on persistent storage. */
@@ -77,7 +90,7 @@
 #define FAIL_WINDOW		900
 /* Addresses remembered in the shared throttle file (fixed-size table, LRU). */
 #define FAIL_TABLE_SLOTS	64
-/* File under runtime_dir holding that table (16-byte header + 16 bytes per slot, LE). */
+/* File under runtime_dir holding that table (24-byte header + 24 bytes per slot, LE). */
 #define FAIL_FILE_NAME		"fails"
 
 /* --- Store --- */
@@ -99,13 +112,6 @@
 #define DOTLOCK_TOUCH		30
 /* Largest From_ line or header line we parse; longer lines are still counted and copied. */
 #define MBOX_LINE_MAX		4096
-/*
- * Buffer of the mbox scanner and writer: big reads for 50 MB scans, and big writes
- * because JFFS2 turns every write() into a node (RAM and wear per node).
- */
-#define MBOX_IO_BUF		(64 * 1024)
-/* Envelope sender kept in a From_ line; longer ones are cut (RFC 5321: path <= 256). */
-#define MBOX_SENDER_MAX		256
 /*
  * Buffer of the mbox scanner and writer: big reads for 50 MB scans, and big writes
  * because JFFS2 turns every write() into a node (RAM and wear per node).

@@ -135,8 +135,6 @@
  * records cost 0.7% in headers and save 12 KB per session against 16 KB ones.
  */
 #define TLS_OUT_RECORD		4096
-/* Whole handshake, ClientHello to Finished: a stalled client holds a child slot. */
-#define TLS_HANDSHAKE_TIMEOUT	30
 /* Waiting for close_notify to go out at the end of a session. */
 #define TLS_CLOSE_TIMEOUT_MS	1000
 /*

@@ -597,45 +597,34 @@ struct cert_opts {
 };
 
 /*
- * Take --cert, --key, --days and --force out of argv (compacting it in place) so that
- * the common options parse as for every verb. -1 on a malformed option.
+ * The verb's own options (after the global ones): --cert F, --key F, --days N,
+ * --force; "--" ends them. Returns the index of the first name, or -1 on bad usage.
  */
 static int
-cert_take_opts(int *argc, char **argv, struct cert_opts *o)
+cert_opts(int argc, char **argv, int i, struct cert_opts *o)
 {
-	int i, out = 1;
-
-	for (i = 1; i < *argc; i++) {
+	for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
 		const char *a = argv[i];
-		int has_val = i + 1 < *argc;
+		int has_val = i + 1 < argc;
+		uint32_t v;
 
-		if (strcmp(a, "--force") == 0) {
+		if (strcmp(a, "--") == 0) {
+			return i + 1;
+		} else if (strcmp(a, "--force") == 0) {
 			o->force = 1;
 		} else if (strcmp(a, "--cert") == 0 && has_val) {
 			o->cert = argv[++i];
 		} else if (strcmp(a, "--key") == 0 && has_val) {
 			o->key = argv[++i];
-		} else if (strcmp(a, "--days") == 0 && has_val) {
-			uint32_t v;
-
-			i++;
-			if (parse_u32(argv[i], strlen(argv[i]), CERT_DAYS_MAX, &v) != 0 || v == 0) {
-				return -1;
-			}
+		} else if (strcmp(a, "--days") == 0 && has_val &&
+		    parse_u32(argv[i + 1], strlen(argv[i + 1]), CERT_DAYS_MAX, &v) == 0 && v > 0) {
 			o->days = v;
-		} else if (strncmp(a, "--", 2) == 0 && a[2] != '\0') {
-			return -1;
+			i++;
 		} else {
-			/* -c FILE and -o k=v keep their argument with them. */
-			if ((strcmp(a, "-c") == 0 || strcmp(a, "-o") == 0) && has_val) {
-				argv[out++] = argv[i++];
-			}
-			argv[out++] = argv[i];
+			return -1;
 		}
 	}
-	*argc = out;
-	argv[out] = NULL;
-	return 0;
+	return i;
 }
 
 /* Names: the host name, then the arguments not equal to it. */
@@ -664,12 +653,13 @@ cmd_cert(int argc, char **argv)
 	size_t n;
 	int first;
 
-	if (cert_take_opts(&argc, argv, &o) != 0) {
-		fprintf(stderr, "usage: mailnook cert [-c FILE] [-o key=value] [--cert FILE] "
+	config_from_args(&cfg, argc, argv, &first);
+	first = cert_opts(argc, argv, first, &o);
+	if (first < 0) {
+		fprintf(stderr, "usage: mailnook [-c FILE] [-o key=value] cert [--cert FILE] "
 		    "[--key FILE] [--days N] [--force] [NAME|IP]...\n");
 		return 64;
 	}
-	config_from_args(&cfg, argc, argv, &first);
 	o.cert = o.cert ? o.cert : (cfg.tls_cert[0] ? cfg.tls_cert : DEF_TLS_CERT);
 	o.key = o.key ? o.key : (cfg.tls_key[0] ? cfg.tls_key : DEF_TLS_KEY);
 	n = cert_names(&cfg, argv + first, argc - first, names);

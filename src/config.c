@@ -429,15 +429,15 @@ cfg_add_default_listener(struct config *cfg, const char *addr, uint16_t port, in
 	return str_copy(l->addr, sizeof(l->addr), addr);
 }
 
-/* Checks across keys and defaults that depend on other keys. */
+/* Checks across keys and defaults that depend on other keys; errors name the file. */
 static int
-cfg_finish(struct cfg_parse *p)
+cfg_finish(struct cfg_parse *p, const char *file)
 {
 	struct config *cfg = p->cfg;
 	unsigned i;
 
 	if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0')) {
-		str_fmt(p->err, p->errlen, "tls_cert and tls_key must be set together");
+		str_fmt(p->err, p->errlen, "%s: tls_cert and tls_key must be set together", file);
 		return -1;
 	}
 	if (cfg->n_listen == 0) {
@@ -450,8 +450,8 @@ cfg_finish(struct cfg_parse *p)
 	}
 	for (i = 0; i < cfg->n_listen; i++) {
 		if (cfg->listen[i].tls && cfg->tls_cert[0] == '\0') {
-			str_fmt(p->err, p->errlen, "listen %s:%u tls needs tls_cert and tls_key",
-			    cfg->listen[i].addr, cfg->listen[i].port);
+			str_fmt(p->err, p->errlen, "%s: listen %s:%u tls needs tls_cert and tls_key",
+			    file, cfg->listen[i].addr, cfg->listen[i].port);
 			return -1;
 		}
 	}
@@ -514,7 +514,7 @@ config_load(struct config *cfg, const char *path, char *const *overrides,
 	}
 	cfg->n_overrides = n_overrides;
 	cfg->file = path;
-	return cfg_finish(&p);
+	return cfg_finish(&p, path ? path : DEF_CONFIG_FILE);
 }
 
 int

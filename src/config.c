@@ -62,6 +62,7 @@ static const struct cfg_key cfg_keys[] = {
 	K_NUM("timeout", T_UINT, timeout, 1, 86400),
 	K_NUM("preauth_timeout", T_UINT, preauth_timeout, 1, 3600),
 	K_NUM("login_delay", T_UINT, login_delay, 0, 86400),
+	K_NUM("lock_timeout", T_UINT, lock_timeout, 1, 3600),
 	K_NUM("quota", T_SIZE, quota, 0, UINT64_MAX),
 	K_NUM("max_message", T_SIZE, max_message, 1, MESSAGE_HARD_MAX),
 	K_NUM("plaintext_auth", T_PLAIN, plaintext_auth, 0, 0),

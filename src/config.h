@@ -40,6 +40,7 @@ struct config {
 	unsigned timeout;		/* timeout: idle autologout after login (s) */
 	unsigned preauth_timeout;	/* preauth_timeout (s) */
 	unsigned login_delay;		/* login_delay: POP3 LOGIN-DELAY advertised (s), 0 none */
+	unsigned lock_timeout;		/* lock_timeout: give up on a busy mbox (s), 0 built-in */
 	uint64_t quota;			/* quota: default per-user bytes, 0 unlimited */
 	uint64_t max_message;		/* max_message: largest message accepted */
 	enum plain_auth plaintext_auth;	/* plaintext_auth never|loopback|anywhere */

@@ -106,6 +106,9 @@
 #define COMPACT_DEAD_DIV	4
 /* Lock attempts back off with jitter and give up after this (then IN-USE / EX_TEMPFAIL). */
 #define LOCK_TIMEOUT_MS		60000
+/* First and longest pause between lock attempts (doubling, jittered to [d/2, d]). */
+#define LOCK_BACKOFF_MIN_MS	5
+#define LOCK_BACKOFF_MAX_MS	250
 /* A dotlock whose mbox has not changed for this long is stale (mutt and procmail use ~2-5 min). */
 #define DOTLOCK_STALE		120
 /* Long work holding a dotlock refreshes its mtime this often. */

@@ -128,6 +128,7 @@ void store_close(struct store_folder *f);
 struct store_append_info {
 	const char *sender;	/* envelope sender for the From_ line, "MAILER-DAEMON" if NULL */
 	int64_t date;		/* internaldate, or -1 for now */
+	int lock_timeout_ms;	/* give up on the lock after this; 0: LOCK_TIMEOUT_MS */
 };
 
 /*

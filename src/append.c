@@ -1,0 +1,181 @@
+/*
+ * Appending one message to an mbox, all or nothing (deliver, later IMAP APPEND), and the
+ * user's disk usage for quotas. Runs unprivileged: deliver drops privileges first.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lock.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+/* Create the directories above path (mode 0700, mail is private). */
+static int
+append_mkdirs(const char *path)
+{
+	char dir[PATH_LEN];
+	char *slash;
+
+	if (str_copy(dir, sizeof(dir), path) < 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	slash = strrchr(dir, '/');
+	if (slash == NULL || slash == dir) {
+		return 0;
+	}
+	*slash = '\0';
+	return mkdir_p(dir, 0700);
+}
+
+/* The store code for a failed write (errno from mbox_write_message or fdatasync). */
+static int
+append_rc(int err, uint64_t limit, uint64_t quota_left)
+{
+	if (err == EFBIG) {
+		return limit == quota_left ? STORE_QUOTA : STORE_TOOBIG;
+	}
+	if (err == EINVAL) {
+		return STORE_BADMSG;
+	}
+	if (err == ENOSPC || err == EDQUOT) {
+		return STORE_NOSPACE;
+	}
+	return STORE_ERR;
+}
+
+/*
+ * Under the write lock: prepare, write, check the quota, sync; undo on any failure.
+ * When even the undo fails, *keep_dotlock asks to leave our dotlock behind: the next
+ * lock then truncates the mbox back (lock.c, rule 7).
+ */
+static int
+append_locked(int fd, const char *mbox, int in_fd, const struct store_append_info *ai,
+    uint64_t max_size, uint64_t quota_left, int *keep_dotlock)
+{
+	struct stat st;
+	uint64_t start, written = 0;
+	uint64_t limit = max_size < quota_left ? max_size : quota_left;
+	int rc = STORE_OK;
+
+	if (fstat(fd, &st) != 0) {
+		log_warn("deliver: %s", mbox);
+		return STORE_ERR;
+	}
+	if (mbox_prepare_append(fd, (uint64_t)st.st_size, &start) != 0 ||
+	    mbox_write_message(fd, in_fd, ai->sender, ai->date, limit, &written) != 0 ||
+	    fdatasync(fd) != 0) {
+		rc = append_rc(errno, limit, quota_left);
+		if (rc == STORE_ERR || rc == STORE_NOSPACE) {
+			log_warn("deliver: append to %s", mbox);
+		}
+	} else if (start - (uint64_t)st.st_size + written > quota_left) {
+		rc = STORE_QUOTA;
+	}
+	if (rc != STORE_OK && (ftruncate(fd, st.st_size) != 0 || fsync(fd) != 0)) {
+		log_warn("deliver: cannot truncate %s back", mbox);
+		*keep_dotlock = 1;
+		return STORE_ERR;
+	}
+	return rc;
+}
+
+int
+store_append_fd(const char *mbox, int in_fd, const struct store_append_info *ai,
+    uint64_t max_size, uint64_t quota_left)
+{
+	struct mbox_lock l;
+	int fd, rc, timeout = ai->lock_timeout_ms > 0 ? ai->lock_timeout_ms : LOCK_TIMEOUT_MS;
+	int created, keep_dotlock = 0;
+
+	if (append_mkdirs(mbox) != 0) {
+		log_warn("deliver: mkdir for %s", mbox);
+		return errno == ENOSPC || errno == EDQUOT ? STORE_NOSPACE : STORE_ERR;
+	}
+	fd = open(mbox, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	created = fd >= 0;
+	if (fd < 0 && errno == EEXIST) {
+		fd = open(mbox, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (fd < 0) {
+		log_warn("deliver: open %s", mbox);
+		return errno == ENOSPC || errno == EDQUOT ? STORE_NOSPACE : STORE_ERR;
+	}
+	rc = lock_mbox(&l, fd, mbox, 1, timeout);
+	if (rc == 0) {
+		rc = append_locked(fd, mbox, in_fd, ai, max_size, quota_left, &keep_dotlock);
+		l.dotlocked = l.dotlocked && !keep_dotlock;
+		/* Only a durable unlock makes the append final (see lock.c, rule 8). */
+		if (unlock_mbox(&l) != 0 && rc == STORE_OK) {
+			rc = STORE_ERR;
+		}
+	} else {
+		rc = rc == -2 ? STORE_INUSE : STORE_ERR;
+	}
+	if (rc == STORE_OK && created && fsync_parent(mbox) != 0) {
+		log_warn("deliver: sync directory of %s", mbox);
+		rc = STORE_ERR;
+	}
+	close(fd);
+	return rc;
+}
+
+/* Add the sizes of regular files under path[0..len), skipping dot entries (side files,
+ * dotlocks). path is a shared buffer of PATH_LEN bytes. */
+static int
+usage_walk(char *path, size_t len, uint64_t *bytes)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	struct stat st;
+	int rc = 0;
+
+	if (d == NULL) {
+		return errno == ENOENT ? 0 : -1;
+	}
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' ||
+		    str_fmt(path + len, PATH_LEN - len, "/%s", de->d_name) < 0) {
+			continue;
+		}
+		if (lstat(path, &st) != 0) {
+			rc = errno == ENOENT ? 0 : -1;
+		} else if (S_ISREG(st.st_mode)) {
+			*bytes += (uint64_t)st.st_size;
+		} else if (S_ISDIR(st.st_mode)) {
+			rc = usage_walk(path, strlen(path), bytes);
+		}
+		path[len] = '\0';
+	}
+	closedir(d);
+	return rc;
+}
+
+int
+store_usage(const struct config *cfg, const char *user, uint64_t *bytes)
+{
+	char dir[PATH_LEN], inbox[PATH_LEN];
+	size_t n;
+	struct stat st;
+
+	*bytes = 0;
+	if (config_user_dir(cfg, user, dir, sizeof(dir)) < 0 ||
+	    config_inbox_path(cfg, user, inbox, sizeof(inbox)) < 0) {
+		return STORE_ERR;
+	}
+	n = strlen(dir);
+	if (usage_walk(dir, n, bytes) != 0) {
+		log_warn("quota: %s", dir);
+		return STORE_ERR;
+	}
+	/* An INBOX outside the folder directory (inbox /var/mail/%u) counts too. */
+	if ((strncmp(inbox, dir, n) != 0 || inbox[n] != '/') && stat(inbox, &st) == 0) {
+		*bytes += (uint64_t)st.st_size;
+	}
+	return STORE_OK;
+}

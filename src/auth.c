@@ -21,6 +21,7 @@
 #endif
 
 #include "log.h"
+#include "net.h"
 #include "util.h"
 
 /* Salt setting for the dummy crypt when the passwd file holds no usable hash. */
@@ -393,6 +394,8 @@ void
 auth_succeeded(const struct config *cfg, const char *addr)
 {
 	fail_update(cfg, addr, 0);
+	/* Under serve, the session no longer counts against max_unauth. */
+	net_report_login();
 }
 
 /* --- Setting a password: atomic rewrite of the passwd file --- */

@@ -26,6 +26,7 @@ static const struct verb verbs[] = {
 	{ "cert", cmd_cert, "cert [--cert F] [--key F] [--days N] [--force] [NAME|IP]...  self-signed key and certificate" },
 	{ "passwd", cmd_passwd, "passwd USER               set a password (stdin line, or tty twice)" },
 	{ "deliver", cmd_deliver, "deliver [-f SENDER] USER  append the message on stdin to USER's INBOX (MDA)" },
+	{ "serve", cmd_serve, "serve [-f]                listen and fork a session per connection (-f: foreground)" },
 };
 
 static int

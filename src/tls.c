@@ -64,7 +64,7 @@ static const struct {
 } tls_errors[] = {
 	{ BR_ERR_BAD_PARAM, "bad_param (caller error)" },
 	{ BR_ERR_BAD_STATE, "bad_state (caller error)" },
-	{ BR_ERR_UNSUPPORTED_VERSION, "unsupported_version (client offers no TLS 1.2)" },
+	{ BR_ERR_UNSUPPORTED_VERSION, "unsupported_version (not TLS 1.2)" },
 	{ BR_ERR_BAD_VERSION, "bad_version (protocol version changed)" },
 	{ BR_ERR_BAD_LENGTH, "bad_length (malformed record)" },
 	{ BR_ERR_TOO_LARGE, "too_large (record over the buffer size)" },

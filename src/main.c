@@ -25,6 +25,7 @@ static const struct verb verbs[] = {
 	{ "pop3", cmd_pop3, "pop3 [--tls]              one POP3 session on stdin/stdout (inetd, tcpsvd)" },
 	{ "cert", cmd_cert, "cert [--cert F] [--key F] [--days N] [--force] [NAME|IP]...  self-signed key and certificate" },
 	{ "passwd", cmd_passwd, "passwd USER               set a password (stdin line, or tty twice)" },
+	{ "check", cmd_check, "check [--repair] [--compact] USER|PATH  verify (rebuild, compact) a folder's side files" },
 	{ "deliver", cmd_deliver, "deliver [-f SENDER] USER  append the message on stdin to USER's INBOX (MDA)" },
 	{ "serve", cmd_serve, "serve [-f]                listen and fork a session per connection (-f: foreground)" },
 };

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "lock.h"
 #include "mbox.h"
 
 /* Results; every store call returns STORE_OK or one of the negative codes. */
@@ -47,6 +48,14 @@ struct store_msg {
 	struct mbox_entry e;	/* where and how big in the mbox */
 };
 
+/* What the index last saw of the mbox: any difference means outside changes. */
+struct store_mboxstat {
+	uint64_t size;
+	uint64_t ino;
+	int64_t mtime_ns;
+	uint32_t tail_crc;	/* CRC-32C of the last bytes before size (IDX_TAIL_LEN) */
+};
+
 /* Open modes. */
 #define STORE_RDONLY	0x0
 #define STORE_RDWR	0x1
@@ -68,7 +77,11 @@ struct store_folder {
 	int pop3_fd;
 	uint32_t cap;
 	uint64_t state_seen;	/* bytes of the state file already applied */
+	uint64_t state_ino;	/* inode of the state file: a checkpoint replaces it */
 	uint64_t generation;
+	uint32_t base_count;	/* records in the state file's base array */
+	struct store_mboxstat synced;	/* the mbox as last indexed */
+	struct mbox_lock rlock;	/* read lock held between store_msg_open and _close */
 	char mbox_path[PATH_LEN];
 	char side_base[PATH_LEN];	/* side files are side_base + ".idx" etc. */
 };
@@ -143,9 +156,19 @@ int store_append_fd(const char *mbox, int in_fd, const struct store_append_info 
 /* Bytes used by the user's folders (sum of mbox sizes), for quota checks. */
 int store_usage(const struct config *cfg, const char *user, uint64_t *bytes);
 
-/* check verb: verify side files against the mbox; repair rebuilds them from the mbox,
- * compact runs a compaction. Prints findings to out. Returns STORE_OK if consistent. */
+/*
+ * check verb: finish an interrupted compaction, verify side files against the mbox;
+ * repair rebuilds them from the mbox when anything was wrong, compact runs a
+ * compaction. Prints findings to out. Returns STORE_OK if consistent, the number of
+ * problems found (> 0, repaired or not), or a negative rc (STORE_INUSE: sessions open).
+ */
 int store_check(const char *mbox, const char *side, int repair, int compact, FILE *out);
+
+/*
+ * Compact f now if no other session has the folder open (check --compact). Returns
+ * STORE_OK (also when nothing was dead), STORE_INUSE when another session holds it.
+ */
+int store_compact(struct store_folder *f);
 
 /* Short text for an rc, for logs and replies. */
 const char *store_strerror(int rc);

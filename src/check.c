@@ -1,0 +1,367 @@
+/*
+ * The check verb: verify a folder's side files against its mbox, finish an interrupted
+ * compaction, rebuild the side files from the mbox (--repair), compact (--compact).
+ * Started as root or the mail user; drops privileges before touching any file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "compact.h"
+#include "config.h"
+#include "index.h"
+#include "log.h"
+#include "priv.h"
+#include "store.h"
+#include "util.h"
+#include "verbs.h"
+
+/* What verification found. */
+struct report {
+	FILE *out;
+	unsigned problems;
+	int stale;	/* no index yet, or mail not yet indexed */
+};
+
+static void
+problem(struct report *r, const char *what, uint32_t uid)
+{
+	r->problems++;
+	if (uid != 0) {
+		fprintf(r->out, "problem: %s (uid %u)\n", what, uid);
+	} else {
+		fprintf(r->out, "problem: %s\n", what);
+	}
+}
+
+/* Open the folder once so that store_open finishes a compaction a crash interrupted. */
+static int
+finish_journal(const char *mbox, const char *side, struct report *r)
+{
+	struct store_folder f;
+	char jnl[PATH_LEN];
+	int rc;
+
+	if (str_fmt(jnl, sizeof(jnl), "%s.jnl", side) < 0 || access(jnl, F_OK) != 0) {
+		return STORE_OK;
+	}
+	problem(r, "interrupted compaction: finishing it from the journal", 0);
+	rc = store_open(&f, mbox, side, STORE_RDONLY);
+	if (rc == STORE_OK) {
+		store_close(&f);
+	}
+	return rc;
+}
+
+static int
+scan_cb(void *ctx, const struct mbox_entry *e)
+{
+	struct idx_set *s = ctx;
+	struct store_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.uid = s->count + 1;
+	m.e = *e;
+	return idx_push(s, &m);
+}
+
+/* Compare the indexed records with a fresh scan of the mbox, message by message. */
+static void
+compare(const struct idx_set *img, const struct idx_set *scan, struct report *r)
+{
+	uint32_t i;
+
+	if (img->count != scan->count) {
+		fprintf(r->out, "index has %u records, mbox has %u messages\n",
+		    img->count, scan->count);
+		problem(r, "message count differs", 0);
+	}
+	for (i = 0; i < img->count && i < scan->count; i++) {
+		const struct mbox_entry *a = &img->msgs[i].e, *b = &scan->msgs[i].e;
+
+		if (a->offset != b->offset || a->from_len != b->from_len ||
+		    a->raw_len != b->raw_len || a->wire_size != b->wire_size ||
+		    a->fingerprint != b->fingerprint) {
+			problem(r, "record does not match the mbox", img->msgs[i].uid);
+		}
+		if (i > 0 && img->msgs[i].uid <= img->msgs[i - 1].uid) {
+			problem(r, "uids not ascending", img->msgs[i].uid);
+		}
+	}
+	if (img->count > 0 && img->uidnext <= img->msgs[img->count - 1].uid) {
+		problem(r, "uidnext not above the last uid", 0);
+	}
+}
+
+static void
+summary(const struct idx_set *img, struct report *r)
+{
+	uint32_t i, expunged = 0;
+
+	for (i = 0; i < img->count; i++) {
+		expunged += (img->msgs[i].flags & STORE_EXPUNGED) != 0;
+	}
+	fprintf(r->out, "messages: %u (expunged, awaiting compaction: %u)\n",
+	    img->count - expunged, expunged);
+	fprintf(r->out, "uidvalidity: %u\nuidnext: %u\ngeneration: %llu\n", img->uidvalidity,
+	    img->uidnext, (unsigned long long)img->generation);
+	fprintf(r->out, "mbox bytes: %llu\ndead bytes: %llu\n",
+	    (unsigned long long)img->ms.size, (unsigned long long)compact_dead(img));
+}
+
+/* Load the state file read-only and compare it with the mbox under both read locks. */
+static int
+verify_locked(int sfd, int mfd, struct report *r)
+{
+	struct idx_set img, scan;
+	struct store_mboxstat now;
+	struct mbox_scan_stats st;
+	struct stat sst;
+	uint64_t end;
+	int rc;
+
+	memset(&img, 0, sizeof(img));
+	memset(&scan, 0, sizeof(scan));
+	rc = idx_load(sfd, &img, &end);
+	if (rc == 1) {
+		fprintf(r->out, "index: empty\n");
+		r->stale = 1;
+	} else if (rc == -2) {
+		problem(r, "index header or base record damaged", 0);
+	} else if (rc == 0) {
+		if (fstat(sfd, &sst) == 0 && end < (uint64_t)sst.st_size) {
+			problem(r, "torn change record at the end of the index", 0);
+		}
+		summary(&img, r);
+		if (idx_mbox_stat(mfd, &now) < 0) {
+			rc = -1;
+		} else if (now.size != img.ms.size || now.ino != img.ms.ino ||
+		    now.tail_crc != img.ms.tail_crc) {
+			fprintf(r->out, "mbox changed since indexed (%llu bytes now)\n",
+			    (unsigned long long)now.size);
+			r->stale = 1;
+		} else if (mbox_scan(mfd, 0, now.size, img.mboxrd, scan_cb, &scan, &st) != 0) {
+			rc = -1;
+		} else {
+			compare(&img, &scan, r);
+		}
+	}
+	idx_free(&img);
+	idx_free(&scan);
+	return rc == -1 ? STORE_ERR : STORE_OK;
+}
+
+static int
+verify(const char *mbox, const char *side, struct report *r)
+{
+	char path[PATH_LEN];
+	struct mbox_lock l;
+	struct flock fl;
+	int sfd, mfd, rc;
+
+	if (str_fmt(path, sizeof(path), "%s.idx", side) < 0) {
+		return STORE_ERR;
+	}
+	mfd = open(mbox, O_RDONLY | O_CLOEXEC);
+	if (mfd < 0) {
+		fprintf(r->out, "problem: cannot open %s: %s\n", mbox, strerror(errno));
+		return errno == ENOENT ? STORE_NOFOLDER : STORE_ERR;
+	}
+	sfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (sfd < 0) {
+		fprintf(r->out, "index: none\n");
+		r->stale = 1;
+		close(mfd);
+		return STORE_OK;
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_RDLCK;
+	memset(&l, 0, sizeof(l));
+	rc = STORE_ERR;
+	if (fcntl(sfd, F_OFD_SETLKW, &fl) == 0) {
+		rc = lock_mbox(&l, mfd, mbox, 0, LOCK_TIMEOUT_MS);
+		if (rc == 0) {
+			rc = verify_locked(sfd, mfd, r);
+			unlock_mbox(&l);
+		}
+	}
+	close(sfd);
+	close(mfd);
+	return rc;
+}
+
+/* Rebuild from the mbox alone: drop the state file while no session has the folder. */
+static int
+rebuild(const char *mbox, const char *side, struct report *r)
+{
+	struct store_folder f;
+	char ses[PATH_LEN], idx[PATH_LEN];
+	int fd, rc;
+
+	if (str_fmt(ses, sizeof(ses), "%s.ses", side) < 0 ||
+	    str_fmt(idx, sizeof(idx), "%s.idx", side) < 0) {
+		return STORE_ERR;
+	}
+	fd = open(ses, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		return STORE_ERR;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		return STORE_INUSE;
+	}
+	rc = unlink(idx) == 0 || errno == ENOENT ? STORE_OK : STORE_ERR;
+	close(fd);
+	if (rc == STORE_OK) {
+		rc = store_open(&f, mbox, side, STORE_RDWR);
+	}
+	if (rc == STORE_OK) {
+		fprintf(r->out, "rebuilt: %u messages, uidvalidity %u\n", f.count, f.uidvalidity);
+		store_close(&f);
+	}
+	return rc;
+}
+
+/* Index what is not indexed yet (a plain open does it), then look again. */
+static int
+update(const char *mbox, const char *side, struct report *r)
+{
+	struct store_folder f;
+	int rc = store_open(&f, mbox, side, STORE_RDONLY);
+
+	if (rc < 0) {
+		return rc;
+	}
+	store_close(&f);
+	fprintf(r->out, "indexed:\n");
+	r->stale = 0;
+	return verify(mbox, side, r);
+}
+
+static int
+compact_folder(const char *mbox, const char *side, struct report *r)
+{
+	struct store_folder f;
+	uint64_t before;
+	int rc = store_open(&f, mbox, side, STORE_RDWR);
+
+	if (rc < 0) {
+		return rc;
+	}
+	before = f.synced.size;
+	rc = store_compact(&f);
+	if (rc == STORE_OK) {
+		fprintf(r->out, "compacted: %llu -> %llu bytes\n", (unsigned long long)before,
+		    (unsigned long long)f.synced.size);
+	}
+	store_close(&f);
+	return rc;
+}
+
+int
+store_check(const char *mbox, const char *side, int repair, int compact, FILE *out)
+{
+	struct report r = { out, 0, 0 };
+	int rc;
+
+	fprintf(out, "mbox: %s\nside files: %s.*\n", mbox, side);
+	rc = finish_journal(mbox, side, &r);
+	if (rc == STORE_OK) {
+		rc = verify(mbox, side, &r);
+	}
+	if (rc == STORE_OK && repair && r.problems > 0) {
+		rc = rebuild(mbox, side, &r);
+	} else if (rc == STORE_OK && r.stale && r.problems == 0) {
+		rc = update(mbox, side, &r);
+	}
+	if (rc == STORE_OK && compact) {
+		rc = compact_folder(mbox, side, &r);
+	}
+	if (rc < 0) {
+		fprintf(out, "result: %s\n", store_strerror(rc));
+		return rc;
+	}
+	if (r.problems == 0) {
+		fprintf(out, "result: consistent\n");
+		return STORE_OK;
+	}
+	fprintf(out, "result: %u problem(s)%s\n", r.problems, repair ? ", repaired" : "");
+	return (int)r.problems;
+}
+
+/*
+ * Side base of an mbox named by path: inside mail_root it is <root>/<user>/<folder> and
+ * gets that folder's side base; elsewhere <dir>/.mailnook/<name>.
+ */
+static int
+side_of_path(const struct config *cfg, const char *path, char *side, size_t cap)
+{
+	size_t rl = strlen(cfg->mail_root);
+	char user[NAME_LEN], mbox[PATH_LEN];
+	const char *rest, *slash, *base;
+
+	if (strncmp(path, cfg->mail_root, rl) == 0 && path[rl] == '/') {
+		rest = path + rl + 1;
+		slash = strchr(rest, '/');
+		if (slash != NULL && (size_t)(slash - rest) < sizeof(user)) {
+			memcpy(user, rest, (size_t)(slash - rest));
+			user[slash - rest] = '\0';
+			return store_paths(cfg, user, slash + 1, mbox, sizeof(mbox), side, cap);
+		}
+	}
+	base = strrchr(path, '/');
+	if (base == NULL) {
+		return str_fmt(side, cap, "%s/%s", SIDE_DIR_NAME, path) < 0 ? -1 : 0;
+	}
+	return str_fmt(side, cap, "%.*s/%s/%s", (int)(base - path), path, SIDE_DIR_NAME,
+	    base + 1) < 0 ? -1 : 0;
+}
+
+static int
+check_usage(void)
+{
+	fprintf(stderr, "usage: mailnook [-c FILE] check [--repair] [--compact] USER|PATH\n");
+	return 64;
+}
+
+int
+cmd_check(int argc, char **argv)
+{
+	struct config cfg;
+	char mbox[PATH_LEN], side[PATH_LEN];
+	int i, repair = 0, compact = 0, rc;
+
+	config_from_args(&cfg, argc, argv, &i);
+	for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+		if (strcmp(argv[i], "--repair") == 0) {
+			repair = 1;
+		} else if (strcmp(argv[i], "--compact") == 0) {
+			compact = 1;
+		} else {
+			return check_usage();
+		}
+	}
+	if (i != argc - 1) {
+		return check_usage();
+	}
+	priv_drop(&cfg);
+	if (strchr(argv[i], '/') != NULL) {
+		rc = str_copy(mbox, sizeof(mbox), argv[i]) < 0 ||
+		    side_of_path(&cfg, mbox, side, sizeof(side)) < 0 ? -1 : 0;
+	} else {
+		rc = store_paths(&cfg, argv[i], "INBOX", mbox, sizeof(mbox), side, sizeof(side));
+	}
+	if (rc < 0) {
+		fprintf(stderr, "mailnook check: bad user or path '%s'\n", argv[i]);
+		return 64;
+	}
+	rc = store_check(mbox, side, repair, compact, stdout);
+	if (rc == STORE_INUSE) {
+		return 75;
+	}
+	return rc == STORE_OK ? 0 : 1;
+}

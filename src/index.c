@@ -1,0 +1,799 @@
+/*
+ * The per-folder state file: header, base records, change-log tail (doc/store.md has
+ * the byte layout). Pure encoding plus whole-file load, replay and atomic rewrite; the
+ * caller holds the locks. Runs in per-connection children and verbs, never as root.
+ */
+#include "index.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+/* Records written or read per I/O call: large writes are cheap on JFFS2/UBIFS. */
+#define IDX_IO_BUF	(64 * 1024)
+#define UIDV_FILE	"uidvalidity"
+
+void
+idx_crash_point(void)
+{
+	static unsigned long step;
+	const char *v = getenv("MAILNOOK_CRASH_STEP");
+	uint64_t n;
+
+	step++;
+	if (v != NULL && parse_u64(v, strlen(v), UINT64_MAX, &n) == 0 && n == step) {
+		raise(SIGKILL);
+	}
+}
+
+void
+idx_put_header(unsigned char *p, const struct idx_set *s)
+{
+	memset(p, 0, IDX_HDR_LEN);
+	memcpy(p, IDX_MAGIC, 8);
+	put_le32(p + 8, IDX_VERSION);
+	put_le32(p + 12, IDX_HDR_LEN);
+	put_le32(p + 16, IDX_REC_LEN);
+	put_le32(p + 20, s->uidvalidity);
+	put_le32(p + 24, s->uidnext);
+	put_le32(p + 28, s->mboxrd ? IDX_F_MBOXRD : 0);
+	put_le64(p + 32, s->generation);
+	put_le32(p + 40, s->count);
+	put_le32(p + 44, s->ms.tail_crc);
+	put_le64(p + 48, s->ms.size);
+	put_le64(p + 56, s->ms.ino);
+	put_le64(p + 64, (uint64_t)s->ms.mtime_ns);
+	put_le32(p + IDX_HDR_LEN - 4, crc32c(0, p, IDX_HDR_LEN - 4));
+}
+
+int
+idx_get_header(const unsigned char *p, struct idx_set *s)
+{
+	if (memcmp(p, IDX_MAGIC, 8) != 0 || get_le32(p + 8) != IDX_VERSION ||
+	    get_le32(p + 12) != IDX_HDR_LEN || get_le32(p + 16) != IDX_REC_LEN ||
+	    get_le32(p + IDX_HDR_LEN - 4) != crc32c(0, p, IDX_HDR_LEN - 4) ||
+	    get_le32(p + 40) > FOLDER_MSGS_MAX) {
+		return -1;
+	}
+	s->uidvalidity = get_le32(p + 20);
+	s->uidnext = get_le32(p + 24);
+	s->mboxrd = (get_le32(p + 28) & IDX_F_MBOXRD) != 0;
+	s->generation = get_le64(p + 32);
+	s->base_count = get_le32(p + 40);
+	s->ms.tail_crc = get_le32(p + 44);
+	s->ms.size = get_le64(p + 48);
+	s->ms.ino = get_le64(p + 56);
+	s->ms.mtime_ns = (int64_t)get_le64(p + 64);
+	return 0;
+}
+
+void
+idx_put_rec(unsigned char *p, const struct store_msg *m)
+{
+	put_le32(p, m->uid);
+	put_le32(p + 4, m->flags & ~STORE_CHANGED);
+	put_le64(p + 8, m->keywords);
+	put_le64(p + 16, m->e.offset);
+	put_le32(p + 24, m->e.from_len);
+	put_le32(p + 28, m->e.raw_len);
+	put_le32(p + 32, m->e.wire_size);
+	put_le64(p + 36, (uint64_t)m->e.date);
+	put_le64(p + 44, m->e.fingerprint);
+	put_le64(p + 52, m->modseq);
+	put_le32(p + 60, crc32c(0, p, 60));
+}
+
+int
+idx_get_rec(const unsigned char *p, struct store_msg *m)
+{
+	if (get_le32(p + 60) != crc32c(0, p, 60) || get_le32(p) == 0) {
+		return -1;
+	}
+	memset(m, 0, sizeof(*m));
+	m->uid = get_le32(p);
+	m->flags = get_le32(p + 4) & (STORE_FLAGS_ALL | STORE_EXPUNGED);
+	m->keywords = get_le64(p + 8);
+	m->e.offset = get_le64(p + 16);
+	m->e.from_len = get_le32(p + 24);
+	m->e.raw_len = get_le32(p + 28);
+	m->e.wire_size = get_le32(p + 32);
+	m->e.date = (int64_t)get_le64(p + 36);
+	m->e.fingerprint = get_le64(p + 44);
+	m->modseq = get_le64(p + 52);
+	return 0;
+}
+
+static void
+put_mboxstat(unsigned char *p, const struct store_mboxstat *ms)
+{
+	put_le64(p, ms->size);
+	put_le64(p + 8, ms->ino);
+	put_le64(p + 16, (uint64_t)ms->mtime_ns);
+	put_le32(p + 24, ms->tail_crc);
+}
+
+size_t
+idx_put_log(unsigned char *p, const struct idx_log *l)
+{
+	unsigned char *q = p + 4;
+	size_t n = 0;
+
+	switch (l->type) {
+	case IDX_NEW:
+		idx_put_rec(q, &l->m);
+		n = IDX_REC_LEN;
+		break;
+	case IDX_FLAGS:
+		put_le32(q, l->m.uid);
+		put_le32(q + 4, l->m.flags & STORE_FLAGS_ALL);
+		put_le64(q + 8, l->m.keywords);
+		put_le64(q + 16, l->m.modseq);
+		n = 24;
+		break;
+	case IDX_EXPUNGE:
+		put_le32(q, l->first);
+		put_le32(q + 4, l->last);
+		n = 8;
+		break;
+	default:
+		put_mboxstat(q, &l->ms);
+		n = 28;
+		break;
+	}
+	p[0] = (unsigned char)l->type;
+	p[1] = 0;
+	put_le16(p + 2, (uint16_t)n);
+	put_le32(p + 4 + n, crc32c(0, p, 4 + n));
+	return 4 + n + 4;
+}
+
+/* Payload length each type must have; 0 for an unknown type. */
+static size_t
+log_payload_len(int type)
+{
+	static const size_t len[] = { 0, IDX_REC_LEN, 24, 8, 28 };
+
+	return type > 0 && (size_t)type < ARRAY_LEN(len) ? len[type] : 0;
+}
+
+static int
+get_log_payload(const unsigned char *q, struct idx_log *l)
+{
+	switch (l->type) {
+	case IDX_NEW:
+		return idx_get_rec(q, &l->m);
+	case IDX_FLAGS:
+		l->m.uid = get_le32(q);
+		l->m.flags = get_le32(q + 4) & STORE_FLAGS_ALL;
+		l->m.keywords = get_le64(q + 8);
+		l->m.modseq = get_le64(q + 16);
+		return 0;
+	case IDX_EXPUNGE:
+		l->first = get_le32(q);
+		l->last = get_le32(q + 4);
+		return l->first <= l->last ? 0 : -1;
+	default:
+		l->ms.size = get_le64(q);
+		l->ms.ino = get_le64(q + 8);
+		l->ms.mtime_ns = (int64_t)get_le64(q + 16);
+		l->ms.tail_crc = get_le32(q + 24);
+		return 0;
+	}
+}
+
+long
+idx_get_log(const unsigned char *p, size_t n, struct idx_log *l)
+{
+	size_t plen;
+
+	if (n < 4) {
+		return 0;
+	}
+	plen = log_payload_len(p[0]);
+	if (plen == 0 || p[1] != 0 || get_le16(p + 2) != plen) {
+		return -1;
+	}
+	if (n < 4 + plen + 4) {
+		return 0;
+	}
+	if (get_le32(p + 4 + plen) != crc32c(0, p, 4 + plen)) {
+		return -1;
+	}
+	memset(l, 0, sizeof(*l));
+	l->type = p[0];
+	if (get_log_payload(p + 4, l) < 0) {
+		return -1;
+	}
+	return (long)(4 + plen + 4);
+}
+
+long
+idx_find(const struct idx_set *s, uint32_t uid)
+{
+	uint32_t lo = 0, hi = s->count;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (s->msgs[mid].uid < uid) {
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	return lo < s->count && s->msgs[lo].uid == uid ? (long)lo : -1;
+}
+
+int
+idx_push(struct idx_set *s, const struct store_msg *m)
+{
+	if (s->count == s->cap) {
+		uint32_t ncap = s->cap ? s->cap * 2 : 64;
+		struct store_msg *n;
+
+		if (s->cap >= FOLDER_MSGS_MAX) {
+			errno = EFBIG;
+			return -1;
+		}
+		if (ncap > FOLDER_MSGS_MAX) {
+			ncap = FOLDER_MSGS_MAX;
+		}
+		n = realloc(s->msgs, (size_t)ncap * sizeof(*n));
+		if (n == NULL) {
+			return -1;
+		}
+		s->msgs = n;
+		s->cap = ncap;
+	}
+	s->msgs[s->count++] = *m;
+	if (m->uid >= s->uidnext) {
+		s->uidnext = m->uid + 1;
+	}
+	return 0;
+}
+
+/* Give msgs[i] the flags in f (expunged stays expunged), noting a visible change. */
+static void
+set_flags(struct idx_set *s, uint32_t i, uint32_t flags, uint64_t kw, uint64_t modseq)
+{
+	struct store_msg *m = &s->msgs[i];
+	uint32_t keep = m->flags & (STORE_CHANGED | STORE_EXPUNGED);
+
+	if ((m->flags & STORE_EXPUNGED) == 0 && flags & STORE_EXPUNGED) {
+		keep |= STORE_EXPUNGED;
+		s->ch.expunged++;
+	}
+	flags &= STORE_FLAGS_ALL;
+	if ((m->flags & STORE_FLAGS_ALL) != flags || m->keywords != kw) {
+		if ((keep & (STORE_CHANGED | STORE_EXPUNGED)) == 0) {
+			s->ch.flagged++;
+		}
+		keep |= STORE_CHANGED;
+	}
+	m->flags = flags | keep;
+	m->keywords = kw;
+	m->modseq = modseq;
+}
+
+static void
+apply_new(struct idx_set *s, const struct store_msg *m)
+{
+	long i = idx_find(s, m->uid);
+
+	if (i >= 0) {
+		s->msgs[i].e = m->e;
+		set_flags(s, (uint32_t)i, m->flags, m->keywords, m->modseq);
+		return;
+	}
+	if (s->count > 0 && m->uid < s->msgs[s->count - 1].uid) {
+		/* Dropped from this view by store_forget_expunged: stays dropped. */
+		return;
+	}
+	if (idx_push(s, m) == 0) {
+		s->ch.added++;
+	} else {
+		log_warn("index: message uid %u not loaded", m->uid);
+	}
+}
+
+static void
+apply_expunge(struct idx_set *s, uint32_t first, uint32_t last)
+{
+	uint32_t lo = 0, hi = s->count;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (s->msgs[mid].uid < first) {
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	for (; lo < s->count && s->msgs[lo].uid <= last; lo++) {
+		if ((s->msgs[lo].flags & STORE_EXPUNGED) == 0) {
+			s->msgs[lo].flags |= STORE_EXPUNGED;
+			s->ch.expunged++;
+		}
+	}
+}
+
+void
+idx_apply(struct idx_set *s, const struct idx_log *l)
+{
+	long i;
+
+	switch (l->type) {
+	case IDX_NEW:
+		apply_new(s, &l->m);
+		break;
+	case IDX_FLAGS:
+		i = idx_find(s, l->m.uid);
+		if (i >= 0) {
+			uint32_t x = s->msgs[i].flags & STORE_EXPUNGED;
+
+			set_flags(s, (uint32_t)i, l->m.flags | x, l->m.keywords, l->m.modseq);
+		}
+		break;
+	case IDX_EXPUNGE:
+		apply_expunge(s, l->first, l->last);
+		break;
+	default:
+		s->ms = l->ms;
+		break;
+	}
+}
+
+void
+idx_merge(struct idx_set *s, const struct idx_set *img)
+{
+	uint32_t i, j = 0;
+
+	for (i = 0; i < s->count; i++) {
+		while (j < img->count && img->msgs[j].uid < s->msgs[i].uid) {
+			j++;
+		}
+		if (j < img->count && img->msgs[j].uid == s->msgs[i].uid) {
+			s->msgs[i].e = img->msgs[j].e;
+			set_flags(s, i, img->msgs[j].flags, img->msgs[j].keywords,
+			    img->msgs[j].modseq);
+		} else if ((s->msgs[i].flags & STORE_EXPUNGED) == 0) {
+			s->msgs[i].flags |= STORE_EXPUNGED;
+			s->ch.expunged++;
+		}
+	}
+	for (j = 0; j < img->count; j++) {
+		if ((s->count == 0 || img->msgs[j].uid > s->msgs[s->count - 1].uid) &&
+		    (img->msgs[j].flags & STORE_EXPUNGED) == 0) {
+			apply_new(s, &img->msgs[j]);
+		}
+	}
+	if (img->uidnext > s->uidnext) {
+		s->uidnext = img->uidnext;
+	}
+	s->ms = img->ms;
+	s->generation = img->generation;
+	s->base_count = img->base_count;
+}
+
+/* Old record numbers sorted by (fingerprint, position), to match in O(n log n). */
+struct fp_pos {
+	uint64_t fp;
+	uint32_t pos;
+};
+
+static int
+fp_pos_cmp(const void *a, const void *b)
+{
+	const struct fp_pos *x = a, *y = b;
+
+	if (x->fp != y->fp) {
+		return x->fp < y->fp ? -1 : 1;
+	}
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* Position of the first old record at or after from with fingerprint fp, or -1. */
+static long
+fp_lookup(const struct fp_pos *v, uint32_t n, uint64_t fp, uint32_t from)
+{
+	uint32_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid].fp < fp || (v[mid].fp == fp && v[mid].pos < from)) {
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	return lo < n && v[lo].fp == fp ? (long)v[lo].pos : -1;
+}
+
+int
+idx_resync(const struct idx_set *old, const struct mbox_entry *ents, uint32_t n,
+    struct idx_set *out)
+{
+	struct fp_pos *v = malloc(((size_t)old->count + 1) * sizeof(*v));
+	uint32_t i, next = 0;
+
+	if (v == NULL) {
+		return -1;
+	}
+	for (i = 0; i < old->count; i++) {
+		v[i].fp = old->msgs[i].e.fingerprint;
+		v[i].pos = i;
+	}
+	qsort(v, old->count, sizeof(*v), fp_pos_cmp);
+	memset(out, 0, sizeof(*out));
+	out->uidvalidity = old->uidvalidity;
+	out->uidnext = old->uidnext ? old->uidnext : 1;
+	out->mboxrd = old->mboxrd;
+	out->generation = old->generation;
+	for (i = 0; i < n; i++) {
+		long k = fp_lookup(v, old->count, ents[i].fingerprint, next);
+		struct store_msg m;
+
+		memset(&m, 0, sizeof(m));
+		if (k >= 0) {
+			m = old->msgs[k];
+			m.flags &= STORE_FLAGS_ALL | STORE_EXPUNGED;
+			next = (uint32_t)k + 1;
+		}
+		m.e = ents[i];
+		if (k < 0 || (out->count > 0 && m.uid <= out->msgs[out->count - 1].uid)) {
+			m.uid = out->uidnext;
+		}
+		if (idx_push(out, &m) < 0) {
+			free(v);
+			idx_free(out);
+			return -1;
+		}
+	}
+	free(v);
+	return 0;
+}
+
+void
+idx_drop_expunged(struct idx_set *s)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < s->count; i++) {
+		if ((s->msgs[i].flags & STORE_EXPUNGED) == 0) {
+			s->msgs[n++] = s->msgs[i];
+		}
+	}
+	s->count = n;
+}
+
+void
+idx_free(struct idx_set *s)
+{
+	free(s->msgs);
+	s->msgs = NULL;
+	s->count = s->cap = 0;
+}
+
+/* Read the base array of s->base_count records following the header. */
+static int
+load_base(int fd, struct idx_set *s, unsigned char *buf)
+{
+	uint64_t off = IDX_HDR_LEN;
+	uint32_t left = s->base_count;
+
+	while (left > 0) {
+		uint32_t n = left < IDX_IO_BUF / IDX_REC_LEN ? left : IDX_IO_BUF / IDX_REC_LEN;
+		ssize_t r = pread_full(fd, buf, (size_t)n * IDX_REC_LEN, (off_t)off);
+		uint32_t i;
+
+		if (r < 0) {
+			return -1;
+		}
+		if ((size_t)r != (size_t)n * IDX_REC_LEN) {
+			return -2;
+		}
+		for (i = 0; i < n; i++) {
+			struct store_msg m;
+
+			if (idx_get_rec(buf + (size_t)i * IDX_REC_LEN, &m) < 0 ||
+			    (s->count > 0 && m.uid <= s->msgs[s->count - 1].uid)) {
+				return -2;
+			}
+			if (idx_push(s, &m) < 0) {
+				return -1;
+			}
+		}
+		off += (uint64_t)n * IDX_REC_LEN;
+		left -= n;
+	}
+	return 0;
+}
+
+/* Apply the records in buf[0..n); returns bytes consumed, and *stop set at a bad one. */
+static size_t
+replay_buf(struct idx_set *s, const unsigned char *buf, size_t n, int *stop)
+{
+	size_t pos = 0;
+
+	for (;;) {
+		struct idx_log l;
+		long len = idx_get_log(buf + pos, n - pos, &l);
+
+		if (len < 0) {
+			*stop = 1;
+			return pos;
+		}
+		if (len == 0) {
+			return pos;
+		}
+		idx_apply(s, &l);
+		pos += (size_t)len;
+	}
+}
+
+int
+idx_replay(int fd, struct idx_set *s, uint64_t *pos)
+{
+	unsigned char *buf = malloc(IDX_IO_BUF);
+	int stop = 0;
+
+	if (buf == NULL) {
+		return -1;
+	}
+	while (!stop) {
+		ssize_t r = pread_full(fd, buf, IDX_IO_BUF, (off_t)*pos);
+		size_t used;
+
+		if (r < 0) {
+			free(buf);
+			return -1;
+		}
+		used = replay_buf(s, buf, (size_t)r, &stop);
+		*pos += used;
+		if ((size_t)r < IDX_IO_BUF || used == 0) {
+			break;
+		}
+	}
+	free(buf);
+	return 0;
+}
+
+int
+idx_load(int fd, struct idx_set *s, uint64_t *valid_end)
+{
+	unsigned char *buf = malloc(IDX_IO_BUF);
+	ssize_t r;
+	int rc;
+
+	if (buf == NULL) {
+		return -1;
+	}
+	r = pread_full(fd, buf, IDX_HDR_LEN, 0);
+	if (r < 0) {
+		rc = -1;
+	} else if (r == 0) {
+		rc = 1;
+	} else if (r < IDX_HDR_LEN || idx_get_header(buf, s) < 0) {
+		rc = -2;
+	} else {
+		rc = load_base(fd, s, buf);
+	}
+	free(buf);
+	if (rc != 0) {
+		return rc;
+	}
+	*valid_end = IDX_HDR_LEN + (uint64_t)s->base_count * IDX_REC_LEN;
+	return idx_replay(fd, s, valid_end);
+}
+
+/* Header and records of s into fd, in large writes. */
+static int
+write_image(int fd, const struct idx_set *s)
+{
+	unsigned char *buf = malloc(IDX_IO_BUF);
+	size_t used = IDX_HDR_LEN;
+	uint32_t i;
+	int rc = 0;
+
+	if (buf == NULL) {
+		return -1;
+	}
+	idx_put_header(buf, s);
+	for (i = 0; i < s->count && rc == 0; i++) {
+		idx_put_rec(buf + used, &s->msgs[i]);
+		used += IDX_REC_LEN;
+		if (used + IDX_REC_LEN > IDX_IO_BUF) {
+			rc = write_all(fd, buf, used);
+			used = 0;
+		}
+	}
+	if (rc == 0 && used > 0) {
+		rc = write_all(fd, buf, used);
+	}
+	free(buf);
+	return rc;
+}
+
+int
+idx_write_file(const char *path, const struct idx_set *s)
+{
+	char tmp[PATH_LEN];
+	int fd;
+
+	if (str_fmt(tmp, sizeof(tmp), "%s.new", path) < 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		return -1;
+	}
+	if (write_image(fd, s) < 0 || fsync(fd) < 0) {
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	idx_crash_point();
+	if (close(fd) < 0 || rename(tmp, path) < 0 || fsync_parent(path) < 0) {
+		unlink(tmp);
+		return -1;
+	}
+	idx_crash_point();
+	return 0;
+}
+
+int
+idx_append(int fd, const unsigned char *buf, size_t n, uint64_t old_size, int durable)
+{
+	if (write_all(fd, buf, n) < 0 || (durable && fdatasync(fd) < 0)) {
+		int e = errno;
+
+		if (ftruncate(fd, (off_t)old_size) < 0) {
+			log_warn("index: cutting back a failed append");
+		}
+		errno = e;
+		return -1;
+	}
+	if (durable) {
+		idx_crash_point();
+	}
+	return 0;
+}
+
+int
+idx_tail_crc(int fd, uint64_t size, uint32_t *crc)
+{
+	unsigned char buf[IDX_TAIL_LEN];
+	size_t n = size < IDX_TAIL_LEN ? (size_t)size : IDX_TAIL_LEN;
+	ssize_t r = pread_full(fd, buf, n, (off_t)(size - n));
+
+	if (r != (ssize_t)n) {
+		if (r >= 0) {
+			errno = EIO;
+		}
+		return -1;
+	}
+	*crc = crc32c(0, buf, n);
+	return 0;
+}
+
+int
+idx_mbox_stat(int fd, struct store_mboxstat *ms)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0) {
+		return -1;
+	}
+	ms->size = (uint64_t)st.st_size;
+	ms->ino = (uint64_t)st.st_ino;
+	ms->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	return idx_tail_crc(fd, ms->size, &ms->tail_crc);
+}
+
+/* Directory holding the per-user side files: up to and including SIDE_DIR_NAME. */
+static int
+side_root(const char *side, char *dir, size_t cap)
+{
+	const char *p = strstr(side, "/" SIDE_DIR_NAME "/");
+	size_t n;
+
+	if (p != NULL) {
+		n = (size_t)(p - side) + 1 + strlen(SIDE_DIR_NAME);
+	} else {
+		p = strrchr(side, '/');
+		n = p != NULL ? (size_t)(p - side) : 0;
+	}
+	if (n == 0 || n >= cap) {
+		return -1;
+	}
+	memcpy(dir, side, n);
+	dir[n] = '\0';
+	return 0;
+}
+
+/* Read the last value from the counter file (0 when missing or unreadable). */
+static uint32_t
+uidv_last(const char *path)
+{
+	char buf[16];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+	uint32_t v = 0;
+
+	if (fd < 0) {
+		return 0;
+	}
+	r = read_full(fd, buf, sizeof(buf));
+	close(fd);
+	if (r > 1 && buf[r - 1] == '\n' && parse_u32(buf, (size_t)r - 1, UINT32_MAX, &v) == 0) {
+		return v;
+	}
+	return 0;
+}
+
+/* Write value to path atomically (temp, fsync, rename, fsync directory). */
+static int
+uidv_store(const char *path, uint32_t v)
+{
+	char tmp[PATH_LEN], buf[16];
+	int n = str_fmt(buf, sizeof(buf), "%u\n", v);
+	int fd;
+
+	if (n < 0 || str_fmt(tmp, sizeof(tmp), "%s.new", path) < 0) {
+		return -1;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		return -1;
+	}
+	if (write_all(fd, buf, (size_t)n) < 0 || fsync(fd) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		return -1;
+	}
+	return fsync_parent(path);
+}
+
+int
+idx_new_uidvalidity(const char *side, uint32_t *out)
+{
+	char dir[PATH_LEN], path[PATH_LEN];
+	uint32_t last, now = (uint32_t)time(NULL);
+	int dfd, rc;
+
+	if (side_root(side, dir, sizeof(dir)) < 0 ||
+	    str_fmt(path, sizeof(path), "%s/%s", dir, UIDV_FILE) < 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	/* The directory itself is the lock: two folders created at once get distinct values. */
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || flock(dfd, LOCK_EX) < 0) {
+		if (dfd >= 0) {
+			close(dfd);
+		}
+		return -1;
+	}
+	last = uidv_last(path);
+	*out = last >= now ? last + 1 : now;
+	if (*out == 0) {
+		*out = 1;
+	}
+	rc = uidv_store(path, *out);
+	close(dfd);
+	return rc;
+}

@@ -1,0 +1,123 @@
+/*
+ * The per-folder state file <side>.idx: a checksummed header, a base array of fixed
+ * 64-byte message records and an append-only tail of change records with absolute
+ * values. Encoding, decoding, replay, fresh rewrites. Byte layout: doc/store.md.
+ */
+#ifndef MAILNOOK_INDEX_H
+#define MAILNOOK_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+#define IDX_MAGIC	"mnkIDX\r\n"	/* 8 bytes; CR LF catches text-mode mangling */
+#define IDX_VERSION	1
+#define IDX_HDR_LEN	128
+#define IDX_REC_LEN	64
+#define IDX_LOG_MAX	(4 + IDX_REC_LEN + 4)	/* largest change record */
+#define IDX_TAIL_LEN	64	/* bytes of the mbox end covered by the tail checksum */
+#define IDX_F_MBOXRD	0x1u	/* header flag: folder uses mboxrd unquoting */
+
+/* Change record types (tail of the state file). */
+enum idx_type {
+	IDX_NEW = 1,		/* a message record (payload = 64-byte record) */
+	IDX_FLAGS = 2,		/* uid, flags, keywords, modseq */
+	IDX_EXPUNGE = 3,	/* uids first..last are expunged */
+	IDX_SYNC = 4		/* the mbox as indexed: size, inode, mtime, tail checksum */
+};
+
+/* A folder's state: the full image of a state file, or a session's view of it. */
+struct idx_set {
+	struct store_msg *msgs;	/* ascending UIDs */
+	uint32_t count, cap;
+	uint32_t uidvalidity, uidnext;
+	uint64_t generation;
+	int mboxrd;
+	uint32_t base_count;	/* records in the base array when loaded from a file */
+	struct store_mboxstat ms;
+	struct store_changes ch;	/* what replay changed, for store_refresh */
+};
+
+/* One decoded change record. */
+struct idx_log {
+	int type;
+	struct store_msg m;	/* IDX_NEW; uid/flags/keywords/modseq for IDX_FLAGS */
+	uint32_t first, last;	/* IDX_EXPUNGE */
+	struct store_mboxstat ms;	/* IDX_SYNC */
+};
+
+/* Encode a 128-byte header from s (its count is the number of records to follow). */
+void idx_put_header(unsigned char *p, const struct idx_set *s);
+/* Decode and verify a header into s (msgs untouched, base_count set); 0 or -1 if invalid. */
+int idx_get_header(const unsigned char *p, struct idx_set *s);
+/* Encode / decode-and-verify one 64-byte message record; get returns 0 or -1. */
+void idx_put_rec(unsigned char *p, const struct store_msg *m);
+int idx_get_rec(const unsigned char *p, struct store_msg *m);
+
+/* Encode a change record into p (room for IDX_LOG_MAX); returns its length. */
+size_t idx_put_log(unsigned char *p, const struct idx_log *l);
+/*
+ * Decode one change record from n bytes at p: its length, 0 if more bytes are needed
+ * (or a torn end when none follow), -1 if invalid (bad type, length or checksum).
+ */
+long idx_get_log(const unsigned char *p, size_t n, struct idx_log *l);
+
+/* Apply one change record to s (idempotent: absolute values), counting into s->ch. */
+void idx_apply(struct idx_set *s, const struct idx_log *l);
+/* Append m (uid above every uid in s) to s; -1 if FOLDER_MSGS_MAX or memory runs out. */
+int idx_push(struct idx_set *s, const struct store_msg *m);
+/* Index of uid in s, or -1. */
+long idx_find(const struct idx_set *s, uint32_t uid);
+/*
+ * Merge img (a complete state image) into s without removing entries: uids missing from
+ * img become expunged, new ones are appended, others take img's flags and offsets.
+ */
+void idx_merge(struct idx_set *s, const struct idx_set *img);
+/*
+ * After an outside rewrite: build out (empty) from the scanned entries ents[0..n) and
+ * the old image, matching fingerprints in file order. Matched messages keep UID, flags
+ * and expunged state; the rest, and any message whose UID would not ascend, get new
+ * UIDs from old->uidnext. UIDVALIDITY stays. 0 or -1 (memory).
+ */
+int idx_resync(const struct idx_set *old, const struct mbox_entry *ents, uint32_t n,
+    struct idx_set *out);
+/* Drop every expunged entry of s. */
+void idx_drop_expunged(struct idx_set *s);
+void idx_free(struct idx_set *s);
+
+/*
+ * Load a state file open on fd into the empty set s (header, base, replayed tail).
+ * *valid_end gets the end of the last good record. Returns 0, 1 for an empty file,
+ * -2 for a corrupt header or base record, -1 on I/O or memory error.
+ */
+int idx_load(int fd, struct idx_set *s, uint64_t *valid_end);
+/*
+ * Replay the tail of fd from *pos to its end into s; *pos advances past the last good
+ * record (a torn or zero-filled record ends replay). 0 or -1 on I/O error.
+ */
+int idx_replay(int fd, struct idx_set *s, uint64_t *pos);
+/*
+ * Write s as a fresh state file at path (temp file, fsync, rename, fsync directory).
+ * Expunged records are kept: they name bytes still in the mbox. 0 or -1.
+ */
+int idx_write_file(const char *path, const struct idx_set *s);
+/* Append n bytes of encoded records at the end of fd in one write; fdatasync if durable.
+ * On error the file is cut back to old_size. 0 or -1. */
+int idx_append(int fd, const unsigned char *buf, size_t n, uint64_t old_size, int durable);
+
+/* Current size/inode/mtime and tail checksum of the mbox open on fd; 0 or -1. */
+int idx_mbox_stat(int fd, struct store_mboxstat *ms);
+/* Tail checksum of fd's bytes before size; 0 or -1. */
+int idx_tail_crc(int fd, uint64_t size, uint32_t *crc);
+/* A fresh UIDVALIDITY for a folder whose side base is side: max(now, last + 1) from the
+ * per-user counter file, updated atomically. 0 or -1. */
+int idx_new_uidvalidity(const char *side, uint32_t *out);
+
+/*
+ * Crash-test hook: counts durable steps; when MAILNOOK_CRASH_STEP=N is set, the N-th
+ * step kills the process with SIGKILL, so tests can stop it at every step.
+ */
+void idx_crash_point(void);
+
+#endif

@@ -1,0 +1,1025 @@
+/*
+ * The store API: open a folder (recovering an interrupted compaction, replaying the
+ * state file, indexing new mail, resyncing after outside rewrites), flags, expunge,
+ * reading messages, compaction at the last close. Runs in per-connection children and
+ * verbs after privileges are dropped. Lock order: .ses flock, .idx fcntl, mbox lock.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "compact.h"
+#include "index.h"
+#include "log.h"
+#include "util.h"
+
+/* Pause between attempts at a lock that other sessions or a compaction hold. */
+#define STORE_RETRY_MS	50
+
+/* ---- paths ---- */
+
+/* A folder name is components separated by '/', none empty, ".", ".." or the side dir. */
+static int
+folder_ok(const char *folder)
+{
+	const char *p = folder;
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, "/");
+
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && memcmp(p, "..", 2) == 0) ||
+		    (n == strlen(SIDE_DIR_NAME) && memcmp(p, SIDE_DIR_NAME, n) == 0)) {
+			return 0;
+		}
+		p += n;
+		if (*p == '/') {
+			p++;
+			if (*p == '\0') {
+				return 0;
+			}
+		}
+	}
+	return p != folder;
+}
+
+int
+store_paths(const struct config *cfg, const char *user, const char *folder,
+    char *mbox, size_t mbox_cap, char *side, size_t side_cap)
+{
+	char dir[PATH_LEN];
+	int inbox = str_ieq(folder, "INBOX");
+
+	if (!folder_ok(folder) || config_user_dir(cfg, user, dir, sizeof(dir)) < 0) {
+		return -1;
+	}
+	if (inbox) {
+		if (config_inbox_path(cfg, user, mbox, mbox_cap) < 0 ||
+		    str_fmt(side, side_cap, "%s/%s/INBOX", dir, SIDE_DIR_NAME) < 0) {
+			return -1;
+		}
+		return 0;
+	}
+	if (str_fmt(mbox, mbox_cap, "%s/%s", dir, folder) < 0 ||
+	    str_fmt(side, side_cap, "%s/%s/%s", dir, SIDE_DIR_NAME, folder) < 0) {
+		return -1;
+	}
+	return 0;
+}
+
+static int
+side_path(const struct store_folder *f, const char *ext, char *buf, size_t cap)
+{
+	return str_fmt(buf, cap, "%s%s", f->side_base, ext) < 0 ? -1 : 0;
+}
+
+/* ---- the session's view as an idx_set ---- */
+
+static void
+view_get(const struct store_folder *f, struct idx_set *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->msgs = f->msgs;
+	s->count = f->count;
+	s->cap = f->cap;
+	s->uidvalidity = f->uidvalidity;
+	s->uidnext = f->uidnext;
+	s->generation = f->generation;
+	s->mboxrd = f->mboxrd;
+	s->base_count = f->base_count;
+	s->ms = f->synced;
+}
+
+static void
+view_put(struct store_folder *f, const struct idx_set *s)
+{
+	f->msgs = s->msgs;
+	f->count = s->count;
+	f->cap = s->cap;
+	f->uidvalidity = s->uidvalidity;
+	f->uidnext = s->uidnext;
+	f->generation = s->generation;
+	f->mboxrd = s->mboxrd;
+	f->base_count = s->base_count;
+	f->synced = s->ms;
+}
+
+/* ---- the state file lock ---- */
+
+static int
+state_open_fd(struct store_folder *f, int create)
+{
+	char path[PATH_LEN];
+
+	if (side_path(f, ".idx", path, sizeof(path)) < 0) {
+		return -1;
+	}
+	f->state_fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+	return f->state_fd < 0 ? -1 : 0;
+}
+
+static int
+state_fcntl(int fd, short type)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	while (fcntl(fd, F_OFD_SETLKW, &fl) < 0) {
+		if (errno != EINTR) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Lock the state file exclusively; follow it when a checkpoint replaced it. */
+static int
+state_lock(struct store_folder *f)
+{
+	char path[PATH_LEN];
+
+	if (side_path(f, ".idx", path, sizeof(path)) < 0) {
+		return STORE_ERR;
+	}
+	for (;;) {
+		struct stat a, b;
+
+		if (state_fcntl(f->state_fd, F_WRLCK) < 0 || fstat(f->state_fd, &a) < 0) {
+			log_warn("store: locking %s", path);
+			return STORE_ERR;
+		}
+		if (stat(path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+			return STORE_OK;
+		}
+		close(f->state_fd);
+		if (state_open_fd(f, 1) < 0) {
+			log_warn("store: reopening %s", path);
+			return STORE_ERR;
+		}
+	}
+}
+
+static void
+state_unlock(struct store_folder *f)
+{
+	if (state_fcntl(f->state_fd, F_UNLCK) < 0) {
+		log_warn("store: unlocking %s.idx", f->side_base);
+	}
+}
+
+/* Apply what others appended, or the whole file when a checkpoint replaced it. */
+static int
+catch_up(struct store_folder *f, struct idx_set *s)
+{
+	struct idx_set img;
+	struct stat st;
+	uint64_t end;
+
+	if (fstat(f->state_fd, &st) < 0) {
+		return STORE_ERR;
+	}
+	if ((uint64_t)st.st_ino == f->state_ino) {
+		return idx_replay(f->state_fd, s, &f->state_seen) < 0 ? STORE_ERR : STORE_OK;
+	}
+	memset(&img, 0, sizeof(img));
+	if (idx_load(f->state_fd, &img, &end) != 0 || img.uidvalidity != s->uidvalidity) {
+		log_warnx("store: %s.idx was rebuilt under an open session", f->side_base);
+		idx_free(&img);
+		return STORE_ERR;
+	}
+	idx_merge(s, &img);
+	idx_free(&img);
+	f->state_seen = end;
+	f->state_ino = (uint64_t)st.st_ino;
+	return STORE_OK;
+}
+
+/*
+ * Replace the state file by img (already checksummed into a temp file and renamed by
+ * idx_write_file), then lock the new one and pick up anything appended to it since.
+ */
+static int
+state_replace(struct store_folder *f, struct idx_set *s, const struct idx_set *img)
+{
+	char path[PATH_LEN];
+	struct stat st;
+	int old = f->state_fd;
+
+	if (side_path(f, ".idx", path, sizeof(path)) < 0 || idx_write_file(path, img) < 0) {
+		log_warn("store: writing %s.idx", f->side_base);
+		return STORE_ERR;
+	}
+	if (state_open_fd(f, 0) < 0 || state_fcntl(f->state_fd, F_WRLCK) < 0 ||
+	    fstat(f->state_fd, &st) < 0) {
+		log_warn("store: reopening %s", path);
+		if (f->state_fd >= 0) {
+			close(f->state_fd);
+		}
+		f->state_fd = old;
+		return STORE_ERR;
+	}
+	close(old);
+	f->state_ino = (uint64_t)st.st_ino;
+	f->state_seen = IDX_HDR_LEN + (uint64_t)img->count * IDX_REC_LEN;
+	s->generation = img->generation;
+	s->base_count = img->count;
+	return idx_replay(f->state_fd, s, &f->state_seen) < 0 ? STORE_ERR : STORE_OK;
+}
+
+/* The full image of the state file (expunged records included); s seeds an empty one. */
+static int
+load_image(struct store_folder *f, const struct idx_set *s, struct idx_set *img)
+{
+	uint64_t end;
+	int rc;
+
+	memset(img, 0, sizeof(*img));
+	rc = idx_load(f->state_fd, img, &end);
+	if (rc == 0) {
+		return STORE_OK;
+	}
+	idx_free(img);
+	if (rc == -1) {
+		return STORE_ERR;
+	}
+	img->uidvalidity = s->uidvalidity;
+	img->uidnext = s->uidnext;
+	img->mboxrd = s->mboxrd;
+	img->generation = s->generation;
+	return STORE_OK;
+}
+
+/* Fold the change log into a fresh file once it outgrows max(64 KiB, base / 2). */
+static int
+maybe_checkpoint(struct store_folder *f, struct idx_set *s)
+{
+	uint64_t base = IDX_HDR_LEN + (uint64_t)s->base_count * IDX_REC_LEN;
+	uint64_t limit = base / 2 > 65536 ? base / 2 : 65536;
+	struct idx_set img;
+	int rc;
+
+	if (f->state_seen - base <= limit) {
+		return STORE_OK;
+	}
+	if (load_image(f, s, &img) < 0) {
+		return STORE_ERR;
+	}
+	img.generation++;
+	rc = state_replace(f, s, &img);
+	idx_free(&img);
+	return rc;
+}
+
+/* Append encoded records in one write; durable ones are fsynced before returning. */
+static int
+state_append(struct store_folder *f, const unsigned char *buf, size_t n, int durable)
+{
+	if (idx_append(f->state_fd, buf, n, f->state_seen, durable) < 0) {
+		log_warn("store: appending to %s.idx", f->side_base);
+		return errno == ENOSPC || errno == EDQUOT ? STORE_NOSPACE : STORE_ERR;
+	}
+	f->state_seen += n;
+	return STORE_OK;
+}
+
+/* ---- new mail and outside rewrites ---- */
+
+/* Records of newly indexed messages, written together once the scan ends. */
+struct newmail {
+	struct idx_set *s;
+	unsigned char *buf;
+	size_t len, cap;
+};
+
+static int
+newmail_add(struct newmail *nm, const struct idx_log *l)
+{
+	if (nm->cap - nm->len < IDX_LOG_MAX) {
+		size_t ncap = nm->cap ? nm->cap * 2 : 4096;
+		unsigned char *b = realloc(nm->buf, ncap);
+
+		if (b == NULL) {
+			return -1;
+		}
+		nm->buf = b;
+		nm->cap = ncap;
+	}
+	nm->len += idx_put_log(nm->buf + nm->len, l);
+	return 0;
+}
+
+static int
+newmail_cb(void *ctx, const struct mbox_entry *e)
+{
+	struct newmail *nm = ctx;
+	struct idx_log l;
+
+	memset(&l, 0, sizeof(l));
+	l.type = IDX_NEW;
+	l.m.uid = nm->s->uidnext;
+	l.m.e = *e;
+	if (idx_push(nm->s, &l.m) < 0 || newmail_add(nm, &l) < 0) {
+		return -1;
+	}
+	nm->s->ch.added++;
+	return 0;
+}
+
+/* Index the messages in [s->ms.size, now->size) and log them with the new mbox state. */
+static int
+scan_new(struct store_folder *f, struct idx_set *s, const struct store_mboxstat *now)
+{
+	struct newmail nm = { s, NULL, 0, 0 };
+	struct mbox_scan_stats st;
+	struct idx_log l;
+	int rc = STORE_ERR;
+
+	memset(&l, 0, sizeof(l));
+	l.type = IDX_SYNC;
+	l.ms = *now;
+	if (mbox_scan(f->mbox_fd, s->ms.size, now->size, s->mboxrd, newmail_cb, &nm, &st) == 0 &&
+	    newmail_add(&nm, &l) == 0) {
+		rc = state_append(f, nm.buf, nm.len, 1);
+	}
+	if (rc == STORE_OK) {
+		s->ms = *now;
+	}
+	free(nm.buf);
+	return rc;
+}
+
+/* Growing list of scanned entries for a full rescan. */
+struct entries {
+	struct mbox_entry *v;
+	uint32_t n, cap;
+};
+
+static int
+entries_cb(void *ctx, const struct mbox_entry *e)
+{
+	struct entries *es = ctx;
+
+	if (es->n == es->cap) {
+		uint32_t ncap = es->cap ? es->cap * 2 : 256;
+		struct mbox_entry *v;
+
+		if (es->cap >= FOLDER_MSGS_MAX) {
+			return -1;
+		}
+		v = realloc(es->v, (size_t)ncap * sizeof(*v));
+		if (v == NULL) {
+			return -1;
+		}
+		es->v = v;
+		es->cap = ncap;
+	}
+	es->v[es->n++] = *e;
+	return 0;
+}
+
+/* Someone rewrote the mbox: rescan, match old records by fingerprint, write a new file. */
+static int
+resync(struct store_folder *f, struct idx_set *s, const struct store_mboxstat *now)
+{
+	struct entries es = { NULL, 0, 0 };
+	struct mbox_scan_stats st;
+	struct idx_set old, img;
+	int rc = STORE_ERR;
+
+	memset(&img, 0, sizeof(img));
+	if (load_image(f, s, &old) < 0) {
+		return STORE_ERR;
+	}
+	if (mbox_scan(f->mbox_fd, 0, now->size, old.mboxrd, entries_cb, &es, &st) == 0 &&
+	    idx_resync(&old, es.v, es.n, &img) == 0) {
+		img.ms = *now;
+		img.generation = old.generation + 1;
+		if (s->ms.ino != 0) {
+			log_info("store: %s changed outside, rescanned %u messages", f->mbox_path, es.n);
+		}
+		s->ch.resynced = s->ms.ino != 0;
+		rc = state_replace(f, s, &img);
+		if (rc == STORE_OK) {
+			idx_merge(s, &img);
+		}
+	}
+	idx_free(&old);
+	idx_free(&img);
+	free(es.v);
+	return rc;
+}
+
+/* Reopen the mbox when the path now names another file (a tool replaced it). */
+static int
+follow_mbox(struct store_folder *f)
+{
+	struct stat a, b;
+	int fd;
+
+	if (stat(f->mbox_path, &b) < 0 || fstat(f->mbox_fd, &a) < 0) {
+		return -1;
+	}
+	if (a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+		return 0;
+	}
+	fd = open(f->mbox_path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		return -1;
+	}
+	close(f->mbox_fd);
+	f->mbox_fd = fd;
+	return 0;
+}
+
+/* Could the bytes since the last sync be a pure append? */
+static int
+appended_only(struct store_folder *f, const struct store_mboxstat *was,
+    const struct store_mboxstat *now)
+{
+	uint32_t crc;
+
+	if (now->ino != was->ino || now->size <= was->size ||
+	    idx_tail_crc(f->mbox_fd, was->size, &crc) < 0 || crc != was->tail_crc) {
+		return 0;
+	}
+	return was->size == 0 || mbox_from_at(f->mbox_fd, was->size) == 1;
+}
+
+static int
+same_mbox(const struct store_mboxstat *a, const struct store_mboxstat *b)
+{
+	return a->size == b->size && a->ino == b->ino && a->mtime_ns == b->mtime_ns &&
+	    a->tail_crc == b->tail_crc;
+}
+
+/* Bring s in line with the mbox (caller holds the state lock). */
+static int
+sync_mbox(struct store_folder *f, struct idx_set *s)
+{
+	struct store_mboxstat now;
+	struct mbox_lock l;
+	int rc;
+
+	if (follow_mbox(f) < 0 || idx_mbox_stat(f->mbox_fd, &now) < 0) {
+		log_warn("store: %s", f->mbox_path);
+		return STORE_ERR;
+	}
+	if (same_mbox(&now, &s->ms)) {
+		return STORE_OK;
+	}
+	/* A writer killed mid-append left a partial message: cut it before scanning. */
+	if (lock_recover(f->mbox_fd, f->mbox_path) < 0) {
+		log_warn("store: recovering %s", f->mbox_path);
+	}
+	memset(&l, 0, sizeof(l));
+	rc = lock_mbox(&l, f->mbox_fd, f->mbox_path, 0, LOCK_TIMEOUT_MS);
+	if (rc < 0) {
+		return rc == STORE_INUSE ? STORE_INUSE : STORE_ERR;
+	}
+	if (idx_mbox_stat(f->mbox_fd, &now) < 0) {
+		rc = STORE_ERR;
+	} else if (same_mbox(&now, &s->ms)) {
+		rc = STORE_OK;
+	} else if (appended_only(f, &s->ms, &now)) {
+		rc = scan_new(f, s, &now);
+	} else {
+		rc = resync(f, s, &now);
+	}
+	unlock_mbox(&l);
+	return rc;
+}
+
+/* Catch up with the state file and the mbox, under the state lock. */
+static int
+refresh_locked(struct store_folder *f, struct idx_set *s)
+{
+	int rc = state_lock(f);
+
+	if (rc < 0) {
+		return rc;
+	}
+	rc = catch_up(f, s);
+	if (rc == STORE_OK) {
+		rc = sync_mbox(f, s);
+	}
+	if (rc == STORE_OK) {
+		rc = maybe_checkpoint(f, s);
+	}
+	state_unlock(f);
+	return rc;
+}
+
+/* ---- open ---- */
+
+static int
+sleep_ms(int ms)
+{
+	return poll(NULL, 0, ms);
+}
+
+/* Finish a compaction that a crash interrupted (caller holds .ses exclusively). */
+static int
+recover_compaction(struct store_folder *f)
+{
+	struct mbox_lock l;
+	struct idx_set img;
+	uint64_t end;
+	int rc, have;
+
+	memset(&l, 0, sizeof(l));
+	rc = lock_mbox(&l, f->mbox_fd, f->mbox_path, 1, LOCK_TIMEOUT_MS);
+	if (rc < 0) {
+		return rc == STORE_INUSE ? STORE_INUSE : STORE_ERR;
+	}
+	memset(&img, 0, sizeof(img));
+	rc = STORE_ERR;
+	if (state_open_fd(f, 1) == 0 && state_fcntl(f->state_fd, F_WRLCK) == 0) {
+		have = idx_load(f->state_fd, &img, &end) == 0;
+		rc = compact_recover(f->mbox_fd, f->side_base, &l, have ? &img : NULL) < 0 ?
+		    STORE_ERR : STORE_OK;
+	}
+	if (f->state_fd >= 0) {
+		close(f->state_fd);
+		f->state_fd = -1;
+	}
+	idx_free(&img);
+	unlock_mbox(&l);
+	return rc;
+}
+
+static int
+journal_exists(const struct store_folder *f)
+{
+	char path[PATH_LEN];
+
+	return side_path(f, ".jnl", path, sizeof(path)) == 0 && access(path, F_OK) == 0;
+}
+
+/*
+ * Hold .ses shared while open. Whoever gets it exclusively first finishes an
+ * interrupted compaction; a running compaction holds it, so we wait for it.
+ */
+static int
+session_lock(struct store_folder *f)
+{
+	char path[PATH_LEN];
+	int64_t deadline = mono_ms() + LOCK_TIMEOUT_MS;
+
+	if (side_path(f, ".ses", path, sizeof(path)) < 0 ||
+	    (f->session_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		return STORE_ERR;
+	}
+	for (;;) {
+		if (flock(f->session_fd, LOCK_EX | LOCK_NB) == 0) {
+			int rc = journal_exists(f) ? recover_compaction(f) : STORE_OK;
+
+			if (rc < 0 || flock(f->session_fd, LOCK_SH) < 0) {
+				return rc < 0 ? rc : STORE_ERR;
+			}
+			return STORE_OK;
+		}
+		if (flock(f->session_fd, LOCK_SH | LOCK_NB) == 0) {
+			if (!journal_exists(f)) {
+				return STORE_OK;
+			}
+			flock(f->session_fd, LOCK_UN);
+		}
+		if (mono_ms() > deadline) {
+			return STORE_INUSE;
+		}
+		sleep_ms(STORE_RETRY_MS);
+	}
+}
+
+static int
+pop3_lock(struct store_folder *f)
+{
+	char path[PATH_LEN];
+
+	if (side_path(f, ".pop3", path, sizeof(path)) < 0 ||
+	    (f->pop3_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		return STORE_ERR;
+	}
+	return flock(f->pop3_fd, LOCK_EX | LOCK_NB) == 0 ? STORE_OK : STORE_INUSE;
+}
+
+static int
+open_mbox(struct store_folder *f, int mode)
+{
+	char dir[PATH_LEN];
+	char *slash;
+
+	f->mbox_fd = open(f->mbox_path, O_RDWR | O_CLOEXEC |
+	    ((mode & STORE_CREATE) ? O_CREAT : 0), 0600);
+	if (f->mbox_fd < 0) {
+		return errno == ENOENT ? STORE_NOFOLDER : STORE_ERR;
+	}
+	if (str_copy(dir, sizeof(dir), f->side_base) < 0 || (slash = strrchr(dir, '/')) == NULL) {
+		return STORE_ERR;
+	}
+	*slash = '\0';
+	return mkdir_p(dir, 0700) < 0 ? STORE_ERR : STORE_OK;
+}
+
+/* Start a folder whose state file is missing or unreadable: resync will fill it. */
+static int
+fresh_state(struct store_folder *f, struct idx_set *s, int rc)
+{
+	if (rc == -2) {
+		log_warnx("store: %s.idx is damaged, rebuilding it from the mbox", f->side_base);
+	}
+	idx_free(s);
+	memset(s, 0, sizeof(*s));
+	s->uidnext = 1;
+	s->mboxrd = 1;
+	if (idx_new_uidvalidity(f->side_base, &s->uidvalidity) < 0) {
+		log_warn("store: uidvalidity for %s", f->side_base);
+		return STORE_ERR;
+	}
+	f->state_seen = 0;
+	return STORE_OK;
+}
+
+/* Load the state file (cutting a torn tail), then index what changed in the mbox. */
+static int
+load_state(struct store_folder *f, struct idx_set *s)
+{
+	struct stat st;
+	uint64_t end = 0;
+	int rc;
+
+	if (state_open_fd(f, 1) < 0 || (rc = state_lock(f)) < 0 || fstat(f->state_fd, &st) < 0) {
+		return STORE_ERR;
+	}
+	f->state_ino = (uint64_t)st.st_ino;
+	rc = idx_load(f->state_fd, s, &end);
+	if (rc == -1) {
+		rc = STORE_ERR;
+	} else if (rc != 0) {
+		rc = fresh_state(f, s, rc);
+	} else {
+		f->state_seen = end;
+		if (end < (uint64_t)st.st_size && ftruncate(f->state_fd, (off_t)end) < 0) {
+			log_warn("store: cutting the torn end of %s.idx", f->side_base);
+		}
+	}
+	if (rc == STORE_OK) {
+		rc = sync_mbox(f, s);
+	}
+	if (rc == STORE_OK) {
+		rc = maybe_checkpoint(f, s);
+	}
+	state_unlock(f);
+	return rc;
+}
+
+static void
+close_fds(struct store_folder *f)
+{
+	int *fds[] = { &f->mbox_fd, &f->state_fd, &f->session_fd, &f->pop3_fd };
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(fds); i++) {
+		if (*fds[i] >= 0) {
+			close(*fds[i]);
+			*fds[i] = -1;
+		}
+	}
+}
+
+int
+store_open(struct store_folder *f, const char *mbox, const char *side, int mode)
+{
+	struct idx_set s;
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	f->mbox_fd = f->state_fd = f->session_fd = f->pop3_fd = -1;
+	f->rlock.fd = -1;
+	f->mode = mode;
+	if (str_copy(f->mbox_path, sizeof(f->mbox_path), mbox) < 0 ||
+	    str_copy(f->side_base, sizeof(f->side_base), side) < 0) {
+		return STORE_ERR;
+	}
+	memset(&s, 0, sizeof(s));
+	rc = open_mbox(f, mode);
+	if (rc == STORE_OK) {
+		rc = session_lock(f);
+	}
+	if (rc == STORE_OK && (mode & STORE_POP3)) {
+		rc = pop3_lock(f);
+	}
+	if (rc == STORE_OK) {
+		rc = load_state(f, &s);
+	}
+	if (rc < 0) {
+		idx_free(&s);
+		close_fds(f);
+		return rc;
+	}
+	idx_drop_expunged(&s);
+	view_put(f, &s);
+	return STORE_OK;
+}
+
+/* ---- the session's operations ---- */
+
+static int
+mbox_unchanged(const struct store_folder *f)
+{
+	struct stat st;
+
+	return stat(f->mbox_path, &st) == 0 && (uint64_t)st.st_ino == f->synced.ino &&
+	    (uint64_t)st.st_size == f->synced.size &&
+	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec == f->synced.mtime_ns;
+}
+
+int
+store_refresh(struct store_folder *f, struct store_changes *ch)
+{
+	char path[PATH_LEN];
+	struct idx_set s;
+	struct stat st;
+	int rc;
+
+	memset(ch, 0, sizeof(*ch));
+	if (side_path(f, ".idx", path, sizeof(path)) == 0 && stat(path, &st) == 0 &&
+	    (uint64_t)st.st_ino == f->state_ino && (uint64_t)st.st_size == f->state_seen &&
+	    mbox_unchanged(f)) {
+		return STORE_OK;
+	}
+	view_get(f, &s);
+	rc = refresh_locked(f, &s);
+	view_put(f, &s);
+	*ch = s.ch;
+	return rc;
+}
+
+void
+store_forget_expunged(struct store_folder *f)
+{
+	struct idx_set s;
+
+	view_get(f, &s);
+	idx_drop_expunged(&s);
+	view_put(f, &s);
+}
+
+long
+store_find_uid(const struct store_folder *f, uint32_t uid)
+{
+	struct idx_set s;
+
+	view_get(f, &s);
+	return idx_find(&s, uid);
+}
+
+int
+store_set_flags(struct store_folder *f, uint32_t i, uint32_t flags, uint64_t keywords)
+{
+	unsigned char buf[IDX_LOG_MAX];
+	struct idx_set s;
+	struct idx_log l;
+	int rc;
+
+	if (i >= f->count) {
+		return STORE_ERR;
+	}
+	view_get(f, &s);
+	rc = state_lock(f);
+	if (rc == STORE_OK) {
+		rc = catch_up(f, &s);
+		if (rc == STORE_OK) {
+			memset(&l, 0, sizeof(l));
+			l.type = IDX_FLAGS;
+			l.m = s.msgs[i];
+			l.m.flags = flags & STORE_FLAGS_ALL;
+			l.m.keywords = keywords;
+			rc = state_append(f, buf, idx_put_log(buf, &l), 0);
+		}
+		if (rc == STORE_OK) {
+			s.msgs[i].flags = (s.msgs[i].flags & ~STORE_FLAGS_ALL) | (flags & STORE_FLAGS_ALL);
+			s.msgs[i].keywords = keywords;
+			rc = maybe_checkpoint(f, &s);
+		}
+		state_unlock(f);
+	}
+	view_put(f, &s);
+	return rc;
+}
+
+/* Expunge records for uids (ascending runs of consecutive UIDs become one record). */
+static size_t
+expunge_records(unsigned char *buf, const uint32_t *uids, size_t n)
+{
+	struct idx_log l;
+	size_t i = 0, len = 0;
+
+	memset(&l, 0, sizeof(l));
+	l.type = IDX_EXPUNGE;
+	while (i < n) {
+		l.first = l.last = uids[i++];
+		while (i < n && l.last != UINT32_MAX && uids[i] == l.last + 1) {
+			l.last = uids[i++];
+		}
+		len += idx_put_log(buf + len, &l);
+	}
+	return len;
+}
+
+int
+store_expunge(struct store_folder *f, const uint32_t *uids, size_t n)
+{
+	unsigned char *buf;
+	struct idx_set s;
+	size_t len;
+	int rc;
+
+	if (n == 0) {
+		return STORE_OK;
+	}
+	if (n > FOLDER_MSGS_MAX || (buf = malloc(n * IDX_LOG_MAX)) == NULL) {
+		return STORE_ERR;
+	}
+	len = expunge_records(buf, uids, n);
+	view_get(f, &s);
+	rc = state_lock(f);
+	if (rc == STORE_OK) {
+		rc = catch_up(f, &s);
+		if (rc == STORE_OK) {
+			rc = state_append(f, buf, len, 1);
+		}
+		if (rc == STORE_OK) {
+			size_t at = 0;
+			struct idx_log l;
+			long k;
+
+			while ((k = idx_get_log(buf + at, len - at, &l)) > 0) {
+				idx_apply(&s, &l);
+				at += (size_t)k;
+			}
+			rc = maybe_checkpoint(f, &s);
+		}
+		state_unlock(f);
+	}
+	view_put(f, &s);
+	free(buf);
+	return rc;
+}
+
+int
+store_msg_open(struct store_folder *f, uint32_t i, struct mbox_reader *r)
+{
+	const struct store_msg *m;
+	struct stat st;
+	int rc;
+
+	if (i >= f->count || (f->msgs[i].flags & STORE_EXPUNGED)) {
+		return STORE_GONE;
+	}
+	m = &f->msgs[i];
+	rc = lock_mbox(&f->rlock, f->mbox_fd, f->mbox_path, 0, LOCK_TIMEOUT_MS);
+	if (rc < 0) {
+		return rc == STORE_INUSE ? STORE_INUSE : STORE_ERR;
+	}
+	if (fstat(f->mbox_fd, &st) < 0 || mbox_from_at(f->mbox_fd, m->e.offset) != 1 ||
+	    m->e.offset + m->e.from_len + m->e.raw_len > (uint64_t)st.st_size) {
+		unlock_mbox(&f->rlock);
+		return STORE_GONE;
+	}
+	mbox_reader_init(r, f->mbox_fd, &m->e, f->mboxrd);
+	return STORE_OK;
+}
+
+void
+store_msg_close(struct store_folder *f, struct mbox_reader *r)
+{
+	(void)r;
+	unlock_mbox(&f->rlock);
+}
+
+/* ---- compaction ---- */
+
+/* Is compacting img worth it: dead bytes past 1/COMPACT_DEAD_DIV, or nothing live. */
+static int
+worth_compacting(const struct idx_set *img, int force)
+{
+	uint64_t dead = compact_dead(img);
+	uint32_t i;
+
+	if (dead == 0) {
+		return 0;
+	}
+	if (force || dead > img->ms.size / COMPACT_DEAD_DIV) {
+		return 1;
+	}
+	for (i = 0; i < img->count; i++) {
+		if ((img->msgs[i].flags & STORE_EXPUNGED) == 0) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* Compact under the mbox write lock (caller holds .ses exclusively and the state lock). */
+static int
+compact_locked(struct store_folder *f, struct idx_set *s, int force)
+{
+	struct store_mboxstat now;
+	struct mbox_lock l;
+	struct idx_set img;
+	int rc;
+
+	memset(&l, 0, sizeof(l));
+	rc = lock_mbox(&l, f->mbox_fd, f->mbox_path, 1, LOCK_TIMEOUT_MS);
+	if (rc < 0) {
+		return rc == STORE_INUSE ? STORE_INUSE : STORE_ERR;
+	}
+	rc = STORE_OK;
+	/* Mail that arrived between the sync and the write lock waits for the next time. */
+	if (idx_mbox_stat(f->mbox_fd, &now) == 0 && same_mbox(&now, &s->ms) &&
+	    load_image(f, s, &img) == STORE_OK) {
+		if (worth_compacting(&img, force) && img.ms.size == now.size &&
+		    compact_run(f->mbox_fd, f->side_base, &l, &img) < 0) {
+			rc = STORE_ERR;
+		}
+		idx_free(&img);
+	}
+	unlock_mbox(&l);
+	return rc;
+}
+
+static int
+compact_now(struct store_folder *f, int force)
+{
+	struct idx_set s;
+	int rc;
+
+	if (flock(f->session_fd, LOCK_EX | LOCK_NB) < 0) {
+		return STORE_INUSE;
+	}
+	view_get(f, &s);
+	rc = state_lock(f);
+	if (rc == STORE_OK) {
+		rc = catch_up(f, &s);
+		if (rc == STORE_OK) {
+			rc = sync_mbox(f, &s);
+		}
+		if (rc == STORE_OK) {
+			rc = compact_locked(f, &s, force);
+		}
+		state_unlock(f);
+	}
+	view_put(f, &s);
+	return rc;
+}
+
+int
+store_compact(struct store_folder *f)
+{
+	struct store_changes ch;
+	int rc = compact_now(f, 1);
+
+	if (flock(f->session_fd, LOCK_SH) < 0) {
+		return STORE_ERR;
+	}
+	if (rc == STORE_OK) {
+		rc = store_refresh(f, &ch);
+	}
+	return rc;
+}
+
+void
+store_close(struct store_folder *f)
+{
+	if (f->rlock.fd >= 0) {
+		unlock_mbox(&f->rlock);
+	}
+	if (f->session_fd >= 0 && f->state_fd >= 0 && (f->mode & STORE_RDWR)) {
+		compact_now(f, 0);
+	}
+	close_fds(f);
+	free(f->msgs);
+	f->msgs = NULL;
+	f->count = f->cap = 0;
+}
+
+const char *
+store_strerror(int rc)
+{
+	static const char *const text[] = {
+		"ok", "store error", "mailbox in use", "no space left", "quota exceeded",
+		"message too big", "malformed message", "message no longer in the mailbox",
+		"no such folder",
+	};
+
+	return rc <= 0 && -rc < (int)ARRAY_LEN(text) ? text[-rc] : "unknown error";
+}

@@ -93,17 +93,17 @@ static const struct {
 	{ BR_ERR_IO, "io (transport failure)" },
 };
 
-/* TLS alert descriptions (RFC 5246 section 7.2) a client commonly sends. */
+/* TLS alert descriptions (RFC 5246 section 7.2), sent or received. */
 static const struct {
 	int code;
 	const char *name;
 } tls_alerts[] = {
 	{ 0, "close_notify" }, { 10, "unexpected_message" }, { 20, "bad_record_mac" },
-	{ 40, "handshake_failure" }, { 42, "bad_certificate" },
+	{ 40, "handshake_failure (no common suite, curve or hash)" }, { 42, "bad_certificate" },
 	{ 43, "unsupported_certificate" }, { 44, "certificate_revoked" },
 	{ 45, "certificate_expired" }, { 46, "certificate_unknown" },
 	{ 47, "illegal_parameter" }, { 48, "unknown_ca" }, { 49, "access_denied" },
-	{ 50, "decode_error" }, { 51, "decrypt_error" }, { 70, "protocol_version" },
+	{ 50, "decode_error" }, { 51, "decrypt_error" }, { 70, "protocol_version (not TLS 1.2)" },
 	{ 71, "insufficient_security" }, { 80, "internal_error" }, { 90, "user_canceled" },
 	{ 100, "no_renegotiation" }, { 110, "unsupported_extension" },
 	{ 112, "unrecognized_name" },

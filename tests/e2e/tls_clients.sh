@@ -127,5 +127,7 @@ fetch "with a wrong pinned fingerprint fails" "port $TLS_PORT" \
 fetch "with an untrusted certificate fails" "port $TLS_PORT" \
     "ssl sslcertck sslcertfile \"$T/other.crt\"" no
 stop_serve
+grep -q -e Sanitizer -e 'runtime error' "$T/serve.log" && fail "no sanitizer report from serve" \
+    || ok "no sanitizer report from serve"
 grep -q 'TLS handshake failed from 127.0.0.1: sent alert protocol_version' "$T/serve.log" \
     && ok "old protocol versions logged by name" || fail "old protocol versions logged by name"

@@ -175,5 +175,7 @@ check("handshake failures logged", len(fails) >= 3, fails)
 check("failure reasons are names, not numbers",
       all(not re.match(r"^(engine error|\d)", f) for f in fails), fails)
 check("stalled client logged as timeout", "timeout" in fails, fails)
+check("no sanitizer report from any session", "Sanitizer" not in log and
+      "runtime error" not in log)
 env.close()
 done()

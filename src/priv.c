@@ -17,12 +17,14 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "util.h"
 
 /* Exit code when privileges cannot be dropped (sysexits EX_OSERR). */
 #define PRIV_EXIT 71
 
-/* Create runtime_dir for the run user when missing (it lives in RAM on OpenWrt). */
+/*
+ * Create runtime_dir for the run user when missing (/var/run is RAM on OpenWrt). Only
+ * the last level: a missing parent is a typo we should not build a tree for.
+ */
 static void
 priv_runtime_dir(const struct config *cfg, uid_t uid, gid_t gid)
 {
@@ -31,7 +33,7 @@ priv_runtime_dir(const struct config *cfg, uid_t uid, gid_t gid)
 	if (stat(cfg->runtime_dir, &st) == 0) {
 		return;
 	}
-	if (mkdir_p(cfg->runtime_dir, 0750) < 0 || chown(cfg->runtime_dir, uid, gid) < 0) {
+	if (mkdir(cfg->runtime_dir, 0750) < 0 || chown(cfg->runtime_dir, uid, gid) < 0) {
 		log_warn("cannot create %s", cfg->runtime_dir);
 	}
 }

@@ -99,3 +99,34 @@ start_serve() {
 	PIDS="$PIDS $SERVE_PID"
 	wait_port "$POP3_PORT" || { fail "serve did not start"; cat "$T/serve.log"; exit 1; }
 }
+
+# pop3_fetch PORT USER PASSWORD: log in with python poplib, STAT, RETR 1, QUIT; prints
+# "stat COUNT SIZE" and then message 1. Fails (non-zero) on any protocol error.
+pop3_fetch() {
+	python3 - "$@" <<'PY'
+import poplib, sys
+p = poplib.POP3("127.0.0.1", int(sys.argv[1]), timeout=10)
+p.user(sys.argv[2])
+p.pass_(sys.argv[3])
+count, size = p.stat()
+print("stat %d %d" % (count, size))
+for line in p.retr(1)[1]:
+    print(line.decode(errors="replace"))
+p.quit()
+PY
+}
+
+# pop3_fail_time PORT USER PASSWORD: seconds (x10, integer) from PASS to its -ERR
+pop3_fail_time() {
+	python3 - "$@" <<'PY'
+import poplib, sys, time
+p = poplib.POP3("127.0.0.1", int(sys.argv[1]), timeout=30)
+p.user(sys.argv[2])
+t = time.time()
+try:
+    p.pass_(sys.argv[3])
+    print(-1)
+except poplib.error_proto:
+    print(int((time.time() - t) * 10))
+PY
+}

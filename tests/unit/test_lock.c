@@ -1,0 +1,221 @@
+/*
+ * mbox locks: dotlock content and removal, contention ending in -2 after the timeout,
+ * stale dotlocks (dead pid, other boot, old foreign ones) and the undo of a dead
+ * writer's partial append by lock_recover.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lock.h"
+#include "util.h"
+#include "t.h"
+
+static char dir[] = "/tmp/test_lock.XXXXXX";
+static char box[PATH_LEN], dot[PATH_LEN];
+
+static int
+mkbox(size_t size)
+{
+	char buf[256];
+	int fd = open(box, O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+	memset(buf, 'm', sizeof(buf));
+	if (fd < 0 || size > sizeof(buf) || write_all(fd, buf, size) != 0) {
+		perror("mkbox");
+		exit(2);
+	}
+	return fd;
+}
+
+static void
+put_dotlock(const char *text, time_t age)
+{
+	int fd = open(dot, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	struct timespec ts[2];
+
+	if (fd < 0 || write_all(fd, text, strlen(text)) != 0) {
+		perror("dotlock");
+		exit(2);
+	}
+	close(fd);
+	ts[0].tv_sec = ts[1].tv_sec = time(NULL) - age;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	utimensat(AT_FDCWD, dot, ts, 0);
+	utimensat(AT_FDCWD, box, ts, 0);
+}
+
+static off_t
+size_of(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 ? st.st_size : -1;
+}
+
+static void
+boot_id(char *buf, size_t cap)
+{
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY);
+	ssize_t n = fd >= 0 ? read_full(fd, buf, cap - 1) : -1;
+
+	if (fd >= 0) {
+		close(fd);
+	}
+	while (n > 0 && buf[n - 1] == '\n') {
+		n--;
+	}
+	if (n <= 0) {
+		buf[0] = '-';
+		n = 1;
+	}
+	buf[n] = '\0';
+}
+
+static pid_t
+dead_pid(void)
+{
+	pid_t p = fork();
+
+	if (p == 0) {
+		_exit(0);
+	}
+	waitpid(p, NULL, 0);
+	return p;
+}
+
+static void
+test_lock_unlock(void)
+{
+	struct mbox_lock l;
+	char text[128], boot[64], want[128];
+	int fd = mkbox(42), rc;
+	ssize_t n;
+	int dfd;
+
+	rc = lock_mbox(&l, fd, box, 1, 1000);
+	CHECK(rc == 0, "write lock on a free mbox");
+	dfd = open(dot, O_RDONLY);
+	n = dfd >= 0 ? read_full(dfd, text, sizeof(text) - 1) : -1;
+	text[n > 0 ? n : 0] = '\0';
+	if (dfd >= 0) {
+		close(dfd);
+	}
+	boot_id(boot, sizeof(boot));
+	str_fmt(want, sizeof(want), "%ld 42 %s\n", (long)getpid(), boot);
+	CHECK(strcmp(text, want) == 0, "dotlock holds pid, old size and boot id");
+	rc = unlock_mbox(&l);
+	CHECK(rc == 0 && access(dot, F_OK) != 0, "unlock removes the dotlock");
+	rc = lock_mbox(&l, fd, box, 0, 1000);
+	CHECK(rc == 0 && access(dot, F_OK) != 0, "read lock takes no dotlock");
+	unlock_mbox(&l);
+	close(fd);
+}
+
+/* A child holds a write lock until the pipe closes; we must get -2 in time. */
+static void
+test_contention(void)
+{
+	struct mbox_lock l;
+	int fd = mkbox(10), p[2], rc;
+	char c;
+	pid_t child;
+	int64_t t0, took;
+
+	if (pipe(p) != 0) {
+		exit(2);
+	}
+	child = fork();
+	if (child == 0) {
+		int cfd = open(box, O_RDWR);
+
+		close(p[0]);
+		if (lock_mbox(&l, cfd, box, 1, 1000) == 0) {
+			write_all(p[1], "L", 1);
+			pause();
+		}
+		_exit(1);
+	}
+	close(p[1]);
+	rc = read_full(p[0], &c, 1) == 1;
+	CHECK(rc, "child holds the write lock");
+	t0 = mono_ms();
+	rc = lock_mbox(&l, fd, box, 1, 300);
+	took = mono_ms() - t0;
+	CHECK(rc == -2 && took >= 300 && took < 1500, "busy write lock: -2 after %lld ms",
+	    (long long)took);
+	rc = lock_mbox(&l, fd, box, 0, 200);
+	CHECK(rc == -2, "busy: read lock also -2");
+	CHECK(access(dot, F_OK) == 0, "the holder's dotlock stays");
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	close(p[0]);
+	rc = lock_mbox(&l, fd, box, 1, 2000);
+	CHECK(rc == 0 && size_of(fd) == 10, "killed holder: lock taken, nothing to undo");
+	unlock_mbox(&l);
+	close(fd);
+}
+
+static void
+test_recover(void)
+{
+	static const struct {
+		const char *what;
+		int kind;		/* 0 dead pid, 1 other boot, 2 live, 3 pid only, 4 foreign old, 5 foreign fresh */
+		int recovered;
+		off_t size_after;
+	} c[] = {
+		{ "dead writer of ours: truncated back", 0, 1, 60 },
+		{ "writer of an earlier boot: truncated back", 1, 1, 60 },
+		{ "live writer: left alone", 2, 0, 100 },
+		{ "pid-only dotlock of a dead process: removed, no truncation", 3, 1, 100 },
+		{ "old foreign dotlock: removed, no truncation", 4, 1, 100 },
+		{ "fresh foreign dotlock: left alone", 5, 0, 100 },
+	};
+	char text[160], boot[64];
+	size_t i;
+
+	boot_id(boot, sizeof(boot));
+	for (i = 0; i < ARRAY_LEN(c); i++) {
+		int fd = mkbox(100), rc;
+		long pid = c[i].kind == 2 || c[i].kind == 1 ? (long)getpid() : (long)dead_pid();
+
+		if (c[i].kind <= 2) {
+			str_fmt(text, sizeof(text), "%ld 60 %s\n", pid,
+			    c[i].kind == 1 ? "00000000-0000-0000-0000-000000000000" : boot);
+		} else if (c[i].kind == 3) {
+			str_fmt(text, sizeof(text), "%ld\n", pid);
+		} else {
+			text[0] = '\0';
+		}
+		put_dotlock(text, c[i].kind == 4 ? 2 * DOTLOCK_STALE : 0);
+		rc = lock_recover(fd, box);
+		CHECK(rc == c[i].recovered && size_of(fd) == c[i].size_after &&
+		    (access(dot, F_OK) == 0) == !c[i].recovered, "recover: %s", c[i].what);
+		unlink(dot);
+		close(fd);
+	}
+}
+
+int
+main(void)
+{
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		return 2;
+	}
+	str_fmt(box, sizeof(box), "%s/INBOX", dir);
+	str_fmt(dot, sizeof(dot), "%s/INBOX.lock", dir);
+	test_lock_unlock();
+	test_contention();
+	test_recover();
+	unlink(dot);
+	unlink(box);
+	rmdir(dir);
+	return t_done();
+}

@@ -19,6 +19,12 @@ CPPFLAGS += -D_FILE_OFFSET_BITS=64 -D_GNU_SOURCE -I$(BEARSSL_INC)
 CFLAGS ?= -Os
 CFLAGS += -std=c11 $(WARN) -ffunction-sections -fdata-sections -fno-plt
 
+# `make TLS=0` leaves the TLS code out (WITH_TLS in src/params.h): build/notls/mailnook.
+ifeq ($(TLS),0)
+CPPFLAGS += -DWITH_TLS=0
+VARIANT ?= notls
+endif
+
 ifeq ($(notdir $(CC)),musl-gcc)
 VARIANT ?= release
 LDFLAGS += -static -Wl,--gc-sections -s

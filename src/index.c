@@ -478,6 +478,16 @@ idx_drop_expunged(struct idx_set *s)
 }
 
 void
+idx_clear_changed(struct idx_set *s)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->count; i++) {
+		s->msgs[i].flags &= ~STORE_CHANGED;
+	}
+}
+
+void
 idx_free(struct idx_set *s)
 {
 	free(s->msgs);

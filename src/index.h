@@ -84,6 +84,8 @@ int idx_resync(const struct idx_set *old, const struct mbox_entry *ents, uint32_
     struct idx_set *out);
 /* Drop every expunged entry of s. */
 void idx_drop_expunged(struct idx_set *s);
+/* Forget the STORE_CHANGED marks (a fresh view has seen everything). */
+void idx_clear_changed(struct idx_set *s);
 void idx_free(struct idx_set *s);
 
 /*

@@ -726,6 +726,7 @@ store_open(struct store_folder *f, const char *mbox, const char *side, int mode)
 		return rc;
 	}
 	idx_drop_expunged(&s);
+	idx_clear_changed(&s);
 	view_put(f, &s);
 	return STORE_OK;
 }

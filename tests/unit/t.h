@@ -10,10 +10,11 @@
 static int t_pass, t_fail;
 
 #define CHECK(cond, ...) do { \
-	if (cond) { t_pass++; printf("ok - "); } \
+	int t_ok_ = (cond) ? 1 : 0;	/* evaluated once: cond may have side effects */ \
+	if (t_ok_) { t_pass++; printf("ok - "); } \
 	else { t_fail++; printf("FAIL - "); } \
 	printf(__VA_ARGS__); \
-	if (!(cond)) { printf(" (%s:%d)", __FILE__, __LINE__); } \
+	if (!t_ok_) { printf(" (%s:%d)", __FILE__, __LINE__); } \
 	printf("\n"); \
 } while (0)
 

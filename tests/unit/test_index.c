@@ -1,0 +1,312 @@
+/* Unit tests of index.c: record and header codecs, checksums, log replay (twice, torn,
+ * zero-filled), merge, resync matching on synthetic entries. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "index.h"
+#include "t.h"
+#include "util.h"
+
+static struct store_msg
+msg(uint32_t uid, uint64_t off, uint64_t fp)
+{
+	struct store_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.uid = uid;
+	m.flags = STORE_SEEN;
+	m.keywords = 0x8000000000000001ull;
+	m.modseq = 7;
+	m.e.offset = off;
+	m.e.from_len = 40;
+	m.e.raw_len = 1000;
+	m.e.wire_size = 1030;
+	m.e.date = 1795000000;
+	m.e.fingerprint = fp;
+	return m;
+}
+
+static void
+test_records(void)
+{
+	unsigned char b[IDX_REC_LEN], h[IDX_HDR_LEN];
+	struct store_msg m = msg(42, 1ull << 40, 0x1122334455667788ull), d;
+	struct idx_set s, t;
+	size_t i;
+	int bad = 0;
+
+	idx_put_rec(b, &m);
+	CHECK(idx_get_rec(b, &d) == 0 && memcmp(&d, &m, sizeof(m)) == 0, "record round trip");
+	CHECK(get_le32(b) == 42 && b[16 + 5] == 1, "record is little-endian at fixed offsets");
+	for (i = 0; i < IDX_REC_LEN * 8; i++) {
+		b[i / 8] ^= (unsigned char)(1u << (i % 8));
+		bad += idx_get_rec(b, &d) == 0;
+		b[i / 8] ^= (unsigned char)(1u << (i % 8));
+	}
+	CHECK(bad == 0, "every single-bit flip of a record is caught");
+	memset(&s, 0, sizeof(s));
+	s.uidvalidity = 1795000000;
+	s.uidnext = 43;
+	s.generation = 9;
+	s.mboxrd = 1;
+	s.count = 3;
+	s.ms.size = 123456789012ull;
+	s.ms.ino = 77;
+	s.ms.mtime_ns = 1795000000123456789ll;
+	s.ms.tail_crc = 0xdeadbeef;
+	idx_put_header(h, &s);
+	memset(&t, 0, sizeof(t));
+	CHECK(idx_get_header(h, &t) == 0 && t.uidvalidity == s.uidvalidity && t.uidnext == 43 &&
+	    t.generation == 9 && t.mboxrd == 1 && t.base_count == 3 && t.ms.size == s.ms.size &&
+	    t.ms.ino == 77 && t.ms.mtime_ns == s.ms.mtime_ns && t.ms.tail_crc == 0xdeadbeef,
+	    "header round trip");
+	h[21] ^= 1;
+	CHECK(idx_get_header(h, &t) < 0, "damaged header rejected");
+}
+
+static void
+test_log_codec(void)
+{
+	unsigned char b[IDX_LOG_MAX * 2];
+	struct idx_log l, d;
+	size_t n;
+
+	memset(&l, 0, sizeof(l));
+	l.type = IDX_FLAGS;
+	l.m.uid = 5;
+	l.m.flags = STORE_SEEN | STORE_FLAGGED;
+	l.m.keywords = 3;
+	n = idx_put_log(b, &l);
+	CHECK(n == 32 && idx_get_log(b, n, &d) == (long)n && d.type == IDX_FLAGS &&
+	    d.m.uid == 5 && d.m.flags == (STORE_SEEN | STORE_FLAGGED) && d.m.keywords == 3,
+	    "flags record round trip");
+	CHECK(idx_get_log(b, n - 1, &d) == 0, "short record asks for more");
+	b[8] ^= 4;
+	CHECK(idx_get_log(b, n, &d) < 0, "flags record checksum");
+	memset(b, 0, sizeof(b));
+	CHECK(idx_get_log(b, sizeof(b), &d) < 0, "zero-filled bytes are not a record");
+	l.type = IDX_EXPUNGE;
+	l.first = 3;
+	l.last = 9;
+	n = idx_put_log(b, &l);
+	CHECK(idx_get_log(b, n, &d) == 16 && d.first == 3 && d.last == 9, "expunge record");
+	l.type = IDX_SYNC;
+	l.ms.size = 99;
+	l.ms.tail_crc = 1;
+	n = idx_put_log(b, &l);
+	CHECK(idx_get_log(b, n, &d) == 36 && d.ms.size == 99 && d.ms.tail_crc == 1, "sync record");
+}
+
+/* A state file with 3 base records and a tail: new uid 4, flags of 2, expunge 1..1. */
+static int
+make_file(const char *path, size_t *tail_end)
+{
+	struct idx_set s;
+	struct idx_log l;
+	unsigned char b[IDX_LOG_MAX * 3];
+	size_t n = 0;
+	uint32_t i;
+	int fd;
+
+	memset(&s, 0, sizeof(s));
+	s.uidvalidity = 100;
+	s.uidnext = 1;
+	for (i = 1; i <= 3; i++) {
+		struct store_msg m = msg(i, i * 1000, i);
+
+		idx_push(&s, &m);
+	}
+	if (idx_write_file(path, &s) < 0) {
+		idx_free(&s);
+		return -1;
+	}
+	idx_free(&s);
+	memset(&l, 0, sizeof(l));
+	l.type = IDX_NEW;
+	l.m = msg(4, 4000, 4);
+	n += idx_put_log(b + n, &l);
+	l.type = IDX_FLAGS;
+	l.m = msg(2, 0, 0);
+	l.m.flags = STORE_ANSWERED;
+	n += idx_put_log(b + n, &l);
+	l.type = IDX_EXPUNGE;
+	l.first = l.last = 1;
+	n += idx_put_log(b + n, &l);
+	fd = open(path, O_WRONLY | O_APPEND);
+	if (fd < 0 || write_all(fd, b, n) < 0) {
+		return -1;
+	}
+	close(fd);
+	*tail_end = IDX_HDR_LEN + 3 * IDX_REC_LEN + n;
+	return 0;
+}
+
+static int
+load(const char *path, struct idx_set *s, uint64_t *end)
+{
+	int fd = open(path, O_RDONLY);
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	if (fd < 0) {
+		return -1;
+	}
+	rc = idx_load(fd, s, end);
+	close(fd);
+	return rc;
+}
+
+static void
+test_replay(const char *dir)
+{
+	char path[256];
+	struct idx_set s;
+	uint64_t end, pos;
+	size_t tail_end = 0;
+	int fd;
+
+	str_fmt(path, sizeof(path), "%s/f.idx", dir);
+	CHECK(make_file(path, &tail_end) == 0, "state file written");
+	CHECK(load(path, &s, &end) == 0 && end == tail_end && s.count == 4 && s.uidnext == 5 &&
+	    (s.msgs[0].flags & STORE_EXPUNGED) && s.msgs[1].flags == (STORE_ANSWERED | STORE_CHANGED) &&
+	    s.msgs[3].uid == 4, "base + tail replayed");
+	fd = open(path, O_RDONLY);
+	pos = IDX_HDR_LEN + 3 * IDX_REC_LEN;
+	s.ch.added = s.ch.flagged = s.ch.expunged = 0;
+	CHECK(idx_replay(fd, &s, &pos) == 0 && pos == end && s.count == 4 && s.ch.added == 0 &&
+	    s.ch.expunged == 0 && s.ch.flagged == 0, "replaying twice changes nothing");
+	close(fd);
+	idx_free(&s);
+
+	fd = open(path, O_WRONLY | O_APPEND);
+	CHECK(write_all(fd, "\x02\x00\x18\x00garbage", 11) == 0, "torn record appended");
+	close(fd);
+	CHECK(load(path, &s, &end) == 0 && end == tail_end && s.count == 4, "torn tail ends replay");
+	idx_free(&s);
+	fd = open(path, O_WRONLY);
+	CHECK(ftruncate(fd, (off_t)tail_end + 4096) == 0, "zero-filled tail (UBIFS hole)");
+	close(fd);
+	CHECK(load(path, &s, &end) == 0 && end == tail_end && s.count == 4, "zero tail ends replay");
+	idx_free(&s);
+	fd = open(path, O_WRONLY);
+	CHECK(pwrite_all(fd, "X", 1, IDX_HDR_LEN + IDX_REC_LEN + 3) == 0, "base record damaged");
+	close(fd);
+	CHECK(load(path, &s, &end) == -2, "damaged base record reported");
+	idx_free(&s);
+}
+
+static void
+test_merge(void)
+{
+	struct idx_set s, img;
+	struct store_msg m;
+	uint32_t i;
+
+	memset(&s, 0, sizeof(s));
+	memset(&img, 0, sizeof(img));
+	for (i = 1; i <= 4; i++) {
+		m = msg(i, i * 100, i);
+		idx_push(&s, &m);
+	}
+	idx_drop_expunged(&s);
+	/* The new image lost uid 2, moved uid 3 and added uid 6. */
+	m = msg(1, 100, 1);
+	idx_push(&img, &m);
+	m = msg(3, 150, 3);
+	m.flags = STORE_DELETED;
+	idx_push(&img, &m);
+	m = msg(4, 250, 4);
+	idx_push(&img, &m);
+	m = msg(6, 350, 6);
+	idx_push(&img, &m);
+	idx_merge(&s, &img);
+	CHECK(s.count == 5 && (s.msgs[1].flags & STORE_EXPUNGED) && s.msgs[2].e.offset == 150 &&
+	    (s.msgs[2].flags & STORE_CHANGED) && s.msgs[4].uid == 6 && s.ch.added == 1 &&
+	    s.ch.expunged == 1 && s.ch.flagged == 1, "merge: gone expunged, moved, changed, added");
+	idx_free(&s);
+	idx_free(&img);
+}
+
+static void
+resync_case(const char *what, const uint64_t *oldfp, uint32_t on, const uint64_t *newfp,
+    uint32_t nn, const uint32_t *want)
+{
+	struct idx_set old, out;
+	struct mbox_entry *e = calloc(nn + 1, sizeof(*e));
+	uint32_t i;
+	int good;
+
+	memset(&old, 0, sizeof(old));
+	old.uidvalidity = 7;
+	for (i = 0; i < on; i++) {
+		struct store_msg m = msg(i + 1, i * 10, oldfp[i]);
+
+		idx_push(&old, &m);
+	}
+	for (i = 0; i < nn; i++) {
+		e[i].offset = i * 20;
+		e[i].fingerprint = newfp[i];
+	}
+	good = idx_resync(&old, e, nn, &out) == 0 && out.count == nn && out.uidvalidity == 7;
+	for (i = 0; good && i < nn; i++) {
+		good = out.msgs[i].uid == want[i] && out.msgs[i].e.offset == i * 20 &&
+		    (i == 0 || out.msgs[i].uid > out.msgs[i - 1].uid);
+	}
+	CHECK(good, "resync: %s", what);
+	idx_free(&old);
+	idx_free(&out);
+	free(e);
+}
+
+static void
+test_resync(void)
+{
+	static const uint64_t o[] = { 1, 2, 3, 4, 5 }, rm[] = { 1, 2, 4, 5 },
+	    add[] = { 1, 2, 9, 3, 4, 5 }, dup[] = { 1, 1, 2 }, dupo[] = { 1, 1 };
+	static const uint32_t w_same[] = { 1, 2, 3, 4, 5 }, w_rm[] = { 1, 2, 4, 5 },
+	    w_add[] = { 1, 2, 6, 7, 8, 9 }, w_dup[] = { 1, 2, 3 };
+	struct idx_set old, out;
+	struct mbox_entry e[5];
+	uint32_t i;
+
+	resync_case("same file keeps every uid", o, 5, o, 5, w_same);
+	resync_case("message removed in the middle", o, 5, rm, 4, w_rm);
+	resync_case("message added in the middle: later ones renumbered", o, 5, add, 6, w_add);
+	resync_case("identical messages match one each", dupo, 2, dup, 3, w_dup);
+
+	/* An expunged message that is still in the rewritten file stays expunged. */
+	memset(&old, 0, sizeof(old));
+	memset(e, 0, sizeof(e));
+	for (i = 0; i < 5; i++) {
+		struct store_msg m = msg(i + 1, i, o[i]);
+
+		m.flags = i == 2 ? STORE_EXPUNGED : STORE_SEEN;
+		idx_push(&old, &m);
+		e[i].fingerprint = o[i];
+	}
+	CHECK(idx_resync(&old, e, 5, &out) == 0 && (out.msgs[2].flags & STORE_EXPUNGED) &&
+	    out.msgs[1].flags == STORE_SEEN && out.uidnext == 6, "resync keeps flags and expunges");
+	idx_free(&old);
+	idx_free(&out);
+}
+
+int
+main(void)
+{
+	char dir[] = "/tmp/mailnook-idx.XXXXXX";
+	char cmd[300];
+
+	if (mkdtemp(dir) == NULL) {
+		return 1;
+	}
+	test_records();
+	test_log_codec();
+	test_replay(dir);
+	test_merge();
+	test_resync();
+	str_fmt(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK(system(cmd) == 0, "cleanup");
+	return t_done();
+}

@@ -1,0 +1,319 @@
+/* Unit tests of store.c through its API: two sessions in one process, flags, expunge,
+ * new mail, checkpoint, POP3 lock, resync after outside rewrites, compaction at close,
+ * torn and damaged state files, messages gone from under the index. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "index.h"
+#include "store.h"
+#include "t.h"
+#include "util.h"
+
+static char dir[] = "/tmp/mailnook-store.XXXXXX";
+static char mbox[256], side[256];
+
+/* Body of message n: lines enough for about size bytes. */
+static size_t
+body(char *buf, size_t cap, int n, size_t size)
+{
+	size_t len = 0;
+	int i = 0;
+
+	while (len < size) {
+		int w = str_fmt(buf + len, cap - len, "line %d of message %d, some text to fill\n", i++, n);
+
+		if (w < 0) {
+			break;
+		}
+		len += (size_t)w;
+	}
+	return len;
+}
+
+/* Message n as stored: From_ line, headers (optional Status), body, blank line. */
+static size_t
+stored(char *buf, size_t cap, int n, int status)
+{
+	int h = str_fmt(buf, cap, "From sender%d@example.org Sat Nov 28 10:00:%02d 2026\n"
+	    "From: sender%d@example.org\nSubject: message %d\nMessage-ID: <%d@example.org>\n%s\n",
+	    n, n % 60, n, n, n, status ? "Status: RO\n" : "");
+	size_t len = (size_t)h;
+
+	len += body(buf + len, cap - len, n, 300 + (size_t)n * 37);
+	buf[len++] = '\n';
+	return len;
+}
+
+/* Write messages ns[0..k) as the mbox at path (replacing it when rename). */
+static void
+write_mbox(const int *ns, size_t k, int status, int rename_over)
+{
+	static char buf[65536];
+	char tmp[300];
+	size_t i;
+	int fd;
+
+	str_fmt(tmp, sizeof(tmp), "%s.tmp", mbox);
+	fd = open(rename_over ? tmp : mbox, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	for (i = 0; i < k; i++) {
+		size_t n = stored(buf, sizeof(buf), ns[i], status);
+
+		if (write_all(fd, buf, n) < 0) {
+			break;
+		}
+	}
+	close(fd);
+	if (rename_over) {
+		rename(tmp, mbox);
+	}
+}
+
+static void
+append_msg(int n)
+{
+	static char buf[65536];
+	size_t len = stored(buf, sizeof(buf), n, 0);
+	int fd = open(mbox, O_WRONLY | O_APPEND);
+
+	CHECK(fd >= 0 && write_all(fd, buf, len) == 0, "appended message %d", n);
+	close(fd);
+}
+
+/* Does msgs[i] of f read back as message n's headers and body? */
+static int
+same_content(struct store_folder *f, uint32_t i, int n)
+{
+	static char want[65536], got[65536];
+	struct mbox_reader r;
+	const char *line;
+	size_t len, glen = 0, wlen;
+	int partial, nl, rc;
+	char *p;
+
+	wlen = stored(want, sizeof(want), n, 0);
+	p = memchr(want, '\n', wlen);
+	wlen -= (size_t)(p + 1 - want) + 1;
+	memmove(want, p + 1, wlen);
+	if (store_msg_open(f, i, &r) != STORE_OK) {
+		return 0;
+	}
+	while ((rc = mbox_reader_next(&r, &line, &len, &partial, &nl)) == 1 && glen + len + 1 < sizeof(got)) {
+		memcpy(got + glen, line, len);
+		glen += len;
+		if (nl) {
+			got[glen++] = '\n';
+		}
+	}
+	store_msg_close(f, &r);
+	return rc == 0 && glen == wlen && memcmp(got, want, wlen) == 0;
+}
+
+static int
+uids_are(const struct store_folder *f, const uint32_t *u, uint32_t n)
+{
+	uint32_t i;
+
+	if (f->count != n) {
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		if (f->msgs[i].uid != u[i]) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static void
+test_sessions(void)
+{
+	static const int ns[] = { 1, 2, 3, 4, 5 };
+	static const uint32_t u5[] = { 1, 2, 3, 4, 5 };
+	struct store_folder f, g, h, h2;
+	struct store_changes ch;
+	char idx[300];
+	struct stat a, b;
+	uint32_t uid = 2;
+	int i, ok = 1;
+
+	write_mbox(ns, 5, 0, 0);
+	CHECK(store_open(&f, mbox, side, STORE_RDWR) == STORE_OK && uids_are(&f, u5, 5) &&
+	    f.uidvalidity != 0 && f.uidnext == 6, "open indexes 5 messages as uids 1..5");
+	CHECK(same_content(&f, 2, 3) && same_content(&f, 4, 5), "messages read back byte for byte");
+	CHECK(f.msgs[0].e.wire_size > f.msgs[0].e.raw_len, "wire size counts CRLF");
+	CHECK(store_open(&g, mbox, side, STORE_RDWR) == STORE_OK && uids_are(&g, u5, 5) &&
+	    g.uidvalidity == f.uidvalidity, "second session sees the same uids");
+	CHECK(store_set_flags(&f, 0, STORE_SEEN, 0) == STORE_OK && store_refresh(&g, &ch) == STORE_OK &&
+	    ch.flagged == 1 && g.msgs[0].flags == (STORE_SEEN | STORE_CHANGED), "flag change seen elsewhere");
+	CHECK(store_expunge(&f, &uid, 1) == STORE_OK && store_refresh(&g, &ch) == STORE_OK &&
+	    ch.expunged == 1 && (g.msgs[1].flags & STORE_EXPUNGED), "expunge seen elsewhere");
+	append_msg(6);
+	CHECK(store_refresh(&g, &ch) == STORE_OK && ch.added == 1 && g.count == 6 &&
+	    g.msgs[5].uid == 6 && same_content(&g, 5, 6), "new mail indexed by refresh");
+	CHECK(store_refresh(&f, &ch) == STORE_OK && ch.added == 1 && f.msgs[5].uid == 6 &&
+	    (f.msgs[1].flags & STORE_EXPUNGED), "the other session gets the same uid for it");
+	CHECK(store_open(&h, mbox, side, STORE_RDONLY | STORE_POP3) == STORE_OK &&
+	    h.count == 5 && store_open(&h2, mbox, side, STORE_RDONLY | STORE_POP3) == STORE_INUSE,
+	    "second POP3 session refused, expunged message not listed");
+	store_close(&h);
+
+	str_fmt(idx, sizeof(idx), "%s.idx", side);
+	stat(idx, &a);
+	for (i = 0; i < 3000 && ok; i++) {
+		ok = store_set_flags(&f, 2, (uint32_t)(i & 1 ? STORE_FLAGGED : STORE_ANSWERED), 0) == STORE_OK;
+	}
+	stat(idx, &b);
+	CHECK(ok && a.st_ino != b.st_ino && b.st_size < 65536 + 4096, "log folded by a checkpoint");
+	CHECK(store_refresh(&g, &ch) == STORE_OK && g.msgs[2].flags == (STORE_FLAGGED | STORE_CHANGED) &&
+	    (g.msgs[1].flags & STORE_EXPUNGED) && g.count == 6, "other session follows the checkpoint");
+	store_close(&g);
+	store_close(&f);
+	CHECK(store_open(&f, mbox, side, STORE_RDWR) == STORE_OK && f.count == 5 &&
+	    f.msgs[0].flags == STORE_SEEN && f.msgs[1].flags == STORE_FLAGGED && f.uidnext == 7,
+	    "state survives close and reopen");
+	store_close(&f);
+}
+
+static void
+test_compact_at_close(void)
+{
+	static const uint32_t gone[] = { 1, 3, 4 }, left[] = { 5, 6 };
+	struct store_folder f;
+	struct stat a, b;
+	uint32_t uv;
+
+	stat(mbox, &a);
+	CHECK(store_open(&f, mbox, side, STORE_RDWR) == STORE_OK, "open for expunge");
+	uv = f.uidvalidity;
+	CHECK(store_expunge(&f, gone, 3) == STORE_OK && store_set_flags(&f, 3, STORE_DRAFT, 0) == STORE_OK,
+	    "expunge 3 of 5, flag another");
+	store_close(&f);
+	stat(mbox, &b);
+	CHECK(b.st_size < a.st_size, "last close compacted the mbox (%lld -> %lld)",
+	    (long long)a.st_size, (long long)b.st_size);
+	CHECK(store_open(&f, mbox, side, STORE_RDWR) == STORE_OK && uids_are(&f, left, 2) &&
+	    f.uidvalidity == uv && same_content(&f, 0, 5) && same_content(&f, 1, 6) &&
+	    f.msgs[0].flags == STORE_DRAFT, "survivors keep uid, flags and bytes");
+	store_close(&f);
+}
+
+static void
+test_resync(void)
+{
+	static const int without4[] = { 1, 2, 3, 5, 6 }, with9[] = { 1, 2, 3, 9, 5, 6 };
+	static const uint32_t u_rm[] = { 1, 2, 3, 5, 6 }, u_add[] = { 1, 2, 3, 7, 8, 9 };
+	static const int all[] = { 1, 2, 3, 4, 5, 6 };
+	struct store_folder f, g;
+	struct store_changes ch;
+	struct mbox_reader r;
+	uint32_t uv;
+
+	str_fmt(mbox, sizeof(mbox), "%s/Resync", dir);
+	str_fmt(side, sizeof(side), "%s/.mailnook/Resync", dir);
+	write_mbox(all, 6, 0, 0);
+	CHECK(store_open(&f, mbox, side, STORE_RDWR) == STORE_OK, "open for resync");
+	uv = f.uidvalidity;
+	CHECK(store_set_flags(&f, 4, STORE_FLAGGED, 0) == STORE_OK, "flag uid of message 5");
+	write_mbox(without4, 5, 1, 1);
+	CHECK(store_open(&g, mbox, side, STORE_RDWR) == STORE_OK && uids_are(&g, u_rm, 5) &&
+	    g.uidvalidity == uv && g.msgs[3].flags == STORE_FLAGGED,
+	    "mutt-style rewrite (Status added, one removed): uids and flags kept");
+	CHECK(store_msg_open(&g, 3, &r) == STORE_OK, "rewritten message readable");
+	store_msg_close(&g, &r);
+	CHECK(store_refresh(&f, &ch) == STORE_OK && ch.expunged == 1 &&
+	    (f.msgs[3].flags & STORE_EXPUNGED), "open session sees the removed one expunged");
+	write_mbox(with9, 6, 0, 1);
+	CHECK(store_refresh(&g, &ch) == STORE_OK && ch.resynced && g.count == 8, "added in the middle");
+	store_forget_expunged(&g);
+	CHECK(uids_are(&g, u_add, 6) && g.uidvalidity == uv && same_content(&g, 3, 9) &&
+	    g.msgs[4].flags == STORE_FLAGGED,
+	    "message added in the middle: it and later ones get new uids");
+	store_close(&g);
+	store_close(&f);
+}
+
+static void
+test_damage(void)
+{
+	struct store_folder f;
+	char idx[300];
+	struct stat a, b;
+	uint32_t uv, i;
+	int fd;
+
+	str_fmt(idx, sizeof(idx), "%s.idx", side);
+	CHECK(store_open(&f, mbox, side, STORE_RDWR) == STORE_OK, "open before damage");
+	uv = f.uidvalidity;
+	store_close(&f);
+	stat(idx, &a);
+	fd = open(idx, O_WRONLY | O_APPEND);
+	CHECK(write_all(fd, "\x02\x00\x18\x00torn", 8) == 0, "torn record appended");
+	close(fd);
+	CHECK(store_open(&f, mbox, side, STORE_RDWR) == STORE_OK && f.uidvalidity == uv, "open despite torn tail");
+	stat(idx, &b);
+	CHECK(b.st_size == a.st_size, "torn tail cut off");
+	/* A message vanishes under an open session: the store says so instead of lying. */
+	fd = open(mbox, O_WRONLY);
+	CHECK(pwrite_all(fd, "X", 1, (off_t)f.msgs[2].e.offset) == 0, "From_ line overwritten");
+	close(fd);
+	{
+		struct mbox_reader r;
+
+		CHECK(store_msg_open(&f, 2, &r) == STORE_GONE, "message gone reported");
+	}
+	store_close(&f);
+	fd = open(idx, O_WRONLY);
+	CHECK(pwrite_all(fd, "\xff", 1, IDX_HDR_LEN + 5) == 0, "base record damaged");
+	close(fd);
+	CHECK(store_open(&f, mbox, side, STORE_RDWR) == STORE_OK && f.uidvalidity != uv &&
+	    f.count > 0, "damaged index rebuilt with a new uidvalidity");
+	for (i = 1; i < f.count; i++) {
+		if (f.msgs[i].uid <= f.msgs[i - 1].uid) {
+			break;
+		}
+	}
+	CHECK(i == f.count, "rebuilt uids ascend");
+	store_close(&f);
+}
+
+static void
+test_paths(void)
+{
+	struct config cfg;
+	char m[PATH_LEN], s[PATH_LEN];
+
+	memset(&cfg, 0, sizeof(cfg));
+	str_copy(cfg.mail_root, sizeof(cfg.mail_root), "/srv/mail");
+	CHECK(store_paths(&cfg, "bob", "Work/Q1", m, sizeof(m), s, sizeof(s)) == 0 &&
+	    strcmp(m, "/srv/mail/bob/Work/Q1") == 0 && strcmp(s, "/srv/mail/bob/.mailnook/Work/Q1") == 0,
+	    "folder paths");
+	CHECK(store_paths(&cfg, "bob", "inbox", m, sizeof(m), s, sizeof(s)) == 0 &&
+	    strcmp(s, "/srv/mail/bob/.mailnook/INBOX") == 0, "INBOX side base");
+	CHECK(store_paths(&cfg, "bob", "../x", m, sizeof(m), s, sizeof(s)) < 0 &&
+	    store_paths(&cfg, "bob", "a//b", m, sizeof(m), s, sizeof(s)) < 0 &&
+	    store_paths(&cfg, "bob", ".mailnook/x", m, sizeof(m), s, sizeof(s)) < 0 &&
+	    store_paths(&cfg, "bob", "a/", m, sizeof(m), s, sizeof(s)) < 0, "bad folder names refused");
+}
+
+int
+main(void)
+{
+	char cmd[300];
+
+	if (mkdtemp(dir) == NULL) {
+		return 1;
+	}
+	str_fmt(mbox, sizeof(mbox), "%s/INBOX", dir);
+	str_fmt(side, sizeof(side), "%s/.mailnook/INBOX", dir);
+	test_paths();
+	test_sessions();
+	test_compact_at_close();
+	test_resync();
+	test_damage();
+	str_fmt(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK(system(cmd) == 0, "cleanup");
+	return t_done();
+}

@@ -195,45 +195,62 @@ struct mbox_piece {
 	int first;		/* first piece of its line */
 };
 
+/* Keep the unread bytes, moved to the front, and read after them; -1 on error. */
+static int
+mbox_src_fill(struct mbox_src *s)
+{
+	size_t keep = s->len - s->off;
+	uint64_t at = s->base + s->len;
+	uint64_t want = s->end - at;
+	ssize_t r;
+
+	memmove(s->buf, s->buf + s->off, keep);
+	s->base += s->off;
+	s->off = 0;
+	s->len = keep;
+	if (want > sizeof(s->buf) - keep) {
+		want = sizeof(s->buf) - keep;
+	}
+	r = pread_full(s->fd, s->buf + keep, (size_t)want, (off_t)at);
+	if (r < 0) {
+		return -1;
+	}
+	if ((uint64_t)r < want) {
+		/* Shorter than the caller saw: scan what is there. */
+		s->end = at + (uint64_t)r;
+	}
+	s->len += (size_t)r;
+	return 0;
+}
+
 /* Next piece: 1, 0 at the end of the range, -1 on read error. */
 static int
 mbox_src_next(struct mbox_src *s, struct mbox_piece *pc)
 {
-	for (;;) {
-		size_t avail = s->len - s->off;
-		const char *q = memchr(s->buf + s->off, '\n', avail);
-		uint64_t fill_at = s->base + s->len;
-		ssize_t r;
+	const char *q;
+	size_t avail;
 
-		if (q == NULL && fill_at < s->end && avail < sizeof(s->buf)) {
-			memmove(s->buf, s->buf + s->off, avail);
-			s->base += s->off;
-			s->off = 0;
-			s->len = avail;
-			r = pread_full(s->fd, s->buf + avail, (size_t)(s->end - fill_at < sizeof(s->buf) - avail ?
-			    s->end - fill_at : sizeof(s->buf) - avail), (off_t)fill_at);
-			if (r < 0) {
-				return -1;
-			}
-			if (r == 0) {
-				/* Shorter than the caller saw: scan what is there. */
-				s->end = fill_at;
-			}
-			s->len += (size_t)r;
-			continue;
+	for (;;) {
+		avail = s->len - s->off;
+		q = memchr(s->buf + s->off, '\n', avail);
+		if (q != NULL || s->base + s->len >= s->end || avail == sizeof(s->buf)) {
+			break;
 		}
-		if (avail == 0) {
-			return 0;
+		if (mbox_src_fill(s) != 0) {
+			return -1;
 		}
-		pc->p = s->buf + s->off;
-		pc->at = s->base + s->off;
-		pc->first = s->line_start;
-		pc->nl = q != NULL;
-		pc->len = q != NULL ? (size_t)(q - pc->p) : avail;
-		s->off += pc->len + (size_t)pc->nl;
-		s->line_start = pc->nl;
-		return 1;
 	}
+	if (avail == 0) {
+		return 0;
+	}
+	pc->p = s->buf + s->off;
+	pc->at = s->base + s->off;
+	pc->first = s->line_start;
+	pc->nl = q != NULL;
+	pc->len = q != NULL ? (size_t)(q - pc->p) : avail;
+	s->off += pc->len + (size_t)pc->nl;
+	s->line_start = pc->nl;
+	return 1;
 }
 
 /* The message being measured. */
@@ -277,7 +294,7 @@ mbox_volatile(const char *p, size_t n)
 	return 0;
 }
 
-/* Content-Length value; -1 if not a clean decimal. */
+/* Remember the first Content-Length header's value when it is a clean decimal. */
 static void
 mbox_parse_cl(struct mbox_cur *m, const char *p, size_t n)
 {

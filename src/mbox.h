@@ -83,7 +83,7 @@ void mbox_reader_init(struct mbox_reader *r, int fd, const struct mbox_entry *e,
 int mbox_reader_next(struct mbox_reader *r, const char **line, size_t *len, int *partial, int *nl);
 
 /*
- * Write one message from in_fd (LF or CRLF, read to EOF) to out_fd at its current end,
+ * Write one message from in_fd (LF or CRLF, read to EOF) to out_fd (opened O_APPEND),
  * as From_ line (sender, date) + mboxrd-quoted LF body + blank line, in large writes.
  * Does not lock, sync or truncate: the caller does. *written gets the bytes written
  * (also on failure). Writes go out in MBOX_IO_BUF pieces. Fails with -1 and errno EFBIG

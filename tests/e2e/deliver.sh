@@ -55,6 +55,10 @@ check "CRLF input stored with LF only" sh -c "! grep -q \"$(printf '\r')\" '$BOX
 check "sender sanitised in the From_ line" grep -q '^From a_b@example.org ' "$BOX"
 printf 'Subject: q\n\nFrom the start\n>From quoted\n' | deliver_msg alice
 check "no -f gives MAILER-DAEMON" grep -q '^From MAILER-DAEMON ' "$BOX"
+make_msg 9 "bounce" | deliver_msg bob ''
+check "empty -f (fetchmail %F of a bounce) gives MAILER-DAEMON" \
+    grep -q '^From MAILER-DAEMON ' "$MAIL/bob/INBOX"
+rm -f "$MAIL/bob/INBOX"
 check "body From lines quoted mboxrd" sh -c "grep -qx '>From the start' '$BOX' && grep -qx '>>From quoted' '$BOX'"
 
 deliver_msg alice </dev/null 2>"$T/err"

@@ -410,6 +410,48 @@ test_prepare_append(void)
 	}
 }
 
+static int
+stop_at_two(void *ctx, const struct mbox_entry *e)
+{
+	struct found *f = ctx;
+
+	collect(ctx, e);
+	return f->n == 2 ? 7 : 0;
+}
+
+/* Incremental scans, as the index does after an append; a callback stopping the scan. */
+static void
+test_incremental(void)
+{
+	static const char first[] = F1 "S: 1\n\nb1\n\n" F2 "S: 2\n\nb2\n";
+	static const char more[] = "\n" F1 "S: 3\n\nb3\n\n" F2 "S: 4\n\nb4\n\n";
+	int fd = mkfile(first, sizeof(first) - 1);
+	struct found f, g;
+	struct mbox_scan_stats st, st2;
+	uint64_t end1, after;
+	int rc;
+
+	rc = scan_all(fd, 1, &f, &st);
+	end1 = st.end;
+	after = f.e[1].offset + f.e[1].from_len + f.e[1].raw_len;
+	CHECK(rc == 0 && f.n == 2 && end1 == sizeof(first) - 1, "first scan: 2 messages");
+	write_all(fd, more, sizeof(more) - 1);
+	g.n = 0;
+	rc = mbox_scan(fd, end1, end1 + sizeof(more) - 1, 1, collect, &g, &st2);
+	CHECK(rc == 0 && g.n == 2 && st2.skipped_garbage == 0 && g.e[0].offset == end1 + 1,
+	    "scan from the old end finds just the 2 new messages");
+	g.n = 0;
+	rc = mbox_scan(fd, after, end1 + sizeof(more) - 1, 1, collect, &g, &st2);
+	CHECK(rc == 0 && g.n == 2, "scan from a message's content end finds them too");
+	g.n = 0;
+	rc = mbox_scan(fd, 0, end1 + sizeof(more) - 1, 1, stop_at_two, &g, &st2);
+	CHECK(rc == 7 && g.n == 2 && st2.end == f.e[1].offset + f.e[1].from_len + f.e[1].raw_len + 1,
+	    "callback stops the scan; end is past the second message and its separator");
+	CHECK(mbox_from_at(fd, 3) == 0 && mbox_from_at(fd, f.e[1].offset + 1) == 0,
+	    "mbox_from_at refuses a mid-line offset");
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -420,5 +462,6 @@ main(void)
 	test_writer();
 	test_writer_edges();
 	test_prepare_append();
+	test_incremental();
 	return t_done();
 }

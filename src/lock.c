@@ -334,7 +334,8 @@ lock_recover(int fd, const char *path)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if (access(dotlock, F_OK) != 0) {
+	/* Nothing to undo, or a read-only open that cannot undo it: a writer will. */
+	if (access(dotlock, F_OK) != 0 || (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY) {
 		return 0;
 	}
 	rc = lock_fcntl(fd, F_WRLCK);

@@ -33,7 +33,8 @@ int unlock_mbox(struct mbox_lock *l);
  * Undo a dead writer's partial append: when <path>.lock was left by a writer of ours
  * that is gone, truncate the mbox on fd back to the size it names, then remove that
  * stale dotlock (any stale dotlock goes). Call holding no lock on the file; does nothing
- * while another process holds the fcntl lock. 1 recovered, 0 nothing to do, -1 error.
+ * while another process holds the fcntl lock, or when fd is open read-only.
+ * 1 recovered, 0 nothing to do, -1 error.
  */
 int lock_recover(int fd, const char *path);
 

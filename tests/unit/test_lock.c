@@ -200,6 +200,19 @@ test_recover(void)
 		unlink(dot);
 		close(fd);
 	}
+	{
+		int fd = mkbox(100), ro = open(box, O_RDONLY), rc;
+
+		str_fmt(text, sizeof(text), "%ld 60 %s\n", (long)dead_pid(), boot);
+		put_dotlock(text, 0);
+		rc = lock_recover(ro, box);
+		CHECK(rc == 0 && size_of(fd) == 100 && access(dot, F_OK) == 0,
+		    "recover on a read-only fd: left for a writer");
+		rc = lock_recover(fd, box);
+		CHECK(rc == 1 && size_of(fd) == 60, "... which then undoes it");
+		close(ro);
+		close(fd);
+	}
 }
 
 int

@@ -77,7 +77,7 @@ static int
 run_verb(const struct verb *v, int argc, char **argv, int nglobal, int first)
 {
 	char **vargv = calloc((size_t)argc + 2, sizeof(char *));
-	int i, n = 0;
+	int i, n = 0, rc;
 
 	if (vargv == NULL) {
 		fprintf(stderr, "mailnook: out of memory\n");
@@ -91,7 +91,9 @@ run_verb(const struct verb *v, int argc, char **argv, int nglobal, int first)
 	for (i = first; i < argc; i++) {
 		vargv[n++] = argv[i];
 	}
-	return v->run(n, vargv);
+	rc = v->run(n, vargv);
+	free(vargv);
+	return rc;
 }
 
 int

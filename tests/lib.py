@@ -116,6 +116,22 @@ class Env:
             raise RuntimeError("serve did not start: " + self.log())
         return port
 
+    def wait_idle(self, timeout=5.0):
+        """Wait until the last serve started has had no session child for 0.3 s
+        (Linux /proc): connections already made, like serve()'s probe, have ended."""
+        pid = self.procs[-1].pid
+        end = time.time() + timeout
+        idle_since = None
+        while time.time() < end:
+            with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+                busy = bool(f.read().split())
+            now = time.time()
+            idle_since = None if busy else (idle_since or now)
+            if idle_since is not None and now - idle_since >= 0.3:
+                return True
+            time.sleep(0.05)
+        return False
+
     def log(self):
         try:
             with open(os.path.join(self.dir, "serve.log"), errors="replace") as f:

@@ -44,6 +44,7 @@ def per_ip():
     env = Env("max_per_ip 2\nmax_children 10\nmax_unauth 10\n")
     try:
         port = env.serve()
+        env.wait_idle()
         a, ga = connect(port)
         b, gb = connect(port)
         c, gc = connect(port)
@@ -68,6 +69,7 @@ def total_and_unauth():
         env.add_user("bob", "secret")
         env.deliver("bob", make_msg(1))
         port = env.serve()
+        env.wait_idle()
         a, _ = connect(port, "127.0.0.3")
         b, _ = connect(port, "127.0.0.4")
         c, gc = connect(port, "127.0.0.5")
@@ -94,6 +96,7 @@ def privileges():
     env = Env()
     try:
         port = env.serve()
+        env.wait_idle()
         s, _ = connect(port)
         time.sleep(0.2)
         serve = str(env.procs[0].pid)

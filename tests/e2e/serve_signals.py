@@ -81,6 +81,7 @@ def sighup():
         env.procs[0].send_signal(signal.SIGHUP)
         time.sleep(0.3)
         check("reload logged", "reloaded config" in env.log(), env.log())
+        env.wait_idle()
         a, ga = greeting(port)
         b, gb = greeting(port)
         check("reloaded max_per_ip 1 applies", ga.startswith("+OK") and gb.startswith("-ERR [SYS/TEMP]"),

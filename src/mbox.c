@@ -814,6 +814,23 @@ mbox_crlf(char *p, size_t n, int at_eof, int *cr)
 	return j;
 }
 
+/*
+ * NUL is not allowed in mail (RFC 5322) and a line starting with NULs after a blank line
+ * is where the scanner sees an interrupted append: store each NUL as 0x80, as Dovecot
+ * does, so that no accepted message can ever look like garbage.
+ */
+static void
+mbox_no_nul(char *p, size_t n)
+{
+	char *z;
+
+	while ((z = memchr(p, '\0', n)) != NULL) {
+		*z = (char)0x80;
+		n -= (size_t)(z + 1 - p);
+		p = z + 1;
+	}
+}
+
 /* "From SENDER DATE\n": sender without spaces or controls, MAILER-DAEMON if empty. */
 static int
 mbox_from_line(char *buf, size_t cap, const char *sender, int64_t date)
@@ -861,6 +878,7 @@ mbox_copy_body(struct mbox_out *o, int in_fd, uint64_t limit)
 		}
 		p = in + !cr;
 		n = mbox_crlf(p, (size_t)got + (size_t)cr, got == 0, &cr);
+		mbox_no_nul(p, n);
 		for (i = 0; i < n && !content; i++) {
 			content = p[i] != '\n' && p[i] != '\r';
 		}

@@ -365,6 +365,12 @@ test_writer_edges(void)
 	CHECK(rc == 0, "empty sender");
 	r = pread_full(out, buf, 19, 0);
 	CHECK(r == 19 && memcmp(buf, "From MAILER-DAEMON ", 19) == 0, "empty sender is MAILER-DAEMON");
+	close(out);
+	out = mkfile("", 0);
+	rc = write_msg(out, "S: 1\n\n\0\0x\n", 10, "s", 1000, &w) || scan_all(out, 1, &f, &st);
+	read_back(out, &f.e[0], 1, back, n + 1, &crlf);
+	CHECK(rc == 0 && f.n == 1 && st.skipped_garbage == 0 &&
+	    strcmp(back, "S: 1\n\n\x80\x80x\n") == 0, "NUL bytes stored as 0x80: never mistaken for garbage");
 	rc = write_msg(out, "", 0, "s", 1000, &w);
 	CHECK(rc == -1 && errno == EINVAL, "empty input EINVAL");
 	rc = write_msg(out, "\r\n\n", 3, "s", 1000, &w);

@@ -415,7 +415,7 @@ finish(struct cjob *j, uint64_t k, struct idx_set *img)
 		return -1;
 	}
 	idx_crash_point();
-	if (img != NULL && img->generation == j->p.generation && write_state(j, img) < 0) {
+	if (img != NULL && write_state(j, img) < 0) {
 		return -1;
 	}
 	if (unlink(j->jnl) < 0 || fsync_parent(j->jnl) < 0) {
@@ -585,6 +585,9 @@ compact_recover(int mbox_fd, const char *side, struct mbox_lock *l, struct idx_s
 	if (journal_load(&j, prog) < 0) {
 		log_warnx("compact %s: journal damaged, removed; check the folder", side);
 		rc = unlink(j.jnl) == 0 ? 1 : -1;
+	} else if (img != NULL && img->generation != j.p.generation) {
+		/* The new state file is in place: moves and truncation were done. */
+		rc = unlink(j.jnl) == 0 && fsync_parent(j.jnl) == 0 ? 1 : -1;
 	} else {
 		k = get_le64(prog + 8);
 		if (get_le32(prog + 4)) {

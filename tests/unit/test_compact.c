@@ -1,0 +1,272 @@
+/* Unit tests of compact.c: plans (merged runs, pure truncation, delete-all, nothing to
+ * do) and recovery after SIGKILL at every durable step (MAILNOOK_CRASH_STEP), checking
+ * that survivors keep uid and bytes and nothing expunged comes back. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "compact.h"
+#include "store.h"
+#include "t.h"
+#include "util.h"
+
+#define NMSG	24
+
+static char dir[] = "/tmp/mailnook-compact.XXXXXX";
+static char mbox[256], side[256];
+
+static struct idx_set
+image(const uint64_t *off, const int *dead, uint32_t n, uint64_t size)
+{
+	struct idx_set s;
+	uint32_t i;
+
+	memset(&s, 0, sizeof(s));
+	for (i = 0; i < n; i++) {
+		struct store_msg m;
+
+		memset(&m, 0, sizeof(m));
+		m.uid = i + 1;
+		m.e.offset = off[i];
+		m.flags = dead[i] ? STORE_EXPUNGED : 0;
+		idx_push(&s, &m);
+	}
+	s.ms.size = size;
+	return s;
+}
+
+static void
+test_plans(void)
+{
+	static const uint64_t off[] = { 0, 100, 250, 300, 700 };
+	static const int mid[] = { 0, 1, 0, 0, 1 }, tail[] = { 0, 0, 0, 1, 1 },
+	    all[] = { 1, 1, 1, 1, 1 }, none[] = { 0, 0, 0, 0, 0 };
+	struct compact_plan p;
+	struct idx_set s;
+
+	s = image(off, mid, 5, 1000);
+	CHECK(compact_dead(&s) == 150 + 300, "dead bytes of two expunged messages");
+	CHECK(compact_make_plan(&s, &p) == 0 && p.n == 1 && p.moves[0].src == 250 &&
+	    p.moves[0].dst == 100 && p.moves[0].len == 450 && p.new_size == 550,
+	    "adjacent live messages move as one run");
+	compact_free_plan(&p);
+	idx_free(&s);
+	s = image(off, tail, 5, 1000);
+	CHECK(compact_make_plan(&s, &p) == 0 && p.n == 0 && p.new_size == 300,
+	    "trailing deletes: a plain truncation");
+	compact_free_plan(&p);
+	idx_free(&s);
+	s = image(off, all, 5, 1000);
+	CHECK(compact_make_plan(&s, &p) == 0 && p.n == 0 && p.new_size == 0, "delete-all: truncate to 0");
+	compact_free_plan(&p);
+	idx_free(&s);
+	s = image(off, none, 5, 1000);
+	CHECK(compact_make_plan(&s, &p) == 0 && p.n == 0 && p.new_size == 1000 &&
+	    compact_dead(&s) == 0, "nothing dead: nothing to do");
+	compact_free_plan(&p);
+	idx_free(&s);
+}
+
+/* Message n as stored in the mbox (From_ line to separating blank line). */
+static size_t
+stored(char *buf, size_t cap, int n)
+{
+	int h = str_fmt(buf, cap, "From s%d@example.org Sat Nov 28 10:00:00 2026\n"
+	    "Subject: message %d\nMessage-ID: <%d@example.org>\n\n", n, n, n);
+	size_t len = (size_t)h, want = (size_t)(n % 3 == 0 ? 300 : 20000 + n * 3000);
+	int i = 0;
+
+	while (len < want) {
+		len += (size_t)str_fmt(buf + len, cap - len, "%d: line %d of message %d\n", i, i, n);
+		i++;
+	}
+	buf[len++] = '\n';
+	return len;
+}
+
+static char msgbuf[200000];
+
+static void
+write_mbox(void)
+{
+	char cmd[300];
+	int fd, n;
+
+	str_fmt(cmd, sizeof(cmd), "rm -rf %s/.mailnook %s", dir, mbox);
+	if (system(cmd) != 0) {
+		return;
+	}
+	fd = open(mbox, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	for (n = 1; n <= NMSG; n++) {
+		size_t len = stored(msgbuf, sizeof(msgbuf), n);
+
+		if (write_all(fd, msgbuf, len) < 0) {
+			break;
+		}
+	}
+	close(fd);
+}
+
+/* Bytes of msgs[i] in the mbox equal message n's? */
+static int
+intact(const struct store_folder *f, uint32_t i, int n)
+{
+	static char got[200000];
+	size_t len = stored(msgbuf, sizeof(msgbuf), n) - 1;
+	const struct store_msg *m = &f->msgs[i];
+	int fd = open(mbox, O_RDONLY);
+	int ok;
+
+	ok = fd >= 0 && m->e.from_len + m->e.raw_len == len &&
+	    pread_full(fd, got, len, (off_t)m->e.offset) == (ssize_t)len && memcmp(got, msgbuf, len) == 0;
+	close(fd);
+	return ok;
+}
+
+static const uint32_t gone[] = { 2, 5, 6, 7, 17, 24 };
+
+static int
+is_gone(uint32_t uid)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(gone); i++) {
+		if (gone[i] == uid) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Child: expunge and compact, dying at durable step `step` (0: never). */
+static void
+child(unsigned step)
+{
+	struct store_folder f;
+	char v[16];
+
+	if (step > 0) {
+		str_fmt(v, sizeof(v), "%u", step);
+		setenv("MAILNOOK_CRASH_STEP", v, 1);
+	}
+	if (store_open(&f, mbox, side, STORE_RDWR) != STORE_OK ||
+	    store_expunge(&f, gone, ARRAY_LEN(gone)) != STORE_OK || store_compact(&f) != STORE_OK) {
+		_exit(2);
+	}
+	store_close(&f);
+	_exit(0);
+}
+
+/* After the child: recovered folder has every survivor intact, nothing expunged back. */
+static int
+verify(uint32_t uv, int expunged)
+{
+	struct store_folder f;
+	uint32_t i, want = expunged ? NMSG - ARRAY_LEN(gone) : NMSG;
+	int ok;
+
+	if (store_open(&f, mbox, side, STORE_RDONLY) != STORE_OK) {
+		return 0;
+	}
+	ok = f.uidvalidity == uv && f.count == want;
+	for (i = 0; ok && i < f.count; i++) {
+		ok = f.msgs[i].uid >= 1 && f.msgs[i].uid <= NMSG && !(expunged && is_gone(f.msgs[i].uid)) &&
+		    intact(&f, i, (int)f.msgs[i].uid);
+	}
+	store_close(&f);
+	return ok;
+}
+
+static void
+test_crash_every_step(void)
+{
+	struct store_folder f;
+	unsigned step;
+	int status = 0, bad = 0, steps = 0;
+	struct stat st;
+	char jnl[300];
+
+	str_fmt(jnl, sizeof(jnl), "%s.jnl", side);
+	for (step = 1; step < 400; step++) {
+		uint32_t uv;
+		pid_t pid;
+
+		write_mbox();
+		if (store_open(&f, mbox, side, STORE_RDWR) != STORE_OK) {
+			printf("# cannot open the test folder\n");
+			bad++;
+			break;
+		}
+		uv = f.uidvalidity;
+		store_close(&f);
+		pid = fork();
+		if (pid == 0) {
+			child(step);
+		}
+		if (pid < 0 || waitpid(pid, &status, 0) != pid) {
+			bad++;
+			break;
+		}
+		steps++;
+		/* Step 1 is the fsync of the expunge record: it is durable from there on. */
+		if (!verify(uv, 1) || stat(jnl, &st) == 0) {
+			printf("# crash at step %u: folder not recovered\n", step);
+			bad++;
+		}
+		if (WIFEXITED(status)) {
+			break;
+		}
+	}
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "compaction ran to its end after %d crashes",
+	    steps - 1);
+	CHECK(steps > 20 && bad == 0, "recovered after SIGKILL at each of %d durable steps", steps - 1);
+	CHECK(stat(mbox, &st) == 0 && verify(0, 1) == 0, "uidvalidity really compared");
+}
+
+static void
+test_sizes(void)
+{
+	struct store_folder f;
+	struct stat a, b;
+	uint32_t uids[NMSG], i;
+
+	write_mbox();
+	for (i = 0; i < NMSG; i++) {
+		uids[i] = i + 1;
+	}
+	stat(mbox, &a);
+	CHECK(store_open(&f, mbox, side, STORE_RDWR) == STORE_OK &&
+	    store_expunge(&f, uids + NMSG - 3, 3) == STORE_OK && store_compact(&f) == STORE_OK,
+	    "trailing deletes compacted");
+	store_forget_expunged(&f);
+	stat(mbox, &b);
+	CHECK(b.st_size == (off_t)f.msgs[NMSG - 4].e.offset + (off_t)f.msgs[NMSG - 4].e.from_len +
+	    (off_t)f.msgs[NMSG - 4].e.raw_len + 1, "mbox cut right after the last survivor");
+	CHECK(f.count == NMSG - 3 && store_expunge(&f, uids, NMSG - 3) == STORE_OK &&
+	    store_compact(&f) == STORE_OK && stat(mbox, &b) == 0 && b.st_size == 0,
+	    "delete-all leaves an empty mbox");
+	store_close(&f);
+	(void)a;
+}
+
+int
+main(void)
+{
+	char cmd[300];
+
+	if (mkdtemp(dir) == NULL) {
+		return 1;
+	}
+	str_fmt(mbox, sizeof(mbox), "%s/INBOX", dir);
+	str_fmt(side, sizeof(side), "%s/.mailnook/INBOX", dir);
+	test_plans();
+	test_sizes();
+	test_crash_every_step();
+	str_fmt(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK(system(cmd) == 0, "cleanup");
+	return t_done();
+}

@@ -786,6 +786,69 @@ mbox_quote(struct mbox_out *o, struct mbox_quoter *q, const char *p, size_t n)
 	return 0;
 }
 
+/*
+ * The incoming header's Content-Length lines (with continuations) are dropped: the
+ * scanner trusts a Content-Length that lands on a From_ line, and a sender must not be
+ * able to make its message swallow the next one. Dovecot drops them too.
+ */
+#define MBOX_CL_HDR	"content-length:"
+
+struct mbox_hdrf {
+	int body;		/* past the header: pass everything */
+	int mid;		/* inside a line, decided */
+	int dropping;		/* the current header line is dropped */
+	size_t held;		/* bytes of MBOX_CL_HDR matched at the line start */
+	char hold[sizeof(MBOX_CL_HDR)];
+};
+
+static int
+mbox_hdrf_release(struct mbox_out *o, struct mbox_quoter *q, struct mbox_hdrf *h)
+{
+	size_t n = h->held;
+
+	h->held = 0;
+	h->mid = 1;
+	return mbox_quote(o, q, h->hold, n);
+}
+
+/* LF-only input through the header filter and the quoter into the output. */
+static int
+mbox_hdrf(struct mbox_out *o, struct mbox_quoter *q, struct mbox_hdrf *h, const char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && !h->body) {
+		char c = p[i];
+
+		if (h->mid) {
+			const char *nl = memchr(p + i, '\n', n - i);
+			size_t k = nl != NULL ? (size_t)(nl - (p + i)) + 1 : n - i;
+
+			if (!h->dropping && mbox_quote(o, q, p + i, k) != 0) {
+				return -1;
+			}
+			i += k;
+			h->mid = nl == NULL;
+		} else if (h->held == 0 && (c == '\n' || ((c == ' ' || c == '\t') && h->dropping))) {
+			h->body = c == '\n';
+			h->mid = !h->body;
+		} else if (h->held < sizeof(MBOX_CL_HDR) - 1 &&
+		    (c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c) == MBOX_CL_HDR[h->held]) {
+			h->hold[h->held++] = c;
+			i++;
+			h->dropping = h->held == sizeof(MBOX_CL_HDR) - 1;
+			h->mid = h->dropping;
+			h->held = h->dropping ? 0 : h->held;
+		} else {
+			h->dropping = 0;
+			if (mbox_hdrf_release(o, q, h) != 0) {
+				return -1;
+			}
+		}
+	}
+	return i < n ? mbox_quote(o, q, p + i, n - i) : 0;
+}
+
 /* Drop the CR of every CRLF in p[0..n) in place; a CR ending the chunk is held in
  * *cr unless at_eof. Returns the new length. */
 static size_t
@@ -864,11 +927,13 @@ mbox_copy_body(struct mbox_out *o, int in_fd, uint64_t limit)
 {
 	char in[MBOX_IO_BUF / 4 + 1];
 	struct mbox_quoter q = { 0, 0, 0 };
+	struct mbox_hdrf h;
 	int cr = 0, content = 0;
 	ssize_t got;
 	size_t n, i;
 	char *p;
 
+	memset(&h, 0, sizeof(h));
 	do {
 		/* in[0] holds a CR that ended the previous chunk, when there was one. */
 		in[0] = '\r';
@@ -882,7 +947,7 @@ mbox_copy_body(struct mbox_out *o, int in_fd, uint64_t limit)
 		for (i = 0; i < n && !content; i++) {
 			content = p[i] != '\n' && p[i] != '\r';
 		}
-		if (mbox_quote(o, &q, p, n) != 0) {
+		if (mbox_hdrf(o, &q, &h, p, n) != 0) {
 			return -1;
 		}
 		if (o->total > limit) {
@@ -894,7 +959,8 @@ mbox_copy_body(struct mbox_out *o, int in_fd, uint64_t limit)
 		errno = EINVAL;
 		return -1;
 	}
-	if (!q.mid && mbox_quote_release(o, &q, 0) != 0) {
+	if ((h.held > 0 && mbox_hdrf_release(o, &q, &h) != 0) ||
+	    (!q.mid && mbox_quote_release(o, &q, 0) != 0)) {
 		return -1;
 	}
 	return 0;

@@ -88,7 +88,8 @@ int mbox_reader_next(struct mbox_reader *r, const char **line, size_t *len, int 
  * Does not lock, sync or truncate: the caller does. *written gets the bytes written
  * (also on failure). Writes go out in MBOX_IO_BUF pieces. Fails with -1 and errno EFBIG
  * when the stored message (without From_ line) passes max_size bytes, EINVAL when the
- * input is empty or holds nothing but line ends. NUL bytes are stored as 0x80. The sender loses spaces and controls
+ * input is empty or holds nothing but line ends. NUL bytes are stored as 0x80, and the
+ * header's Content-Length lines are dropped (the scanner trusts those). The sender loses spaces and controls
  * (each becomes '_') and enclosing <>; empty or NULL gives MAILER-DAEMON. date -1 = now.
  */
 int mbox_write_message(int out_fd, int in_fd, const char *sender, int64_t date,

@@ -296,6 +296,12 @@ static const struct wcase wcases[] = {
 	    "S: 1\n\n>From a\n>>From b\nFrom\n>>Fro\n>x\nFrom \n" },
 	{ "no final newline", "S: 1\n\nlast", "S: 1\n\nlast\n\n", "S: 1\n\nlast\n" },
 	{ "held prefix at EOF", "S: 1\n\n>>Fro", "S: 1\n\n>>Fro\n\n", "S: 1\n\n>>Fro\n" },
+	{ "Content-Length dropped from the header only",
+	    "A: 1\nCONTENT-LENGTH: 99\n\t7\nContent-Type: t\nContent-Length:3\nContent\n\nContent-Length: 5\n",
+	    "A: 1\nContent-Type: t\nContent\n\nContent-Length: 5\n\n",
+	    "A: 1\nContent-Type: t\nContent\n\nContent-Length: 5\n" },
+	{ "dropped header line at EOF", "A: 1\nContent-Length: 9", "A: 1\n\n", "A: 1\n" },
+	{ "header prefix at EOF", "A: 1\nConten", "A: 1\nConten\n\n", "A: 1\nConten\n" },
 };
 
 static void

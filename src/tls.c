@@ -460,23 +460,43 @@ tls_reason(int err, char *buf, size_t cap)
 	return buf;
 }
 
-/* Log why the session's TLS stopped: the engine's error, a timeout, or the socket. */
+/* Log why the handshake failed: the engine's error, a timeout, or the socket. */
 static void
-tls_log_failure(const struct io *io, const br_ssl_engine_context *eng, const char *what,
+tls_log_handshake(const struct io *io, const br_ssl_engine_context *eng, int rc)
+{
+	char buf[64];
+	int err = br_ssl_engine_last_error(eng);
+
+	if (err != BR_ERR_OK) {
+		log_warnx("TLS handshake failed from %s: %s", io->peer,
+		    tls_reason(err, buf, sizeof(buf)));
+	} else if (rc == 1) {
+		log_warnx("TLS handshake failed from %s: connection closed", io->peer);
+	} else if (errno == ETIMEDOUT) {
+		log_warnx("TLS handshake failed from %s: timeout", io->peer);
+	} else {
+		log_warn("TLS handshake failed from %s", io->peer);
+	}
+}
+
+/*
+ * After the handshake, io.c reports transport errors from errno; only an engine error
+ * (bad record MAC, alert) is ours to name. EPROTO stands for it, EPIPE for a peer that
+ * closed while we were writing.
+ */
+static void
+tls_io_failed(const struct io *io, const br_ssl_engine_context *eng, const char *what,
     int rc)
 {
 	char buf[64];
 	int err = br_ssl_engine_last_error(eng);
 
 	if (err != BR_ERR_OK) {
-		log_warnx("TLS %s failed from %s: %s", what, io->peer, tls_reason(err, buf,
-		    sizeof(buf)));
+		log_warnx("TLS %s failed from %s: %s", what, io->peer,
+		    tls_reason(err, buf, sizeof(buf)));
+		errno = EPROTO;
 	} else if (rc == 1) {
-		log_warnx("TLS %s failed from %s: connection closed", what, io->peer);
-	} else if (errno == ETIMEDOUT) {
-		log_warnx("TLS %s failed from %s: timeout", what, io->peer);
-	} else {
-		log_warn("TLS %s failed from %s", what, io->peer);
+		errno = EPIPE;
 	}
 }
 
@@ -497,9 +517,7 @@ tls_recv(struct io *io, void *buf, size_t len)
 		return 0;
 	}
 	if (rc != 0) {
-		if (errno != ETIMEDOUT || br_ssl_engine_last_error(eng) != BR_ERR_OK) {
-			tls_log_failure(io, eng, "read", rc);
-		}
+		tls_io_failed(io, eng, "read", rc);
 		return -1;
 	}
 	app = br_ssl_engine_recvapp_buf(eng, &alen);
@@ -525,7 +543,7 @@ tls_send(struct io *io, const void *buf, size_t len)
 		int rc = tls_pump(io, eng, BR_SSL_SENDAPP, deadline);
 
 		if (rc != 0) {
-			tls_log_failure(io, eng, "write", rc);
+			tls_io_failed(io, eng, "write", rc);
 			return -1;
 		}
 		app = br_ssl_engine_sendapp_buf(eng, &alen);
@@ -548,7 +566,7 @@ tls_flush(struct io *io)
 
 	br_ssl_engine_flush(eng, 0);
 	if (tls_drain(io, eng, tls_deadline(WRITE_TIMEOUT * 1000)) == -1) {
-		tls_log_failure(io, eng, "write", -1);
+		tls_io_failed(io, eng, "write", -1);
 		return -1;
 	}
 	return 0;
@@ -568,6 +586,8 @@ tls_close(struct io *io)
 	wipe(s, sizeof(*s));
 	free(s);
 	io->tr_ctx = NULL;
+	/* Nothing may be written through the freed session. */
+	io->failed = 1;
 }
 
 static const struct io_transport tls_transport = {
@@ -650,7 +670,7 @@ tls_start(struct io *io, const struct tls_server *srv, unsigned timeout_s)
 		    tls_deadline((int)(timeout_s * 1000)));
 	}
 	if (rc != 0) {
-		tls_log_failure(io, &s->sc.eng, "handshake", rc);
+		tls_log_handshake(io, &s->sc.eng, rc);
 		/* No plaintext may follow a failed handshake. */
 		io->failed = 1;
 		wipe(s, sizeof(*s));

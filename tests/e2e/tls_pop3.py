@@ -162,6 +162,21 @@ check("client stalling mid-handshake dropped at preauth_timeout (2 s)",
       ended_within(s, 4) and time.time() - t0 >= 1.5, time.time() - t0)
 s.close()
 
+# Inside an established session: a forged record, then a record cut short.
+for what, junk, hang_up in (("forged record after the handshake",
+                             b"\x17\x03\x03\x00\x20" + os.urandom(32), False),
+                            ("truncated record after the handshake",
+                             b"\x17\x03\x03\x01\x00" + os.urandom(10), True)):
+    t = tls_connect(tls_port)
+    Pop(t).line()
+    raw = socket.socket(fileno=os.dup(t.fileno()))
+    raw.sendall(junk)
+    if hang_up:
+        raw.shutdown(socket.SHUT_WR)
+    check(what + " ends the session", ended_within(raw, 2))
+    raw.close()
+    t.close()
+
 t = tls_connect(tls_port)
 check("serve still answers after the bad clients", Pop(t).line().startswith("+OK"))
 t.close()
@@ -175,6 +190,8 @@ check("handshake failures logged", len(fails) >= 3, fails)
 check("failure reasons are names, not numbers",
       all(not re.match(r"^(engine error|\d)", f) for f in fails), fails)
 check("stalled client logged as timeout", "timeout" in fails, fails)
+check("forged record logged by name",
+      re.search(r"TLS read failed from 127\.0\.0\.1: bad_mac", log), log[-1500:])
 check("no sanitizer report from any session", "Sanitizer" not in log and
       "runtime error" not in log)
 env.close()

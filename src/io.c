@@ -108,6 +108,15 @@ io_fd_read(struct io *io, void *buf, size_t len)
 	}
 }
 
+/* A peer that reads nothing for as long as it may stay idle is gone as well. */
+static int
+io_write_wait(const struct io *io)
+{
+	int ms = WRITE_TIMEOUT * 1000;
+
+	return io->read_timeout_ms > 0 && io->read_timeout_ms < ms ? io->read_timeout_ms : ms;
+}
+
 int
 io_fd_write(struct io *io, const void *buf, size_t len)
 {
@@ -128,7 +137,7 @@ io_fd_write(struct io *io, const void *buf, size_t len)
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
 			return -1;
 		}
-		r = io_wait_fd(io->wfd, 1, WRITE_TIMEOUT * 1000);
+		r = io_wait_fd(io->wfd, 1, io_write_wait(io));
 		if (r == 0) {
 			errno = ETIMEDOUT;
 		}

@@ -91,8 +91,9 @@ int io_wait_fd(int fd, int for_write, int timeout_ms);
  * >0 bytes, 0 at EOF, -1 on error (errno ETIMEDOUT on timeout). The fds are
  * non-blocking after io_init, so transports use these instead of read/write. */
 ssize_t io_fd_read(struct io *io, void *buf, size_t len);
-/* Write all len bytes to io->wfd; each wait for room is bounded by WRITE_TIMEOUT
- * (a peer that stops reading is dropped). 0, or -1 with errno (ETIMEDOUT, EPIPE). */
+/* Write all len bytes to io->wfd; each wait for room is bounded by WRITE_TIMEOUT or
+ * the read timeout if shorter (a peer that stops reading is dropped). 0, or -1 with
+ * errno (ETIMEDOUT, EPIPE). */
 int io_fd_write(struct io *io, const void *buf, size_t len);
 
 #endif

@@ -107,8 +107,9 @@ net_signals(void (*handler)(int))
 	}
 }
 
+/* Block the signals the loop handles; the previous mask goes to old. */
 static void
-net_block_signals(int block, sigset_t *old)
+net_block_signals(sigset_t *old)
 {
 	sigset_t set;
 
@@ -117,7 +118,7 @@ net_block_signals(int block, sigset_t *old)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
-	sigprocmask(block ? SIG_BLOCK : SIG_SETMASK, block ? &set : old, block ? old : NULL);
+	sigprocmask(SIG_BLOCK, &set, old);
 }
 
 static int
@@ -366,12 +367,12 @@ net_accept(struct net_server *s, unsigned li)
 		return;
 	}
 	/* Signals stay blocked across fork so that the child never runs our handler. */
-	net_block_signals(1, &old);
+	net_block_signals(&old);
 	pid = fork();
 	if (pid == 0) {
 		net_child_run(s, fd, l, &old);
 	}
-	net_block_signals(0, &old);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(fd);
 	if (pid < 0) {
 		log_warn("fork for %s", text);

@@ -10,7 +10,6 @@
  */
 #include "priv.h"
 
-#include <errno.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -48,7 +47,6 @@ priv_drop(const struct config *cfg)
 	if (geteuid() != 0) {
 		return;
 	}
-	errno = 0;
 	pw = getpwnam(cfg->run_user);
 	if (pw == NULL) {
 		fatal(PRIV_EXIT, "run user '%s' does not exist (config key user)", cfg->run_user);

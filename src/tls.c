@@ -188,6 +188,7 @@ tls_trim(const unsigned char **p, size_t *len)
 static int
 tls_key_matches(const struct tls_server *srv, const br_x509_pkey *pk)
 {
+	/* An RSA modulus up to 4096 bits (BearSSL's limit) or an EC point. */
 	unsigned char buf[BR_EC_KBUF_PUB_MAX_SIZE > 512 ? BR_EC_KBUF_PUB_MAX_SIZE : 512];
 	const unsigned char *a, *b;
 	size_t alen, blen;
@@ -196,11 +197,12 @@ tls_key_matches(const struct tls_server *srv, const br_x509_pkey *pk)
 		if (pk->key_type != BR_KEYTYPE_RSA) {
 			return 0;
 		}
-		alen = br_rsa_i31_compute_modulus(NULL, br_skey_decoder_get_rsa(&srv->key));
+		/* i15: BearSSL 0.6's i31 version returns 0 for 4096-bit moduli. */
+		alen = br_rsa_i15_compute_modulus(NULL, br_skey_decoder_get_rsa(&srv->key));
 		if (alen == 0 || alen > sizeof(buf)) {
 			return 0;
 		}
-		br_rsa_i31_compute_modulus(buf, br_skey_decoder_get_rsa(&srv->key));
+		br_rsa_i15_compute_modulus(buf, br_skey_decoder_get_rsa(&srv->key));
 		a = buf;
 		b = pk->key.rsa.n;
 		blen = pk->key.rsa.nlen;
@@ -614,7 +616,7 @@ tls_setup(struct tls_session *s, const struct tls_server *srv)
 	br_ssl_engine_set_prf_sha384(eng, &br_tls12_sha384_prf);
 	br_ssl_engine_set_default_chapol(eng);
 	br_ssl_engine_set_default_aes_gcm(eng);
-	/* P-256, P-384 and X25519 for ECDHE and for ECDSA signing. */
+	/* X25519 and the NIST curves for ECDHE, P-256/P-384 for ECDSA signatures. */
 	br_ssl_engine_set_ec(eng, &br_ec_all_m31);
 	if (br_skey_decoder_key_type(&srv->key) == BR_KEYTYPE_RSA) {
 		/* i62 where the CPU has 64-bit multiplies (much faster signing), else i31. */
@@ -651,6 +653,7 @@ int
 tls_start(struct io *io, const struct tls_server *srv, unsigned timeout_s)
 {
 	struct tls_session *s;
+	unsigned char seed[32];
 	int rc;
 
 	/* The plaintext reply ("+OK Begin TLS") must be out before the handshake. */
@@ -663,6 +666,11 @@ tls_start(struct io *io, const struct tls_server *srv, unsigned timeout_s)
 		return -1;
 	}
 	tls_setup(s, srv);
+	/* getrandom() works even where BearSSL cannot open /dev/urandom (fd limit, chroot). */
+	if (random_bytes(seed, sizeof(seed)) == 0) {
+		br_ssl_engine_inject_entropy(&s->sc.eng, seed, sizeof(seed));
+		wipe(seed, sizeof(seed));
+	}
 	if (!br_ssl_server_reset(&s->sc)) {
 		rc = -1;
 	} else {

@@ -1,5 +1,5 @@
 # Keys and certificates: what `mailnook cert` writes (checked by openssl), the key types
-# the server accepts (RSA 2048, ECDSA P-256/P-384, PKCS#8 and traditional PEM) and
+# the server accepts (RSA 2048 and 4096, ECDSA P-256/P-384, PKCS#8 and traditional PEM) and
 # refuses (RSA 1024, P-521, Ed25519, a key not matching the certificate), a chain with
 # an intermediate CA verified against the root, and a new certificate on SIGHUP.
 . "$(dirname "$0")/../lib.sh"
@@ -60,12 +60,13 @@ mk_cert() { # mk_cert NAME KEYFILE: self-signed certificate for that key
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/rsa2048.key" 2>/dev/null
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/rsatrad.p8" 2>/dev/null
 openssl pkey -in "$T/rsatrad.p8" -traditional -out "$T/rsatrad.key"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096 -out "$T/rsa4096.key" 2>/dev/null
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out "$T/rsa1024.key" 2>/dev/null
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/p256.key"
 openssl ecparam -name secp384r1 -genkey -out "$T/p384.key"
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-521 -out "$T/p521.key"
 openssl genpkey -algorithm ED25519 -out "$T/ed.key"
-for k in rsa2048 rsatrad rsa1024 p256 p384 p521 ed; do mk_cert "$k" "$T/$k.key"; done
+for k in rsa2048 rsatrad rsa4096 rsa1024 p256 p384 p521 ed; do mk_cert "$k" "$T/$k.key"; done
 
 # session KIND: one implicit-TLS pop3 session over a socketpair; python verifies.
 session() {
@@ -90,7 +91,7 @@ sys.stderr.write(err)
 sys.exit(0 if ok and p.returncode == 0 else 1)
 PY
 }
-for k in rsa2048 rsatrad p256 p384; do
+for k in rsa2048 rsatrad rsa4096 p256 p384; do
 	session "$k" 2>"$T/$k.log" && ok "$k key accepted" || { fail "$k key accepted"; cat "$T/$k.log"; }
 done
 for k in rsa1024 p521 ed; do

@@ -7,7 +7,8 @@
 
 #include <stddef.h>
 
-/* Called once per decoded object: name is the banner ("CERTIFICATE"); 0 to go on, -1 to stop. */
+/* Called once per decoded object, name being its banner ("CERTIFICATE"): 0 goes on,
+ * -1 stops the reading with an error. */
 typedef int (*pem_object_fn)(void *ctx, const char *name, const unsigned char *der,
     size_t len);
 

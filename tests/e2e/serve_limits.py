@@ -113,6 +113,53 @@ def privileges():
         env.close()
 
 
+def dual_stack():
+    env = Env()
+    try:
+        port = free_port()
+        env.serve("listen=[::1]:%d pop3" % port, port=port)
+        s6 = socket.create_connection(("::1", port), 5)
+        s6.settimeout(5)
+        g6 = s6.recv(512).decode(errors="replace")
+        s4, g4 = connect(port)
+        check("same port on 127.0.0.1 and [::1] (IPV6_V6ONLY)", g4.startswith("+OK") and
+              g6.startswith("+OK"), (g4, g6))
+        check("IPv6 listener logged", "listening on [::1]:%d pop3" % port in env.log(), env.log())
+        s6.close()
+        s4.close()
+    finally:
+        env.close()
+
+
+def bad_start():
+    env = Env()
+    try:
+        r = subprocess.run(env.cmd("-o", "max_per_ip=0", "serve", "-f"), timeout=10,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        err = r.stderr.decode(errors="replace")
+        check("bad -o value: exit 64 naming the key", r.returncode == 64 and
+              "-o max_per_ip: 0 out of range" in err, (r.returncode, err))
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        r = subprocess.run(env.cmd("-o", "listen=127.0.0.1:%d pop3" % port, "serve", "-f"),
+                           timeout=10, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        err = r.stderr.decode(errors="replace")
+        check("port in use: exit 71 with the address", r.returncode == 71 and
+              "cannot listen on 127.0.0.1:%d" % port in err, (r.returncode, err))
+        busy.close()
+        with open(env.conf, "a") as f:
+            f.write("listen 127.0.0.1:0 pop3\n")
+        r = subprocess.run(env.cmd("serve", "-f"), timeout=10, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+        err = r.stderr.decode(errors="replace")
+        check("bad config line: exit 64 naming file, line and key", r.returncode == 64 and
+              "%s:7: listen: port 0" % env.conf in err, (r.returncode, err))
+    finally:
+        env.close()
+
+
 def daemon():
     env = Env()
     try:
@@ -136,5 +183,7 @@ def daemon():
 per_ip()
 total_and_unauth()
 privileges()
+dual_stack()
+bad_start()
 daemon()
 done()

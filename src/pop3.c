@@ -348,11 +348,15 @@ open_maildrop(struct pop3 *s)
 		reply(s, "-ERR [IN-USE] maildrop is locked by another POP3 session");
 		return R_DONE;
 	}
-	if (rc != STORE_OK) {
+	if (rc == STORE_NOFOLDER) {
+		/* No mail was ever delivered to this user: an empty maildrop. */
+		memset(&s->folder, 0, sizeof(s->folder));
+	} else if (rc != STORE_OK) {
 		log_warnx("pop3: open %s: %s", mbox, store_strerror(rc));
 		return R_SYS;
+	} else {
+		s->folder_open = 1;
 	}
-	s->folder_open = 1;
 	if (snapshot(s) < 0) {
 		close_maildrop(s);
 		return R_SYS;
@@ -727,7 +731,11 @@ send_msg(struct pop3 *s, uint32_t i, int top, uint32_t lines)
 		log_warnx("pop3: message %u of %s: %s", i + 1, s->user, store_strerror(rc));
 		return R_SYS;
 	}
-	reply(s, "+OK %u octets", msg_size(s, i));
+	if (top) {
+		reply(s, "+OK top of message follows");
+	} else {
+		reply(s, "+OK %u octets", msg_size(s, i));
+	}
 	while (!(top && in_body && body >= lines) && !s->io->failed &&
 	    (rc = mbox_reader_next(r, &p, &len, &partial, &nl)) > 0) {
 		ml_piece(s, p, len, start, !partial);

@@ -6,10 +6,10 @@ File format, one directive per line:
   @user NAME PASSWORD        create a user
   @msg USER TEXT             deliver TEXT (Python escapes: \\n, \\x00 ...) to USER
   @big USER LINES            deliver a message with LINES numbered body lines
-  @conf key=value            -o override for the session
-  @env NAME=VALUE            environment of the session (TCPREMOTEIP=192.0.2.1)
   @mbox USER TEXT            write TEXT as USER's INBOX file as another tool would
-  @socket                    connect through a socketpair instead of pipes
+  @conf key=value            -o override for this session and the later ones
+  @env NAME=VALUE            environment, likewise (TCPREMOTEIP=192.0.2.1)
+  @socket                    likewise: a socketpair instead of pipes
   @next                      end this session; the next lines are a new one
   C: text                    client line (Python escapes), CRLF appended
   R: text                    raw client bytes (Python escapes), nothing appended
@@ -76,10 +76,10 @@ def compare(expected, got, names):
     return None
 
 
-def session(env, t, sess):
-    argv = env.cmd(*sum((["-o", o] for o in t["conf"]), [])) + ["pop3"]
-    envvars = dict(os.environ, **t["env"])
-    if not t["socket"]:
+def session(env, sess):
+    argv = env.cmd(*sum((["-o", o] for o in sess["conf"]), [])) + ["pop3"]
+    envvars = dict(os.environ, **sess["env"])
+    if not sess["socket"]:
         p = subprocess.run(argv, input=sess["input"], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, env=envvars, timeout=30)
         return p.stdout, p.stderr.decode("latin-1")
@@ -112,8 +112,9 @@ def write_mbox(env, user, text):
 
 
 def parse(path):
-    t = {"users": [], "msgs": [], "mboxes": [], "conf": [], "env": {}, "socket": False,
-         "sessions": [{"input": b"", "expect": [], "logs": []}]}
+    t = {"users": [], "msgs": [], "mboxes": [],
+         "sessions": [{"input": b"", "expect": [], "logs": [], "conf": [], "env": {},
+                       "socket": False}]}
     with open(path, encoding="utf-8") as f:
         for raw in f:
             line = raw.rstrip("\n")
@@ -130,17 +131,20 @@ def parse(path):
                 body = "".join("body line %d\n" % i for i in range(int(n)))
                 t["msgs"].append((user, ("Subject: big\n\n" + body).encode()))
             elif kind == "@conf":
-                t["conf"].append(rest)
+                t["sessions"][-1]["conf"].append(rest)
             elif kind == "@env":
                 k, v = rest.split("=", 1)
-                t["env"][k] = v
+                t["sessions"][-1]["env"][k] = v
             elif kind == "@mbox":
                 user, text = rest.split(" ", 1)
                 t["mboxes"].append((user, unescape(text)))
             elif kind == "@socket":
-                t["socket"] = True
+                t["sessions"][-1]["socket"] = True
             elif kind == "@next":
-                t["sessions"].append({"input": b"", "expect": [], "logs": []})
+                last = t["sessions"][-1]
+                t["sessions"].append({"input": b"", "expect": [], "logs": [],
+                                      "conf": list(last["conf"]), "env": dict(last["env"]),
+                                      "socket": last["socket"]})
             elif kind == "C:":
                 t["sessions"][-1]["input"] += unescape(expand(rest)) + b"\r\n"
             elif kind == "R:":
@@ -169,7 +173,7 @@ def run(path):
         names = {}
         for i, sess in enumerate(t["sessions"]):
             what = "%s#%d" % (name, i + 1)
-            out, err = session(env, t, sess)
+            out, err = session(env, sess)
             bare = re.search(rb"(?<!\r)\n", out)
             check(what + ": every reply line ends in CRLF", bare is None, out[:200])
             got = out.decode("latin-1").split("\r\n")

@@ -330,9 +330,11 @@ io_getline(struct io *io, char *line, size_t cap, size_t *len)
 			/* Keep consuming to the LF: the rest must not become a command. */
 			toolong = 1;
 		}
-		io->rpos += take;
+		/* Lines carry passwords: leave no copy behind in the buffer. */
+		i = take + (lf != NULL);
+		wipe(io->rbuf + io->rpos, i);
+		io->rpos += i;
 		if (lf != NULL) {
-			io->rpos++;
 			break;
 		}
 	}

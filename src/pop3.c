@@ -61,6 +61,8 @@ struct pop3 {
 
 typedef enum pop3_r (*pop3_fn)(struct pop3 *s, char *arg);
 
+static int read_command(struct pop3 *s);
+
 struct pop3_cmd {
 	const char *verb;	/* NULL in the last row: the default for this state */
 	pop3_fn fn;
@@ -555,13 +557,14 @@ static enum pop3_r
 cmd_auth(struct pop3 *s, char *arg)
 {
 	char *tok[2];
-	size_t len;
-	int n = split_args(arg, tok, 2), rc;
+	int n = split_args(arg, tok, 2);
 
 	if (n == 0) {
 		/* Mechanism list for clients that probe with a bare AUTH. */
 		reply(s, "+OK");
-		ml_line(s, "PLAIN");
+		if (plain_ok(s)) {
+			ml_line(s, "PLAIN");
+		}
 		ml_end(s);
 		return R_DONE;
 	}
@@ -580,16 +583,12 @@ cmd_auth(struct pop3 *s, char *arg)
 		return sasl_plain(s, tok[1]);
 	}
 	reply(s, "+ ");
-	rc = io_getline(s->io, s->line, sizeof(s->line), &len);
-	if (rc != IO_OK) {
-		return rc == IO_TOOLONG ? R_SYNTAX : R_DROP;
+	if (read_command(s) < 0) {
+		return R_DROP;
 	}
 	if (strcmp(s->line, "*") == 0) {
 		reply(s, "-ERR authentication cancelled");
 		return R_DONE;
-	}
-	if (memchr(s->line, '\0', len) != NULL) {
-		return R_SYNTAX;
 	}
 	return sasl_plain(s, s->line);
 }
@@ -968,7 +967,8 @@ generic_reply(struct pop3 *s, enum pop3_r r)
 	}
 }
 
-/* Read one command; 0 to go on, -1 when the session must end (reply and log done). */
+/* Read one client line (a command or a SASL response) into s->line; 0 to go on, -1
+ * when the session must end (reply and log done). */
 static int
 read_command(struct pop3 *s)
 {

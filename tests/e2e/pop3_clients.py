@@ -52,7 +52,8 @@ class Inetd:
                 c, _ = self.sock.accept()
             except OSError:
                 return
-            self.procs.append(subprocess.Popen(env.cmd("-o", "timeout=2", "pop3"), stdin=c,
+            self.procs.append(subprocess.Popen(env.cmd("-o", "timeout=2", "-o",
+                                                       "preauth_timeout=1", "pop3"), stdin=c,
                                                stdout=c, stderr=self.log))
             c.close()
 
@@ -201,6 +202,24 @@ def never_reads(port, what, logf):
     s.close()
 
 
+def idle(port, what, login_first):
+    """Say nothing: the session ends with -ERR autologout; a DELE before is not applied."""
+    s = socket.create_connection(("127.0.0.1", port), 20)
+    f = s.makefile("rb")
+    f.readline()
+    if login_first:
+        s.sendall(b"USER alice\r\nPASS secret\r\nSTAT\r\nDELE 1\r\n")
+        for _ in range(4):
+            f.readline()
+    t0 = time.time()
+    last = f.readline()
+    took = time.time() - t0
+    check(what + ": idle session gets -ERR autologout (%.1fs)" % took,
+          last.startswith(b"-ERR autologout") and took < 5, last)
+    check(what + ": and is closed", f.readline() == b"")
+    s.close()
+
+
 def rss(port, parent, what):
     p = login(port, "carol", "pw")
     time.sleep(0.2)
@@ -220,12 +239,20 @@ try:
     deliver_during(port, "serve")
     throughput(port, "serve")
     rss(port, lambda: serve_pid, "serve")
+    p = login(port)
+    n = p.stat()[0]
+    p.quit()
+    idle(port, "serve after login", True)
+    p = login(port)
+    check("serve: the DELE of the timed-out session was not applied", p.stat()[0] == n)
+    p.quit()
     never_reads(port, "serve", os.path.join(env.dir, "serve.log"))
 
     inetd = Inetd()
     basic(inetd.port, "pop3 verb")
     in_use(inetd.port, "pop3 verb")
     dropped(inetd.port, "pop3 verb")
+    idle(inetd.port, "pop3 verb before login", False)
     throughput(inetd.port, "pop3 verb")
     never_reads(inetd.port, "pop3 verb", os.path.join(env.dir, "inetd.log"))
     log = env.log() + open(os.path.join(env.dir, "inetd.log"), errors="replace").read()

@@ -28,7 +28,8 @@ enum cfg_type {
 	T_BOOL,		/* yes | no */
 	T_PLAIN,	/* never | loopback | anywhere */
 	T_LOG,		/* stderr | syslog */
-	T_LISTEN	/* ADDR:PORT pop3|imap [tls] */
+	T_LISTEN,	/* ADDR:PORT pop3|imap [tls] */
+	T_FOLDER	/* IMAP folder name: printable ASCII, no leading/trailing '/' */
 };
 
 #define F_EMPTY_OK 1	/* an empty value unsets the key */
@@ -68,6 +69,11 @@ static const struct cfg_key cfg_keys[] = {
 	K_NUM("plaintext_auth", T_PLAIN, plaintext_auth, 0, 0),
 	K_NUM("log", T_LOG, log_stderr, 0, 0),
 	K_NUM("debug", T_BOOL, debug, 0, 0),
+	K_STR("folder_sent", T_FOLDER, folder_sent, F_EMPTY_OK),
+	K_STR("folder_drafts", T_FOLDER, folder_drafts, F_EMPTY_OK),
+	K_STR("folder_trash", T_FOLDER, folder_trash, F_EMPTY_OK),
+	K_STR("folder_junk", T_FOLDER, folder_junk, F_EMPTY_OK),
+	K_STR("folder_archive", T_FOLDER, folder_archive, F_EMPTY_OK),
 };
 
 /* Where the line being parsed comes from, for error messages. */
@@ -118,6 +124,11 @@ cfg_defaults(struct config *cfg)
 	cfg->max_unauth = DEF_MAX_UNAUTH;
 	cfg->timeout = POP3_TIMEOUT;
 	cfg->preauth_timeout = PREAUTH_TIMEOUT;
+	str_copy(cfg->folder_sent, sizeof(cfg->folder_sent), DEF_FOLDER_SENT);
+	str_copy(cfg->folder_drafts, sizeof(cfg->folder_drafts), DEF_FOLDER_DRAFTS);
+	str_copy(cfg->folder_trash, sizeof(cfg->folder_trash), DEF_FOLDER_TRASH);
+	str_copy(cfg->folder_junk, sizeof(cfg->folder_junk), DEF_FOLDER_JUNK);
+	str_copy(cfg->folder_archive, sizeof(cfg->folder_archive), DEF_FOLDER_ARCHIVE);
 	cfg->max_message = DEF_MAX_MESSAGE;
 	cfg->plaintext_auth = PLAIN_LOOPBACK;
 }
@@ -157,6 +168,24 @@ cfg_valid_inbox(const char *s)
 	return users > 0;
 }
 
+/* A special-use folder name: printable ASCII parts between single '/', none "." or "..". */
+static int
+cfg_valid_folder(const char *v)
+{
+	const char *p;
+
+	if (v[0] == '/' || v[0] == '.' || (v[0] != '\0' && v[strlen(v) - 1] == '/') ||
+	    strstr(v, "//") != NULL || strstr(v, "/.") != NULL || str_ieq(v, "INBOX")) {
+		return 0;
+	}
+	for (p = v; *p != '\0'; p++) {
+		if (*p < 0x20 || *p > 0x7e || *p == '%' || *p == '*' || *p == '"' || *p == '\\') {
+			return 0;
+		}
+	}
+	return 1;
+}
+
 static int
 cfg_set_string(struct cfg_parse *p, const struct cfg_key *k, const char *v)
 {
@@ -179,6 +208,10 @@ cfg_set_string(struct cfg_parse *p, const struct cfg_key *k, const char *v)
 	}
 	if (k->type == T_HOST && !cfg_valid_host(v)) {
 		return cfg_error(p, k->name, "'%s' is not a valid host name", v);
+	}
+	if (k->type == T_FOLDER && !cfg_valid_folder(v)) {
+		return cfg_error(p, k->name, "'%s' is not a folder name (printable ASCII, "
+		    "no leading, trailing or double '/', no '.' parts)", v);
 	}
 	return str_copy(dst, k->cap, v);
 }
@@ -425,7 +458,7 @@ cfg_add_default_listener(struct config *cfg, const char *addr, uint16_t port, in
 
 	memset(l, 0, sizeof(*l));
 	l->port = port;
-	l->proto = PROTO_POP3;
+	l->proto = port == 143 || port == 993 ? PROTO_IMAP : PROTO_POP3;
 	l->tls = tls;
 	return str_copy(l->addr, sizeof(l->addr), addr);
 }
@@ -444,9 +477,13 @@ cfg_finish(struct cfg_parse *p, const char *file)
 	if (cfg->n_listen == 0) {
 		cfg_add_default_listener(cfg, "0.0.0.0", 110, 0);
 		cfg_add_default_listener(cfg, "::", 110, 0);
+		cfg_add_default_listener(cfg, "0.0.0.0", 143, 0);
+		cfg_add_default_listener(cfg, "::", 143, 0);
 		if (cfg->tls_cert[0] != '\0') {
 			cfg_add_default_listener(cfg, "0.0.0.0", 995, 1);
 			cfg_add_default_listener(cfg, "::", 995, 1);
+			cfg_add_default_listener(cfg, "0.0.0.0", 993, 1);
+			cfg_add_default_listener(cfg, "::", 993, 1);
 		}
 	}
 	for (i = 0; i < cfg->n_listen; i++) {

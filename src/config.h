@@ -47,6 +47,9 @@ struct config {
 	int log_stderr;			/* log stderr|syslog */
 	int debug;			/* debug yes|no */
 	int foreground;			/* -f on the command line (procd) */
+	/* folder_sent ... folder_archive: IMAP special-use folders made at first login */
+	char folder_sent[NAME_LEN], folder_drafts[NAME_LEN], folder_trash[NAME_LEN];
+	char folder_junk[NAME_LEN], folder_archive[NAME_LEN];
 	/* Where this config came from, kept so that serve can re-read it on SIGHUP. */
 	const char *file;		/* -c FILE, NULL for DEF_CONFIG_FILE */
 	char *overrides[MAX_OVERRIDES];	/* the -o key=value strings (point into argv) */

@@ -37,6 +37,13 @@
 /* Side files live beside the mail, on the same file system (rename atomicity). */
 #define SIDE_DIR_NAME		".mailnook"
 
+/* IMAP special-use folders (RFC 6154) made at a user's first login; names as most clients expect. */
+#define DEF_FOLDER_SENT		"Sent"
+#define DEF_FOLDER_DRAFTS	"Drafts"
+#define DEF_FOLDER_TRASH	"Trash"
+#define DEF_FOLDER_JUNK		"Junk"
+#define DEF_FOLDER_ARCHIVE	"Archive"
+
 /* --- Sizes of fixed buffers --- */
 
 #define PATH_LEN		512	/* any path we build; longer is refused */

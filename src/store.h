@@ -173,4 +173,58 @@ int store_compact(struct store_folder *f);
 /* Short text for an rc, for logs and replies. */
 const char *store_strerror(int rc);
 
+/* ---- IMAP additions (store_imap.c) ---- */
+
+/* A folder's keyword names: bit i of store_msg.keywords is name[i]. */
+#define STORE_KW_MAX	64
+#define STORE_KW_LEN	64	/* longest keyword plus NUL (RFC 3501 atom) */
+struct store_keywords {
+	uint32_t n;
+	char name[STORE_KW_MAX][STORE_KW_LEN];
+};
+
+/* Load the keyword table of the folder with side base side (<side>.kw); empty if none. */
+int store_kw_load(const char *side, struct store_keywords *kw);
+/*
+ * Bit index of keyword name (ASCII case-insensitive) in kw, reloading from the side file
+ * first; when absent and add is set, appends it durably (flock'ed against other
+ * sessions). -1 when absent (or the table is full, or on I/O error when adding).
+ */
+int store_kw_find(const char *side, struct store_keywords *kw, const char *name, int add);
+
+/* What an IMAP APPEND or COPY stores besides the bytes. */
+struct store_put {
+	uint32_t flags;		/* STORE_SEEN ... */
+	uint64_t keywords;	/* bits of the destination's keyword table */
+	int64_t date;		/* internaldate (From_ line), -1 for now */
+};
+
+/*
+ * Append the message read from in_fd (LF or CRLF) to the folder (mbox, side), which must
+ * exist, and index it at once with p's flags: *uidvalidity and *uid name it on success.
+ * max_size/quota_left as store_append_fd. STORE_NOFOLDER when the folder is missing.
+ */
+int store_imap_append(const char *mbox, const char *side, int in_fd, const struct store_put *p,
+    uint64_t max_size, uint64_t quota_left, uint32_t *uidvalidity, uint32_t *uid);
+
+/*
+ * Copy messages src->msgs[idx[0..n)] into the folder (mbox, side) keeping flags,
+ * keywords (by name) and internaldate; tmpdir holds a scratch file. uids[k] gets each
+ * copy's UID, *uidvalidity the destination's. Expunged sources are skipped (uid 0).
+ */
+int store_imap_copy(struct store_folder *src, const struct store_keywords *src_kw,
+    const uint32_t *idx, size_t n, const char *mbox, const char *side, const char *tmpdir,
+    uint64_t max_size, uint64_t quota_left, uint32_t *uidvalidity, uint32_t *uids);
+
+/* Forget the STORE_CHANGED mark of msgs[i] once the change was announced. */
+void store_imap_ack_changed(struct store_folder *f, uint32_t i);
+
+/* UIDVALIDITY, UIDNEXT, live count, unseen count and live bytes of a folder without
+ * keeping it open (STATUS). */
+struct store_status {
+	uint32_t uidvalidity, uidnext, messages, unseen, deleted;
+	uint64_t size;
+};
+int store_imap_status(const char *mbox, const char *side, struct store_status *st);
+
 #endif

@@ -1,0 +1,388 @@
+/*
+ * What IMAP needs from the store beyond POP3: per-folder keyword names, APPEND and COPY
+ * that index the new message at once and give back its UID, and STATUS counts.
+ * Runs in per-connection children after privileges are dropped.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+/* Upper bound of the keyword side file: STORE_KW_MAX names of STORE_KW_LEN bytes. */
+#define KW_FILE_MAX	(STORE_KW_MAX * STORE_KW_LEN)
+
+/* ---- keyword names ---- */
+
+static int
+kw_path(const char *side, char *buf, size_t cap)
+{
+	return str_fmt(buf, cap, "%s.kw", side) < 0 ? -1 : 0;
+}
+
+/* Parse the side file text (one name per line) into kw; lines beyond the table are ignored. */
+static void
+kw_parse(const char *text, size_t n, struct store_keywords *kw)
+{
+	size_t i = 0;
+
+	kw->n = 0;
+	while (i < n && kw->n < STORE_KW_MAX) {
+		const char *nl = memchr(text + i, '\n', n - i);
+		size_t len;
+
+		if (nl == NULL) {
+			break;	/* a torn last line: its writer did not finish */
+		}
+		len = (size_t)(nl - (text + i));
+		if (len > 0 && len < STORE_KW_LEN) {
+			memcpy(kw->name[kw->n], text + i, len);
+			kw->name[kw->n][len] = '\0';
+			kw->n++;
+		}
+		i += len + 1;
+	}
+}
+
+static int
+kw_read_fd(int fd, struct store_keywords *kw)
+{
+	char *buf = malloc(KW_FILE_MAX);
+	ssize_t n;
+
+	if (buf == NULL) {
+		return -1;
+	}
+	n = pread(fd, buf, KW_FILE_MAX, 0);
+	if (n >= 0) {
+		kw_parse(buf, (size_t)n, kw);
+	}
+	free(buf);
+	return n < 0 ? -1 : 0;
+}
+
+int
+store_kw_load(const char *side, struct store_keywords *kw)
+{
+	char path[PATH_LEN];
+	int fd, rc;
+
+	kw->n = 0;
+	if (kw_path(side, path, sizeof(path)) < 0) {
+		return -1;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		return errno == ENOENT ? 0 : -1;
+	}
+	rc = flock(fd, LOCK_SH) == 0 ? kw_read_fd(fd, kw) : -1;
+	close(fd);
+	return rc;
+}
+
+static int
+kw_index(const struct store_keywords *kw, const char *name)
+{
+	uint32_t i;
+
+	for (i = 0; i < kw->n; i++) {
+		if (str_ieq(kw->name[i], name)) {
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+/* Under the exclusive lock: reload, and append name unless another session just did. */
+static int
+kw_add_locked(int fd, struct store_keywords *kw, const char *name)
+{
+	char line[STORE_KW_LEN + 1];
+	int i;
+
+	if (kw_read_fd(fd, kw) < 0) {
+		return -1;
+	}
+	i = kw_index(kw, name);
+	if (i >= 0 || kw->n >= STORE_KW_MAX) {
+		return i;
+	}
+	if (str_fmt(line, sizeof(line), "%s\n", name) < 0 ||
+	    write_all(fd, line, strlen(line)) < 0 || fdatasync(fd) < 0) {
+		log_warn("store: keyword table of a folder");
+		return -1;
+	}
+	(void)str_copy(kw->name[kw->n], STORE_KW_LEN, name);
+	return (int)kw->n++;
+}
+
+int
+store_kw_find(const char *side, struct store_keywords *kw, const char *name, int add)
+{
+	char path[PATH_LEN];
+	int fd, i;
+
+	if (strlen(name) >= STORE_KW_LEN || strchr(name, '\n') != NULL) {
+		return -1;
+	}
+	i = kw_index(kw, name);
+	if (i >= 0) {
+		return i;
+	}
+	if (store_kw_load(side, kw) < 0) {
+		return -1;
+	}
+	i = kw_index(kw, name);
+	if (i >= 0 || !add || kw_path(side, path, sizeof(path)) < 0) {
+		return i;
+	}
+	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		return -1;
+	}
+	i = flock(fd, LOCK_EX) == 0 ? kw_add_locked(fd, kw, name) : -1;
+	close(fd);
+	return i;
+}
+
+/* ---- APPEND and COPY ---- */
+
+/*
+ * The message our append just wrote: the first one at or past the old end of the mbox
+ * with our From_ date. A delivery by another program in the same second, between our
+ * stat and our lock, could be taken for ours; its flags would then be set instead.
+ */
+static long
+find_appended(const struct store_folder *f, uint64_t old_end, int64_t date)
+{
+	long i, found = -1;
+
+	for (i = (long)f->count - 1; i >= 0 && f->msgs[i].e.offset >= old_end; i--) {
+		if (!(f->msgs[i].flags & STORE_EXPUNGED) && f->msgs[i].e.date == date) {
+			found = i;
+		}
+	}
+	return found;
+}
+
+static uint64_t
+mbox_end(const char *mbox)
+{
+	struct stat st;
+
+	return stat(mbox, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+/* Append in_fd to the open destination d and mark the new message with p's flags. */
+static int
+put_into(struct store_folder *d, int in_fd, const struct store_put *p, uint64_t max_size,
+    uint64_t quota_left, uint32_t *uid)
+{
+	struct store_append_info ai;
+	struct store_changes ch;
+	uint64_t old_end = mbox_end(d->mbox_path);
+	long i;
+	int rc;
+
+	memset(&ai, 0, sizeof(ai));
+	ai.date = p->date >= 0 ? p->date : (int64_t)time(NULL);
+	rc = store_append_fd(d->mbox_path, in_fd, &ai, max_size, quota_left);
+	if (rc == STORE_OK) {
+		rc = store_refresh(d, &ch);
+	}
+	if (rc != STORE_OK) {
+		return rc;
+	}
+	i = find_appended(d, old_end, ai.date);
+	if (i < 0) {
+		log_warnx("store: appended message not found in %s", d->mbox_path);
+		return STORE_ERR;
+	}
+	*uid = d->msgs[i].uid;
+	if ((p->flags & STORE_FLAGS_ALL) == 0 && p->keywords == 0) {
+		return STORE_OK;
+	}
+	return store_set_flags(d, (uint32_t)i, p->flags, p->keywords);
+}
+
+int
+store_imap_append(const char *mbox, const char *side, int in_fd, const struct store_put *p,
+    uint64_t max_size, uint64_t quota_left, uint32_t *uidvalidity, uint32_t *uid)
+{
+	struct store_folder d;
+	int rc = store_open(&d, mbox, side, STORE_RDWR);
+
+	if (rc != STORE_OK) {
+		return rc;
+	}
+	*uidvalidity = d.uidvalidity;
+	rc = put_into(&d, in_fd, p, max_size, quota_left, uid);
+	store_close(&d);
+	return rc;
+}
+
+/* Unquoted content of src->msgs[i] into the empty scratch file fd, LF line ends. */
+static int
+copy_out(struct store_folder *src, uint32_t i, int fd)
+{
+	struct mbox_reader r;
+	const char *line;
+	size_t len;
+	int partial, nl, rc, more;
+
+	if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+		return STORE_ERR;
+	}
+	rc = store_msg_open(src, i, &r);
+	if (rc != STORE_OK) {
+		return rc;
+	}
+	while ((more = mbox_reader_next(&r, &line, &len, &partial, &nl)) == 1) {
+		if (write_all(fd, line, len) < 0 || (nl && write_all(fd, "\n", 1) < 0)) {
+			more = -1;
+			break;
+		}
+	}
+	store_msg_close(src, &r);
+	if (more < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+		return errno == ENOSPC || errno == EDQUOT ? STORE_NOSPACE : STORE_ERR;
+	}
+	return STORE_OK;
+}
+
+/* The destination's keyword bits for the source's keyword bits kw (names added as needed). */
+static uint64_t
+map_keywords(const struct store_keywords *src_kw, uint64_t kw, const char *side,
+    struct store_keywords *dkw)
+{
+	uint64_t out = 0;
+	uint32_t b;
+
+	for (b = 0; b < src_kw->n && b < STORE_KW_MAX; b++) {
+		int d;
+
+		if (!(kw & ((uint64_t)1 << b))) {
+			continue;
+		}
+		d = store_kw_find(side, dkw, src_kw->name[b], 1);
+		if (d >= 0) {
+			out |= (uint64_t)1 << d;
+		}
+	}
+	return out;
+}
+
+/* A scratch file in tmpdir, already unlinked. */
+static int
+scratch_fd(const char *tmpdir)
+{
+	char path[PATH_LEN];
+	int fd;
+
+	if (str_fmt(path, sizeof(path), "%s/copyXXXXXX", tmpdir) < 0) {
+		return -1;
+	}
+	fd = mkstemp(path);
+	if (fd >= 0) {
+		(void)unlink(path);
+	}
+	return fd;
+}
+
+int
+store_imap_copy(struct store_folder *src, const struct store_keywords *src_kw,
+    const uint32_t *idx, size_t n, const char *mbox, const char *side, const char *tmpdir,
+    uint64_t max_size, uint64_t quota_left, uint32_t *uidvalidity, uint32_t *uids)
+{
+	struct store_keywords *dkw;
+	struct store_folder d;
+	size_t k;
+	int fd, rc;
+
+	dkw = calloc(1, sizeof(*dkw));
+	if (dkw == NULL) {
+		return STORE_ERR;
+	}
+	rc = store_open(&d, mbox, side, STORE_RDWR);
+	if (rc != STORE_OK) {
+		free(dkw);
+		return rc;
+	}
+	*uidvalidity = d.uidvalidity;
+	fd = scratch_fd(tmpdir);
+	rc = fd < 0 || store_kw_load(side, dkw) < 0 ? STORE_ERR : STORE_OK;
+	for (k = 0; k < n && rc == STORE_OK; k++) {
+		const struct store_msg *m = &src->msgs[idx[k]];
+		struct store_put p;
+		uint64_t used = 0;
+
+		uids[k] = 0;
+		if (m->flags & STORE_EXPUNGED) {
+			continue;
+		}
+		p.flags = m->flags & STORE_FLAGS_ALL;
+		p.keywords = map_keywords(src_kw, m->keywords, side, dkw);
+		p.date = m->e.date;
+		rc = copy_out(src, idx[k], fd);
+		if (rc == STORE_GONE) {
+			rc = STORE_OK;
+			continue;
+		}
+		if (rc == STORE_OK) {
+			rc = put_into(&d, fd, &p, max_size, quota_left, &uids[k]);
+			used = m->e.raw_len;
+		}
+		quota_left = quota_left == UINT64_MAX ? quota_left :
+		    quota_left > used ? quota_left - used : 0;
+	}
+	if (fd >= 0) {
+		close(fd);
+	}
+	store_close(&d);
+	free(dkw);
+	return rc;
+}
+
+void
+store_imap_ack_changed(struct store_folder *f, uint32_t i)
+{
+	if (i < f->count) {
+		f->msgs[i].flags &= ~STORE_CHANGED;
+	}
+}
+
+int
+store_imap_status(const char *mbox, const char *side, struct store_status *st)
+{
+	struct store_folder f;
+	uint32_t i;
+	int rc = store_open(&f, mbox, side, STORE_RDWR);
+
+	memset(st, 0, sizeof(*st));
+	if (rc != STORE_OK) {
+		return rc;
+	}
+	st->uidvalidity = f.uidvalidity;
+	st->uidnext = f.uidnext;
+	for (i = 0; i < f.count; i++) {
+		const struct store_msg *m = &f.msgs[i];
+
+		if (m->flags & STORE_EXPUNGED) {
+			continue;
+		}
+		st->messages++;
+		st->size += m->e.wire_size;
+		st->unseen += !(m->flags & STORE_SEEN);
+		st->deleted += (m->flags & STORE_DELETED) != 0;
+	}
+	store_close(&f);
+	return STORE_OK;
+}

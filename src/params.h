@@ -63,6 +63,13 @@
 /* Commands answered before we stop reading and hang up: a client sending junk forever. */
 #define POP3_BAD_CMDS_MAX	20
 
+/* IMAP folder name in UTF-8: RFC 3501 sets no limit; 255 bytes is a file name's limit too. */
+#define FOLDER_NAME_MAX		256
+/* Folders listed per user: LIST builds the whole sorted list in memory. */
+#define FOLDERS_MAX		2000
+/* Directory depth walked when listing: names deeper than this are not shown. */
+#define FOLDER_DEPTH_MAX	16
+
 /* --- Timeouts (seconds) --- */
 
 /* RFC 1939 section 3: the autologout timer must be at least 10 minutes. */
@@ -158,5 +165,23 @@
 #define DEF_TLS_KEY		"/etc/mailnook/key.pem"
 /* Names given to `mailnook cert` for the subjectAltName list (host name included). */
 #define CERT_NAMES_MAX		8
+
+/* --- MIME structure (mime.c, imap_envelope.c, mime_cache.c) --- */
+
+/* Nesting of multipart and message/rfc822 parts: deeper ones are leaves (a bomb of
+ * nested boundaries must not cost a stack frame or part per level). */
+#define MIME_DEPTH_MAX		32
+/* Parts per message: bounds the part table, the cache record and BODYSTRUCTURE text. */
+#define MIME_PARTS_MAX		500
+/* Longest unfolded header value kept for ENVELOPE/BODYSTRUCTURE; longer ones are cut. */
+#define MIME_FIELD_MAX		16384
+/* All kept header values of one message (address lists of huge mailings are cut). */
+#define MIME_ARENA_MAX		(256 * 1024)
+/* RFC 2046 limits boundaries to 70 characters; we accept a little more from sloppy MUAs. */
+#define MIME_BOUNDARY_MAX	200
+/* Decoded text handed to SEARCH per call (one line, or a piece of a longer one). */
+#define MIME_TEXT_LINE_MAX	4096
+/* ENVELOPE plus BODYSTRUCTURE wire text of one message, and so one cache record. */
+#define MIME_WIRE_MAX		(512 * 1024)
 
 #endif

@@ -102,6 +102,9 @@ class Folder:
             for n in self.dele:
                 p.dele(n)
             p.quit()
+            # The session is closed once it lets go of its POP3 lock.
+            with open(self.side + ".pop3", "rb") as pop3:
+                fcntl.flock(pop3, fcntl.LOCK_EX)
         subprocess.run(["cp", "-a", self.udir, self.pristine], check=True)
 
     def restore(self):
@@ -143,6 +146,9 @@ def every_step(f):
         f.restore()
         r = f.check("--compact", crash=step)
         last = r.returncode
+        if last not in (0, -9):
+            print("# step %d: check exited %d:\n%s%s" % (step, last, r.stdout.decode(),
+                                                          r.stderr.decode()[-2000:]))
         what = f.recover_and_verify()
         if what:
             bad.append("step %d: %s" % (step, what))

@@ -24,7 +24,7 @@ run_one() {
 	shift
 	log="$out/$(echo "$name" | tr '/' '_').log"
 	start=$(date +%s)
-	timeout 600 "$@" >"$log" 2>&1
+	timeout 300 "$@" </dev/null >"$log" 2>&1
 	rc=$?
 	p=$(grep -c '^ok - ' "$log")
 	f=$(grep -c '^FAIL - ' "$log")

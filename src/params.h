@@ -184,4 +184,49 @@
 /* ENVELOPE plus BODYSTRUCTURE wire text of one message, and so one cache record. */
 #define MIME_WIRE_MAX		(512 * 1024)
 
+/* --- IMAP command input (imap_parse.c, mutf7.c, imap_search.c) --- */
+
+/*
+ * One command line with its inline literals, in fixed per-session storage: LOGIN, SEARCH
+ * with literals and long UID sets fit easily; only APPEND's message goes elsewhere (spool).
+ */
+#define IMAP_CMD_MAX		(64 * 1024)
+/* Parse results of one command (copied strings, set ranges, search nodes, fetch items). */
+#define IMAP_ARENA_MAX		(64 * 1024)
+/* Tags clients use are short counters ("a0042"); longer ones are junk. */
+#define IMAP_TAG_MAX		64
+/* Longest command name (UNSUBSCRIBE, AUTHENTICATE) with room to spare. */
+#define IMAP_VERB_MAX		16
+/* Reply text of a BAD/NO/BYE built by the parser. */
+#define IMAP_ERR_TEXT		160
+/* RFC 7888 LITERAL-: a non-synchronizing literal may be at most 4096 octets. */
+#define IMAP_NONSYNC_MAX	4096
+/*
+ * A refused {n+} literal is read and dropped to stay in step with the client; more than
+ * this (summed over one command) and we hang up instead of reading junk for minutes.
+ */
+#define IMAP_DISCARD_MAX	(64UL * 1024 * 1024)
+/* APPEND messages in one command: one (MULTIAPPEND is not offered). */
+#define IMAP_SPOOL_MAX		1
+/* Nesting of parentheses and of OR/NOT in SEARCH: recursion depth stays small. */
+#define IMAP_NEST_MAX		64
+/* Part path of BODY[1.2.3...]: deeper than any MIME tree we index. */
+#define IMAP_PART_DEPTH_MAX	32
+/* Items of a FETCH list after macro expansion, and names in one HEADER.FIELDS list. */
+#define IMAP_FETCH_ITEMS_MAX	64
+#define IMAP_FIELDS_MAX		64
+/* Keywords in one flag list (the store keeps 64 per folder). */
+#define IMAP_FLAGS_MAX		64
+/* Patterns in one LIST-EXTENDED pattern list, strings in ID (RFC 2971: 30 pairs). */
+#define IMAP_PATTERNS_MAX	16
+#define IMAP_ID_MAX		60
+/* A SEARCH string in code points (the matcher's tables are this long). */
+#define IMAP_SEARCH_STR_MAX	1024
+/*
+ * Folder names in UTF-8: with the mail root, user and side-file suffixes the path must
+ * still fit PATH_LEN; depth bounds recursive folder walks.
+ */
+#define IMAP_MAILBOX_MAX	200
+#define IMAP_MAILBOX_DEPTH_MAX	16
+
 #endif

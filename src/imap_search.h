@@ -1,0 +1,70 @@
+/*
+ * SEARCH evaluation: one message against a key tree from imap_parse.h, with the message
+ * reached only through the caller's accessors, and a streaming case-insensitive
+ * substring matcher fed with decoded header and body text.
+ */
+#ifndef MAILNOOK_IMAP_SEARCH_H
+#define MAILNOOK_IMAP_SEARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "imap_parse.h"
+#include "params.h"
+
+/* Streaming matcher: needle and text compared after simple case folding of UTF-8. */
+struct imap_match {
+	uint32_t needle[IMAP_SEARCH_STR_MAX];	/* folded code points */
+	uint16_t fail[IMAP_SEARCH_STR_MAX];	/* KMP failure function */
+	size_t n;				/* needle length in code points */
+	size_t q;				/* code points matched so far */
+	uint32_t cp;				/* UTF-8 sequence being assembled */
+	unsigned need;				/* continuation bytes still expected */
+	int found;
+};
+
+/* Start matching needle s[0..len); an empty needle matches everything. */
+void imap_match_init(struct imap_match *m, const char *s, size_t len);
+/* Feed text (may split UTF-8 sequences anywhere); returns m->found. */
+int imap_match_feed(struct imap_match *m, const char *s, size_t len);
+/* Forget text fed so far (between header values, so a match never spans two). */
+void imap_match_reset(struct imap_match *m);
+
+/* What evaluation knows about a message without reading it. */
+struct imap_search_msg {
+	uint32_t seq, uid;
+	uint32_t size;			/* RFC822.SIZE */
+	uint32_t flags;			/* STORE_SEEN..STORE_DRAFT, IMAP_F_RECENT */
+	struct imap_time internal;	/* INTERNALDATE */
+};
+
+/*
+ * The message's content, asked only when a key needs it. Each returns 0, or -1 on error
+ * (evaluation then returns -1).
+ */
+struct imap_search_ops {
+	/* *has = 1 if the message carries keyword kw. */
+	int (*keyword)(void *ctx, const char *kw, int *has);
+	/* Date: header as a time; *have = 0 when missing or unparsable. */
+	int (*sent)(void *ctx, struct imap_time *t, int *have);
+	/* Feed each value of header field (upper-cased name) into m, decoded (RFC 2047), resetting between values. */
+	int (*header)(void *ctx, const char *field, struct imap_match *m);
+	/* Feed the decoded body text (whole = 1: the header too, for TEXT) into m. */
+	int (*text)(void *ctx, int whole, struct imap_match *m);
+};
+
+/* The upper bounds * stands for and the clock for OLDER/YOUNGER. */
+struct imap_search_env {
+	uint32_t max_seq, max_uid;
+	int64_t now;
+};
+
+/* Does msg match key (1) or not (0); -1 if an accessor failed. Cheap keys go first. */
+int imap_search_eval(const struct imap_skey *key, const struct imap_search_msg *msg,
+    const struct imap_search_env *env, const struct imap_search_ops *ops, void *ctx);
+/* Does the tree look at header or body text at all (so the caller can skip opening the message)? */
+int imap_search_needs_content(const struct imap_skey *key);
+/* Parse an RFC 5322 Date: value (obsolete forms and comments tolerated); 0 or -1. */
+int imap_rfc5322_date(const char *s, size_t len, struct imap_time *out);
+
+#endif

@@ -61,7 +61,9 @@ static int
 deliver_run(const struct config *cfg, const char *user, const char *sender)
 {
 	struct auth_user au;
-	struct store_append_info ai = { sender, -1, (int)cfg->lock_timeout * 1000 };
+	struct store_append_info ai = {
+		.sender = sender, .date = -1, .lock_timeout_ms = (int)cfg->lock_timeout * 1000
+	};
 	char mbox[PATH_LEN], side[PATH_LEN];
 	uint64_t left;
 	size_t i;

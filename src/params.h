@@ -127,6 +127,11 @@
 #define DOTLOCK_STALE		120
 /* Long work holding a dotlock refreshes its mtime this often. */
 #define DOTLOCK_TOUCH		30
+/* The state file's change log is folded into a fresh file past max(this, base array / 2):
+ * replay at open stays short, and flag changes cost one small record until then. */
+#define CHECKPOINT_MIN		(64 * 1024)
+/* Pause between attempts at a folder held by a compaction (store_open waits for it). */
+#define STORE_RETRY_MS		50
 /* Largest From_ line or header line we parse; longer lines are still counted and copied. */
 #define MBOX_LINE_MAX		4096
 /*

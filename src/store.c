@@ -20,9 +20,6 @@
 #include "log.h"
 #include "util.h"
 
-/* Pause between attempts at a lock that other sessions or a compaction hold. */
-#define STORE_RETRY_MS	50
-
 /* ---- paths ---- */
 
 /* A folder name is components separated by '/', none empty, ".", ".." or the side dir. */
@@ -203,8 +200,9 @@ catch_up(struct store_folder *f, struct idx_set *s)
 }
 
 /*
- * Replace the state file by img (already checksummed into a temp file and renamed by
- * idx_write_file), then lock the new one and pick up anything appended to it since.
+ * Replace the state file by img (temp file, fsync, rename by idx_write_file) and lock
+ * the new one. The caller brings s in line with img, then calls replay_rest for
+ * anything another process appended to the new file before we locked it.
  */
 static int
 state_replace(struct store_folder *f, struct idx_set *s, const struct idx_set *img)
@@ -231,6 +229,12 @@ state_replace(struct store_folder *f, struct idx_set *s, const struct idx_set *i
 	f->state_seen = IDX_HDR_LEN + (uint64_t)img->count * IDX_REC_LEN;
 	s->generation = img->generation;
 	s->base_count = img->count;
+	return STORE_OK;
+}
+
+static int
+replay_rest(struct store_folder *f, struct idx_set *s)
+{
 	return idx_replay(f->state_fd, s, &f->state_seen) < 0 ? STORE_ERR : STORE_OK;
 }
 
@@ -262,7 +266,7 @@ static int
 maybe_checkpoint(struct store_folder *f, struct idx_set *s)
 {
 	uint64_t base = IDX_HDR_LEN + (uint64_t)s->base_count * IDX_REC_LEN;
-	uint64_t limit = base / 2 > 65536 ? base / 2 : 65536;
+	uint64_t limit = base / 2 > CHECKPOINT_MIN ? base / 2 : CHECKPOINT_MIN;
 	struct idx_set img;
 	int rc;
 
@@ -275,7 +279,7 @@ maybe_checkpoint(struct store_folder *f, struct idx_set *s)
 	img.generation++;
 	rc = state_replace(f, s, &img);
 	idx_free(&img);
-	return rc;
+	return rc == STORE_OK ? replay_rest(f, s) : rc;
 }
 
 /* Append encoded records in one write; durable ones are fsynced before returning. */
@@ -385,6 +389,23 @@ entries_cb(void *ctx, const struct mbox_entry *e)
 	return 0;
 }
 
+/* Make img the content of s: taken over whole when s is empty (an index being built). */
+static void
+adopt(struct idx_set *s, struct idx_set *img)
+{
+	struct store_changes ch = s->ch;
+
+	if (s->count > 0) {
+		idx_merge(s, img);
+		return;
+	}
+	ch.added += img->count;
+	idx_free(s);
+	*s = *img;
+	s->ch = ch;
+	memset(img, 0, sizeof(*img));
+}
+
 /* Someone rewrote the mbox: rescan, match old records by fingerprint, write a new file. */
 static int
 resync(struct store_folder *f, struct idx_set *s, const struct store_mboxstat *now)
@@ -406,9 +427,12 @@ resync(struct store_folder *f, struct idx_set *s, const struct store_mboxstat *n
 			log_info("store: %s changed outside, rescanned %u messages", f->mbox_path, es.n);
 		}
 		s->ch.resynced = s->ms.ino != 0;
+		free(es.v);
+		es.v = NULL;
 		rc = state_replace(f, s, &img);
 		if (rc == STORE_OK) {
-			idx_merge(s, &img);
+			adopt(s, &img);
+			rc = replay_rest(f, s);
 		}
 	}
 	idx_free(&old);

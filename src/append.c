@@ -55,7 +55,7 @@ append_rc(int err, uint64_t limit, uint64_t quota_left)
  * lock then truncates the mbox back (lock.c, rule 7).
  */
 static int
-append_locked(int fd, const char *mbox, int in_fd, const struct store_append_info *ai,
+append_locked(int fd, const char *mbox, struct mbox_in *in, const struct store_append_info *ai,
     uint64_t max_size, uint64_t quota_left, int *keep_dotlock)
 {
 	struct stat st;
@@ -68,7 +68,7 @@ append_locked(int fd, const char *mbox, int in_fd, const struct store_append_inf
 		return STORE_ERR;
 	}
 	if (mbox_prepare_append(fd, (uint64_t)st.st_size, &start) != 0 ||
-	    mbox_write_message(fd, in_fd, ai->sender, ai->date, limit, &written) != 0 ||
+	    mbox_write_message(fd, in, ai->sender, ai->date, limit, &written) != 0 ||
 	    fdatasync(fd) != 0) {
 		rc = append_rc(errno, limit, quota_left);
 		if (rc == STORE_ERR || rc == STORE_NOSPACE) {
@@ -89,9 +89,19 @@ int
 store_append_fd(const char *mbox, int in_fd, const struct store_append_info *ai,
     uint64_t max_size, uint64_t quota_left)
 {
+	/* Read ahead before locking: most mail fits, and a slow sender then never holds
+	 * the mbox lock while we wait for its bytes. */
+	char head[MBOX_IO_BUF];
+	ssize_t hl = read_full(in_fd, head, sizeof(head));
+	struct mbox_in in = { in_fd, head, hl > 0 ? (size_t)hl : 0 };
 	struct mbox_lock l;
 	int fd, rc, timeout = ai->lock_timeout_ms > 0 ? ai->lock_timeout_ms : LOCK_TIMEOUT_MS;
 	int created, keep_dotlock = 0;
+
+	if (hl < 0) {
+		log_warn("deliver: reading the message");
+		return STORE_ERR;
+	}
 
 	if (append_mkdirs(mbox) != 0) {
 		log_warn("deliver: mkdir for %s", mbox);
@@ -108,7 +118,7 @@ store_append_fd(const char *mbox, int in_fd, const struct store_append_info *ai,
 	}
 	rc = lock_mbox(&l, fd, mbox, 1, timeout);
 	if (rc == 0) {
-		rc = append_locked(fd, mbox, in_fd, ai, max_size, quota_left, &keep_dotlock);
+		rc = append_locked(fd, mbox, &in, ai, max_size, quota_left, &keep_dotlock);
 		l.dotlocked = l.dotlocked && !keep_dotlock;
 		/* Only a durable unlock makes the append final (see lock.c, rule 8). */
 		if (unlock_mbox(&l) != 0 && rc == STORE_OK) {

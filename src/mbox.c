@@ -920,12 +920,28 @@ mbox_from_line(char *buf, size_t cap, const char *sender, int64_t date)
 	    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, tm.tm_year + 1900);
 }
 
-/* Copy in_fd through CRLF->LF and the quoter; -1 with errno EFBIG once the output
+/* Up to n bytes of input: the head first, then the fd. 0 at EOF, -1 on error. */
+static ssize_t
+mbox_in_read(struct mbox_in *in, char *buf, size_t n)
+{
+	if (in->head_len == 0) {
+		return read_full(in->fd, buf, n);
+	}
+	if (n > in->head_len) {
+		n = in->head_len;
+	}
+	memcpy(buf, in->head, n);
+	in->head += n;
+	in->head_len -= n;
+	return (ssize_t)n;
+}
+
+/* Copy the input through CRLF->LF and the quoter; -1 with errno EFBIG once the output
  * passes limit bytes, EINVAL when the input holds nothing but line ends. */
 static int
-mbox_copy_body(struct mbox_out *o, int in_fd, uint64_t limit)
+mbox_copy_body(struct mbox_out *o, struct mbox_in *in, uint64_t limit)
 {
-	char in[MBOX_IO_BUF / 4 + 1];
+	char buf[MBOX_IO_BUF / 4 + 1];
 	struct mbox_quoter q = { 0, 0, 0 };
 	struct mbox_hdrf h;
 	int cr = 0, content = 0;
@@ -935,13 +951,13 @@ mbox_copy_body(struct mbox_out *o, int in_fd, uint64_t limit)
 
 	memset(&h, 0, sizeof(h));
 	do {
-		/* in[0] holds a CR that ended the previous chunk, when there was one. */
-		in[0] = '\r';
-		got = read_full(in_fd, in + 1, sizeof(in) - 1);
+		/* buf[0] holds a CR that ended the previous chunk, when there was one. */
+		buf[0] = '\r';
+		got = mbox_in_read(in, buf + 1, sizeof(buf) - 1);
 		if (got < 0) {
 			return -1;
 		}
-		p = in + !cr;
+		p = buf + !cr;
 		n = mbox_crlf(p, (size_t)got + (size_t)cr, got == 0, &cr);
 		mbox_no_nul(p, n);
 		for (i = 0; i < n && !content; i++) {
@@ -967,7 +983,7 @@ mbox_copy_body(struct mbox_out *o, int in_fd, uint64_t limit)
 }
 
 int
-mbox_write_message(int out_fd, int in_fd, const char *sender, int64_t date,
+mbox_write_message(int out_fd, struct mbox_in *in, const char *sender, int64_t date,
     uint64_t max_size, uint64_t *written)
 {
 	struct mbox_out o;
@@ -982,7 +998,7 @@ mbox_write_message(int out_fd, int in_fd, const char *sender, int64_t date,
 	if (n < 0 || mbox_out_put(&o, from, (size_t)n) != 0) {
 		goto out;
 	}
-	if (mbox_copy_body(&o, in_fd, max_size + (uint64_t)n) != 0) {
+	if (mbox_copy_body(&o, in, max_size + (uint64_t)n) != 0) {
 		goto out;
 	}
 	/* A final line without LF gets one, then the blank separator line. */

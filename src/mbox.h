@@ -82,8 +82,17 @@ void mbox_reader_init(struct mbox_reader *r, int fd, const struct mbox_entry *e,
  */
 int mbox_reader_next(struct mbox_reader *r, const char **line, size_t *len, int *partial, int *nl);
 
+/* Message input for the writer: head_len bytes the caller already read (may be 0),
+ * then fd to EOF. Reading ahead lets a caller take the lock only once a small message
+ * is all there. */
+struct mbox_in {
+	int fd;
+	const char *head;
+	size_t head_len;
+};
+
 /*
- * Write one message from in_fd (LF or CRLF, read to EOF) to out_fd (opened O_APPEND),
+ * Write one message from in (LF or CRLF, to EOF) to out_fd (opened O_APPEND),
  * as From_ line (sender, date) + mboxrd-quoted LF body + blank line, in large writes.
  * Does not lock, sync or truncate: the caller does. *written gets the bytes written
  * (also on failure). Writes go out in MBOX_IO_BUF pieces. Fails with -1 and errno EFBIG
@@ -92,7 +101,7 @@ int mbox_reader_next(struct mbox_reader *r, const char **line, size_t *len, int 
  * header's Content-Length lines are dropped (the scanner trusts those). The sender loses spaces and controls
  * (each becomes '_') and enclosing <>; empty or NULL gives MAILER-DAEMON. date -1 = now.
  */
-int mbox_write_message(int out_fd, int in_fd, const char *sender, int64_t date,
+int mbox_write_message(int out_fd, struct mbox_in *in, const char *sender, int64_t date,
     uint64_t max_size, uint64_t *written);
 
 /* Does the file end (at size) with a complete message separator, so that a new From_ line

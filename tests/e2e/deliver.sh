@@ -129,6 +129,16 @@ check "dotlock of a dead process is stale: exit 0" [ $? -eq 0 ]
 check "... and removed" [ ! -e "$BOX.lock" ]
 check "... and the message is there" grep -q "^Subject: after stale$" "$BOX"
 
+# A sender that is slow to finish a small message must not hold the lock meanwhile.
+(make_msg 5 "slow small"; sleep 2) | deliver_msg alice 2>/dev/null &
+SLOW=$!
+sleep 0.3
+make_msg 6 "while slow" | "$MAILNOOK" -c "$CONF" -o lock_timeout=1 deliver alice 2>/dev/null
+check "deliver goes through while a slow sender is still sending" [ $? -eq 0 ]
+wait "$SLOW"
+check "... and the slow one is delivered after it" [ $? -eq 0 ]
+check "... in that order" [ "$(mbox_msgs "$BOX" | tail -n 2 | cut -d'|' -f2 | tr '\n' ,)" = "while slow,slow small," ]
+
 # --- 20 concurrent deliveries ---
 before=$(mbox_msgs "$BOX" | wc -l)
 i=0

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -451,6 +452,34 @@ job_done(struct cjob *j)
 	compact_free_plan(&j->p);
 }
 
+/*
+ * Room for the journal (one chunk plus the plan) and the new state file, twice over:
+ * a compaction that stops half way for want of space would be retried at every open.
+ */
+static int
+room_for(const struct cjob *j, const struct idx_set *img)
+{
+	struct statvfs vfs;
+	uint64_t need = COMPACT_CHUNK + 3 * JNL_SECTOR + (uint64_t)j->p.n * JNL_MOVE_LEN +
+	    IDX_HDR_LEN + (uint64_t)img->count * IDX_REC_LEN;
+	char dir[PATH_LEN];
+	char *slash;
+
+	if (str_copy(dir, sizeof(dir), j->jnl) < 0 || (slash = strrchr(dir, '/')) == NULL) {
+		return 0;
+	}
+	*slash = '\0';
+	if (statvfs(dir, &vfs) < 0) {
+		return 0;
+	}
+	if ((uint64_t)vfs.f_bavail * vfs.f_frsize < 2 * need) {
+		log_warnx("compact %s: not enough free space (%llu bytes needed), later",
+		    j->idx, (unsigned long long)(2 * need));
+		return 0;
+	}
+	return 1;
+}
+
 int
 compact_run(int mbox_fd, const char *side, struct mbox_lock *l, struct idx_set *img)
 {
@@ -461,7 +490,7 @@ compact_run(int mbox_fd, const char *side, struct mbox_lock *l, struct idx_set *
 		return -1;
 	}
 	if (compact_make_plan(img, &j.p) == 0) {
-		if (j.p.new_size == j.p.old_size) {
+		if (j.p.new_size == j.p.old_size || !room_for(&j, img)) {
 			rc = 0;
 		} else if (journal_create(&j, 0) == 0) {
 			rc = finish(&j, 0, img);

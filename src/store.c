@@ -543,10 +543,11 @@ refresh_locked(struct store_folder *f, struct idx_set *s)
 
 /* ---- open ---- */
 
-static int
+static void
 sleep_ms(int ms)
 {
-	return poll(NULL, 0, ms);
+	/* An early wake-up (EINTR) only means an earlier retry. */
+	(void)poll(NULL, 0, ms);
 }
 
 /* Finish a compaction that a crash interrupted (caller holds .ses exclusively). */
@@ -614,7 +615,10 @@ session_lock(struct store_folder *f)
 			if (!journal_exists(f)) {
 				return STORE_OK;
 			}
-			flock(f->session_fd, LOCK_UN);
+			/* Leave it to whoever gets the lock alone, maybe us next round. */
+			if (flock(f->session_fd, LOCK_UN) < 0) {
+				return STORE_ERR;
+			}
 		}
 		if (mono_ms() > deadline) {
 			return STORE_INUSE;

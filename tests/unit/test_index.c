@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "index.h"
@@ -292,6 +293,26 @@ test_resync(void)
 	idx_free(&out);
 }
 
+static void
+test_uidvalidity(const char *dir)
+{
+	char side[256], path[256];
+	uint32_t a = 0, b = 0, c = 0;
+	int fd;
+
+	str_fmt(side, sizeof(side), "%s/.mailnook/Work/Q1", dir);
+	str_fmt(path, sizeof(path), "%s/.mailnook", dir);
+	mkdir_p(path, 0700);
+	CHECK(idx_new_uidvalidity(side, &a) == 0 && idx_new_uidvalidity(side, &b) == 0 &&
+	    b == a + 1 && a >= (uint32_t)time(NULL) - 5, "uidvalidity: now, then last + 1");
+	str_fmt(path, sizeof(path), "%s/.mailnook/uidvalidity", dir);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	CHECK(fd >= 0 && write_all(fd, "4000000000\n", 11) == 0, "counter set ahead of the clock");
+	close(fd);
+	CHECK(idx_new_uidvalidity(side, &c) == 0 && c == 4000000001u,
+	    "a clock behind the counter never repeats a value");
+}
+
 int
 main(void)
 {
@@ -306,6 +327,7 @@ main(void)
 	test_replay(dir);
 	test_merge();
 	test_resync();
+	test_uidvalidity(dir);
 	str_fmt(cmd, sizeof(cmd), "rm -rf %s", dir);
 	CHECK(system(cmd) == 0, "cleanup");
 	return t_done();

@@ -416,17 +416,20 @@ mbox_finish(struct mbox_cur *m, uint64_t stop, struct mbox_entry *e)
 	uint64_t content = m->offset + m->from_len;
 	uint64_t raw_end = stop, lfs = m->lfs, raw, body = 0, wire;
 	unsigned char d[32], len8[8];
+	int open_line;
 
 	if (!m->in_from && m->after_blank) {
 		raw_end = m->blank_off;
 		lfs--;
 	}
 	raw = raw_end - content;
-	wire = raw + lfs - m->quoted;
+	/* A last line without LF is served with CRLF all the same, and counts in the body
+	 * length as if it had its LF: appending a separator later must not change the
+	 * fingerprint. */
+	open_line = raw > 0 && raw_end == stop && !m->last_nl;
+	wire = raw + lfs - m->quoted + 2 * (uint64_t)open_line;
 	if (m->hdr_end != 0 && raw_end > m->hdr_end) {
-		/* A last line without LF counts as if it had one: appending a separator later
-		 * must not change the fingerprint. */
-		body = raw_end - m->hdr_end + (raw_end == stop && !m->last_nl);
+		body = raw_end - m->hdr_end + (uint64_t)open_line;
 	}
 	if (m->from_len > UINT32_MAX || raw > UINT32_MAX || wire > UINT32_MAX) {
 		log_warnx("mbox: message at offset %llu is larger than 4 GB",

@@ -22,9 +22,9 @@
  *   content. A final line without LF is content as it is.
  * - mboxrd: a line ^>+"From " loses one '>' when read. With mboxrd == 0 (mboxo) nothing is
  *   unquoted: ">From " is ambiguous there, so content stays as stored. We write mboxrd.
- * - wire_size = unquoted content with every LF counted as CRLF: exactly the bytes of
- *   mbox_reader_next pieces, each followed by CRLF when its nl is 1. A CR stored before an
- *   LF is content (our writer never stores one).
+ * - wire_size = unquoted content with every line ending in CRLF (a final line without LF
+ *   too): exactly the bytes of the mbox_reader_next pieces, each followed by CRLF when its
+ *   partial is 0. A CR stored before an LF is content (our writer never stores one).
  * - fingerprint = first 8 bytes (LE) of SHA-256 over the From_ line, the header lines
  *   except Status, X-Status, X-Keywords, X-UID, X-IMAP, X-IMAPbase, Content-Length and
  *   Lines (with their continuations), and the 64-bit LE body length (a last line without

@@ -84,7 +84,7 @@ read_back(int fd, const struct mbox_entry *e, int mboxrd, char *out, size_t cap,
 				out[n++] = '\n';
 			}
 		}
-		*crlf += len + (nl ? 2 : 0);
+		*crlf += len + (partial ? 0 : 2);
 	}
 	free(r);
 	if (rc < 0) {

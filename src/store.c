@@ -172,6 +172,28 @@ state_unlock(struct store_folder *f)
 	}
 }
 
+/*
+ * Under the lock, bytes past the last good record can only be a dead writer's torn
+ * record: cut them, or records appended after them would never be replayed.
+ */
+static int
+cut_torn(struct store_folder *f)
+{
+	struct stat st;
+
+	if (fstat(f->state_fd, &st) < 0) {
+		return STORE_ERR;
+	}
+	if ((uint64_t)st.st_size > f->state_seen) {
+		log_warnx("store: cutting a torn record at the end of %s.idx", f->side_base);
+		if (ftruncate(f->state_fd, (off_t)f->state_seen) < 0) {
+			log_warn("store: truncating %s.idx", f->side_base);
+			return STORE_ERR;
+		}
+	}
+	return STORE_OK;
+}
+
 /* Apply what others appended, or the whole file when a checkpoint replaced it. */
 static int
 catch_up(struct store_folder *f, struct idx_set *s)
@@ -184,7 +206,10 @@ catch_up(struct store_folder *f, struct idx_set *s)
 		return STORE_ERR;
 	}
 	if ((uint64_t)st.st_ino == f->state_ino) {
-		return idx_replay(f->state_fd, s, &f->state_seen) < 0 ? STORE_ERR : STORE_OK;
+		if (idx_replay(f->state_fd, s, &f->state_seen) < 0) {
+			return STORE_ERR;
+		}
+		return cut_torn(f);
 	}
 	memset(&img, 0, sizeof(img));
 	if (idx_load(f->state_fd, &img, &end) != 0 || img.uidvalidity != s->uidvalidity) {
@@ -196,7 +221,7 @@ catch_up(struct store_folder *f, struct idx_set *s)
 	idx_free(&img);
 	f->state_seen = end;
 	f->state_ino = (uint64_t)st.st_ino;
-	return STORE_OK;
+	return cut_torn(f);
 }
 
 /*
@@ -695,9 +720,7 @@ load_state(struct store_folder *f, struct idx_set *s)
 		rc = fresh_state(f, s, rc);
 	} else {
 		f->state_seen = end;
-		if (end < (uint64_t)st.st_size && ftruncate(f->state_fd, (off_t)end) < 0) {
-			log_warn("store: cutting the torn end of %s.idx", f->side_base);
-		}
+		rc = cut_torn(f);
 	}
 	if (rc == STORE_OK) {
 		rc = sync_mbox(f, s);

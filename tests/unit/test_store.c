@@ -235,6 +235,36 @@ test_resync(void)
 	store_close(&f);
 }
 
+/* A writer died mid-record while others keep the folder open: their records must
+ * still be seen, by open sessions and after a reopen. */
+static void
+test_torn_between(void)
+{
+	struct store_folder f, g;
+	struct store_changes ch;
+	char idx[300];
+	uint32_t uid;
+	int fd;
+
+	str_fmt(idx, sizeof(idx), "%s.idx", side);
+	CHECK(store_open(&f, mbox, side, STORE_RDWR) == STORE_OK &&
+	    store_open(&g, mbox, side, STORE_RDWR) == STORE_OK && f.count >= 2, "two sessions");
+	fd = open(idx, O_WRONLY | O_APPEND);
+	CHECK(write_all(fd, "\x03\x00\x08\x00\x01", 5) == 0, "a dead writer's torn record");
+	close(fd);
+	uid = f.msgs[1].uid;
+	CHECK(store_set_flags(&g, 0, STORE_SEEN | STORE_DELETED, 0) == STORE_OK &&
+	    store_expunge(&g, &uid, 1) == STORE_OK, "flags and expunge after it");
+	CHECK(store_refresh(&f, &ch) == STORE_OK && ch.flagged == 1 && ch.expunged == 1,
+	    "the other session still sees them");
+	store_close(&g);
+	store_close(&f);
+	CHECK(store_open(&f, mbox, side, STORE_RDWR) == STORE_OK &&
+	    f.msgs[0].flags == (STORE_SEEN | STORE_DELETED) && f.msgs[1].uid != uid,
+	    "and so does the next open");
+	store_close(&f);
+}
+
 static void
 test_damage(void)
 {
@@ -312,6 +342,7 @@ main(void)
 	test_sessions();
 	test_compact_at_close();
 	test_resync();
+	test_torn_between();
 	test_damage();
 	str_fmt(cmd, sizeof(cmd), "rm -rf %s", dir);
 	CHECK(system(cmd) == 0, "cleanup");

@@ -23,6 +23,7 @@ static const struct verb verbs[] = {
 	{ "help", cmd_help, "help                      this text" },
 	{ "version", cmd_version, "version                   print the version" },
 	{ "pop3", cmd_pop3, "pop3 [--tls]              one POP3 session on stdin/stdout (inetd, tcpsvd)" },
+	{ "imap", cmd_imap, "imap [--tls]              one IMAP session on stdin/stdout (inetd, tcpsvd)" },
 	{ "cert", cmd_cert, "cert [--cert F] [--key F] [--days N] [--force] [NAME|IP]...  self-signed key and certificate" },
 	{ "passwd", cmd_passwd, "passwd USER               set a password (stdin line, or tty twice)" },
 	{ "check", cmd_check, "check [--repair] [--compact] USER|PATH  verify (rebuild, compact) a folder's side files" },

@@ -70,6 +70,17 @@
 /* Directory depth walked when listing: names deeper than this are not shown. */
 #define FOLDER_DEPTH_MAX	16
 
+/* IMAP commands answered BAD in a row before we hang up on a client sending junk. */
+#define IMAP_BAD_CMDS_MAX	20
+/* RFC 3501 5.4: the autologout timer must be at least 30 minutes after login. */
+#define IMAP_AUTOLOGOUT		1800
+/* IDLE ends after this (RFC 2177: clients re-issue it within 29 minutes). */
+#define IMAP_IDLE_MAX		1800
+/* "* OK still here" during IDLE, so NAT boxes keep the connection (RFC 2177 suggests < 30 min). */
+#define IMAP_KEEPALIVE_MS	120000
+/* How often IDLE looks at the folder for new mail and changes (a few stat calls). */
+#define IMAP_IDLE_POLL_MS	2000
+
 /* --- Timeouts (seconds) --- */
 
 /* RFC 1939 section 3: the autologout timer must be at least 10 minutes. */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "imap.h"
 #include "io.h"
 #include "log.h"
 #include "pop3.h"
@@ -52,9 +53,8 @@ session_run(const struct session_ctx *ctx, int rfd, int wfd)
 	case PROTO_POP3:
 		return pop3_session(ctx, &io);
 	case PROTO_IMAP:
-		break;
+		return imap_session(ctx, &io);
 	}
-	log_warnx("IMAP is not available in this build; closing connection from %s", io.peer);
 	return EXIT_UNAVAILABLE;
 }
 
@@ -77,10 +77,12 @@ session_load_tls(const struct config *cfg)
 }
 #endif
 
-int
-cmd_pop3(int argc, char **argv)
+/* One session of proto on stdin/stdout: the pop3 and imap verbs. */
+static int
+session_verb(int argc, char **argv, enum proto proto)
 {
 	static struct config cfg;
+	const char *name = proto == PROTO_POP3 ? "pop3" : "imap";
 	struct session_ctx ctx;
 	int i, first;
 
@@ -90,18 +92,30 @@ cmd_pop3(int argc, char **argv)
 		if (strcmp(argv[i], "--tls") == 0) {
 			ctx.implicit_tls = 1;
 		} else {
-			fprintf(stderr, "usage: mailnook [-c FILE] [-o key=value] pop3 [--tls]\n");
+			fprintf(stderr, "usage: mailnook [-c FILE] [-o key=value] %s [--tls]\n", name);
 			return EXIT_USAGE;
 		}
 	}
 	ctx.cfg = &cfg;
-	ctx.proto = PROTO_POP3;
+	ctx.proto = proto;
 #if WITH_TLS
 	ctx.tls = session_load_tls(&cfg);
 #endif
 	if (ctx.implicit_tls && ctx.tls == NULL) {
-		fatal(EXIT_CONFIG, "pop3 --tls needs tls_cert and tls_key");
+		fatal(EXIT_CONFIG, "%s --tls needs tls_cert and tls_key", name);
 	}
 	priv_drop(&cfg);
 	return session_run(&ctx, 0, 1);
+}
+
+int
+cmd_pop3(int argc, char **argv)
+{
+	return session_verb(argc, argv, PROTO_POP3);
+}
+
+int
+cmd_imap(int argc, char **argv)
+{
+	return session_verb(argc, argv, PROTO_IMAP);
 }

@@ -7,6 +7,7 @@
 
 int cmd_serve(int argc, char **argv);
 int cmd_pop3(int argc, char **argv);
+int cmd_imap(int argc, char **argv);
 int cmd_deliver(int argc, char **argv);
 int cmd_passwd(int argc, char **argv);
 int cmd_check(int argc, char **argv);

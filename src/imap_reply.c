@@ -1,0 +1,166 @@
+/*
+ * IMAP reply writer: every byte a handler sends goes through these calls, so the
+ * quoting rules of RFC 3501 section 4.3 live in one place. Runs unprivileged.
+ */
+#include "imap_reply.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mutf7.h"
+#include "util.h"
+
+/* Quoted strings longer than this go out as literals: easier on clients' line buffers. */
+#define QUOTED_MAX	1024
+
+int
+imap_atom_char(int c)
+{
+	/* atom-specials: ( ) { SP CTL % * " \ ] and 8-bit */
+	return c > 0x20 && c < 0x7f && strchr("(){%*\"\\]", c) == NULL;
+}
+
+static int
+quotable(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n > QUOTED_MAX) {
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '\0' || c == '\r' || c == '\n' || c >= 0x80) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+void
+imap_put_string(struct io *io, const char *s, size_t n)
+{
+	size_t i;
+
+	if (!quotable(s, n)) {
+		io_printf(io, "{%zu}\r\n", n);
+		io_write(io, s, n);
+		return;
+	}
+	io_write(io, "\"", 1);
+	for (i = 0; i < n; i++) {
+		if (s[i] == '"' || s[i] == '\\') {
+			io_write(io, "\\", 1);
+		}
+		io_write(io, s + i, 1);
+	}
+	io_write(io, "\"", 1);
+}
+
+void
+imap_put_nstring(struct io *io, const char *s, size_t n)
+{
+	if (s == NULL) {
+		io_puts(io, "NIL");
+		return;
+	}
+	imap_put_string(io, s, n);
+}
+
+void
+imap_put_astring(struct io *io, const char *s)
+{
+	size_t i, n = strlen(s);
+
+	for (i = 0; i < n && imap_atom_char((unsigned char)s[i]); i++) {
+	}
+	/* NIL bare would read as nil, not as a name */
+	if (n > 0 && i == n && !str_ieq(s, "NIL")) {
+		io_write(io, s, n);
+		return;
+	}
+	imap_put_string(io, s, n);
+}
+
+void
+imap_put_mailbox(struct io *io, const char *name, int utf8)
+{
+	char enc[4 * FOLDER_NAME_MAX];
+
+	if (utf8 || mutf7_encode(name, enc, sizeof(enc)) < 0) {
+		imap_put_astring(io, name);
+		return;
+	}
+	imap_put_astring(io, enc);
+}
+
+void
+imap_put_flags(struct io *io, uint32_t flags, uint64_t keywords,
+    const struct store_keywords *kw, int recent)
+{
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} sys[] = {
+		{ STORE_ANSWERED, "\\Answered" }, { STORE_FLAGGED, "\\Flagged" },
+		{ STORE_DELETED, "\\Deleted" }, { STORE_SEEN, "\\Seen" },
+		{ STORE_DRAFT, "\\Draft" },
+	};
+	const char *sep = "";
+	size_t i;
+
+	io_write(io, "(", 1);
+	for (i = 0; i < ARRAY_LEN(sys); i++) {
+		if (flags & sys[i].bit) {
+			io_printf(io, "%s%s", sep, sys[i].name);
+			sep = " ";
+		}
+	}
+	for (i = 0; kw != NULL && i < kw->n; i++) {
+		if (keywords & ((uint64_t)1 << i)) {
+			io_printf(io, "%s%s", sep, kw->name[i]);
+			sep = " ";
+		}
+	}
+	if (recent) {
+		io_printf(io, "%s\\Recent", sep);
+	}
+	io_write(io, ")", 1);
+}
+
+static void
+put_line(struct io *io, const char *lead, const char *fmt, va_list ap)
+{
+	char buf[1024];
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+
+	if (n < 0) {
+		n = 0;
+	}
+	io_puts(io, lead);
+	io_write(io, " ", 1);
+	io_write(io, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+	io_write(io, "\r\n", 2);
+}
+
+void
+imap_untagged(struct io *io, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	put_line(io, "*", fmt, ap);
+	va_end(ap);
+}
+
+void
+imap_tagged(struct io *io, const char *tag, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	put_line(io, tag != NULL ? tag : "*", fmt, ap);
+	va_end(ap);
+}

@@ -414,13 +414,13 @@ entries_cb(void *ctx, const struct mbox_entry *e)
 	return 0;
 }
 
-/* Make img the content of s: taken over whole when s is empty (an index being built). */
+/* Make img the content of s: taken over whole when s is an index being built. */
 static void
 adopt(struct idx_set *s, struct idx_set *img)
 {
 	struct store_changes ch = s->ch;
 
-	if (s->count > 0) {
+	if (s->count > 0 || s->uidnext > 1) {
 		idx_merge(s, img);
 		return;
 	}

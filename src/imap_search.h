@@ -23,7 +23,7 @@ struct imap_match {
 	int found;
 };
 
-/* Start matching needle s[0..len); an empty needle matches everything. */
+/* Start matching needle s[0..len); an empty needle matches at the first feed, even of 0 bytes. */
 void imap_match_init(struct imap_match *m, const char *s, size_t len);
 /* Feed text (may split UTF-8 sequences anywhere); returns m->found. */
 int imap_match_feed(struct imap_match *m, const char *s, size_t len);

@@ -31,6 +31,7 @@ uint64_t compact_dead(const struct idx_set *img);
 
 /* Build the plan for img (n = 0 and new_size < old_size for pure truncation); 0 or -1. */
 int compact_make_plan(const struct idx_set *img, struct compact_plan *p);
+/* Free a plan's moves. */
 void compact_free_plan(struct compact_plan *p);
 
 /*

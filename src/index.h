@@ -86,6 +86,7 @@ int idx_resync(const struct idx_set *old, const struct mbox_entry *ents, uint32_
 void idx_drop_expunged(struct idx_set *s);
 /* Forget the STORE_CHANGED marks (a fresh view has seen everything). */
 void idx_clear_changed(struct idx_set *s);
+/* Free s's array and leave it empty. */
 void idx_free(struct idx_set *s);
 
 /*

@@ -79,12 +79,28 @@ struct mime_msg {
 typedef int (*mime_line_fn)(void *ctx, const struct mime_msg *m, uint16_t part, int in_header,
     const char *line, size_t len, int partial);
 
-/* Parse the message r delivers (read to its end) into m; 0 or -1 (read error, no memory). */
+/*
+ * Parse the message r delivers (read to its end) into m: 0, -1 (read error, no memory),
+ * or the hook's nonzero value when it stopped the parse (m is then incomplete).
+ */
 int mime_parse(struct mime_msg *m, struct mbox_reader *r, mime_line_fn hook, void *ctx);
 /* Release what mime_parse allocated; m may be parsed again after. */
 void mime_msg_free(struct mime_msg *m);
 /* Value of field f of part p (unfolded, leading/trailing blanks cut), NULL if absent. */
 const char *mime_field(const struct mime_msg *m, uint16_t p, enum mime_field f);
+
+/*
+ * Structured field values (RFC 2045): the next token or quoted string at *i after
+ * comments and blanks, unquoted into out (cut to cap, NUL-terminated, lowercased if
+ * lower); its length, or -1 at the end or at a special character (left at *i).
+ */
+int mime_word(const char *v, size_t *i, char *out, size_t cap, int lower);
+/* Type and subtype of a Content-Type value, lowercased; *i is left before its params. -1 if malformed. */
+int mime_ctype_split(const char *v, char *type, size_t tcap, char *sub, size_t scap, size_t *i);
+/* Next "; name=value" parameter from *i: 1 with name (lowercased) and value, 0 at the end. */
+int mime_param_next(const char *v, size_t *i, char *name, size_t ncap, char *val, size_t vcap);
+/* Value of parameter name (lowercase) in the parameters starting at i; 1 found, 0 not. */
+int mime_param_find(const char *v, size_t i, const char *name, char *val, size_t vcap);
 
 /* Section kinds of BODY[section] (RFC 3501 6.4.5). */
 enum mime_sect {

@@ -1,0 +1,458 @@
+/*
+ * MIME structure: exact ENVELOPE/BODYSTRUCTURE text for hand-made messages, sections and
+ * header-field copies, and the part tree of a corpus (Python's email test messages and
+ * tests/fixtures/mime) against what Python's email package says (tests/mime_ref.py).
+ */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "imap_envelope.h"
+#include "mbox.h"
+#include "mime.h"
+#include "params.h"
+#include "util.h"
+#include "t.h"
+
+#define PYDATA "/usr/lib/python3.11/test/test_email/data"
+#define FIXDIR "tests/fixtures/mime"
+
+/* A message stored in a fresh unlinked mbox, ready to read. */
+struct stored {
+	int fd;
+	struct mbox_entry e;
+};
+
+static int
+tmpfd(void)
+{
+	char path[] = "/tmp/test_mime.XXXXXX";
+	int fd = mkstemp(path);
+
+	if (fd < 0) {
+		perror("mkstemp");
+		exit(2);
+	}
+	unlink(path);
+	return fd;
+}
+
+static int
+first_entry(void *ctx, const struct mbox_entry *e)
+{
+	*(struct mbox_entry *)ctx = *e;
+	return 1;
+}
+
+static void
+store_msg(const char *data, size_t n, struct stored *s)
+{
+	struct mbox_in in = { tmpfd(), data, n };	/* all of it read ahead, then EOF */
+	uint64_t written;
+	struct mbox_scan_stats st;
+
+	s->fd = tmpfd();
+	if (mbox_write_message(s->fd, &in, "a@example.org", 0, 1 << 30, &written) != 0 ||
+	    mbox_scan(s->fd, 0, written, 1, first_entry, &s->e, &st) != 1) {
+		fprintf(stderr, "cannot store message\n");
+		exit(2);
+	}
+	close(in.fd);
+}
+
+static void
+parse_stored(struct stored *s, struct mime_msg *m)
+{
+	struct mbox_reader r;
+
+	mbox_reader_init(&r, s->fd, &s->e, 1);
+	if (mime_parse(m, &r, NULL, NULL) != 0) {
+		fprintf(stderr, "parse failed\n");
+		exit(2);
+	}
+}
+
+static char *
+text_of(const struct mime_msg *m, int what)
+{
+	struct imap_buf b;
+	static char out[65536];
+
+	imap_buf_init(&b, MIME_WIRE_MAX);
+	if (what == 0) {
+		imap_envelope(&b, m, 0);
+	} else {
+		imap_bodystructure(&b, m, 0, what == 2);
+	}
+	out[0] = '\0';
+	if (!b.err && b.len < sizeof(out)) {
+		memcpy(out, b.p, b.len);
+		out[b.len] = '\0';
+	}
+	imap_buf_free(&b);
+	return out;
+}
+
+struct strsink {
+	char buf[65536];
+	size_t n;
+};
+
+static int
+to_str(void *ctx, const char *p, size_t n)
+{
+	struct strsink *s = ctx;
+
+	if (s->n + n >= sizeof(s->buf)) {
+		return -1;
+	}
+	memcpy(s->buf + s->n, p, n);
+	s->n += n;
+	s->buf[s->n] = '\0';
+	return 0;
+}
+
+/* BODY[section] text of a stored message, or "(none)". */
+static const char *
+section(struct stored *s, const struct mime_msg *m, const uint32_t *path, size_t depth,
+    enum mime_sect kind)
+{
+	static struct strsink out;
+	struct mime_span sp[MIME_PARTS_MAX];
+	struct mime_range rg;
+	struct mbox_reader r;
+
+	for (uint16_t i = 0; i < m->nparts; i++) {
+		sp[i] = m->parts[i].s;
+	}
+	out.n = 0;
+	out.buf[0] = '\0';
+	if (mime_section(sp, m->nparts, path, depth, kind, &rg) != 0) {
+		return "(none)";
+	}
+	mbox_reader_init(&r, s->fd, &s->e, 1);
+	if (mime_copy_range(&r, rg, to_str, &out) != 0) {
+		return "(error)";
+	}
+	return out.buf;
+}
+
+#define SIMPLE \
+	"From: \"Doe, John\" <john@example.org>\n" \
+	"To: a@b.example, Group: c@d.example, <e@f.example>;, =?utf-8?q?J=C3=BCrgen?= <j@x>\n" \
+	"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\n" \
+	"  and more\n" \
+	"Date: Sat, 28 Nov 2026 10:00:00 +0000\n" \
+	"Message-ID: <1@example.org>\n" \
+	"\n" \
+	"Hello\n" \
+	"world\n"
+
+static void
+test_simple(void)
+{
+	struct stored s;
+	struct mime_msg m;
+
+	store_msg(SIMPLE, strlen(SIMPLE), &s);
+	parse_stored(&s, &m);
+	CHECK(m.nparts == 1 && m.size == s.e.wire_size, "simple: one part, size %u", m.size);
+	CHECK(strcmp(text_of(&m, 0),
+	    "(\"Sat, 28 Nov 2026 10:00:00 +0000\" \"=?utf-8?q?Gr=C3=BC=C3=9Fe?=  and more\" "
+	    "((\"Doe, John\" NIL \"john\" \"example.org\")) "
+	    "((\"Doe, John\" NIL \"john\" \"example.org\")) "
+	    "((\"Doe, John\" NIL \"john\" \"example.org\")) "
+	    "((NIL NIL \"a\" \"b.example\")(NIL NIL \"Group\" NIL)(NIL NIL \"c\" \"d.example\")"
+	    "(NIL NIL \"e\" \"f.example\")(NIL NIL NIL NIL)"
+	    "(\"=?utf-8?q?J=C3=BCrgen?=\" NIL \"j\" \"x\")) "
+	    "NIL NIL NIL \"<1@example.org>\")") == 0, "simple: envelope %s", text_of(&m, 0));
+	CHECK(strcmp(text_of(&m, 1),
+	    "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 14 2)") == 0,
+	    "simple: body %s", text_of(&m, 1));
+	CHECK(strcmp(text_of(&m, 2),
+	    "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 14 2 NIL NIL NIL NIL)")
+	    == 0, "simple: bodystructure %s", text_of(&m, 2));
+	CHECK(strcmp(section(&s, &m, NULL, 0, MIME_SECT_TEXT), "Hello\r\nworld\r\n") == 0,
+	    "simple: TEXT");
+	CHECK(strcmp(section(&s, &m, (const uint32_t[]){ 1 }, 1, MIME_SECT_PART),
+	    "Hello\r\nworld\r\n") == 0, "simple: BODY[1] is the body");
+	CHECK(strcmp(section(&s, &m, (const uint32_t[]){ 2 }, 1, MIME_SECT_PART), "(none)") == 0,
+	    "simple: BODY[2] does not exist");
+	CHECK(strlen(section(&s, &m, NULL, 0, MIME_SECT_PART)) == s.e.wire_size,
+	    "simple: BODY[] is wire_size octets");
+	mime_msg_free(&m);
+	close(s.fd);
+}
+
+#define NESTED \
+	"From: a@example.org\n" \
+	"Subject: nested\n" \
+	"MIME-Version: 1.0\n" \
+	"Content-Type: multipart/mixed; boundary=\"outer\"\n" \
+	"\n" \
+	"preamble\n" \
+	"--outer\n" \
+	"Content-Type: text/plain; charset=utf-8\n" \
+	"Content-Transfer-Encoding: quoted-printable\n" \
+	"\n" \
+	"caf=C3=A9\n" \
+	"--outer\n" \
+	"Content-Type: message/rfc822\n" \
+	"Content-Disposition: attachment; filename=\"m.eml\"\n" \
+	"\n" \
+	"From: b@example.org\n" \
+	"Subject: inner\n" \
+	"Content-Type: multipart/alternative; boundary=inner\n" \
+	"\n" \
+	"--inner\n" \
+	"\n" \
+	"plain\n" \
+	"--inner\n" \
+	"Content-Type: text/html\n" \
+	"\n" \
+	"<p>html</p>\n" \
+	"--inner--\n" \
+	"--outer--\n" \
+	"epilogue\n"
+
+static void
+test_nested(void)
+{
+	struct stored s;
+	struct mime_msg m;
+	struct strsink out;
+	struct mbox_reader r;
+	struct mime_range hdr;
+	struct mime_span sp[MIME_PARTS_MAX];
+	const char *names[] = { "subject", "FROM" };
+
+	store_msg(NESTED, strlen(NESTED), &s);
+	parse_stored(&s, &m);
+	CHECK(m.nparts == 6, "nested: 6 parts (%u)", m.nparts);
+	CHECK(strcmp(text_of(&m, 1),
+	    "((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"quoted-printable\" 9 1)"
+	    "(\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 168 "
+	    "(NIL \"inner\" ((NIL NIL \"b\" \"example.org\")) ((NIL NIL \"b\" \"example.org\")) "
+	    "((NIL NIL \"b\" \"example.org\")) NIL NIL NIL NIL NIL) "
+	    "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 5 1)"
+	    "(\"text\" \"html\" NIL NIL NIL \"7bit\" 11 1) \"alternative\") 12) \"mixed\")") == 0,
+	    "nested: body %s", text_of(&m, 1));
+	CHECK(strstr(text_of(&m, 2), "\"7bit\" 168 ") != NULL &&
+	    strstr(text_of(&m, 2), "(\"attachment\" (\"filename\" \"m.eml\")) NIL NIL) \"mixed\" "
+	    "(\"boundary\" \"outer\") NIL NIL NIL)") != NULL,
+	    "nested: extension data %s", text_of(&m, 2));
+	CHECK(strcmp(section(&s, &m, (const uint32_t[]){ 1 }, 1, MIME_SECT_PART), "caf=C3=A9") == 0,
+	    "nested: BODY[1]");
+	CHECK(strcmp(section(&s, &m, (const uint32_t[]){ 1 }, 1, MIME_SECT_MIME),
+	    "Content-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Transfer-Encoding: quoted-printable\r\n\r\n") == 0, "nested: BODY[1.MIME]");
+	CHECK(strcmp(section(&s, &m, (const uint32_t[]){ 2 }, 1, MIME_SECT_HEADER),
+	    "From: b@example.org\r\nSubject: inner\r\n"
+	    "Content-Type: multipart/alternative; boundary=inner\r\n\r\n") == 0,
+	    "nested: BODY[2.HEADER]");
+	CHECK(strcmp(section(&s, &m, (const uint32_t[]){ 2, 2 }, 2, MIME_SECT_PART),
+	    "<p>html</p>") == 0, "nested: BODY[2.2]");
+	CHECK(strcmp(section(&s, &m, (const uint32_t[]){ 2, 1 }, 2, MIME_SECT_PART), "plain") == 0,
+	    "nested: BODY[2.1]");
+	CHECK(strcmp(section(&s, &m, (const uint32_t[]){ 1 }, 1, MIME_SECT_HEADER), "(none)") == 0,
+	    "nested: BODY[1.HEADER] of a text part does not exist");
+	CHECK(strcmp(section(&s, &m, (const uint32_t[]){ 3 }, 1, MIME_SECT_PART), "(none)") == 0,
+	    "nested: BODY[3] does not exist");
+	CHECK(strlen(section(&s, &m, (const uint32_t[]){ 2 }, 1, MIME_SECT_PART)) == 168,
+	    "nested: BODY[2] is the size BODYSTRUCTURE gives");
+	for (uint16_t i = 0; i < m.nparts; i++) {
+		sp[i] = m.parts[i].s;
+	}
+	mime_section(sp, m.nparts, NULL, 0, MIME_SECT_HEADER, &hdr);
+	out.n = 0;
+	mbox_reader_init(&r, s.fd, &s.e, 1);
+	CHECK(mime_copy_fields(&r, hdr, names, 2, 0, to_str, &out) == 0 &&
+	    strcmp(out.buf, "From: a@example.org\r\nSubject: nested\r\n\r\n") == 0,
+	    "nested: HEADER.FIELDS (subject FROM)");
+	out.n = 0;
+	mbox_reader_init(&r, s.fd, &s.e, 1);
+	CHECK(mime_copy_fields(&r, hdr, names, 2, 1, to_str, &out) == 0 &&
+	    strcmp(out.buf, "MIME-Version: 1.0\r\n"
+	    "Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n") == 0,
+	    "nested: HEADER.FIELDS.NOT (subject FROM)");
+	mime_msg_free(&m);
+	close(s.fd);
+}
+
+/* ---- corpus against Python ---- */
+
+/* Our dump in mime_ref.py's format. */
+static void
+dump_ours(const struct mime_msg *m, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (uint16_t p = 0; p < m->nparts; p++) {
+		const struct mime_part *q = &m->parts[p];
+		const char *ct = mime_field(m, p, MIME_F_CTYPE);
+		char type[64], sub[64];
+		size_t i, d = 0;
+		int w;
+
+		for (uint16_t a = p; m->parts[a].s.parent != MIME_NONE; a = m->parts[a].s.parent) {
+			d++;
+		}
+		if (ct == NULL || mime_ctype_split(ct, type, sizeof(type), sub, sizeof(sub), &i)) {
+			str_copy(type, sizeof(type), q->in_digest ? "message" : "text");
+			str_copy(sub, sizeof(sub), q->in_digest ? "rfc822" : "plain");
+		}
+		if (q->s.kind == MIME_LEAF && p > 0 && q->s.hdr_off == q->s.body_off &&
+		    q->s.body_len == 0) {
+			continue;	/* Python drops parts with neither header nor body */
+		}
+		if (q->s.kind == MIME_LEAF && (strcmp(type, "multipart") == 0 ||
+		    (strcmp(type, "message") == 0 && strcmp(sub, "rfc822") != 0 &&
+		    strcmp(sub, "global") != 0))) {
+			w = str_fmt(out + n, cap - n, "%zu %s/%s -\n", d, type, sub);
+		} else if (q->s.kind == MIME_LEAF) {
+			w = str_fmt(out + n, cap - n, "%zu %s/%s %u %u\n", d, type, sub, q->s.body_len,
+			    q->lines);
+		} else {
+			w = str_fmt(out + n, cap - n, "%zu %s/%s\n", d, type, sub);
+		}
+		if (w < 0) {
+			return;
+		}
+		n += (size_t)w;
+	}
+}
+
+/* Python's dump of the message content we stored (written LF-terminated to a file). */
+static int
+dump_python(struct stored *s, char *out, size_t cap)
+{
+	char path[] = "/tmp/test_mime_py.XXXXXX", cmd[PATH_LEN];
+	int fd = mkstemp(path);
+	struct mbox_reader r;
+	const char *line;
+	size_t len, n = 0;
+	int partial, nl, ok = fd >= 0;
+	FILE *p;
+
+	mbox_reader_init(&r, s->fd, &s->e, 1);
+	while (ok && mbox_reader_next(&r, &line, &len, &partial, &nl) == 1) {
+		ok = write_all(fd, line, len) == 0 && (!nl || write_all(fd, "\n", 1) == 0);
+	}
+	if (fd >= 0) {
+		close(fd);
+	}
+	str_fmt(cmd, sizeof(cmd), "python3 tests/mime_ref.py %s", path);
+	p = ok ? popen(cmd, "r") : NULL;
+	while (p != NULL && n + 1 < cap && (len = fread(out + n, 1, cap - n - 1, p)) > 0) {
+		n += len;
+	}
+	out[n] = '\0';
+	ok = p != NULL && pclose(p) == 0;
+	unlink(path);
+	return ok ? 0 : -1;
+}
+
+/* Invariants any message must satisfy, whatever Python says. */
+static int
+sane(const struct mime_msg *m)
+{
+	struct imap_buf b;
+	int ok = m->size > 0;
+
+	for (uint16_t p = 1; p < m->nparts && ok; p++) {
+		const struct mime_span *c = &m->parts[p].s, *par = &m->parts[c->parent].s;
+
+		ok = c->parent < p && c->hdr_off >= par->body_off && c->hdr_off <= c->body_off &&
+		    c->body_off + c->body_len <= par->body_off + par->body_len;
+	}
+	imap_buf_init(&b, MIME_WIRE_MAX);
+	ok = ok && imap_bodystructure(&b, m, 0, 1) == 0 && imap_envelope(&b, m, 0) == 0;
+	imap_buf_free(&b);
+	return ok;
+}
+
+static void
+corpus_file(const char *path, int *same, int *total)
+{
+	static char data[1 << 20], ours[1 << 16], py[1 << 16];
+	struct stored s;
+	struct mime_msg m;
+	ssize_t n;
+	size_t skip = 0;
+	const char *eol;
+	FILE *f = fopen(path, "rb");
+
+	if (f == NULL) {
+		return;
+	}
+	n = (ssize_t)fread(data, 1, sizeof(data), f);
+	fclose(f);
+	if (n <= 0) {
+		return;
+	}
+	/* a leading From_ line is the envelope (Python skips it too), not content */
+	if (n > 5 && memcmp(data, "From ", 5) == 0 && (eol = memchr(data, '\n', (size_t)n)) != NULL) {
+		skip = (size_t)(eol + 1 - data);
+	}
+	store_msg(data + skip, (size_t)n - skip, &s);
+	parse_stored(&s, &m);
+	CHECK(sane(&m), "corpus %s: spans nest, BODYSTRUCTURE and ENVELOPE build", path);
+	dump_ours(&m, ours, sizeof(ours));
+	if (dump_python(&s, py, sizeof(py)) == 0) {
+		(*total)++;
+		if (strcmp(ours, py) == 0) {
+			(*same)++;
+		} else {
+			printf("# %s differs\n# ours:\n%s# python:\n%s", path, ours, py);
+		}
+	}
+	mime_msg_free(&m);
+	close(s.fd);
+}
+
+static void
+corpus_dir(const char *dir, const char *prefix, int *same, int *total)
+{
+	struct dirent **ents;
+	int n = scandir(dir, &ents, NULL, alphasort);
+	char path[PATH_LEN];
+
+	for (int i = 0; i < n; i++) {
+		if (ents[i]->d_name[0] != '.' &&
+		    strncmp(ents[i]->d_name, prefix, strlen(prefix)) == 0 &&
+		    str_fmt(path, sizeof(path), "%s/%s", dir, ents[i]->d_name) > 0) {
+			corpus_file(path, same, total);
+		}
+		free(ents[i]);
+	}
+	if (n >= 0) {
+		free(ents);
+	}
+}
+
+static void
+test_corpus(void)
+{
+	int same = 0, total = 0, fsame = 0, ftotal = 0;
+
+	corpus_dir(PYDATA, "msg_", &same, &total);
+	corpus_dir(FIXDIR, "", &fsame, &ftotal);
+	if (total == 0) {
+		printf("# %s missing (tests/deps.sh installs libpython3.11-testsuite)\n", PYDATA);
+	}
+	CHECK(ftotal > 0 && fsame == ftotal, "fixtures: %d of %d part trees as Python sees them",
+	    fsame, ftotal);
+	CHECK(total == 0 || same == total, "python corpus: %d of %d part trees as Python sees them",
+	    same, total);
+}
+
+int
+main(void)
+{
+	test_simple();
+	test_nested();
+	test_corpus();
+	return t_done();
+}

@@ -300,7 +300,7 @@ remove_side(const char *side)
 	size_t i;
 
 	for (i = 0; i < ARRAY_LEN(side_exts); i++) {
-		if (str_fmt(path, sizeof(path), "%s%s", side, side_exts[i]) == 0) {
+		if (str_fmt(path, sizeof(path), "%s%s", side, side_exts[i]) >= 0) {
 			(void)unlink(path);
 		}
 	}
@@ -349,8 +349,8 @@ rename_side(const char *from, const char *to, int dir)
 		return;
 	}
 	for (i = 0; i < ARRAY_LEN(side_exts); i++) {
-		if (str_fmt(a, sizeof(a), "%s%s", from, side_exts[i]) == 0 &&
-		    str_fmt(b, sizeof(b), "%s%s", to, side_exts[i]) == 0) {
+		if (str_fmt(a, sizeof(a), "%s%s", from, side_exts[i]) >= 0 &&
+		    str_fmt(b, sizeof(b), "%s%s", to, side_exts[i]) >= 0) {
 			(void)rename(a, b);
 		}
 	}
@@ -501,7 +501,7 @@ walk_entry(struct listing *l, char *path, size_t plen, const char *prefix, const
 
 		rc = listing_add(l, name, FOLDER_NOSELECT);
 		if (rc == FOLDERS_OK && depth + 1 < FOLDER_DEPTH_MAX &&
-		    str_fmt(sub, sizeof(sub), "%s/", name) == 0) {
+		    str_fmt(sub, sizeof(sub), "%s/", name) >= 0) {
 			rc = walk(l, path, plen + 1 + dl, sub, depth + 1);
 		}
 		if (rc == FOLDERS_OK && l->n > before) {

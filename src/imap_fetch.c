@@ -174,7 +174,7 @@ send_section(struct fetch_msg *fm, const struct imap_section *sec, const char *l
 
 	if (label != NULL) {
 		io_puts(io, label);
-	} else if (imap_section_fmt(sec, text, sizeof(text)) == 0) {
+	} else if (imap_section_fmt(sec, text, sizeof(text)) >= 0) {
 		io_printf(io, "BODY[%s]", text);
 		if (sec->partial) {
 			io_printf(io, "<%u>", sec->origin);

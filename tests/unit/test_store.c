@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "index.h"
@@ -265,6 +266,42 @@ test_torn_between(void)
 	store_close(&f);
 }
 
+/* Killed at each durable step of a checkpoint (inside the call whose record started
+ * it): the next open has every flag change made, the last one included. */
+static void
+test_crash_checkpoint(void)
+{
+	struct store_folder f;
+	unsigned step;
+	int ok = 1;
+
+	for (step = 1; step <= 3 && ok; step++) {
+		pid_t pid = fork();
+		int status = 0, i;
+
+		if (pid == 0) {
+			char v[8];
+
+			str_fmt(v, sizeof(v), "%u", step);
+			setenv("MAILNOOK_CRASH_STEP", v, 1);
+			if (store_open(&f, mbox, side, STORE_RDWR) != STORE_OK) {
+				_exit(2);
+			}
+			for (i = 0; i < 2500; i++) {
+				store_set_flags(&f, 0, i & 1 ? STORE_SEEN : STORE_FLAGGED, (uint64_t)i);
+			}
+			_exit(0);
+		}
+		ok = pid > 0 && waitpid(pid, &status, 0) == pid &&
+		    (step == 3 ? WIFEXITED(status) : WIFSIGNALED(status)) &&
+		    store_open(&f, mbox, side, STORE_RDWR) == STORE_OK &&
+		    f.msgs[0].keywords >= (step == 3 ? 2499 : 2000) &&
+		    f.msgs[0].flags == (f.msgs[0].keywords & 1 ? STORE_SEEN : STORE_FLAGGED);
+		store_close(&f);
+	}
+	CHECK(ok, "killed before and after a checkpoint's rename: no flag change lost");
+}
+
 static void
 test_damage(void)
 {
@@ -343,6 +380,7 @@ main(void)
 	test_compact_at_close();
 	test_resync();
 	test_torn_between();
+	test_crash_checkpoint();
 	test_damage();
 	str_fmt(cmd, sizeof(cmd), "rm -rf %s", dir);
 	CHECK(system(cmd) == 0, "cleanup");

@@ -65,19 +65,12 @@ compact_dead(const struct idx_set *img)
 	return dead;
 }
 
+/* Append one move as is: chunk numbers of the moves before it stay the same. */
 static int
-plan_add(struct compact_plan *p, uint64_t src, uint64_t dst, uint64_t len)
+plan_push(struct compact_plan *p, uint64_t src, uint64_t dst, uint64_t len)
 {
-	struct compact_move *m;
+	struct compact_move *m = realloc(p->moves, ((size_t)p->n + 1) * sizeof(*m));
 
-	if (p->n > 0) {
-		m = &p->moves[p->n - 1];
-		if (m->src + m->len == src && m->dst + m->len == dst) {
-			m->len += len;
-			return 0;
-		}
-	}
-	m = realloc(p->moves, ((size_t)p->n + 1) * sizeof(*m));
 	if (m == NULL) {
 		return -1;
 	}
@@ -87,6 +80,19 @@ plan_add(struct compact_plan *p, uint64_t src, uint64_t dst, uint64_t len)
 	p->moves[p->n].len = len;
 	p->n++;
 	return 0;
+}
+
+/* Add a run to a plan being built, joining it to the previous run when they touch. */
+static int
+plan_add(struct compact_plan *p, uint64_t src, uint64_t dst, uint64_t len)
+{
+	struct compact_move *m = p->n > 0 ? &p->moves[p->n - 1] : NULL;
+
+	if (m != NULL && m->src + m->len == src && m->dst + m->len == dst) {
+		m->len += len;
+		return 0;
+	}
+	return plan_push(p, src, dst, len);
 }
 
 int
@@ -347,7 +353,7 @@ extend_for_appends(struct cjob *j, uint64_t *k)
 	log_warnx("compact: %llu bytes appended during an interrupted compaction, kept",
 	    (unsigned long long)extra);
 	*k = chunks_total(&j->p);
-	if (plan_add(&j->p, j->p.old_size, j->p.new_size, extra) < 0) {
+	if (plan_push(&j->p, j->p.old_size, j->p.new_size, extra) < 0) {
 		return -1;
 	}
 	j->p.old_size = (uint64_t)st.st_size;
@@ -527,7 +533,7 @@ journal_decode(const unsigned char *b, size_t n, struct compact_plan *p)
 	for (i = 0; i < cnt; i++) {
 		const unsigned char *q = b + JNL_HDR_LEN + (size_t)i * JNL_MOVE_LEN;
 
-		if (plan_add(p, get_le64(q), get_le64(q + 8), get_le64(q + 16)) < 0) {
+		if (plan_push(p, get_le64(q), get_le64(q + 8), get_le64(q + 16)) < 0) {
 			return -1;
 		}
 	}

@@ -227,6 +227,48 @@ test_crash_every_step(void)
 	CHECK(stat(mbox, &st) == 0 && verify(0, 1) == 0, "uidvalidity really compared");
 }
 
+/*
+ * Killed half way, then a tool that ignores dotlocks (and finds ours removed) appends a
+ * message before anyone recovers: recovery slides it down too and it is indexed.
+ */
+static void
+test_append_after_crash(void)
+{
+	struct store_folder f;
+	char lock[300];
+	uint32_t uv;
+	pid_t pid;
+	int status = 0, fd, ok;
+	size_t len;
+
+	write_mbox();
+	if (store_open(&f, mbox, side, STORE_RDWR) != STORE_OK) {
+		CHECK(0, "open before the append test");
+		return;
+	}
+	uv = f.uidvalidity;
+	store_close(&f);
+	pid = fork();
+	if (pid == 0) {
+		child(8);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFSIGNALED(status),
+	    "compaction killed half way");
+	str_fmt(lock, sizeof(lock), "%s.lock", mbox);
+	unlink(lock);
+	len = stored(msgbuf, sizeof(msgbuf), NMSG + 1);
+	fd = open(mbox, O_WRONLY | O_APPEND);
+	CHECK(fd >= 0 && write_all(fd, msgbuf, len) == 0, "foreign append after the crash");
+	close(fd);
+	ok = store_open(&f, mbox, side, STORE_RDONLY) == STORE_OK;
+	CHECK(ok && f.uidvalidity == uv && f.count == NMSG - ARRAY_LEN(gone) + 1 &&
+	    f.msgs[f.count - 1].uid == NMSG + 1 && intact(&f, f.count - 1, NMSG + 1) &&
+	    intact(&f, 0, 1), "recovery kept the appended message and indexed it");
+	if (ok) {
+		store_close(&f);
+	}
+}
+
 static void
 test_sizes(void)
 {
@@ -266,6 +308,7 @@ main(void)
 	test_plans();
 	test_sizes();
 	test_crash_every_step();
+	test_append_after_crash();
 	str_fmt(cmd, sizeof(cmd), "rm -rf %s", dir);
 	CHECK(system(cmd) == 0, "cleanup");
 	return t_done();

@@ -302,6 +302,117 @@ test_crash_checkpoint(void)
 	CHECK(ok, "killed before and after a checkpoint's rename: no flag change lost");
 }
 
+/* A child session: refresh and change flags while mail arrives, then report its view. */
+static void
+racer(int id, int out_fd)
+{
+	struct store_folder f;
+	struct store_changes ch;
+	char line[64];
+	uint32_t i;
+	int k;
+
+	if (store_open(&f, mbox, side, STORE_RDWR) != STORE_OK) {
+		_exit(2);
+	}
+	for (k = 0; k < 300; k++) {
+		if (store_refresh(&f, &ch) != STORE_OK ||
+		    store_set_flags(&f, (uint32_t)(k % f.count), (uint32_t)id, 0) != STORE_OK) {
+			_exit(3);
+		}
+	}
+	while (f.count < 5 + 40) {
+		if (store_refresh(&f, &ch) != STORE_OK) {
+			_exit(4);
+		}
+	}
+	for (i = 0; i < f.count; i++) {
+		int n = str_fmt(line, sizeof(line), "%u %llx\n", f.msgs[i].uid,
+		    (unsigned long long)f.msgs[i].e.fingerprint);
+
+		if (n < 0 || write_all(out_fd, line, (size_t)n) < 0) {
+			_exit(5);
+		}
+	}
+	store_close(&f);
+	_exit(0);
+}
+
+/* Mail delivered the way an MDA does it: under the mbox write lock. */
+static int
+deliver_locked(int n)
+{
+	static char buf[65536];
+	struct mbox_lock l;
+	size_t len = stored(buf, sizeof(buf), n, 0);
+	int fd = open(mbox, O_RDWR | O_APPEND), rc = -1;
+
+	memset(&l, 0, sizeof(l));
+	if (fd >= 0 && lock_mbox(&l, fd, mbox, 1, 10000) == 0) {
+		rc = write_all(fd, buf, len);
+		if (unlock_mbox(&l) < 0) {
+			rc = -1;
+		}
+	}
+	if (fd >= 0) {
+		close(fd);
+	}
+	return rc;
+}
+
+/* Three sessions index the same new mail at once: they must agree on every UID. */
+static void
+test_concurrent(void)
+{
+	static const int ns[] = { 1, 2, 3, 4, 5 };
+	char outs[3][300], *texts[3];
+	struct store_folder f;
+	pid_t pids[3];
+	int i, ok = 1, status;
+
+	str_fmt(mbox, sizeof(mbox), "%s/Race", dir);
+	str_fmt(side, sizeof(side), "%s/.mailnook/Race", dir);
+	write_mbox(ns, 5, 0, 0);
+	CHECK(store_open(&f, mbox, side, STORE_RDWR) == STORE_OK, "race folder indexed");
+	store_close(&f);
+	for (i = 0; i < 3; i++) {
+		int fd;
+
+		str_fmt(outs[i], sizeof(outs[i]), "%s/race.%d", dir, i);
+		fd = open(outs[i], O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			racer(i + 1, fd);
+		}
+		close(fd);
+	}
+	for (i = 0; i < 40 && ok; i++) {
+		ok = deliver_locked(100 + i) == 0;
+	}
+	CHECK(ok, "40 messages delivered while the sessions run");
+	for (i = 0; i < 3; i++) {
+		ok = waitpid(pids[i], &status, 0) == pids[i] && WIFEXITED(status) &&
+		    WEXITSTATUS(status) == 0 && ok;
+	}
+	CHECK(ok, "three sessions refreshed and changed flags throughout");
+	for (i = 0; i < 3; i++) {
+		static char bufs[3][8192];
+		int fd = open(outs[i], O_RDONLY);
+		ssize_t r = fd >= 0 ? read_full(fd, bufs[i], sizeof(bufs[i]) - 1) : -1;
+
+		bufs[i][r > 0 ? r : 0] = '\0';
+		texts[i] = bufs[i];
+		if (fd >= 0) {
+			close(fd);
+		}
+	}
+	CHECK(strlen(texts[0]) > 0 && strcmp(texts[0], texts[1]) == 0 &&
+	    strcmp(texts[0], texts[2]) == 0, "all sessions agree on every uid and message");
+	CHECK(store_open(&f, mbox, side, STORE_RDWR) == STORE_OK && f.count == 45 &&
+	    f.msgs[44].uid == 45 && f.uidnext == 46, "45 messages, uids 1..45, none skipped");
+	store_close(&f);
+}
+
 static void
 test_damage(void)
 {
@@ -381,6 +492,7 @@ main(void)
 	test_resync();
 	test_torn_between();
 	test_crash_checkpoint();
+	test_concurrent();
 	test_damage();
 	str_fmt(cmd, sizeof(cmd), "rm -rf %s", dir);
 	CHECK(system(cmd) == 0, "cleanup");

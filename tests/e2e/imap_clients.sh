@@ -1,0 +1,85 @@
+#!/bin/sh
+# Real IMAP clients against `mailnook serve` on loopback: curl imap:// and imaps://
+# (LIST, FETCH byte-exact, SEARCH, STARTTLS), fetchmail over IMAP (keep, then delete,
+# with mailnook deliver as the MDA) and mutt in batch mode reading and copying.
+. "$(dirname "$0")/../lib.sh"
+
+add_user alice secret
+add_user bob other
+for i in 1 2 3; do make_msg "$i" "imap client $i" 5 | deliver_msg alice; done
+printf 'Subject: dots\n\n.\n..two\nFrom here\nend\n' | deliver_msg alice
+
+"$MAILNOOK" -c "$CONF" cert --cert "$T/ec.crt" --key "$T/ec.key" localhost 127.0.0.1 \
+    >/dev/null
+IMAP_PORT=$(free_port)
+IMAPS_PORT=$(free_port)
+start_serve -o "tls_cert=$T/ec.crt" -o "tls_key=$T/ec.key" \
+    -o "listen=127.0.0.1:$IMAP_PORT imap" -o "listen=127.0.0.1:$IMAPS_PORT imap tls"
+wait_port "$IMAP_PORT" && wait_port "$IMAPS_PORT" || fail "IMAP listeners up"
+URL="imap://127.0.0.1:$IMAP_PORT"
+CURL="curl -s --max-time 10"
+
+# --- curl ---
+list=$($CURL -u alice:secret "$URL/" | tr -d '\r')
+check "curl LIST shows INBOX and Sent" sh -c "echo '$list' | grep -q ' INBOX\$' && echo '$list' | grep -q ' Sent\$'"
+$CURL -u alice:secret "$URL/INBOX;UID=4" >"$T/got4"
+printf 'Subject: dots\r\n\r\n.\r\n..two\r\nFrom here\r\nend\r\n' >"$T/want4"
+check "curl FETCH by UID is byte-exact (dots and a From line)" cmp -s "$T/got4" "$T/want4"
+$CURL -u alice:secret "$URL/INBOX;UID=1" | tr -d '\r' >"$T/got1"
+make_msg 1 "imap client 1" 5 >"$T/want1"
+check "curl FETCH UID 1 is the delivered message" cmp -s "$T/got1" "$T/want1"
+found=$($CURL -u alice:secret "$URL/INBOX?SUBJECT%20%22client%202%22" | tr -d '\r')
+check "curl SEARCH SUBJECT finds message 2 ($found)" [ "$found" = "* SEARCH 2" ]
+$CURL --insecure -u alice:secret "imaps://127.0.0.1:$IMAPS_PORT/INBOX;UID=4" >"$T/tls4"
+check "curl imaps:// (port 993 style) FETCH" cmp -s "$T/tls4" "$T/want4"
+$CURL --insecure --ssl-reqd -u alice:secret "$URL/INBOX;UID=4" >"$T/stls4"
+check "curl STARTTLS FETCH" cmp -s "$T/stls4" "$T/want4"
+$CURL -u alice:wrong "$URL/" >/dev/null 2>&1
+rc=$?
+check "curl with a wrong password fails (exit $rc)" [ "$rc" -eq 67 ]
+
+# --- mutt in batch mode: count, then copy message 1 to a folder ---
+export HOME=$T
+cat >"$T/muttrc" <<RC
+set folder="imap://alice:secret@127.0.0.1:$IMAP_PORT/"
+set spoolfile="+INBOX"
+set ssl_starttls=no
+set ssl_force_tls=no
+set imap_passive=no
+set confirmappend=no
+set confirmcreate=no
+set mail_check=0
+set header_cache=""
+set message_cachedir=""
+RC
+timeout 30 mutt -F "$T/muttrc" -f "imap://alice:secret@127.0.0.1:$IMAP_PORT/INBOX" \
+    -e 'push "<copy-message>=Archive<enter><quit>"' </dev/null >"$T/mutt.log" 2>&1
+n=$(printf 'a LOGIN alice secret\r\nb STATUS Archive (MESSAGES)\r\nc LOGOUT\r\n' |
+    "$MAILNOOK" -c "$CONF" -o plaintext_auth=anywhere imap 2>/dev/null | tr -d '\r' |
+    sed -n 's/^\* STATUS Archive (MESSAGES \([0-9]*\))$/\1/p')
+check "mutt copied a message into Archive ($n)" [ "${n:-0}" -eq 1 ]
+
+# --- fetchmail over IMAP: keep, then fetch-all and delete into bob ---
+rc() {
+	cat >"$T/fetchmailrc" <<RC
+poll 127.0.0.1 protocol imap port $IMAP_PORT
+  user alice there with password secret is bob here
+  options sslproto "" $1
+RC
+	chmod 600 "$T/fetchmailrc"
+}
+fetch() {
+	timeout 30 fetchmail -f "$T/fetchmailrc" --nodetach --nosyslog --idfile "$T/fetchids" \
+	    --pidfile "$T/fetchmail.pid" --mda "$MAILNOOK -c $CONF deliver -f %F bob" \
+	    >>"$T/fetchmail.log" 2>&1
+}
+rc "keep fetchall"
+fetch
+check "fetchmail keep: bob got 4 messages" [ "$(grep -c '^From ' "$MAIL/bob/INBOX")" -eq 4 ]
+rc "nokeep fetchall"
+fetch
+check "fetchmail delete: bob has 8" [ "$(grep -c '^From ' "$MAIL/bob/INBOX")" -eq 8 ]
+left=$(printf 'a LOGIN alice secret\r\nb STATUS INBOX (MESSAGES)\r\nc LOGOUT\r\n' |
+    "$MAILNOOK" -c "$CONF" -o plaintext_auth=anywhere imap 2>/dev/null | tr -d '\r' |
+    sed -n 's/^\* STATUS INBOX (MESSAGES \([0-9]*\))$/\1/p')
+check "fetchmail delete expunged alice's INBOX ($left)" [ "${left:-x}" = 0 ]

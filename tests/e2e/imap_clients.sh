@@ -1,7 +1,7 @@
 #!/bin/sh
 # Real IMAP clients against `mailnook serve` on loopback: curl imap:// and imaps://
 # (LIST, FETCH byte-exact, SEARCH, STARTTLS), fetchmail over IMAP (keep, then delete,
-# with mailnook deliver as the MDA) and mutt in batch mode reading and copying.
+# with mailnook deliver as the MDA) and mutt driven by pushed keys, copying a message.
 . "$(dirname "$0")/../lib.sh"
 
 add_user alice secret
@@ -52,8 +52,9 @@ set mail_check=0
 set header_cache=""
 set message_cachedir=""
 RC
-timeout 30 mutt -F "$T/muttrc" -f "imap://alice:secret@127.0.0.1:$IMAP_PORT/INBOX" \
-    -e 'push "<copy-message>=Archive<enter><quit>"' </dev/null >"$T/mutt.log" 2>&1
+# mutt wants a terminal: script(1) gives it one
+TERM=xterm timeout 30 script -qec "mutt -F $T/muttrc -f imap://alice:secret@127.0.0.1:$IMAP_PORT/INBOX -e 'push \"<copy-message>=Archive<enter><quit>\"'" \
+    /dev/null </dev/null >"$T/mutt.log" 2>&1
 n=$(printf 'a LOGIN alice secret\r\nb STATUS Archive (MESSAGES)\r\nc LOGOUT\r\n' |
     "$MAILNOOK" -c "$CONF" -o plaintext_auth=anywhere imap 2>/dev/null | tr -d '\r' |
     sed -n 's/^\* STATUS Archive (MESSAGES \([0-9]*\))$/\1/p')

@@ -62,9 +62,9 @@ f=$(grep -l 'Subject: sync 3' "$M"/INBOX/cur/* "$M"/INBOX/new/* 2>/dev/null | he
 check "message bodies arrived intact" grep -q 'line 3 of message 3' "$f"
 
 # local changes: flag one seen+flagged, delete one, add one to Sent
-f1=$(grep -l 'Subject: sync 1' "$M"/INBOX/cur/* "$M"/INBOX/new/* | head -1)
+f1=$(grep -l "Subject: sync 1" "$M"/INBOX/cur/* "$M"/INBOX/new/* 2>/dev/null | head -1)
 mv "$f1" "$M/INBOX/cur/$(basename "$f1" | sed 's/:2,.*//'):2,FS"
-f2=$(grep -l 'Subject: sync 2' "$M"/INBOX/cur/* "$M"/INBOX/new/* | head -1)
+f2=$(grep -l "Subject: sync 2" "$M"/INBOX/cur/* "$M"/INBOX/new/* 2>/dev/null | head -1)
 mv "$f2" "$M/INBOX/cur/$(basename "$f2" | sed 's/:2,.*//'):2,T"
 printf 'From: alice@test.example\nSubject: sent locally\n\nhello\n' >"$M/Sent/cur/1.local:2,S"
 sync

@@ -51,7 +51,8 @@ check "From_ line has the -f sender and an asctime date" \
 
 make_msg 2 "crlf" | sed 's/$/\r/' | deliver_msg alice '<a b@example.org>'
 check "CRLF message delivered" [ $? -eq 0 ]
-check "CRLF input stored with LF only" sh -c "! grep -q \"$(printf '\r')\" '$BOX'"
+check "CRLF input stored with LF only" \
+    sh -c "grep -q '^Subject: crlf\$' '$BOX' && ! grep -q \"$(printf '\r')\" '$BOX'"
 check "sender sanitised in the From_ line" grep -q '^From a_b@example.org ' "$BOX"
 printf 'Subject: q\n\nFrom the start\n>From quoted\n' | deliver_msg alice
 check "no -f gives MAILER-DAEMON" grep -q '^From MAILER-DAEMON ' "$BOX"

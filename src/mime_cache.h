@@ -12,6 +12,7 @@
 
 #include "mbox.h"
 #include "mime.h"
+#include "params.h"
 
 /* One message's cached structure; pointers stay valid until the next call on the cache. */
 struct mime_cached {
@@ -26,17 +27,18 @@ struct mime_cached {
 	uint32_t size;			/* wire size the parse saw */
 };
 
-/* RAM: a sorted (uid, offset) table for the records seen plus one record buffer. */
+/* RAM: 8 bytes per cached message (the file stays under 4 GiB) plus one record buffer. */
 struct mime_cache_slot {
 	uint32_t uid;
-	uint64_t fingerprint;
-	uint64_t off;
+	uint32_t off;
 };
 
 struct mime_cache {
 	int fd;
 	uint32_t uidvalidity;
-	uint64_t seen;			/* file bytes indexed so far */
+	uint32_t seen;			/* file bytes indexed so far */
+	uint64_t ino;			/* inode of the open file: a prune replaces it */
+	char path[PATH_LEN];
 	struct mime_cache_slot *slot;
 	size_t nslot, slot_cap;
 	unsigned char *rec;		/* the last record read or written */

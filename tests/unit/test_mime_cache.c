@@ -1,0 +1,291 @@
+/*
+ * The structure cache: miss then hit with the same text as a fresh parse, records seen
+ * across handles and reopen, torn tails and flipped bytes, UIDVALIDITY changes,
+ * fingerprint changes, pruning, and the cost of a hit against a parse.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "imap_envelope.h"
+#include "mbox.h"
+#include "mime_cache.h"
+#include "params.h"
+#include "util.h"
+#include "t.h"
+
+#define NMSG 300
+
+static char side[PATH_LEN], cpath[PATH_LEN];
+static int mbox_fd;
+static struct mbox_entry ents[NMSG];
+static size_t nents;
+
+static int
+collect(void *ctx, const struct mbox_entry *e)
+{
+	(void)ctx;
+	if (nents < NMSG) {
+		ents[nents++] = *e;
+	}
+	return 0;
+}
+
+/* An mbox of NMSG messages, every third one multipart with a 64 KB attachment. */
+static void
+make_mbox(void)
+{
+	char path[PATH_LEN], msg[80000];
+	uint64_t written, total = 0;
+	struct mbox_scan_stats st;
+	int empty;
+
+	str_fmt(path, sizeof(path), "%s.mbox", side);
+	mbox_fd = open(path, O_RDWR | O_CREAT | O_APPEND, 0600);
+	empty = open("/dev/null", O_RDONLY);
+	for (int i = 0; i < NMSG; i++) {
+		struct mbox_in in = { empty, msg, 0 };
+		int n = i % 3 ? str_fmt(msg, sizeof(msg), "From: u%d@example.org\nSubject: m %d\n\n"
+		    "body %d\n", i, i, i) :
+		    str_fmt(msg, sizeof(msg), "From: u%d@example.org\nSubject: m %d\n"
+		    "Content-Type: multipart/mixed; boundary=b\n\n--b\n\npart one\n--b\n"
+		    "Content-Type: image/png\nContent-Transfer-Encoding: base64\n\niVBORw0K\n--b--\n",
+		    i, i);
+
+		for (int k = 0; i % 3 == 0 && k < 880; k++) {
+			n += str_fmt(msg + n - 6, sizeof(msg) - (size_t)n,
+			    "%072d\n--b--\n", k) - 6;
+		}
+		in.head_len = (size_t)n;
+		if (mbox_write_message(mbox_fd, &in, "x", 0, 1 << 20, &written) != 0) {
+			perror("mbox_write_message");
+			exit(2);
+		}
+		total += written;
+	}
+	close(empty);
+	mbox_scan(mbox_fd, 0, total, 1, collect, NULL, &st);
+}
+
+/* The texts and spans a direct parse gives, for comparison. */
+static int
+same_as_parse(size_t i, const struct mime_cached *mc)
+{
+	struct mbox_reader r;
+	struct mime_msg m;
+	struct imap_buf b;
+	int ok;
+
+	mbox_reader_init(&r, mbox_fd, &ents[i], 1);
+	if (mime_parse(&m, &r, NULL, NULL) != 0) {
+		return 0;
+	}
+	imap_buf_init(&b, MIME_WIRE_MAX);
+	imap_bodystructure(&b, &m, 0, 1);
+	ok = b.len == mc->bodystructure_len && memcmp(b.p, mc->bodystructure, b.len) == 0 &&
+	    mc->nspans == m.nparts && mc->size == ents[i].wire_size;
+	b.len = 0;
+	imap_envelope(&b, &m, 0);
+	ok = ok && b.len == mc->envelope_len && memcmp(b.p, mc->envelope, b.len) == 0;
+	b.len = 0;
+	imap_bodystructure(&b, &m, 0, 0);
+	ok = ok && b.len == mc->body_len && memcmp(b.p, mc->body, b.len) == 0;
+	for (uint16_t k = 0; ok && k < m.nparts; k++) {
+		ok = memcmp(&mc->spans[k], &m.parts[k].s, sizeof(struct mime_span)) == 0;
+	}
+	imap_buf_free(&b);
+	mime_msg_free(&m);
+	return ok;
+}
+
+static int
+put(struct mime_cache *c, size_t i, struct mime_cached *out)
+{
+	struct mbox_reader r;
+
+	mbox_reader_init(&r, mbox_fd, &ents[i], 1);
+	return mime_cache_put(c, (uint32_t)i + 1, ents[i].fingerprint, &r, out);
+}
+
+static int
+hits(struct mime_cache *c, size_t from, size_t to)
+{
+	struct mime_cached mc;
+	int n = 0;
+
+	for (size_t i = from; i < to; i++) {
+		n += mime_cache_get(c, (uint32_t)i + 1, ents[i].fingerprint, &mc) == 1 &&
+		    same_as_parse(i, &mc);
+	}
+	return n;
+}
+
+static off_t
+fsize(void)
+{
+	struct stat st;
+
+	return stat(cpath, &st) == 0 ? st.st_size : -1;
+}
+
+static void
+test_basic(void)
+{
+	struct mime_cache a, b;
+	struct mime_cached mc;
+	int ok = 1;
+
+	CHECK(mime_cache_open(&a, side, 7) == 0, "open creates the cache");
+	CHECK(mime_cache_get(&a, 1, ents[0].fingerprint, &mc) == 0, "empty cache: a miss");
+	for (size_t i = 0; i < NMSG / 2; i++) {
+		ok = ok && put(&a, i, &mc) == 0 && same_as_parse(i, &mc);
+	}
+	CHECK(ok, "put gives what a parse gives");
+	CHECK(hits(&a, 0, NMSG / 2) == NMSG / 2, "then every message hits");
+	CHECK(mime_cache_get(&a, 1, ents[0].fingerprint ^ 1, &mc) == 0,
+	    "another fingerprint under the same UID is a miss");
+	CHECK(mime_cache_open(&b, side, 7) == 0 && hits(&b, 0, NMSG / 2) == NMSG / 2,
+	    "a second handle hits what the first wrote");
+	for (size_t i = NMSG / 2; i < NMSG; i++) {
+		put(&b, i, &mc);
+	}
+	CHECK(hits(&a, NMSG / 2, NMSG) == NMSG / 2, "the first handle sees the second's appends");
+	mime_cache_close(&a);
+	mime_cache_close(&b);
+	CHECK(mime_cache_open(&a, side, 7) == 0 && hits(&a, 0, NMSG) == NMSG, "reopen: all hit");
+	mime_cache_close(&a);
+}
+
+static void
+test_damage(void)
+{
+	struct mime_cache a;
+	struct mime_cached mc;
+	off_t size = fsize();
+	int fd = open(cpath, O_RDWR);
+	unsigned char byte;
+
+	/* a torn last record: the tail is cut on open, the rest still hits */
+	CHECK(fd >= 0 && ftruncate(fd, size - 5) == 0, "tear the last record");
+	CHECK(mime_cache_open(&a, side, 7) == 0 && hits(&a, 0, NMSG - 1) == NMSG - 1 &&
+	    mime_cache_get(&a, NMSG, ents[NMSG - 1].fingerprint, &mc) == 0,
+	    "torn tail: earlier records hit, the torn one misses");
+	CHECK(fsize() < size - 5, "the torn tail was cut");
+	mime_cache_close(&a);
+	/* a flipped byte in the middle of a record: that record misses, put repairs it */
+	pread_full(fd, &byte, 1, 200);
+	byte ^= 0x20;
+	pwrite_all(fd, &byte, 1, 200);
+	close(fd);
+	CHECK(mime_cache_open(&a, side, 7) == 0 && hits(&a, 0, NMSG - 1) == NMSG - 2,
+	    "a flipped byte makes exactly one miss");
+	CHECK(put(&a, 0, &mc) == 0 && hits(&a, 0, 1) == 1, "put again: the message hits");
+	mime_cache_close(&a);
+	CHECK(mime_cache_open(&a, side, 8) == 0 && hits(&a, 0, NMSG) == 0 &&
+	    fsize() == 32, "another UIDVALIDITY starts afresh");
+	mime_cache_close(&a);
+}
+
+static void
+test_prune(void)
+{
+	struct mime_cache a, b;
+	struct mime_cached mc;
+	uint32_t live[NMSG / 10];
+	off_t before;
+
+	mime_cache_open(&a, side, 9);
+	mime_cache_open(&b, side, 9);
+	for (size_t i = 0; i < NMSG; i++) {
+		put(&a, i, &mc);
+	}
+	for (size_t k = 0; k < ARRAY_LEN(live); k++) {
+		live[k] = (uint32_t)(k * 10 + 1);
+	}
+	before = fsize();
+	CHECK(mime_cache_prune(&a, live, ARRAY_LEN(live)) == 0 && fsize() < before / 5,
+	    "prune keeps a tenth: file %lld -> %lld bytes", (long long)before, (long long)fsize());
+	CHECK(mime_cache_get(&a, 11, ents[10].fingerprint, &mc) == 1 &&
+	    mime_cache_get(&a, 12, ents[11].fingerprint, &mc) == 0, "live records stay, dead go");
+	CHECK(mime_cache_get(&b, 21, ents[20].fingerprint, &mc) == 1,
+	    "another handle follows the rewritten file");
+	CHECK(mime_cache_prune(&a, live, ARRAY_LEN(live)) == 0 && fsize() < before / 5,
+	    "a second prune has nothing to do");
+	mime_cache_close(&a);
+	mime_cache_close(&b);
+}
+
+static int64_t
+usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void
+test_cost(void)
+{
+	struct mime_cache a;
+	struct mime_cached mc;
+	int64_t t0, t1, t2;
+	int n = 0;
+
+	mime_cache_open(&a, side, 10);
+	for (size_t i = 0; i < NMSG; i++) {
+		put(&a, i, &mc);
+	}
+	mime_cache_close(&a);
+	mime_cache_open(&a, side, 10);
+	t0 = usec();
+	for (int round = 0; round < 10; round++) {
+		for (size_t i = 0; i < NMSG; i++) {
+			n += mime_cache_get(&a, (uint32_t)i + 1, ents[i].fingerprint, &mc) == 1;
+		}
+	}
+	t1 = usec();
+	for (int round = 0; round < 10; round++) {
+		for (size_t i = 0; i < NMSG; i++) {
+			struct mbox_reader r;
+			struct mime_msg m;
+
+			mbox_reader_init(&r, mbox_fd, &ents[i], 1);
+			mime_parse(&m, &r, NULL, NULL);
+			mime_msg_free(&m);
+		}
+	}
+	t2 = usec();
+	printf("# %d hits in %lld us, %d parses in %lld us\n", n, (long long)(t1 - t0), NMSG * 10,
+	    (long long)(t2 - t1));
+	CHECK(n == NMSG * 10, "every reopened record hits (%d)", n);
+	CHECK((t1 - t0) * 2 < t2 - t1, "a hit costs less than half a parse");
+	mime_cache_close(&a);
+}
+
+int
+main(void)
+{
+	char dir[] = "/tmp/test_mime_cache.XXXXXX";
+
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		return 2;
+	}
+	str_fmt(side, sizeof(side), "%s/f", dir);
+	str_fmt(cpath, sizeof(cpath), "%s.mime", side);
+	make_mbox();
+	CHECK(nents == NMSG, "%zu messages stored", nents);
+	test_basic();
+	test_damage();
+	test_cost();
+	test_prune();
+	unlink(cpath);
+	str_fmt(cpath, sizeof(cpath), "%s.mbox", side);
+	unlink(cpath);
+	rmdir(dir);
+	return t_done();
+}

@@ -73,6 +73,7 @@ struct mbox_reader {
 	char buf[8192];
 };
 
+/* Start reading e's content (From_ line and separator excluded); no I/O until next. */
 void mbox_reader_init(struct mbox_reader *r, int fd, const struct mbox_entry *e, int mboxrd);
 /*
  * Next piece of content: *line points into the reader's buffer, *len bytes, without the

@@ -334,7 +334,7 @@ imap_search_eval(const struct imap_skey *key, const struct imap_search_msg *msg,
 
 /* ---- RFC 5322 dates ---- */
 
-/* Obsolete zone names (RFC 5322 4.3); military letters and unknown names mean +0000. */
+/* Obsolete zone names (RFC 5322 4.3); other alphabetic names mean +0000. */
 static int
 zone_name(const char *s, size_t n, int *zone)
 {
@@ -354,7 +354,13 @@ zone_name(const char *s, size_t n, int *zone)
 			return 0;
 		}
 	}
+	/* Other names (military letters, local abbreviations) carry no usable offset. */
 	*zone = 0;
+	for (i = 0; i < n; i++) {
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z'))) {
+			return -1;
+		}
+	}
 	return n > 0 && n <= 5 ? 0 : -1;
 }
 

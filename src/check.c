@@ -38,6 +38,22 @@ problem(struct report *r, const char *what, uint32_t uid)
 	}
 }
 
+/* Is a compaction running right now (it holds .ses exclusively)? */
+static int
+compaction_running(const char *side)
+{
+	char ses[PATH_LEN];
+	int fd, busy;
+
+	if (str_fmt(ses, sizeof(ses), "%s.ses", side) < 0 ||
+	    (fd = open(ses, O_RDONLY | O_CLOEXEC)) < 0) {
+		return 0;
+	}
+	busy = flock(fd, LOCK_SH | LOCK_NB) < 0;
+	close(fd);
+	return busy;
+}
+
 /* Open the folder once so that store_open finishes a compaction a crash interrupted. */
 static int
 finish_journal(const char *mbox, const char *side, struct report *r)
@@ -48,6 +64,10 @@ finish_journal(const char *mbox, const char *side, struct report *r)
 
 	if (str_fmt(jnl, sizeof(jnl), "%s.jnl", side) < 0 || access(jnl, F_OK) != 0) {
 		return STORE_OK;
+	}
+	if (compaction_running(side)) {
+		fprintf(r->out, "compaction in progress\n");
+		return STORE_INUSE;
 	}
 	problem(r, "interrupted compaction: finishing it from the journal", 0);
 	rc = store_open(&f, mbox, side, STORE_RDONLY);

@@ -280,6 +280,106 @@ test_nested(void)
 	close(s.fd);
 }
 
+static void
+test_words(void)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "=?utf-8?q?Gr=C3=BC=C3=9Fe?= =?ISO-8859-1?Q?J=FCrgen?=", "Gr\xc3\xbc\xc3\x9f" "eJ\xc3\xbcrgen" },
+		{ "a =?utf-8?b?w6k=?= b", "a \xc3\xa9 b" },
+		{ "=?utf-8?q?a_b?=  c", "a b  c" },
+		{ "plain  text", "plain  text" },
+		{ "=?broken", "=?broken" },
+		{ "=?x?z?y?=", "=?x?z?y?=" },
+		{ "=?utf-8*en?Q?hi?=", "hi" },
+		{ "", "" },
+	};
+	char out[256];
+
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		size_t n = mime_decode_words(cases[i].in, strlen(cases[i].in), out, sizeof(out) - 1);
+
+		out[n] = '\0';
+		CHECK(strcmp(out, cases[i].out) == 0, "encoded words \"%s\" -> \"%s\"", cases[i].in,
+		    out);
+	}
+	CHECK(mime_decode_words("=?utf-8?q?abcdef?=", 18, out, 3) == 3, "decoding stops at cap");
+}
+
+#define WALK \
+	"From: =?iso-8859-1?q?Andr=E9?= <a@example.org>\n" \
+	"Subject: long\n" \
+	" folded =?utf-8?b?w6lsw6k=?=\n" \
+	"Content-Type: multipart/mixed; boundary=zz\n" \
+	"\n" \
+	"--zz\n" \
+	"Content-Type: text/plain; charset=iso-8859-1\n" \
+	"Content-Transfer-Encoding: quoted-printable\n" \
+	"\n" \
+	"caf=E9 cr=\n" \
+	"=E8me\n" \
+	"--zz\n" \
+	"Content-Type: text/plain; charset=utf-8\n" \
+	"Content-Transfer-Encoding: base64\n" \
+	"\n" \
+	"bGluZSBvbmUKbGluZSB0d28K\n" \
+	"--zz\n" \
+	"Content-Type: image/png\n" \
+	"Content-Transfer-Encoding: base64\n" \
+	"\n" \
+	"c2VjcmV0\n" \
+	"--zz--\n"
+
+static int
+walk_hdr(void *ctx, const char *name, size_t nlen, const char *val, size_t vlen)
+{
+	struct strsink *s = ctx;
+
+	return to_str(s, "H:", 2) || to_str(s, name, nlen) || to_str(s, "=", 1) ||
+	    to_str(s, val, vlen) || to_str(s, "\n", 1);
+}
+
+static int
+walk_text(void *ctx, const char *p, size_t n)
+{
+	return to_str(ctx, "T:", 2) || to_str(ctx, p, n) || to_str(ctx, "\n", 1);
+}
+
+static int
+walk_stop(void *ctx, const char *p, size_t n)
+{
+	(void)ctx;
+	return memmem(p, n, "two", 3) != NULL ? 7 : 0;
+}
+
+static void
+test_walk(void)
+{
+	static struct strsink out;
+	struct stored s;
+	struct mbox_reader r;
+
+	store_msg(WALK, strlen(WALK), &s);
+	mbox_reader_init(&r, s.fd, &s.e, 1);
+	out.n = 0;
+	CHECK(mime_search_walk(&r, walk_hdr, walk_text, &out) == 0, "walk: runs to the end");
+	CHECK(strstr(out.buf, "H:From=Andr\xc3\xa9 <a@example.org>\n") != NULL,
+	    "walk: Latin-1 encoded word in From");
+	CHECK(strstr(out.buf, "H:Subject=long folded \xc3\xa9l\xc3\xa9\n") != NULL,
+	    "walk: folded Subject with a base64 word");
+	CHECK(strstr(out.buf, "T:caf\xc3\xa9 cr\xc3\xa8me\n") != NULL,
+	    "walk: quoted-printable with a soft break, Latin-1 to UTF-8");
+	CHECK(strstr(out.buf, "T:line one\nT:line two\n") != NULL, "walk: base64 text lines");
+	CHECK(strstr(out.buf, "secret") == NULL && strstr(out.buf, "c2VjcmV0") == NULL,
+	    "walk: non-text parts are not text");
+	CHECK(strstr(out.buf, "T:Content-Type: image/png\n") != NULL,
+	    "walk: part headers are searchable text");
+	mbox_reader_init(&r, s.fd, &s.e, 1);
+	CHECK(mime_search_walk(&r, NULL, walk_stop, NULL) == 7, "walk: a callback stops it");
+	close(s.fd);
+}
+
 /* ---- corpus against Python ---- */
 
 /* Our dump in mime_ref.py's format. */
@@ -453,6 +553,8 @@ main(void)
 {
 	test_simple();
 	test_nested();
+	test_words();
+	test_walk();
 	test_corpus();
 	return t_done();
 }

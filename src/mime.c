@@ -34,6 +34,7 @@ struct mime_parser {
 	int in_hdr;
 	int cont;			/* the next piece continues a long line */
 	int last_empty;			/* the last complete line was empty */
+	int last_nl;			/* the last piece ended with a line end */
 	int fidx;			/* field being collected, -1 none */
 	size_t flen;
 	int nbnd;
@@ -680,6 +681,7 @@ mime_run(struct mime_parser *ps, struct mbox_reader *r, mime_line_fn hook, void 
 			}
 		}
 		ps->pos += (uint32_t)len + (nl ? 2 : 0);
+		ps->last_nl = nl;
 		if (!partial) {
 			ps->last_empty = !ps->cont && (len == 0 || (len == 1 && s[0] == '\r'));
 			ps->lineno++;
@@ -706,6 +708,11 @@ mime_parse(struct mime_msg *m, struct mbox_reader *r, mime_line_fn hook, void *c
 	ps->in_hdr = 1;
 	ps->fidx = -1;
 	rc = mime_run(ps, r, hook, ctx);
+	if (rc == 0 && ps->nbnd > 0 && !ps->in_hdr) {
+		/* a missing close delimiter: the last line end is still the delimiter's */
+		rc = mime_close_to(ps, ps->bnd[ps->nbnd - 1].part,
+		    ps->pos - (ps->last_nl && ps->pos >= 2 ? 2 : 0), 1);
+	}
 	if (rc == 0 && (rc = mime_close_to(ps, 0, ps->pos, 0)) == 0) {
 		if (ps->in_hdr && (rc = mime_header_end(ps, ps->pos)) == 0) {
 			rc = mime_close_to(ps, 0, ps->pos, 0);

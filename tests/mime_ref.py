@@ -11,10 +11,10 @@ import sys
 
 
 def leaf_numbers(part):
-    raw = part.get_payload(decode=False)
+    raw = part._payload  # the bytes as parsed: get_payload() would recode 8-bit text
     if isinstance(raw, list):
         return None
-    data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
+    data = raw.encode("ascii", "surrogateescape") if isinstance(raw, str) else b""
     lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
     return len(data) + data.count(b"\n"), lines
 

@@ -451,16 +451,24 @@ cfg_read_file(struct cfg_parse *p, FILE *f)
 	return 0;
 }
 
-static int
-cfg_add_default_listener(struct config *cfg, const char *addr, uint16_t port, int tls)
-{
-	struct listener_conf *l = &cfg->listen[cfg->n_listen++];
+/* Listeners when the config names none; the tls ones only with a certificate. */
+static const struct listener_conf cfg_default_listeners[] = {
+	{ "0.0.0.0", 110, PROTO_POP3, 0 }, { "::", 110, PROTO_POP3, 0 },
+	{ "0.0.0.0", 143, PROTO_IMAP, 0 }, { "::", 143, PROTO_IMAP, 0 },
+	{ "0.0.0.0", 995, PROTO_POP3, 1 }, { "::", 995, PROTO_POP3, 1 },
+	{ "0.0.0.0", 993, PROTO_IMAP, 1 }, { "::", 993, PROTO_IMAP, 1 },
+};
 
-	memset(l, 0, sizeof(*l));
-	l->port = port;
-	l->proto = port == 143 || port == 993 ? PROTO_IMAP : PROTO_POP3;
-	l->tls = tls;
-	return str_copy(l->addr, sizeof(l->addr), addr);
+static void
+cfg_add_default_listeners(struct config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(cfg_default_listeners) && cfg->n_listen < MAX_LISTENERS; i++) {
+		if (!cfg_default_listeners[i].tls || cfg->tls_cert[0] != '\0') {
+			cfg->listen[cfg->n_listen++] = cfg_default_listeners[i];
+		}
+	}
 }
 
 /* Checks across keys and defaults that depend on other keys; errors name the file. */
@@ -475,16 +483,7 @@ cfg_finish(struct cfg_parse *p, const char *file)
 		return -1;
 	}
 	if (cfg->n_listen == 0) {
-		cfg_add_default_listener(cfg, "0.0.0.0", 110, 0);
-		cfg_add_default_listener(cfg, "::", 110, 0);
-		cfg_add_default_listener(cfg, "0.0.0.0", 143, 0);
-		cfg_add_default_listener(cfg, "::", 143, 0);
-		if (cfg->tls_cert[0] != '\0') {
-			cfg_add_default_listener(cfg, "0.0.0.0", 995, 1);
-			cfg_add_default_listener(cfg, "::", 995, 1);
-			cfg_add_default_listener(cfg, "0.0.0.0", 993, 1);
-			cfg_add_default_listener(cfg, "::", 993, 1);
-		}
+		cfg_add_default_listeners(cfg);
 	}
 	for (i = 0; i < cfg->n_listen; i++) {
 		if (cfg->listen[i].tls && cfg->tls_cert[0] == '\0') {

@@ -537,6 +537,13 @@ net_loop(struct net_server *s)
 	log_info("stopped");
 }
 
+static int
+net_usage(void)
+{
+	fprintf(stderr, "usage: mailnook [-c FILE] [-o key=value] serve [-f]\n");
+	return NET_EX_USAGE;
+}
+
 int
 cmd_serve(int argc, char **argv)
 {
@@ -547,16 +554,15 @@ cmd_serve(int argc, char **argv)
 		fatal(NET_EX_OSERR, "out of memory");
 	}
 	config_from_args(&s->cfg, argc, argv, &first);
+	optind = first;
 	while ((c = getopt(argc, argv, "+f")) != -1) {
 		if (c != 'f') {
-			fprintf(stderr, "usage: mailnook [-c FILE] [-o key=value] serve [-f]\n");
-			return NET_EX_USAGE;
+			return net_usage();
 		}
 		s->cfg.foreground = 1;
 	}
 	if (optind != argc) {
-		fprintf(stderr, "usage: mailnook [-c FILE] [-o key=value] serve [-f]\n");
-		return NET_EX_USAGE;
+		return net_usage();
 	}
 	signal(SIGPIPE, SIG_IGN);
 	net_listen_all(s);

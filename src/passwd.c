@@ -65,8 +65,12 @@ passwd_prompt(int tty, const char *prompt, char *buf, size_t cap)
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)ECHO;
 	quiet.c_lflag |= ECHONL;
-	if (write_all(tty, prompt, strlen(prompt)) < 0 ||
-	    tcsetattr(tty, TCSAFLUSH, &quiet) < 0) {
+	/* Echo off before the prompt: whatever is typed after seeing it stays unechoed. */
+	if (tcsetattr(tty, TCSAFLUSH, &quiet) < 0) {
+		return -1;
+	}
+	if (write_all(tty, prompt, strlen(prompt)) < 0) {
+		tcsetattr(tty, TCSAFLUSH, &old);
 		return -1;
 	}
 	rc = passwd_read_line(tty, buf, cap);

@@ -16,9 +16,12 @@ def on_tty(env, user, answers):
     """Run passwd on a pseudo-terminal, typing answers at each prompt; (rc, screen text)."""
     pid, fd = pty.fork()
     if pid == 0:
-        os.execv(env.cmd()[0], env.cmd("passwd", user))
+        try:
+            os.execv(env.cmd()[0], env.cmd("passwd", user))
+        finally:
+            os._exit(127)
     screen = b""
-    pending = list(answers)
+    sent = 0
     end = time.time() + 10
     while time.time() < end:
         r, _, _ = select.select([fd], [], [], 0.2)
@@ -30,9 +33,20 @@ def on_tty(env, user, answers):
             if not data:
                 break
             screen += data
-            if pending and screen.rstrip().endswith(b"password:"):
-                os.write(fd, (pending.pop(0) + "\n").encode())
-    _, status = os.waitpid(pid, 0)
+            # One answer per prompt seen, never ahead of it (the prompt flushes input).
+            while sent < min(screen.count(b"password: "), len(answers)):
+                os.write(fd, (answers[sent] + "\n").encode())
+                sent += 1
+    while True:
+        done_pid, status = os.waitpid(pid, os.WNOHANG)
+        if done_pid == pid:
+            break
+        if time.time() > end:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            return -9, screen.decode(errors="replace") + " [killed: no answer]"
+        time.sleep(0.05)
+    os.close(fd)
     return os.waitstatus_to_exitcode(status), screen.decode(errors="replace")
 
 

@@ -93,12 +93,15 @@ test_defaults(void)
 	    cfg.max_children == DEF_MAX_CHILDREN && cfg.timeout == POP3_TIMEOUT &&
 	    cfg.plaintext_auth == PLAIN_LOOPBACK && !cfg.log_stderr && !cfg.debug, "defaults");
 	CHECK(cfg.hostname[0] != '\0', "hostname defaults to gethostname()");
-	CHECK(cfg.n_listen == 2 && cfg.listen[0].port == 110 && strcmp(cfg.listen[1].addr, "::") == 0,
-	    "default listeners: 110 on IPv4 and IPv6");
+	CHECK(cfg.n_listen == 4 && cfg.listen[0].port == 110 && strcmp(cfg.listen[1].addr, "::") == 0 &&
+	    cfg.listen[1].proto == PROTO_POP3 && cfg.listen[3].port == 143 &&
+	    cfg.listen[3].proto == PROTO_IMAP && !cfg.listen[3].tls,
+	    "default listeners: POP3 110 and IMAP 143 on IPv4 and IPv6");
 	CHECK(config_inbox_path(&cfg, "bob", buf, sizeof(buf)) == 0 && strcmp(buf, "/m/bob/INBOX") == 0,
 	    "default inbox");
-	CHECK(load_text("tls_cert /c\ntls_key /k\n", NULL, 0) == 0 && cfg.n_listen == 4 &&
-	    cfg.listen[2].port == 995 && cfg.listen[3].tls, "tls_cert adds 995 tls listeners");
+	CHECK(load_text("tls_cert /c\ntls_key /k\n", NULL, 0) == 0 && cfg.n_listen == 8 &&
+	    cfg.listen[4].port == 995 && cfg.listen[5].tls && cfg.listen[7].port == 993 &&
+	    cfg.listen[7].proto == PROTO_IMAP, "tls_cert adds 995 and 993 tls listeners");
 }
 
 static void

@@ -283,11 +283,14 @@ folders_create(const struct config *cfg, const char *user, const char *name)
 		return errno == ENOTDIR || errno == EEXIST ? FOLDERS_CANNOT : FOLDERS_ERR;
 	}
 	if (parent_only) {
-		return mkdir(mbox, 0700) == 0 ? FOLDERS_OK : FOLDERS_ERR;
+		return mkdir(mbox, 0700) == 0 ? FOLDERS_OK : errno == ENOTDIR ? FOLDERS_CANNOT :
+		    FOLDERS_ERR;
 	}
 	fd = open(mbox, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		return errno == EEXIST ? FOLDERS_EXISTS : FOLDERS_ERR;
+		/* ENOTDIR: a level above is an mbox file, which cannot hold children */
+		return errno == EEXIST ? FOLDERS_EXISTS : errno == ENOTDIR ? FOLDERS_CANNOT :
+		    FOLDERS_ERR;
 	}
 	close(fd);
 	return fsync_parent(mbox) == 0 ? FOLDERS_OK : FOLDERS_ERR;

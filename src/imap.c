@@ -276,7 +276,7 @@ dispatch(struct imap *s)
 	if (!(d->states & s->state)) {
 		return imap_fail(s, IMAP_BAD, "%s not allowed %s", d->verb,
 		    s->state == IMAP_ST_NOAUTH ? "before login" :
-		    s->state == IMAP_ST_AUTH ? "without a selected mailbox" : "now");
+		    d->states == IMAP_ST_NOAUTH ? "after login" : "without a selected mailbox");
 	}
 	memset(&s->args, 0, sizeof(s->args));
 	rc = d->parse(&s->cmd, s->utf8, &s->args, &s->err);

@@ -300,7 +300,7 @@ folders_fail(struct imap *s, int rc)
 	case FOLDERS_CANNOT:
 		return imap_fail(s, IMAP_NO, "[CANNOT] not possible with this name");
 	case FOLDERS_HASCHILDREN:
-		return imap_fail(s, IMAP_NO, "[INUSE] mailbox has children");
+		return imap_fail(s, IMAP_NO, "[CANNOT] mailbox has children");
 	case FOLDERS_TOOMANY:
 		return imap_fail(s, IMAP_NO, "[LIMIT] too many mailboxes");
 	default:

@@ -555,7 +555,7 @@ expunge_moved(struct imap *s, const uint32_t *idx, const uint32_t *dst, size_t n
 static int
 copy_or_move(struct imap *s, int move)
 {
-	uint32_t *idx, *dst = NULL, uv = 0;
+	uint32_t *idx = NULL, *dst = NULL, uv = 0;
 	size_t n;
 	int rc;
 

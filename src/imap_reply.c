@@ -21,8 +21,9 @@ imap_atom_char(int c)
 	return c > 0x20 && c < 0x7f && strchr("(){%*\"\\]", c) == NULL;
 }
 
+/* Can s[0..n) go out quoted: short, no CR, LF or NUL, and 8-bit only when allowed? */
 static int
-quotable(const char *s, size_t n)
+quotable(const char *s, size_t n, int eight_bit)
 {
 	size_t i;
 
@@ -32,23 +33,18 @@ quotable(const char *s, size_t n)
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (c == '\0' || c == '\r' || c == '\n' || c >= 0x80) {
+		if (c == '\0' || c == '\r' || c == '\n' || (c >= 0x80 && !eight_bit)) {
 			return 0;
 		}
 	}
 	return 1;
 }
 
-void
-imap_put_string(struct io *io, const char *s, size_t n)
+static void
+put_quoted(struct io *io, const char *s, size_t n)
 {
 	size_t i;
 
-	if (!quotable(s, n)) {
-		io_printf(io, "{%zu}\r\n", n);
-		io_write(io, s, n);
-		return;
-	}
 	io_write(io, "\"", 1);
 	for (i = 0; i < n; i++) {
 		if (s[i] == '"' || s[i] == '\\') {
@@ -57,6 +53,17 @@ imap_put_string(struct io *io, const char *s, size_t n)
 		io_write(io, s + i, 1);
 	}
 	io_write(io, "\"", 1);
+}
+
+void
+imap_put_string(struct io *io, const char *s, size_t n)
+{
+	if (!quotable(s, n, 0)) {
+		io_printf(io, "{%zu}\r\n", n);
+		io_write(io, s, n);
+		return;
+	}
+	put_quoted(io, s, n);
 }
 
 void
@@ -69,19 +76,25 @@ imap_put_nstring(struct io *io, const char *s, size_t n)
 	imap_put_string(io, s, n);
 }
 
+/* Can s go out as a bare atom (and not be read as NIL)? */
+static int
+imap_is_atom(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && imap_atom_char((unsigned char)s[i]); i++) {
+	}
+	return i > 0 && s[i] == '\0' && !str_ieq(s, "NIL");
+}
+
 void
 imap_put_astring(struct io *io, const char *s)
 {
-	size_t i, n = strlen(s);
-
-	for (i = 0; i < n && imap_atom_char((unsigned char)s[i]); i++) {
-	}
-	/* NIL bare would read as nil, not as a name */
-	if (n > 0 && i == n && !str_ieq(s, "NIL")) {
-		io_write(io, s, n);
+	if (imap_is_atom(s)) {
+		io_puts(io, s);
 		return;
 	}
-	imap_put_string(io, s, n);
+	imap_put_string(io, s, strlen(s));
 }
 
 void
@@ -89,7 +102,16 @@ imap_put_mailbox(struct io *io, const char *name, int utf8)
 {
 	char enc[4 * FOLDER_NAME_MAX];
 
-	if (utf8 || mutf7_encode(name, enc, sizeof(enc)) < 0) {
+	if (utf8) {
+		/* RFC 6855 3: after ENABLE UTF8=ACCEPT names go out in UTF-8, quoted */
+		if (quotable(name, strlen(name), 1) && !imap_is_atom(name)) {
+			put_quoted(io, name, strlen(name));
+		} else {
+			imap_put_astring(io, name);
+		}
+		return;
+	}
+	if (mutf7_encode(name, enc, sizeof(enc)) < 0) {
 		imap_put_astring(io, name);
 		return;
 	}

@@ -33,6 +33,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from lib import Env, check, done  # noqa: E402
 
 HERE = os.path.join(os.path.dirname(__file__), "..", "transcripts", "pop3")
+# The session verb; imap_transcripts.py reuses this runner with "imap".
+VERB = "pop3"
 
 
 def unescape(text):
@@ -77,7 +79,7 @@ def compare(expected, got, names):
 
 
 def session(env, sess):
-    argv = env.cmd(*sum((["-o", o] for o in sess["conf"]), [])) + ["pop3"]
+    argv = env.cmd(*sum((["-o", o] for o in sess["conf"]), [])) + [VERB]
     envvars = dict(os.environ, **sess["env"])
     if not sess["socket"]:
         p = subprocess.run(argv, input=sess["input"], stdout=subprocess.PIPE,
@@ -188,7 +190,12 @@ def run(path):
         env.close()
 
 
-for p in sorted(glob.glob(os.path.join(HERE, "*.txt"))):
-    if len(sys.argv) < 2 or any(a in p for a in sys.argv[1:]):
-        run(p)
-done()
+def main(here):
+    for p in sorted(glob.glob(os.path.join(here, "*.txt"))):
+        if len(sys.argv) < 2 or any(a in p for a in sys.argv[1:]):
+            run(p)
+    done()
+
+
+if __name__ == "__main__":
+    main(HERE)

@@ -42,7 +42,7 @@ LIBOBJS = $(filter-out $(B)/main.o,$(OBJS))
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
 
-.PHONY: all asan unit check run install clean bench
+.PHONY: all asan unit check run install clean bench fuzz
 
 all: mailnook
 
@@ -68,6 +68,21 @@ $(B)/unit/%: tests/unit/%.c tests/unit/t.h $(LIBOBJS) | $(B)/unit
 asan:
 	$(MAKE) CC=gcc VARIANT=asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    LDFLAGS="-fsanitize=address,undefined" build/asan/mailnook unit
+
+# Fuzz targets tests/fuzz/fuzz_*.c, each linked with every module but main: libFuzzer
+# binaries in build/fuzz with clang. `make fuzz FUZZ_CC=gcc FUZZ_FLAGS="-g -fsanitize=address"`
+# builds the same files as replayers of saved inputs (their own main).
+FUZZ_CC ?= clang
+FUZZ_FLAGS ?= -g -O1 -fsanitize=fuzzer,address,undefined -DMAILNOOK_LIBFUZZER
+FUZZ_BINS = $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_LIBSRCS = $(filter-out src/main.c,$(SRCS))
+
+fuzz: $(FUZZ_BINS)
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIBSRCS) src/*.h
+	mkdir -p build/fuzz
+	$(FUZZ_CC) $(CPPFLAGS) -std=c11 $(FUZZ_FLAGS) -Isrc -o $@ $< $(FUZZ_LIBSRCS) \
+	    $(BEARSSL_LIB) -lcrypt
 
 check:
 	tests/check.sh

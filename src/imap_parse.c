@@ -1809,7 +1809,8 @@ imap_parse_enable(struct imap_cmd *c, int utf8, struct imap_args *a, struct imap
 		if (n == IMAP_FLAGS_MAX) {
 			return p_bad(c, err, "fewer capabilities");
 		}
-		if ((rc = p_sp(c, err)) != IMAP_OK || (rc = p_atom_upper(c, &caps[n++], err)) != IMAP_OK) {
+		if ((rc = p_sp(c, err)) != IMAP_OK ||
+		    (rc = p_atom_upper(c, &caps[n++], err)) != IMAP_OK) {
 			return rc;
 		}
 	} while (c->pos < c->len);

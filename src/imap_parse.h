@@ -17,9 +17,9 @@
 /* Outcome of reading or parsing a command; what the session answers. */
 enum imap_rc {
 	IMAP_OK = 0,
-	IMAP_BAD = 1,		/* "tag BAD text" ("* BAD" when tag[0] == 0); stream still in step */
-	IMAP_NO = 2,		/* "tag NO text" (e.g. [TOOBIG], [BADCHARSET]); stream in step */
-	IMAP_BYE = 3,		/* "* BYE text" then close: we cannot stay in step (or timeout) */
+	IMAP_BAD = 1,		/* "tag BAD text" ("* BAD" if tag[0] == 0); stream in step */
+	IMAP_NO = 2,		/* "tag NO text" ([TOOBIG], [BADCHARSET]...); stream in step */
+	IMAP_BYE = 3,		/* "* BYE text" then close: out of step, or a timeout */
 	IMAP_GONE = 4		/* peer gone or transport failed: close without a word */
 };
 
@@ -143,7 +143,7 @@ enum imap_skey_kind {
 	IMAP_SK_SENTBEFORE, IMAP_SK_SENTON, IMAP_SK_SENTSINCE,	/* day: Date: header */
 	IMAP_SK_LARGER, IMAP_SK_SMALLER,		/* num */
 	IMAP_SK_OLDER, IMAP_SK_YOUNGER,			/* num seconds (RFC 5032 WITHIN) */
-	IMAP_SK_HEADER,					/* field, str (BCC CC FROM SUBJECT TO too) */
+	IMAP_SK_HEADER,			/* field, str (also BCC CC FROM SUBJECT TO) */
 	IMAP_SK_BODY, IMAP_SK_TEXT			/* str */
 };
 struct imap_skey {
@@ -272,7 +272,7 @@ imap_grammar_fn imap_parse_id;
 
 /* Is v in set, with * standing for star (the largest number in use; 0 when empty)? */
 int imap_seq_contains(const struct imap_seqset *set, uint32_t v, uint32_t star);
-/* The canonical section text of a FETCH reply, e.g. "1.2.HEADER.FIELDS (DATE FROM)"; -1 if cap is short. */
+/* Section text for a FETCH reply, e.g. "1.2.HEADER.FIELDS (DATE FROM)"; -1 if cap is short. */
 int imap_section_fmt(const struct imap_section *sec, char *buf, size_t cap);
 /* Parse an IMAP date-time "dd-Mon-yyyy hh:mm:ss +zzzz" (no quotes); 0 or -1. */
 int imap_parse_datetime(const char *s, size_t len, struct imap_time *out);

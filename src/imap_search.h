@@ -47,7 +47,7 @@ struct imap_search_ops {
 	int (*keyword)(void *ctx, const char *kw, int *has);
 	/* Date: header as a time; *have = 0 when missing or unparsable. */
 	int (*sent)(void *ctx, struct imap_time *t, int *have);
-	/* Feed each value of header field (upper-cased name) into m, decoded (RFC 2047), resetting between values. */
+	/* Feed each value of field (upper-case name) into m, RFC 2047 decoded, reset between. */
 	int (*header)(void *ctx, const char *field, struct imap_match *m);
 	/* Feed the decoded body text (whole = 1: the header too, for TEXT) into m. */
 	int (*text)(void *ctx, int whole, struct imap_match *m);

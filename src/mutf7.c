@@ -96,7 +96,7 @@ mutf7_utf8_valid(const char *s, size_t len)
 
 /*
  * One "&...-" run starting after the "&" at in[*i]: UTF-16 in modified base64 to UTF-8.
- * Canonical only: no printable ASCII inside, unpaired surrogates or leftover bits refused.
+ * Canonical only: NUL, printable ASCII, unpaired surrogates or leftover bits refused.
  */
 static int
 decode_run(const char *in, size_t len, size_t *i, char *out, size_t cap, size_t *n)
@@ -119,7 +119,9 @@ decode_run(const char *in, size_t len, size_t *i, char *out, size_t cap, size_t 
 			hi = u;
 			continue;
 		}
-		if ((hi != 0) != (u >= 0xdc00 && u <= 0xdfff) || (u >= 0x20 && u <= 0x7e)) {
+		/* NUL would cut the name short; printable ASCII must not be encoded. */
+		if ((hi != 0) != (u >= 0xdc00 && u <= 0xdfff) || u == 0 ||
+		    (u >= 0x20 && u <= 0x7e)) {
 			return -1;
 		}
 		u = hi != 0 ? 0x10000 + ((hi - 0xd800) << 10) + (u - 0xdc00) : u;

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-/* Decode modified UTF-7 in[0..len) to NUL-terminated UTF-8; -1 if malformed or not canonical or cap is short. */
+/* Decode modified UTF-7 in[0..len) to a UTF-8 C string; -1: malformed, not canonical, too long. */
 int mutf7_decode(const char *in, size_t len, char *out, size_t cap);
 /* Encode NUL-terminated UTF-8 as modified UTF-7; -1 if it is not valid UTF-8 or cap is short. */
 int mutf7_encode(const char *utf8, char *out, size_t cap);
@@ -20,7 +20,7 @@ int mutf7_utf8_valid(const char *s, size_t len);
  * levels. 0, or -1 with *why set to a short reason.
  */
 int mutf7_name_check(char *name, const char **why);
-/* A name from the wire (modified UTF-7, or UTF-8 when utf8) decoded into out and checked; 0 or -1 with *why. */
+/* Wire name (modified UTF-7, or UTF-8 if utf8) decoded into out and checked; 0, or -1 and *why. */
 int mutf7_mailbox(const char *wire, size_t len, int utf8, char *out, size_t cap, const char **why);
 
 #endif

@@ -53,6 +53,7 @@ test_bad(void)
 		"&3gA-",	/* lone low surrogate */
 		"a\tb",		/* control character */
 		"&A-",		/* too few bits for a unit */
+		"&AAA-",	/* NUL */
 	};
 	char buf[64];
 	size_t i;

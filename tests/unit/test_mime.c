@@ -149,6 +149,25 @@ section(struct stored *s, const struct mime_msg *m, const uint32_t *path, size_t
 	"Hello\n" \
 	"world\n"
 
+/* Invariants any message must satisfy, whatever Python says. */
+static int
+sane(const struct mime_msg *m)
+{
+	struct imap_buf b;
+	int ok = m->size > 0;
+
+	for (uint16_t p = 1; p < m->nparts && ok; p++) {
+		const struct mime_span *c = &m->parts[p].s, *par = &m->parts[c->parent].s;
+
+		ok = c->parent < p && c->hdr_off >= par->body_off && c->hdr_off <= c->body_off &&
+		    c->body_off + c->body_len <= par->body_off + par->body_len;
+	}
+	imap_buf_init(&b, MIME_WIRE_MAX);
+	ok = ok && imap_bodystructure(&b, m, 0, 1) == 0 && imap_envelope(&b, m, 0) == 0;
+	imap_buf_free(&b);
+	return ok;
+}
+
 static void
 test_simple(void)
 {
@@ -380,6 +399,152 @@ test_walk(void)
 	close(s.fd);
 }
 
+/* ENVELOPE's To list for a To header value. */
+static const char *
+to_list(const char *to)
+{
+	static char msg[4096], out[4096];
+	struct stored s;
+	struct mime_msg m;
+	const char *env, *p;
+	int k = 0;
+
+	str_fmt(msg, sizeof(msg), "From: f@x.example\nTo: %s\n\nb\n", to);
+	store_msg(msg, strlen(msg), &s);
+	parse_stored(&s, &m);
+	env = text_of(&m, 0);
+	/* skip date, subject, from, sender, reply-to: the To list follows the 5th space at depth 1 */
+	for (p = env + 1; *p != '\0' && k < 5; p++) {
+		int depth = 0;
+
+		for (; *p != '\0' && (depth > 0 || *p != ' '); p++) {
+			depth += *p == '(' ? 1 : *p == ')' ? -1 : 0;
+			if (*p == '"') {
+				for (p++; *p != '\0' && *p != '"'; p++) {
+					p += *p == '\\';
+				}
+			}
+		}
+		k++;
+	}
+	str_copy(out, sizeof(out), p);
+	if ((p = strstr(out, " NIL NIL NIL NIL)")) != NULL) {
+		out[p - out] = '\0';
+	}
+	mime_msg_free(&m);
+	close(s.fd);
+	return out;
+}
+
+static void
+test_addresses(void)
+{
+	static const struct {
+		const char *to, *list;
+	} cases[] = {
+		{ "undisclosed-recipients:;", "((NIL NIL \"undisclosed-recipients\" NIL)(NIL NIL NIL NIL))" },
+		{ "<@a.example,@b.example:c@d.example>",
+		    "((NIL \"@a.example,@b.example\" \"c\" \"d.example\"))" },
+		{ "a@b.example (Comment Name)", "((NIL NIL \"a\" \"b.example\"))" },
+		{ "\"q \\\" d\" <q@x.example>", "((\"q \\\" d\" NIL \"q\" \"x.example\"))" },
+		{ "Joe Q. Public <jqp@x.example>", "((\"Joe Q. Public\" NIL \"jqp\" \"x.example\"))" },
+		{ "localonly", "((NIL NIL \"localonly\" \"\"))" },
+		{ "", "NIL" },
+		{ ",,,", "NIL" },
+		{ "a@x.example,, b@y.example", "((NIL NIL \"a\" \"x.example\")(NIL NIL \"b\" \"y.example\"))" },
+		{ "<broken@x.example", "((NIL NIL \"broken\" \"x.example\"))" },
+		{ "G: ;", "((NIL NIL \"G\" NIL)(NIL NIL NIL NIL))" },
+		{ ": x@y", "((NIL NIL \"\" NIL)(NIL NIL \"x\" \"y\")(NIL NIL NIL NIL))" },
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		const char *got = to_list(cases[i].to);
+
+		CHECK(strcmp(got, cases[i].list) == 0, "address list '%s' -> %s", cases[i].to, got);
+	}
+}
+
+/* Build a message by repeating a piece n times between head and tail. */
+static char *
+repeat(const char *head, const char *fmt, int n, const char *tail, size_t *len)
+{
+	size_t cap = strlen(head) + strlen(tail) + (size_t)n * (strlen(fmt) + 16) + 1, at;
+	char *b = malloc(cap);
+
+	at = (size_t)str_fmt(b, cap, "%s", head);
+	for (int i = 0; i < n; i++) {
+		at += (size_t)str_fmt(b + at, cap - at, fmt, i, i);
+	}
+	at += (size_t)str_fmt(b + at, cap - at, "%s", tail);
+	*len = at;
+	return b;
+}
+
+static void
+check_bomb(const char *what, char *data, size_t n, unsigned want_parts)
+{
+	struct stored s;
+	struct mime_msg m;
+	unsigned depth = 0;
+
+	store_msg(data, n, &s);
+	free(data);
+	parse_stored(&s, &m);
+	for (uint16_t p = 0; p < m.nparts; p++) {
+		unsigned d = 0;
+
+		for (uint16_t a = p; m.parts[a].s.parent != MIME_NONE; a = m.parts[a].s.parent) {
+			d++;
+		}
+		depth = d > depth ? d : depth;
+	}
+	CHECK(m.truncated && depth < MIME_DEPTH_MAX && m.nparts <= MIME_PARTS_MAX &&
+	    (want_parts == 0 || m.nparts == want_parts) && m.size == s.e.wire_size && sane(&m),
+	    "%s: %u parts, depth %u, still described", what, m.nparts, depth);
+	mime_msg_free(&m);
+	close(s.fd);
+}
+
+static void
+test_limits(void)
+{
+	size_t n;
+	char *d;
+	struct stored s;
+	struct mime_msg m;
+
+	d = repeat("From: a@x\n", "Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n", 10000,
+	    "\ntext\n", &n);
+	check_bomb("10,000 nested multiparts", d, n, 0);
+	d = repeat("From: a@x\n", "Content-Type: message/rfc822\n\nSubject: %d%d\n", 10000,
+	    "\ntext\n", &n);
+	check_bomb("10,000 nested messages", d, n, 0);
+	d = repeat("Content-Type: multipart/mixed; boundary=z\n\n", "--z\nX-N: %d%d\n\nx\n", 5000,
+	    "--z--\n", &n);
+	check_bomb("5,000 parts", d, n, MIME_PARTS_MAX);
+
+	d = repeat("From: a@x\nSubject: ", "%d%d", 20000, "\n\nbody", &n);
+	store_msg(d, n, &s);
+	free(d);
+	parse_stored(&s, &m);
+	CHECK(m.truncated && strlen(mime_field(&m, 0, MIME_F_SUBJECT)) <= MIME_FIELD_MAX &&
+	    strstr(text_of(&m, 0), "{") != NULL && m.parts[0].lines == 1 &&
+	    m.parts[0].s.body_len == 6, "a 150 KB Subject is cut and sent as a literal");
+	mime_msg_free(&m);
+	close(s.fd);
+
+	d = repeat("Subject: a \"q\" and \x80\n\n", "%d%d", 100000, "", &n);
+	store_msg(d, n, &s);
+	free(d);
+	parse_stored(&s, &m);
+	CHECK(strncmp(text_of(&m, 0), "(NIL {11}\r\na \"q\" and \x80 NIL", 25) == 0,
+	    "8-bit Subject as a literal, quotes kept");
+	CHECK(m.parts[0].lines == 1 && m.parts[0].s.body_len == s.e.wire_size - 24,
+	    "a 1 MB line: one line, %u octets", m.parts[0].s.body_len);
+	mime_msg_free(&m);
+	close(s.fd);
+}
+
 /* ---- corpus against Python ---- */
 
 /* Our dump in mime_ref.py's format. */
@@ -452,25 +617,6 @@ dump_python(struct stored *s, char *out, size_t cap)
 	ok = p != NULL && pclose(p) == 0;
 	unlink(path);
 	return ok ? 0 : -1;
-}
-
-/* Invariants any message must satisfy, whatever Python says. */
-static int
-sane(const struct mime_msg *m)
-{
-	struct imap_buf b;
-	int ok = m->size > 0;
-
-	for (uint16_t p = 1; p < m->nparts && ok; p++) {
-		const struct mime_span *c = &m->parts[p].s, *par = &m->parts[c->parent].s;
-
-		ok = c->parent < p && c->hdr_off >= par->body_off && c->hdr_off <= c->body_off &&
-		    c->body_off + c->body_len <= par->body_off + par->body_len;
-	}
-	imap_buf_init(&b, MIME_WIRE_MAX);
-	ok = ok && imap_bodystructure(&b, m, 0, 1) == 0 && imap_envelope(&b, m, 0) == 0;
-	imap_buf_free(&b);
-	return ok;
 }
 
 static void
@@ -554,6 +700,8 @@ main(void)
 	test_simple();
 	test_nested();
 	test_words();
+	test_addresses();
+	test_limits();
 	test_walk();
 	test_corpus();
 	return t_done();

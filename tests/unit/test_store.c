@@ -163,6 +163,10 @@ test_sessions(void)
 
 	str_fmt(idx, sizeof(idx), "%s.idx", side);
 	stat(idx, &a);
+	CHECK(store_set_flags(&f, 3, STORE_SEEN, 0) == STORE_OK && stat(idx, &b) == 0 &&
+	    b.st_size - a.st_size == 32, "a flag change writes one 32-byte record");
+	printf("# measure: flag change: %lld bytes written to the store, no fsync\n",
+	    (long long)(b.st_size - a.st_size));
 	for (i = 0; i < 3000 && ok; i++) {
 		ok = store_set_flags(&f, 2, (uint32_t)(i & 1 ? STORE_FLAGGED : STORE_ANSWERED), 0) == STORE_OK;
 	}

@@ -144,7 +144,8 @@ try:
             for line in st:
                 if line.startswith("VmRSS:"):
                     rss = max(rss, int(line.split()[1]))
-    check("20,000 messages: session RSS under 16 MB (%d KB)" % rss, 0 < rss < 16384)
+    if os.environ.get("MAILNOOK_VARIANT") != "asan":  # ASan's shadow memory is not ours
+        check("20,000 messages: session RSS under 16 MB (%d KB)" % rss, 0 < rss < 16384)
     print("# measure imap 20000 msgs: select %.2fs, fetch flags %.2fs, envelope+bodystructure "
           "first %.2fs, again %.2fs, after reselect %.2fs, session rss %d KB"
           % (t_open, t_flags, t_env1, t_env2, t_env3, rss))

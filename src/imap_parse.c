@@ -630,16 +630,13 @@ p_string(struct imap_cmd *c, struct imap_str *out, struct imap_err *err)
 	return p_bad(c, err, "string");
 }
 
-/* A run of chars accepted by ok, or a string. */
+/* A non-empty run of chars accepted by ok (an atom and its relatives). */
 static int
-p_xstring(struct imap_cmd *c, int (*ok)(int), struct imap_str *out, struct imap_err *err,
+p_run(struct imap_cmd *c, int (*ok)(int), struct imap_str *out, struct imap_err *err,
     const char *what)
 {
 	size_t start = c->pos;
 
-	if (p_peek(c) == '"' || p_peek(c) == '{') {
-		return p_string(c, out, err);
-	}
 	while (p_peek(c) != -1 && ok(p_peek(c))) {
 		c->pos++;
 	}
@@ -647,6 +644,28 @@ p_xstring(struct imap_cmd *c, int (*ok)(int), struct imap_str *out, struct imap_
 		return p_bad(c, err, what);
 	}
 	return p_dup(c, c->text + start, c->pos - start, out, err);
+}
+
+/* A run of chars accepted by ok, or a string. */
+static int
+p_xstring(struct imap_cmd *c, int (*ok)(int), struct imap_str *out, struct imap_err *err,
+    const char *what)
+{
+	if (p_peek(c) == '"' || p_peek(c) == '{') {
+		return p_string(c, out, err);
+	}
+	return p_run(c, ok, out, err, what);
+}
+
+/* Step over the SP before another list element: 1 if there was one. */
+static int
+p_more(struct imap_cmd *c)
+{
+	if (p_peek(c) != ' ') {
+		return 0;
+	}
+	c->pos++;
+	return 1;
 }
 
 static int
@@ -682,7 +701,7 @@ upcase(struct imap_str *s)
 static int
 p_atom_upper(struct imap_cmd *c, struct imap_str *out, struct imap_err *err)
 {
-	int rc = p_xstring(c, atom_char, out, err, "atom");
+	int rc = p_run(c, atom_char, out, err, "atom");
 
 	if (rc == IMAP_OK) {
 		upcase(out);
@@ -768,10 +787,11 @@ p_seqset(struct imap_cmd *c, struct imap_seqset *out, struct imap_err *err)
 	size_t i, n = 1;
 	int rc;
 
-	for (i = c->pos; i < c->len && strchr("0123456789:,*", c->text[i]) != NULL; i++) {
+	for (i = c->pos; i < c->len && c->text[i] != '\0' && strchr("0123456789:,*",
+	    c->text[i]) != NULL; i++) {
 		n += c->text[i] == ',';
 	}
-	if (i == c->pos || c->text[c->pos] == '\0') {
+	if (i == c->pos) {
 		return p_bad(c, err, "sequence set");
 	}
 	if ((r = p_alloc(c, n * sizeof(*r))) == NULL) {
@@ -929,7 +949,7 @@ p_flag(struct imap_cmd *c, struct imap_flags *f, struct imap_str *kw, struct ima
 	int rc;
 
 	c->pos += p_peek(c) == '\\';
-	if ((rc = p_xstring(c, atom_char, &s, err, "flag")) != IMAP_OK || c->text[start] != '\\') {
+	if ((rc = p_run(c, atom_char, &s, err, "flag")) != IMAP_OK || c->text[start] != '\\') {
 		if (rc == IMAP_OK && f->nkw == IMAP_FLAGS_MAX) {
 			set_text(err, "Too many keywords");
 			return IMAP_BAD;
@@ -1105,7 +1125,7 @@ p_status_items(struct imap_cmd *c, unsigned *items, struct imap_err *err)
 			return p_bad(c, err, "status item");
 		}
 		*items |= status_items[i].bit;
-	} while (p_peek(c) == ' ' && c->pos++);
+	} while (p_more(c));
 	return p_char(c, ')', err, "\")\"");
 }
 
@@ -1171,7 +1191,7 @@ p_patterns(struct imap_cmd *c, int utf8, struct imap_list_args *l, struct imap_e
 		if ((rc = p_list_name(c, utf8, list_char, &pat[l->npat++], err)) != IMAP_OK) {
 			return rc;
 		}
-	} while (paren && p_peek(c) == ' ' && c->pos++);
+	} while (paren && p_more(c));
 	if (paren && (rc = p_char(c, ')', err, "\")\"")) != IMAP_OK) {
 		return rc;
 	}
@@ -1320,7 +1340,7 @@ p_header_list(struct imap_cmd *c, struct imap_section *sec, struct imap_err *err
 			return rc;
 		}
 		upcase(&f[n++]);
-	} while (p_peek(c) == ' ' && c->pos++);
+	} while (p_more(c));
 	if ((rc = p_char(c, ')', err, "\")\"")) != IMAP_OK) {
 		return rc;
 	}
@@ -1488,7 +1508,7 @@ imap_parse_fetch(struct imap_cmd *c, int utf8, struct imap_args *a, struct imap_
 				return p_bad(c, err, "fewer fetch attributes");
 			}
 			rc = p_fetch_att(c, &att[n++], err);
-		} while (rc == IMAP_OK && p_peek(c) == ' ' && c->pos++);
+		} while (rc == IMAP_OK && p_more(c));
 		if (rc == IMAP_OK) {
 			rc = p_char(c, ')', err, "\")\"");
 		}
@@ -1625,7 +1645,7 @@ p_skey_arg(struct imap_cmd *c, unsigned depth, enum sarg arg, struct imap_skey *
 		upcase(&k->field);
 		return p_search_str(c, &k->str, err);
 	case SA_KEYWORD:
-		return p_xstring(c, atom_char, &k->str, err, "keyword");
+		return p_run(c, atom_char, &k->str, err, "keyword");
 	case SA_KEY:
 	case SA_KEY2:
 		if ((rc = p_skey(c, depth + 1, &sub, err)) != IMAP_OK) {

@@ -303,6 +303,10 @@ test_store(void)
 	CHECK(parse("a STORE 2 FLAGS (\\Foo)\r\n", imap_parse_store) == IMAP_BAD, "unknown \\flag");
 	CHECK(parse("a STORE 2 LABELS (x)\r\n", imap_parse_store) == IMAP_BAD, "not FLAGS");
 	CHECK(parse("a STORE 2 FLAGS (a b\r\n", imap_parse_store) == IMAP_BAD, "unclosed");
+	CHECK(parse("a STORE 2 FLAGS (\"x\")\r\n", imap_parse_store) == IMAP_BAD,
+	    "a keyword is an atom, not a string");
+	CHECK(parse("a SEARCH KEYWORD {1}\r\nx\r\n", imap_parse_search) == IMAP_BAD,
+	    "KEYWORD takes an atom");
 }
 
 static void

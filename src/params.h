@@ -127,6 +127,10 @@
 #define FOLDER_MSGS_MAX		1000000
 /* Chunk moved per step by in-place compaction: one UBIFS/JFFS2 erase block or two. */
 #define COMPACT_CHUNK		(256 * 1024)
+/* Compaction moves bytes in pieces as long as the gap (no journal copy) once the gap
+ * reaches this; below it whole chunks go through the journal (written twice) rather
+ * than paying two fsyncs for every few kilobytes. */
+#define COMPACT_DIRECT_MIN	(64 * 1024)
 /* Compact when dead bytes pass 1/COMPACT_DEAD_DIV of the mbox. */
 #define COMPACT_DEAD_DIV	4
 /* Lock attempts back off with jitter and give up after this (then IN-USE / EX_TEMPFAIL). */

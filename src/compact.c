@@ -135,6 +135,20 @@ compact_free_plan(struct compact_plan *p)
 	p->n = 0;
 }
 
+/*
+ * Piece size of a move. Pieces no longer than the shift never overwrite their own
+ * source, so they need no copy in the journal: used when the shift is at least
+ * COMPACT_DIRECT_MIN. Smaller shifts take whole chunks through the journal instead of
+ * thousands of tiny pieces, each costing two fsyncs.
+ */
+static uint64_t
+move_step(const struct compact_move *m)
+{
+	uint64_t shift = m->src - m->dst;
+
+	return shift >= COMPACT_DIRECT_MIN && shift < COMPACT_CHUNK ? shift : COMPACT_CHUNK;
+}
+
 static uint64_t
 chunks_total(const struct compact_plan *p)
 {
@@ -142,7 +156,9 @@ chunks_total(const struct compact_plan *p)
 	uint32_t i;
 
 	for (i = 0; i < p->n; i++) {
-		t += (p->moves[i].len + COMPACT_CHUNK - 1) / COMPACT_CHUNK;
+		uint64_t step = move_step(&p->moves[i]);
+
+		t += (p->moves[i].len + step - 1) / step;
 	}
 	return t;
 }
@@ -159,7 +175,7 @@ chunk_next(const struct compact_plan *p, struct chunk *c)
 	}
 	m = &p->moves[c->mi];
 	left = m->len - c->done;
-	c->len = left < COMPACT_CHUNK ? left : COMPACT_CHUNK;
+	c->len = left < move_step(m) ? left : move_step(m);
 	c->src = m->src + c->done;
 	c->dst = m->dst + c->done;
 	return 1;
@@ -232,6 +248,7 @@ journal_encode(const struct compact_plan *p, size_t *len)
 	put_le64(b + 32, p->new_size);
 	put_le64(b + 40, p->idx_end);
 	put_le32(b + 48, COMPACT_CHUNK);
+	put_le32(b + 52, COMPACT_DIRECT_MIN);
 	for (i = 0; i < p->n; i++) {
 		unsigned char *q = b + JNL_HDR_LEN + (size_t)i * JNL_MOVE_LEN;
 
@@ -517,7 +534,8 @@ journal_decode(const unsigned char *b, size_t n, struct compact_plan *p)
 	size_t need;
 
 	if (n < JNL_HDR_LEN || memcmp(b, JNL_MAGIC, 8) != 0 || get_le32(b + 8) != JNL_VERSION ||
-	    get_le32(b + 48) != COMPACT_CHUNK || (cnt = get_le32(b + 12)) > FOLDER_MSGS_MAX) {
+	    get_le32(b + 48) != COMPACT_CHUNK || get_le32(b + 52) != COMPACT_DIRECT_MIN ||
+	    (cnt = get_le32(b + 12)) > FOLDER_MSGS_MAX) {
 		return -1;
 	}
 	need = JNL_HDR_LEN + (size_t)cnt * JNL_MOVE_LEN;

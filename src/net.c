@@ -307,7 +307,7 @@ static void
 net_refuse(int fd, const struct listener_conf *l, const char *addr, const char *cap)
 {
 	const char *msg = l->proto == PROTO_POP3 ? "-ERR [SYS/TEMP] too many connections\r\n" :
-	    "* BYE too many connections\r\n";
+	    "* BYE [UNAVAILABLE] too many connections\r\n";
 
 	log_info("refused %s: too many connections (%s)", addr, cap);
 	if (!l->tls && send(fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {

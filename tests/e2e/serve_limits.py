@@ -131,6 +131,25 @@ def dual_stack():
         env.close()
 
 
+def imap_refusal():
+    env = Env("max_per_ip 1\n")
+    try:
+        port = free_port()
+        pop3 = env.serve("listen=127.0.0.1:%d imap" % port)
+        env.wait_idle()
+        a, ga = connect(port)
+        b, gb = connect(port)
+        c, gc = connect(pop3)
+        check("IMAP listener from serve greets", ga.startswith("* OK"), ga)
+        check("IMAP over the cap gets an untagged BYE [UNAVAILABLE]",
+              gb == "* BYE [UNAVAILABLE] too many connections\r\n", gb)
+        check("the cap counts sessions of every listener", gc.startswith("-ERR [SYS/TEMP]"), gc)
+        for s in (a, b, c):
+            s.close()
+    finally:
+        env.close()
+
+
 def bad_start():
     env = Env()
     try:
@@ -184,6 +203,7 @@ per_ip()
 total_and_unauth()
 privileges()
 dual_stack()
+imap_refusal()
 bad_start()
 daemon()
 done()

@@ -322,5 +322,10 @@ mutf7_mailbox(const char *wire, size_t len, int utf8, char *out, size_t cap,
 		*why = "not modified UTF-7 or too long";
 		return -1;
 	}
+	/* RFC 3501 CREATE: a trailing separator only declares future children; ignore it. */
+	len = strlen(out);
+	if (len > 1 && out[len - 1] == '/') {
+		out[len - 1] = '\0';
+	}
 	return mutf7_name_check(out, why);
 }

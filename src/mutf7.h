@@ -20,7 +20,8 @@ int mutf7_utf8_valid(const char *s, size_t len);
  * levels. 0, or -1 with *why set to a short reason.
  */
 int mutf7_name_check(char *name, const char **why);
-/* Wire name (modified UTF-7, or UTF-8 if utf8) decoded into out and checked; 0, or -1 and *why. */
+/* Wire name (modified UTF-7, or UTF-8 if utf8) decoded into out, one trailing "/" dropped,
+ * and checked; 0, or -1 and *why. */
 int mutf7_mailbox(const char *wire, size_t len, int utf8, char *out, size_t cap, const char **why);
 
 #endif

@@ -130,6 +130,10 @@ test_wire(void)
 	CHECK(mutf7_mailbox("&AOQ-/x", 7, 0, out, sizeof(out), &why) == 0 &&
 	    strcmp(out, "\xc3\xa4/x") == 0, "wire name decoded");
 	CHECK(mutf7_mailbox("\xc3\xa4", 2, 1, out, sizeof(out), &why) == 0, "UTF-8 wire name");
+	CHECK(mutf7_mailbox("Work/", 5, 0, out, sizeof(out), &why) == 0 &&
+	    strcmp(out, "Work") == 0, "trailing separator dropped (CREATE)");
+	CHECK(mutf7_mailbox("Work//", 6, 0, out, sizeof(out), &why) < 0, "only one");
+	CHECK(mutf7_mailbox("/", 1, 0, out, sizeof(out), &why) < 0, "root refused");
 	CHECK(mutf7_mailbox("\xc3\xa4", 2, 0, out, sizeof(out), &why) < 0, "8-bit needs UTF8");
 	CHECK(mutf7_mailbox("&AC4ALg-", 8, 0, out, sizeof(out), &why) < 0,
 	    "encoded dots are still refused");

@@ -463,6 +463,70 @@ test_dates(void)
 	    imap_days(2024, 13, 1) == INT64_MIN, "day numbers");
 }
 
+/* Deterministic xorshift: the same hostile inputs on every run. */
+static uint32_t
+rnd(void)
+{
+	static uint32_t x = 2463534242u;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return x;
+}
+
+/*
+ * Mutated real commands through the reader and every grammar: each call ends in a
+ * defined answer, within the fixed storage; the sanitizer build catches the rest.
+ */
+static void
+test_mutations(void)
+{
+	static const char *const seeds[] = {
+		"a LOGIN {4}\r\nfred {6+}\r\nsecret\r\n",
+		"a UID FETCH 1:*,3 (UID BODY.PEEK[HEADER.FIELDS (DATE FROM)]<0.100> BODY[1.2.MIME])\r\n",
+		"a SEARCH RETURN (MIN) CHARSET UTF-8 OR FROM {3}\r\nabc NOT (SEEN 2:4) SINCE 1-Feb-2024\r\n",
+		"a APPEND INBOX (\\Seen) \" 1-Jan-2024 10:00:00 +0100\" {5}\r\nHello\r\n",
+		"a LIST (SUBSCRIBED) \"\" (INBOX &AOQ-*) RETURN (STATUS (MESSAGES))\r\n",
+		"a STORE 1 +FLAGS.SILENT (\\Seen $x)\r\nb ID (\"a\" NIL)\r\nc STATUS x (SIZE)\r\n",
+	};
+	static const char junk[] = "{}()[]<>\"\\ *%+-.:,0123456789\r\n\0~&";
+	static imap_grammar_fn *const g[] = {
+		imap_parse_none, imap_parse_mailbox, imap_parse_rename, imap_parse_login,
+		imap_parse_authenticate, imap_parse_status, imap_parse_list, imap_parse_append,
+		imap_parse_copy, imap_parse_set, imap_parse_fetch, imap_parse_store,
+		imap_parse_search, imap_parse_enable, imap_parse_id,
+	};
+	char buf[512];
+	size_t i, k, n, bad = 0, ok = 0;
+	FILE *f = tmpfile();
+	int rc;
+
+	spool_fd = fileno(f);
+	for (i = 0; i < 3000; i++) {
+		n = strlen(seeds[i % ARRAY_LEN(seeds)]);
+		memcpy(buf, seeds[i % ARRAY_LEN(seeds)], n);
+		for (k = rnd() % 4 + 1; k > 0; k--) {
+			buf[rnd() % n] = junk[rnd() % (sizeof(junk) - 1)];
+		}
+		client(buf, n);
+		while ((rc = rd()) != IMAP_GONE && rc != IMAP_BYE) {
+			bad += rc != IMAP_OK && rc != IMAP_BAD && rc != IMAP_NO;
+			bad += cmd.len >= IMAP_CMD_MAX;
+			for (k = 0; rc == IMAP_OK && k < ARRAY_LEN(g); k++) {
+				rc = g[k](&cmd, (int)(i & 1), &args, &err);
+				bad += rc != IMAP_OK && rc != IMAP_BAD && rc != IMAP_NO;
+				bad += cmd.used > sizeof(cmd.arena);
+				ok += rc == IMAP_OK;
+				rc = IMAP_OK;
+			}
+		}
+	}
+	CHECK(bad == 0 && ok > 0, "3000 mutated commands: defined answers (%zu parsed)", ok);
+	fclose(f);
+	spool_fd = -1;
+}
+
 int
 main(void)
 {
@@ -478,5 +542,6 @@ main(void)
 	test_list();
 	test_misc();
 	test_dates();
+	test_mutations();
 	return t_done();
 }

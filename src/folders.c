@@ -19,7 +19,8 @@
 #include "util.h"
 
 /* Side files a folder may have (store.c, compact.c, store_imap.c, mime_cache.c). */
-static const char *const side_exts[] = { ".idx", ".ses", ".pop3", ".jnl", ".kw", ".mime" };
+static const char *const side_exts[] = { ".idx", ".ses", ".pop3", ".jnl", ".kw", ".mime",
+    ".rct" };
 
 #define SUBS_NAME	"subscriptions"
 

@@ -42,9 +42,51 @@ imap_deselect(struct imap *s)
 	}
 	store_close(&s->f);
 	s->exists = 0;
+	s->nrecent = 0;
 	s->readonly = 0;
 	s->mbox_name[0] = '\0';
 	s->state = IMAP_ST_AUTH;
+}
+
+void
+imap_claim_recent(struct imap *s)
+{
+	uint32_t lo, hi;
+
+	if (s->readonly || store_imap_claim_recent(&s->f, &lo, &hi) != STORE_OK || lo > hi) {
+		return;
+	}
+	if (s->nrecent == IMAP_RECENT_RANGES) {
+		memmove(s->recent_lo, s->recent_lo + 1, sizeof(s->recent_lo) - sizeof(s->recent_lo[0]));
+		memmove(s->recent_hi, s->recent_hi + 1, sizeof(s->recent_hi) - sizeof(s->recent_hi[0]));
+		s->nrecent--;
+	}
+	s->recent_lo[s->nrecent] = lo;
+	s->recent_hi[s->nrecent++] = hi;
+}
+
+int
+imap_is_recent(const struct imap *s, uint32_t uid)
+{
+	unsigned k;
+
+	for (k = 0; k < s->nrecent; k++) {
+		if (uid >= s->recent_lo[k] && uid <= s->recent_hi[k]) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+uint32_t
+imap_recent_count(const struct imap *s)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; s->nrecent > 0 && i < s->exists; i++) {
+		n += (uint32_t)imap_is_recent(s, s->f.msgs[i].uid);
+	}
+	return n;
 }
 
 /* Flag changes made by other sessions, as FETCH responses. */
@@ -113,8 +155,14 @@ imap_update(struct imap *s, int may_expunge)
 		announce_expunges(s);
 	}
 	if (s->f.count != s->exists) {
+		int grew = s->f.count > s->exists;
+
 		s->exists = s->f.count;
 		imap_untagged(s->io, "%u EXISTS", s->exists);
+		if (grew) {
+			imap_claim_recent(s);
+			imap_untagged(s->io, "%u RECENT", imap_recent_count(s));
+		}
 	}
 }
 

@@ -40,6 +40,9 @@ struct imap {
 	struct mime_cache mc;
 	int mc_open;
 	uint32_t exists;		/* messages the client has been told of */
+	uint32_t recent_lo[IMAP_RECENT_RANGES];	/* \Recent UIDs this session claimed */
+	uint32_t recent_hi[IMAP_RECENT_RANGES];
+	unsigned nrecent;
 	/* the command being run */
 	struct imap_cmd cmd;
 	struct imap_args args;
@@ -77,6 +80,12 @@ int imap_fail(struct imap *s, int rc, const char *fmt, ...) __attribute__((forma
  * may_expunge), EXISTS. Called before every tagged reply and during IDLE.
  */
 void imap_update(struct imap *s, int may_expunge);
+/* Claim \Recent for new messages of the selected folder (not when read-only). */
+void imap_claim_recent(struct imap *s);
+/* Is uid one of this session's \Recent messages? */
+int imap_is_recent(const struct imap *s, uint32_t uid);
+/* How many of the messages the client knows are \Recent for this session. */
+uint32_t imap_recent_count(const struct imap *s);
 /* Release the selected folder (CLOSE, UNSELECT, SELECT of another, logout). */
 void imap_deselect(struct imap *s);
 /*

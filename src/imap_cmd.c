@@ -359,7 +359,7 @@ select_replies(struct imap *s)
 	}
 	io_puts(s->io, "] flags\r\n");
 	imap_untagged(s->io, "%u EXISTS", s->exists);
-	imap_untagged(s->io, "0 RECENT");
+	imap_untagged(s->io, "%u RECENT", imap_recent_count(s));
 	for (i = 0; i < s->exists; i++) {
 		if (!(s->f.msgs[i].flags & STORE_SEEN)) {
 			imap_untagged(s->io, "OK [UNSEEN %u] first unseen", i + 1);
@@ -398,6 +398,7 @@ do_select(struct imap *s, int readonly)
 	s->state = IMAP_ST_SELECTED;
 	s->readonly = readonly;
 	s->exists = s->f.count;
+	imap_claim_recent(s);
 	select_replies(s);
 	(void)str_copy(s->ok_code, sizeof(s->ok_code), readonly ? "[READ-ONLY]" : "[READ-WRITE]");
 	return IMAP_OK;
@@ -575,7 +576,7 @@ status_of(struct imap *s, const char *name, unsigned items)
 	io_puts(s->io, " (");
 #define ITEM(bit, fmt, v) if (items & (bit)) { io_printf(s->io, "%s" fmt, sp, v); sp = " "; }
 	ITEM(IMAP_ST_MESSAGES, "MESSAGES %u", st.messages);
-	ITEM(IMAP_ST_RECENT, "RECENT %u", 0u);
+	ITEM(IMAP_ST_RECENT, "RECENT %u", st.recent);
 	ITEM(IMAP_ST_UIDNEXT, "UIDNEXT %u", st.uidnext);
 	ITEM(IMAP_ST_UIDVALIDITY, "UIDVALIDITY %u", st.uidvalidity);
 	ITEM(IMAP_ST_UNSEEN, "UNSEEN %u", st.unseen);

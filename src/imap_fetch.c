@@ -33,7 +33,8 @@ imap_put_msg_flags(struct imap *s, uint32_t i)
 	const struct store_msg *m = &s->f.msgs[i];
 
 	io_puts(s->io, "FLAGS ");
-	imap_put_flags(s->io, m->flags & STORE_FLAGS_ALL, m->keywords, &s->kw, 0);
+	imap_put_flags(s->io, m->flags & STORE_FLAGS_ALL, m->keywords, &s->kw,
+	    imap_is_recent(s, m->uid));
 }
 
 static int

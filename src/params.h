@@ -70,6 +70,9 @@
 /* Directory depth walked when listing: names deeper than this are not shown. */
 #define FOLDER_DEPTH_MAX	16
 
+/* \Recent UID ranges one session remembers (one per batch of new mail it saw); older ones
+ * are forgotten, which only clears \Recent early. */
+#define IMAP_RECENT_RANGES	16
 /* IMAP commands answered BAD in a row before we hang up on a client sending junk. */
 #define IMAP_BAD_CMDS_MAX	20
 /* RFC 3501 5.4: the autologout timer must be at least 30 minutes after login. */

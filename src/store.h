@@ -219,10 +219,18 @@ int store_imap_copy(struct store_folder *src, const struct store_keywords *src_k
 /* Forget the STORE_CHANGED mark of msgs[i] once the change was announced. */
 void store_imap_ack_changed(struct store_folder *f, uint32_t i);
 
-/* UIDVALIDITY, UIDNEXT, live count, unseen count and live bytes of a folder without
- * keeping it open (STATUS). */
+/*
+ * \Recent (RFC 3501 2.3.2): claim for the calling session the messages of f whose UIDs are
+ * above the folder's recent mark (side file <side>.rct) and move the mark past them, under
+ * a lock, so that no other session sees them as recent. *lo..*hi (inclusive) get the UIDs
+ * claimed; *lo > *hi when there were none. STORE_OK or STORE_ERR.
+ */
+int store_imap_claim_recent(const struct store_folder *f, uint32_t *lo, uint32_t *hi);
+
+/* UIDVALIDITY, UIDNEXT, live count, unseen and recent counts and live bytes of a folder
+ * without keeping it open (STATUS). */
 struct store_status {
-	uint32_t uidvalidity, uidnext, messages, unseen, deleted;
+	uint32_t uidvalidity, uidnext, messages, unseen, deleted, recent;
 	uint64_t size;
 };
 int store_imap_status(const char *mbox, const char *side, struct store_status *st);

@@ -351,6 +351,57 @@ store_imap_copy(struct store_folder *src, const struct store_keywords *src_kw,
 	return rc;
 }
 
+/* ---- \Recent ---- */
+
+/* The recent mark on fd (0 when the file is new or short). */
+static uint32_t
+recent_mark(int fd)
+{
+	unsigned char b[4];
+
+	return pread_full(fd, b, sizeof(b), 0) == (ssize_t)sizeof(b) ? get_le32(b) : 0;
+}
+
+static int
+recent_open(const char *side, int flags)
+{
+	char path[PATH_LEN];
+
+	if (str_fmt(path, sizeof(path), "%s.rct", side) < 0) {
+		return -1;
+	}
+	return open(path, flags | O_CLOEXEC, 0600);
+}
+
+int
+store_imap_claim_recent(const struct store_folder *f, uint32_t *lo, uint32_t *hi)
+{
+	unsigned char b[4];
+	uint32_t last = f->count > 0 ? f->msgs[f->count - 1].uid : 0;
+	int fd = recent_open(f->side_base, O_RDWR | O_CREAT);
+	int rc = STORE_ERR;
+
+	*lo = 1;
+	*hi = 0;
+	if (fd < 0) {
+		return STORE_ERR;
+	}
+	if (flock(fd, LOCK_EX) == 0) {
+		uint32_t mark = recent_mark(fd);
+
+		rc = STORE_OK;
+		if (last > mark) {
+			/* losing the mark to a crash only shows some messages as recent again */
+			put_le32(b, last);
+			rc = pwrite_all(fd, b, sizeof(b), 0) == 0 ? STORE_OK : STORE_ERR;
+			*lo = mark + 1;
+			*hi = last;
+		}
+	}
+	close(fd);
+	return rc;
+}
+
 void
 store_imap_ack_changed(struct store_folder *f, uint32_t i)
 {
@@ -363,8 +414,8 @@ int
 store_imap_status(const char *mbox, const char *side, struct store_status *st)
 {
 	struct store_folder f;
-	uint32_t i;
-	int rc = store_open(&f, mbox, side, STORE_RDWR);
+	uint32_t i, mark;
+	int fd, rc = store_open(&f, mbox, side, STORE_RDWR);
 
 	memset(st, 0, sizeof(*st));
 	if (rc != STORE_OK) {
@@ -372,6 +423,11 @@ store_imap_status(const char *mbox, const char *side, struct store_status *st)
 	}
 	st->uidvalidity = f.uidvalidity;
 	st->uidnext = f.uidnext;
+	fd = recent_open(side, O_RDONLY);
+	mark = fd >= 0 ? recent_mark(fd) : 0;
+	if (fd >= 0) {
+		close(fd);
+	}
 	for (i = 0; i < f.count; i++) {
 		const struct store_msg *m = &f.msgs[i];
 
@@ -381,6 +437,7 @@ store_imap_status(const char *mbox, const char *side, struct store_status *st)
 		st->messages++;
 		st->size += m->e.wire_size;
 		st->unseen += !(m->flags & STORE_SEEN);
+		st->recent += m->uid > mark;
 		st->deleted += (m->flags & STORE_DELETED) != 0;
 	}
 	store_close(&f);

@@ -218,6 +218,7 @@ try:
     s.settimeout(10)
     got = f.readline()
     check("IDLE reports new mail", got == b"* 3 EXISTS\r\n", got)
+    check("IDLE claims the new mail as \\Recent", f.readline() == b"* 1 RECENT\r\n")
     s.sendall(b"DONE\r\n")
     check("IDLE ends at DONE", f.readline().startswith(b"c OK"))
     s.sendall(b"d LOGOUT\r\n")

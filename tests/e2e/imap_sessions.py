@@ -36,7 +36,7 @@ def uids_flags(c):
     for d in data:
         m = re.search(rb"UID (\d+) FLAGS \(([^)]*)\)", d or b"")
         if m:
-            out[int(m.group(1))] = set(m.group(2).split())
+            out[int(m.group(1))] = set(m.group(2).split()) - {b"\\Recent"}
     return out
 
 

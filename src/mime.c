@@ -511,7 +511,14 @@ mime_close(struct mime_parser *ps, uint16_t p, uint32_t end, int gap)
 {
 	struct mime_part *q = &ps->m->parts[p];
 
-	q->s.body_len = end > q->s.body_off ? end - q->s.body_off : 0;
+	/* a part cut short inside its header or boundary line stays inside its parent */
+	if (q->s.hdr_off > end) {
+		q->s.hdr_off = end;
+	}
+	if (q->s.body_off > end) {
+		q->s.body_off = end;
+	}
+	q->s.body_len = end - q->s.body_off;
 	q->lines = ps->lineno - q->lines;
 	if (gap && q->lines > 0 && ps->last_empty) {
 		q->lines--;
@@ -860,8 +867,10 @@ mime_copy_fields(struct mbox_reader *r, struct mime_range hdr, const char *const
 			if (!cont && (len == 0 || (len == 1 && s[0] == '\r'))) {
 				break;	/* the blank line: ours comes below */
 			}
-			if (keep && ((rc = sink(ctx, s, len)) != 0 ||
-			    (nl && (rc = sink(ctx, "\r\n", 2)) != 0))) {
+			/* a header cut short by a boundary may end inside its last line end */
+			if (keep && ((rc = mime_slice(pos, s, (uint32_t)len, hdr.off, end, sink, ctx)) != 0 ||
+			    (nl && (rc = mime_slice(pos + (uint32_t)len, "\r\n", 2, hdr.off, end, sink,
+			    ctx)) != 0))) {
 				return rc;
 			}
 		}

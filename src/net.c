@@ -569,10 +569,15 @@ cmd_serve(int argc, char **argv)
 	if (net_load_tls(s) < 0) {
 		fatal(NET_EX_OSERR, "cannot serve TLS without its key and certificate");
 	}
+	/* Drop before detaching, so that a failure still reaches the terminal. */
+	priv_drop(&s->cfg);
 	if (!s->cfg.foreground) {
+		if (s->cfg.log_stderr) {
+			log_warnx("log stderr with a detached server: its lines go to /dev/null "
+			    "(use -f or log syslog)");
+		}
 		net_daemonize();
 	}
-	priv_drop(&s->cfg);
 	if (net_pipe(&s->sig_r, &net_sig_w) < 0 || net_pipe(&s->login_r, &s->login_w) < 0) {
 		fatal(NET_EX_OSERR, "pipe: %m");
 	}

@@ -168,6 +168,13 @@ def bad_start():
         check("port in use: exit 71 with the address", r.returncode == 71 and
               "cannot listen on 127.0.0.1:%d" % port in err, (r.returncode, err))
         busy.close()
+        if os.getuid() == 0:
+            r = subprocess.run(env.cmd("-o", "listen=127.0.0.1:%d pop3" % free_port(), "-o",
+                                       "user=nosuchuser", "serve"), timeout=10,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            err = r.stderr.decode(errors="replace")
+            check("unknown run user: exit 71 before detaching", r.returncode == 71 and
+                  "run user 'nosuchuser' does not exist" in err, (r.returncode, err))
         with open(env.conf, "a") as f:
             f.write("listen 127.0.0.1:0 pop3\n")
         r = subprocess.run(env.cmd("serve", "-f"), timeout=10, stdout=subprocess.PIPE,

@@ -47,11 +47,22 @@ sink(void *ctx, const char *p, size_t n)
 	return fm->s->io->failed ? -1 : 0;
 }
 
-/* Rewind the open reader to the start of the message. */
-static void
-rewind_reader(struct fetch_msg *fm)
+/*
+ * Position the reader at the start of the message, opening it (and taking the mbox read
+ * lock until the message is answered) the first time; -1 if it is gone or unreadable.
+ */
+static int
+open_reader(struct fetch_msg *fm)
 {
+	if (!fm->open) {
+		if (store_msg_open(&fm->s->f, fm->i, fm->r) != STORE_OK) {
+			return -1;
+		}
+		fm->open = 1;
+		return 0;
+	}
 	mbox_reader_init(fm->r, fm->r->fd, &fm->s->f.msgs[fm->i].e, fm->r->mboxrd);
+	return 0;
 }
 
 /* The message's cached structure, parsing it into the cache the first time. */
@@ -69,8 +80,8 @@ structure(struct fetch_msg *fm)
 	}
 	rc = mime_cache_get(&fm->s->mc, m->uid, m->e.fingerprint, &fm->mc);
 	if (rc == 0) {
-		rewind_reader(fm);
-		rc = mime_cache_put(&fm->s->mc, m->uid, m->e.fingerprint, fm->r, &fm->mc) == 0 ? 1 : -1;
+		rc = open_reader(fm) == 0 &&
+		    mime_cache_put(&fm->s->mc, m->uid, m->e.fingerprint, fm->r, &fm->mc) == 0 ? 1 : -1;
 	}
 	fm->have_cache = rc == 1;
 	return rc == 1 ? 0 : -1;
@@ -84,7 +95,6 @@ send_range(struct fetch_msg *fm, struct mime_range rg)
 
 	io_printf(io, "{%u}\r\n", rg.len);
 	fm->sent = 0;
-	rewind_reader(fm);
 	if (rg.len > 0 && mime_copy_range(fm->r, rg, sink, fm) < 0) {
 		log_warnx("imap: message %u of %s shorter than indexed", fm->s->f.msgs[fm->i].uid,
 		    fm->s->mbox_name);
@@ -133,7 +143,6 @@ send_fields(struct fetch_msg *fm, const struct imap_section *sec, struct mime_ra
 		names[k] = sec->fields[k].s;
 	}
 	imap_buf_init(&b, (size_t)hdr.len + 2);
-	rewind_reader(fm);
 	if (mime_copy_fields(fm->r, hdr, names, k, sec->kind == IMAP_SEC_FIELDS_NOT, buf_sink,
 	    &b) < 0 || b.err) {
 		b.len = 0;
@@ -185,7 +194,7 @@ send_section(struct fetch_msg *fm, const struct imap_section *sec, const char *l
 	}
 	io_puts(io, " ");
 	if (structure(fm) < 0 || mime_section(fm->mc.spans, fm->mc.nspans, sec->part, sec->nparts,
-	    sect_kind(sec->kind), &rg) < 0) {
+	    sect_kind(sec->kind), &rg) < 0 || open_reader(fm) < 0) {
 		io_puts(io, "\"\"");
 		return;
 	}
@@ -307,17 +316,18 @@ fetch_one(struct imap *s, struct fetch_msg *fm, int sets_seen, int has_flags, in
 	int seen_now = 0, rc;
 	size_t k;
 
-	rc = store_msg_open(&s->f, fm->i, fm->r);
-	if (rc == STORE_GONE) {
+	if (m->flags & STORE_EXPUNGED) {
 		return IMAP_OK;	/* expunged by another session: nothing to say (RFC 2180 4.1.3) */
 	}
-	if (rc != STORE_OK) {
-		return imap_fail(s, IMAP_NO, "[UNAVAILABLE] %s", store_strerror(rc));
-	}
 	fm->have_cache = 0;
+	fm->open = 0;
 	if (sets_seen && !s->readonly && !(m->flags & STORE_SEEN)) {
-		seen_now = store_set_flags(&s->f, fm->i, (m->flags & STORE_FLAGS_ALL) | STORE_SEEN,
-		    m->keywords) == STORE_OK;
+		rc = store_set_flags(&s->f, fm->i, (m->flags & STORE_FLAGS_ALL) | STORE_SEEN,
+		    m->keywords);
+		if (rc != STORE_OK) {
+			return imap_fail(s, IMAP_NO, "[UNAVAILABLE] %s", store_strerror(rc));
+		}
+		seen_now = 1;
 	}
 	io_printf(s->io, "* %u FETCH (", fm->i + 1);
 	if (s->cmd.uid && !has_uid) {
@@ -334,7 +344,9 @@ fetch_one(struct imap *s, struct fetch_msg *fm, int sets_seen, int has_flags, in
 		imap_put_msg_flags(s, fm->i);
 	}
 	io_puts(s->io, ")\r\n");
-	store_msg_close(&s->f, fm->r);
+	if (fm->open) {
+		store_msg_close(&s->f, fm->r);
+	}
 	return s->io->failed ? IMAP_GONE : IMAP_OK;
 }
 

@@ -4,7 +4,6 @@
  * grammars turn its text into structures in the same storage (RFC 3501 section 9,
  * RFC 7888, RFC 4731, RFC 5032, RFC 5258, RFC 2971). Runs in the session, never as root.
  */
-#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -398,9 +397,9 @@ p_bad(const struct imap_cmd *c, struct imap_err *err, const char *what)
 	}
 	near[n] = '\0';
 	if (c->pos >= c->len) {
-		str_fmt(err->text, sizeof(err->text), "Expected %s at end of command", what);
+		(void)str_fmt(err->text, sizeof(err->text), "Expected %s at end of command", what);
 	} else {
-		str_fmt(err->text, sizeof(err->text), "Expected %s at \"%s\"", what, near);
+		(void)str_fmt(err->text, sizeof(err->text), "Expected %s at \"%s\"", what, near);
 	}
 	return IMAP_BAD;
 }
@@ -440,23 +439,16 @@ p_dup(struct imap_cmd *c, const char *s, size_t n, struct imap_str *out, struct 
 	return IMAP_OK;
 }
 
-/* Copy a filled local array (n items of size sz) into the arena. */
-static int
-p_keep(struct imap_cmd *c, const void *items, size_t n, size_t sz, const void **out,
-    struct imap_err *err)
+/* Copy a filled local array (n items of size sz) into the arena; NULL when it is full. */
+static void *
+p_keep(struct imap_cmd *c, const void *items, size_t n, size_t sz)
 {
-	void *d;
+	void *d = p_alloc(c, n * sz);
 
-	if (n == 0) {
-		*out = NULL;
-		return IMAP_OK;
+	if (d != NULL && n > 0) {
+		memcpy(d, items, n * sz);
 	}
-	if ((d = p_alloc(c, n * sz)) == NULL) {
-		return p_toobig(err);
-	}
-	memcpy(d, items, n * sz);
-	*out = d;
-	return IMAP_OK;
+	return d;
 }
 
 static int
@@ -726,7 +718,7 @@ p_mailbox(struct imap_cmd *c, int utf8, const char **out, struct imap_err *err)
 	}
 	if (memchr(raw.s, '\0', raw.len) != NULL ||
 	    mutf7_mailbox(raw.s, raw.len, utf8, name, IMAP_MAILBOX_MAX + 1, &why) < 0) {
-		str_fmt(err->text, sizeof(err->text), "[CANNOT] Invalid mailbox name: %s", why);
+		(void)str_fmt(err->text, sizeof(err->text), "[CANNOT] Invalid mailbox name: %s", why);
 		return IMAP_NO;
 	}
 	*out = name;
@@ -994,7 +986,10 @@ p_flags(struct imap_cmd *c, int bare, struct imap_flags *f, struct imap_err *err
 		set_text(err, "\\Recent cannot be set");
 		return IMAP_BAD;
 	}
-	return p_keep(c, kw, f->nkw, sizeof(kw[0]), (const void **)&f->kw, err);
+	if ((f->kw = p_keep(c, kw, f->nkw, sizeof(kw[0]))) == NULL) {
+		return p_toobig(err);
+	}
+	return IMAP_OK;
 }
 
 /* ---- Command grammars ---- */
@@ -1195,7 +1190,10 @@ p_patterns(struct imap_cmd *c, int utf8, struct imap_list_args *l, struct imap_e
 	if (paren && (rc = p_char(c, ')', err, "\")\"")) != IMAP_OK) {
 		return rc;
 	}
-	return p_keep(c, pat, l->npat, sizeof(pat[0]), (const void **)&l->pat, err);
+	if ((l->pat = p_keep(c, pat, l->npat, sizeof(pat[0]))) == NULL) {
+		return p_toobig(err);
+	}
+	return IMAP_OK;
 }
 
 /* [SP "RETURN" SP "(" options ")"] at the end of a LIST. */
@@ -1345,7 +1343,10 @@ p_header_list(struct imap_cmd *c, struct imap_section *sec, struct imap_err *err
 		return rc;
 	}
 	sec->nfields = n;
-	return p_keep(c, f, n, sizeof(f[0]), (const void **)&sec->fields, err);
+	if ((sec->fields = p_keep(c, f, n, sizeof(f[0]))) == NULL) {
+		return p_toobig(err);
+	}
+	return IMAP_OK;
 }
 
 /* section-msgtext / "MIME" after the part path. */
@@ -1517,7 +1518,10 @@ imap_parse_fetch(struct imap_cmd *c, int utf8, struct imap_args *a, struct imap_
 		return rc;
 	}
 	f->natt = n;
-	return p_keep(c, att, n, sizeof(att[0]), (const void **)&f->att, err);
+	if ((f->att = p_keep(c, att, n, sizeof(att[0]))) == NULL) {
+		return p_toobig(err);
+	}
+	return IMAP_OK;
 }
 
 /* ---- STORE ---- */
@@ -1835,7 +1839,10 @@ imap_parse_enable(struct imap_cmd *c, int utf8, struct imap_args *a, struct imap
 		}
 	} while (c->pos < c->len);
 	a->natoms = n;
-	return p_keep(c, caps, n, sizeof(caps[0]), (const void **)&a->atoms, err);
+	if ((a->atoms = p_keep(c, caps, n, sizeof(caps[0]))) == NULL) {
+		return p_toobig(err);
+	}
+	return IMAP_OK;
 }
 
 int
@@ -1871,7 +1878,10 @@ imap_parse_id(struct imap_cmd *c, int utf8, struct imap_args *a, struct imap_err
 		return rc;
 	}
 	a->nid = n;
-	return p_keep(c, s, n, sizeof(s[0]), (const void **)&a->id, err);
+	if ((a->id = p_keep(c, s, n, sizeof(s[0]))) == NULL) {
+		return p_toobig(err);
+	}
+	return IMAP_OK;
 }
 
 /* ---- Helpers for the session ---- */

@@ -264,6 +264,7 @@ eval_sent(struct ev *e, const struct imap_skey *k)
 	return have && cmp_day(k->kind, local_day(&t), k->day);
 }
 
+/* One case per key kind: a flat dispatch is easier to check against RFC 3501 6.4.4. */
 static int
 eval(struct ev *e, const struct imap_skey *k)
 {

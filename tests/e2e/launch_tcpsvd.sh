@@ -21,3 +21,24 @@ check "tcpsvd logged the connection" grep -q "tcpsvd: info: pid [0-9]* from 127.
 check "session logged the client address" grep -q "mailnook\[[0-9]*\]: connect from 127.0.0.1" "$T/tcpsvd.log"
 check "login logged" grep -q "login user=bob from 127.0.0.1" "$T/tcpsvd.log"
 check "logout logged with counts" grep -q "logout user=bob retr=1 dele=0" "$T/tcpsvd.log"
+
+# The same super-server line with the imap verb.
+IPORT=$(free_port)
+tcpsvd -v 127.0.0.1 "$IPORT" "$MAILNOOK" -c "$CONF" imap >"$T/tcpsvd-imap.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_port "$IPORT" || { fail "tcpsvd (imap) did not listen"; cat "$T/tcpsvd-imap.log"; exit 1; }
+out=$(python3 - "$IPORT" <<'PY'
+import imaplib, sys
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+m.login("bob", "secret")
+typ, data = m.select("INBOX", readonly=True)
+print("select", typ, data[0].decode())
+typ, data = m.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+print(data[0][1].decode().strip())
+m.logout()
+PY
+)
+case "$out" in
+"select OK 1"*"Subject: via tcpsvd"*) ok "IMAP login, SELECT, FETCH, LOGOUT through tcpsvd" ;;
+*) fail "IMAP login, SELECT, FETCH, LOGOUT through tcpsvd: $out" ;;
+esac

@@ -136,6 +136,11 @@ try:
     t0 = time.time()
     typ, data = c.fetch("1:*", "(ENVELOPE BODYSTRUCTURE)")
     t_env3 = time.time() - t0
+    t0 = time.time()
+    typ, data = c.store("1:*", "+FLAGS.SILENT", "(\\Seen)")
+    t_store = time.time() - t0
+    typ, data = c.search(None, "UNSEEN")
+    check("20,000 messages: STORE 1:* +FLAGS \\Seen", typ == "OK" and data == [b""], data)
     check("cached structure is faster than the first parse", t_env3 < t_env1, (t_env1, t_env3))
     pids = subprocess.run(["pgrep", "-P", str(env.procs[-1].pid)], stdout=subprocess.PIPE).stdout.split()
     rss = 0
@@ -147,8 +152,8 @@ try:
     if os.environ.get("MAILNOOK_VARIANT") != "asan":  # ASan's shadow memory is not ours
         check("20,000 messages: session RSS under 16 MB (%d KB)" % rss, 0 < rss < 16384)
     print("# measure imap 20000 msgs: select %.2fs, fetch flags %.2fs, envelope+bodystructure "
-          "first %.2fs, again %.2fs, after reselect %.2fs, session rss %d KB"
-          % (t_open, t_flags, t_env1, t_env2, t_env3, rss))
+          "first %.2fs, again %.2fs, after reselect %.2fs, store all %.2fs, session rss %d KB"
+          % (t_open, t_flags, t_env1, t_env2, t_env3, t_store, rss))
     c.logout()
 finally:
     env.close()

@@ -848,6 +848,11 @@ cmd_quit_trans(struct pop3 *s, char *arg)
 		rc = store_expunge(&s->folder, uids, k);
 	}
 	free(uids);
+	/*
+	 * Locks go (and a due compaction runs) before the answer: a client that reconnects
+	 * as soon as it reads +OK must not find the maildrop still in use.
+	 */
+	close_maildrop(s);
 	if (rc != STORE_OK) {
 		log_warnx("pop3: expunge for %s: %s", s->user, store_strerror(rc));
 		reply(s, "-ERR [SYS/TEMP] deleted messages were not removed");
@@ -855,9 +860,6 @@ cmd_quit_trans(struct pop3 *s, char *arg)
 		s->dele = k;
 		reply(s, "+OK %s POP3 server signing off", s->cfg->hostname);
 	}
-	/* The client has its answer before a possible compaction in store_close. */
-	(void)io_flush(s->io);
-	close_maildrop(s);
 	return R_QUIT;
 }
 

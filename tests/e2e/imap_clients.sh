@@ -1,7 +1,7 @@
 #!/bin/sh
 # Real IMAP clients against `mailnook serve` on loopback: curl imap:// and imaps://
 # (LIST, FETCH byte-exact, SEARCH, STARTTLS), fetchmail over IMAP (keep, then delete,
-# with mailnook deliver as the MDA) and mutt driven by pushed keys, copying a message.
+# then IDLE, with mailnook deliver as the MDA) and mutt driven by pushed keys, copying a message.
 . "$(dirname "$0")/../lib.sh"
 
 add_user alice secret
@@ -84,3 +84,22 @@ left=$(printf 'a LOGIN alice secret\r\nb STATUS INBOX (MESSAGES)\r\nc LOGOUT\r\n
     "$MAILNOOK" -c "$CONF" -o plaintext_auth=anywhere imap 2>/dev/null | tr -d '\r' |
     sed -n 's/^\* STATUS INBOX (MESSAGES \([0-9]*\))$/\1/p')
 check "fetchmail delete expunged alice's INBOX ($left)" [ "${left:-x}" = 0 ]
+
+# --- fetchmail in IDLE mode: mail delivered while it waits arrives at once ---
+rc "nokeep fetchall idle"
+timeout 60 fetchmail -v -f "$T/fetchmailrc" --nodetach --nosyslog --idfile "$T/fetchids" \
+    --pidfile "$T/fetchmail.pid" --mda "$MAILNOOK -c $CONF deliver -f %F bob" \
+    >"$T/fetchmail-idle.log" 2>&1 &
+FM_PID=$!
+PIDS="$PIDS $FM_PID"
+sleep 1
+make_msg 20 "pushed by idle" 2 | deliver_msg alice
+n=0
+while [ "$n" -lt 100 ] && ! grep -q 'Subject: pushed by idle' "$MAIL/bob/INBOX"; do
+	sleep 0.1
+	n=$((n + 1))
+done
+check "fetchmail idle: a new message arrived within 10 s" grep -q 'Subject: pushed by idle' "$MAIL/bob/INBOX"
+check "fetchmail idle: it waited in IDLE" grep -q 'IMAP> A[0-9]* IDLE' "$T/fetchmail-idle.log"
+kill "$FM_PID" 2>/dev/null
+wait "$FM_PID" 2>/dev/null

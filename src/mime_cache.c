@@ -326,6 +326,9 @@ mime_cache_get(struct mime_cache *c, uint32_t uid, uint64_t fp, struct mime_cach
 	long i = mc_slot_find(c, uid);
 	int rc;
 
+	if (c->fd < 0) {
+		return 0;	/* no usable file: every message is parsed */
+	}
 	if (i < 0) {
 		if (mc_follow(c) != 0 || mc_lock(c, LOCK_EX) != 0) {
 			return -1;
@@ -493,7 +496,7 @@ mime_cache_prune(struct mime_cache *c, const uint32_t *uids, size_t n)
 		}
 		live += j < n && uids[j] == c->slot[i].uid;
 	}
-	if (c->nslot < MC_PRUNE_MIN || live * 2 >= c->nslot) {
+	if (c->fd < 0 || c->nslot < MC_PRUNE_MIN || live * 2 >= c->nslot) {
 		return 0;
 	}
 	if (mc_lock(c, LOCK_EX) != 0) {

@@ -56,6 +56,7 @@ int mime_cache_open(struct mime_cache *c, const char *side_base, uint32_t uidval
 /*
  * Cached structure of message uid with fingerprint fp, reading records other sessions
  * appended since. 1 found (out filled), 0 not cached (call mime_cache_put), -1 error.
+ * After a failed mime_cache_open (fd -1) every call is a miss and put still works.
  */
 int mime_cache_get(struct mime_cache *c, uint32_t uid, uint64_t fp, struct mime_cached *out);
 

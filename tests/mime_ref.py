@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference MIME structure of messages, as Python's email package sees it.
 
-Usage: mime_ref.py FILE...   For each file prints one line per part in preorder:
+Usage: mime_ref.py FILE...   For each file prints "== FILE", then one line per part in preorder:
 "<depth> <type/subtype>" and, for leaves, " <size> <lines>" with the body size counted
 in CRLF octets as IMAP sends it. test_mime.c prints the same from mailnook's parser.
 """
@@ -42,7 +42,7 @@ def main():
     for name in sys.argv[1:]:
         with open(name, "rb") as f:
             msg = email.message_from_binary_file(f, policy=email.policy.compat32)
-        out = []
+        out = ["== " + name]
         dump(msg, 0, out)
         print("\n".join(out))
 

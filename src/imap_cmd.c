@@ -633,33 +633,64 @@ name_matches(const char *pat, const char *name)
 	return wild_match(up, name);
 }
 
-/* Is e selected by the LIST options and any pattern? */
+/* Does name match one of the LIST patterns (each after the reference)? */
 static int
-list_wanted(const struct imap_list_args *la, const struct folder_ent *e, int lsub)
+list_matches(const struct imap_list_args *la, const char *name)
 {
 	char full[2 * FOLDER_NAME_MAX];
 	size_t k;
 
-	if ((lsub || (la->sel & IMAP_LSEL_SUBSCRIBED)) && !(e->attrs & FOLDER_SUBSCRIBED)) {
-		return 0;
-	}
-	if (!lsub && !(la->sel & IMAP_LSEL_SUBSCRIBED) && (e->attrs & FOLDER_NONEXISTENT)) {
-		return 0;
-	}
-	if ((la->sel & IMAP_LSEL_SPECIALUSE) && e->special == NULL) {
-		return 0;
-	}
 	for (k = 0; k < la->npat; k++) {
 		if (str_fmt(full, sizeof(full), "%s%s", la->ref.s != NULL ? la->ref.s : "",
-		    la->pat[k].s) >= 0 && name_matches(full, e->name)) {
+		    la->pat[k].s) >= 0 && name_matches(full, name)) {
 			return 1;
 		}
 	}
 	return 0;
 }
 
+/* Is some folder below v[i] subscribed (CHILDINFO, RFC 5258 3.5)? */
+static int
+subscribed_child(const struct folder_ent *v, size_t n, size_t i)
+{
+	size_t len = strlen(v[i].name), k;
+
+	for (k = 0; k < n; k++) {
+		if ((v[k].attrs & FOLDER_SUBSCRIBED) && strncmp(v[k].name, v[i].name, len) == 0 &&
+		    v[k].name[len] == '/') {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Is v[i] selected by the LIST options and the patterns? *childinfo is set when it is
+ * listed for a subscribed child (RECURSIVEMATCH).
+ */
+static int
+list_wanted(const struct imap_list_args *la, const struct folder_ent *v, size_t n, size_t i,
+    int lsub, int *childinfo)
+{
+	const struct folder_ent *e = &v[i];
+	int subs_only = lsub || (la->sel & IMAP_LSEL_SUBSCRIBED);
+
+	*childinfo = !lsub && (la->sel & IMAP_LSEL_RECURSIVE) && subs_only &&
+	    subscribed_child(v, n, i);
+	if (subs_only && !(e->attrs & FOLDER_SUBSCRIBED) && !*childinfo) {
+		return 0;
+	}
+	if (!subs_only && (e->attrs & FOLDER_NONEXISTENT)) {
+		return 0;
+	}
+	if ((la->sel & IMAP_LSEL_SPECIALUSE) && e->special == NULL) {
+		return 0;
+	}
+	return list_matches(la, e->name);
+}
+
 static void
-list_line(struct imap *s, const struct folder_ent *e, int lsub)
+list_line(struct imap *s, const struct folder_ent *e, int lsub, int childinfo)
 {
 	const struct imap_list_args *la = &s->args.list;
 	const char *sp = "";
@@ -676,7 +707,7 @@ list_line(struct imap *s, const struct folder_ent *e, int lsub)
 #undef ATTR
 	io_puts(s->io, ") \"/\" ");
 	imap_put_mailbox(s->io, e->name, s->utf8);
-	io_puts(s->io, "\r\n");
+	io_puts(s->io, childinfo ? " (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n" : "\r\n");
 }
 
 static int
@@ -697,10 +728,12 @@ do_list(struct imap *s, int lsub)
 		return folders_fail(s, rc);
 	}
 	for (i = 0; i < n; i++) {
-		if (!list_wanted(la, &v[i], lsub)) {
+		int childinfo;
+
+		if (!list_wanted(la, v, n, i, lsub, &childinfo)) {
 			continue;
 		}
-		list_line(s, &v[i], lsub);
+		list_line(s, &v[i], lsub, childinfo);
 		if (!lsub && (la->ret & IMAP_LRET_STATUS) &&
 		    !(v[i].attrs & (FOLDER_NOSELECT | FOLDER_NONEXISTENT))) {
 			(void)status_of(s, v[i].name, la->status);

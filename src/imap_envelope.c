@@ -514,8 +514,7 @@ imap_leaf_type(const struct mime_msg *m, uint16_t p, char *type, size_t tcap, ch
 		str_copy(sub, scap, "plain");
 		return NULL;
 	}
-	if (strcmp(type, "message") == 0 && q->s.kind != MIME_MESSAGE &&
-	    (strcmp(sub, "rfc822") == 0 || strcmp(sub, "global") == 0)) {
+	if (strcmp(type, "message") == 0 && q->s.kind != MIME_MESSAGE && strcmp(sub, "rfc822") == 0) {
 		str_copy(type, tcap, "application");
 		str_copy(sub, scap, "octet-stream");
 	}

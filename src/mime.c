@@ -487,8 +487,9 @@ mime_header_end(struct mime_parser *ps, uint32_t body_off)
 		}
 		return 0;
 	}
-	if (strcmp(type, "message") != 0 || (strcmp(sub, "rfc822") != 0 &&
-	    strcmp(sub, "global") != 0) || p->s.enc > MIME_ENC_BINARY) {
+	/* IMAP4rev1 gives only message/rfc822 an envelope and body (RFC 3501 body-type-msg) */
+	if (strcmp(type, "message") != 0 || strcmp(sub, "rfc822") != 0 ||
+	    p->s.enc > MIME_ENC_BINARY) {
 		return 0;
 	}
 	if (mime_new_part(m, ps->cur, body_off, &child) != 0) {

@@ -17,7 +17,7 @@
 /* Part kinds. */
 #define MIME_LEAF	0	/* any non-multipart, non-message/rfc822 body */
 #define MIME_MULTI	1	/* multipart/<any> with at least one part */
-#define MIME_MESSAGE	2	/* message/rfc822 (or global): one child, the enclosed message */
+#define MIME_MESSAGE	2	/* message/rfc822: one child, the enclosed message */
 
 /* Content-Transfer-Encoding values. */
 #define MIME_ENC_7BIT	0

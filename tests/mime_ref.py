@@ -22,9 +22,9 @@ def leaf_numbers(part):
 def dump(msg, depth, out):
     ctype = msg.get_content_type()
     maintype = msg.get_content_maintype()
-    # IMAP opens only multipart/* with parts and message/rfc822 (global); Python also
+    # IMAP4rev1 opens only multipart/* with parts and message/rfc822; Python also
     # splits message/delivery-status and the like into header blocks: no sizes compared.
-    if (maintype == "message" and ctype not in ("message/rfc822", "message/global")) or \
+    if (maintype == "message" and ctype != "message/rfc822") or \
             (maintype == "multipart" and not msg.is_multipart()):
         out.append("%d %s -" % (depth, ctype))
         return

@@ -573,8 +573,7 @@ dump_ours(const struct mime_msg *m, char *out, size_t cap)
 			continue;	/* Python drops parts with neither header nor body */
 		}
 		if (q->s.kind == MIME_LEAF && (strcmp(type, "multipart") == 0 ||
-		    (strcmp(type, "message") == 0 && strcmp(sub, "rfc822") != 0 &&
-		    strcmp(sub, "global") != 0))) {
+		    (strcmp(type, "message") == 0 && strcmp(sub, "rfc822") != 0))) {
 			w = str_fmt(out + n, cap - n, "%zu %s/%s -\n", d, type, sub);
 		} else if (q->s.kind == MIME_LEAF) {
 			w = str_fmt(out + n, cap - n, "%zu %s/%s %u %u\n", d, type, sub, q->s.body_len,

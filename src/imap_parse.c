@@ -924,35 +924,37 @@ p_date(struct imap_cmd *c, int64_t *day, struct imap_err *err)
 
 /* ---- Flags ---- */
 
+/* System flags, named without their backslash. */
 static const struct {
 	const char *name;
 	uint32_t bit;
 } sys_flags[] = {
-	{ "\\Seen", STORE_SEEN }, { "\\Answered", STORE_ANSWERED },
-	{ "\\Flagged", STORE_FLAGGED }, { "\\Deleted", STORE_DELETED },
-	{ "\\Draft", STORE_DRAFT }, { "\\Recent", IMAP_F_RECENT },
+	{ "Seen", STORE_SEEN }, { "Answered", STORE_ANSWERED }, { "Flagged", STORE_FLAGGED },
+	{ "Deleted", STORE_DELETED }, { "Draft", STORE_DRAFT }, { "Recent", IMAP_F_RECENT },
 };
 
+/* One flag: "\" and a system flag name into f->sys, or a keyword atom appended to kw. */
 static int
 p_flag(struct imap_cmd *c, struct imap_flags *f, struct imap_str *kw, struct imap_err *err)
 {
 	struct imap_str s;
 	size_t start = c->pos, i;
-	int rc;
+	int sys = p_peek(c) == '\\', rc;
 
-	c->pos += p_peek(c) == '\\';
-	if ((rc = p_run(c, atom_char, &s, err, "flag")) != IMAP_OK || c->text[start] != '\\') {
-		if (rc == IMAP_OK && f->nkw == IMAP_FLAGS_MAX) {
+	c->pos += (size_t)sys;
+	if ((rc = p_run(c, atom_char, &s, err, "flag")) != IMAP_OK) {
+		return rc;
+	}
+	if (!sys) {
+		if (f->nkw == IMAP_FLAGS_MAX) {
 			set_text(err, "Too many keywords");
 			return IMAP_BAD;
 		}
-		if (rc == IMAP_OK) {
-			kw[f->nkw++] = s;
-		}
-		return rc;
+		kw[f->nkw++] = s;
+		return IMAP_OK;
 	}
 	for (i = 0; i < ARRAY_LEN(sys_flags); i++) {
-		if (str_ieq(sys_flags[i].name + 1, s.s)) {
+		if (str_ieq(sys_flags[i].name, s.s)) {
 			f->sys |= sys_flags[i].bit;
 			return IMAP_OK;
 		}
@@ -967,14 +969,15 @@ p_flags(struct imap_cmd *c, int bare, struct imap_flags *f, struct imap_err *err
 {
 	struct imap_str kw[IMAP_FLAGS_MAX];
 	int paren = p_peek(c) == '(', rc;
+	size_t n = 0;
 
 	memset(f, 0, sizeof(*f));
 	if (!paren && !bare) {
 		return p_bad(c, err, "flag list");
 	}
 	c->pos += (size_t)paren;
-	while (!(paren && p_peek(c) == ')') && !(!paren && c->pos == c->len)) {
-		if ((f->sys != 0 || f->nkw != 0) && (rc = p_sp(c, err)) != IMAP_OK) {
+	while (paren ? p_peek(c) != ')' : c->pos < c->len) {
+		if (n++ > 0 && (rc = p_sp(c, err)) != IMAP_OK) {
 			return rc;
 		}
 		if ((rc = p_flag(c, f, kw, err)) != IMAP_OK) {

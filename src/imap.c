@@ -376,6 +376,7 @@ imap_session(const struct session_ctx *ctx, struct io *io)
 {
 	struct imap *s = calloc(1, sizeof(*s));
 	struct imap_read_ops ops;
+	char caps[IMAP_CAPS_MAX];
 	int logged_in;
 
 	if (s == NULL) {
@@ -391,9 +392,8 @@ imap_session(const struct session_ctx *ctx, struct io *io)
 	ops.ctx = s;
 	ops.spool = spool_cb;
 	ops.nonsync_max = IMAP_NONSYNC_MAX;
-	io_puts(io, "* OK [");
-	imap_capability(s);
-	io_printf(io, "] %s IMAP4rev1 server ready\r\n", s->cfg->hostname);
+	imap_capability(s, caps, sizeof(caps));
+	imap_untagged(io, "OK [%s] %s IMAP4rev1 server ready", caps, s->cfg->hostname);
 	while (one_command(s, &ops) == 0) {
 	}
 	logged_in = s->state != IMAP_ST_NOAUTH && s->user[0] != '\0';

@@ -71,8 +71,10 @@ int imap_session(const struct session_ctx *ctx, struct io *io);
 
 /* Row for verb (upper-case), or NULL. */
 const struct imap_cmd_def *imap_cmd_find(const char *verb);
-/* Write "CAPABILITY IMAP4rev1 ..." for the session's state (no "* ", no CRLF). */
-void imap_capability(struct imap *s);
+/* Longest capability text. */
+#define IMAP_CAPS_MAX 384
+/* "CAPABILITY IMAP4rev1 ..." for the session's state into buf. */
+void imap_capability(struct imap *s, char *buf, size_t cap);
 /* Set err.text from a format; returns rc (IMAP_NO or IMAP_BAD) for one-line returns. */
 int imap_fail(struct imap *s, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /*

@@ -35,27 +35,26 @@ starttls_available(const struct imap *s)
 }
 
 void
-imap_capability(struct imap *s)
+imap_capability(struct imap *s, char *buf, size_t cap)
 {
-	io_puts(s->io, "CAPABILITY IMAP4rev1 LITERAL- SASL-IR ID ENABLE IDLE NAMESPACE");
 	if (s->state == IMAP_ST_NOAUTH) {
-		if (starttls_available(s)) {
-			io_puts(s->io, " STARTTLS");
-		}
-		io_puts(s->io, plain_ok(s) ? " AUTH=PLAIN" : " LOGINDISABLED");
+		(void)str_fmt(buf, cap, "CAPABILITY IMAP4rev1 LITERAL- SASL-IR ID ENABLE IDLE"
+		    " NAMESPACE%s%s", starttls_available(s) ? " STARTTLS" : "",
+		    plain_ok(s) ? " AUTH=PLAIN" : " LOGINDISABLED");
 		return;
 	}
-	io_printf(s->io, " UIDPLUS UNSELECT MOVE CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE"
-	    " ESEARCH WITHIN STATUS=SIZE UTF8=ACCEPT APPENDLIMIT=%llu",
-	    (unsigned long long)s->cfg->max_message);
+	(void)str_fmt(buf, cap, "CAPABILITY IMAP4rev1 LITERAL- SASL-IR ID ENABLE IDLE NAMESPACE"
+	    " UIDPLUS UNSELECT MOVE CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE ESEARCH WITHIN"
+	    " STATUS=SIZE UTF8=ACCEPT APPENDLIMIT=%llu", (unsigned long long)s->cfg->max_message);
 }
 
 static int
 cmd_capability(struct imap *s)
 {
-	io_puts(s->io, "* ");
-	imap_capability(s);
-	io_puts(s->io, "\r\n");
+	char caps[IMAP_CAPS_MAX];
+
+	imap_capability(s, caps, sizeof(caps));
+	imap_untagged(s->io, "%s", caps);
 	return IMAP_OK;
 }
 
@@ -105,7 +104,7 @@ cmd_starttls(struct imap *s)
 static int
 logged_in(struct imap *s, const struct auth_user *au)
 {
-	char dir[PATH_LEN];
+	char dir[PATH_LEN], caps[IMAP_CAPS_MAX];
 
 	(void)str_copy(s->user, sizeof(s->user), au->name);
 	s->quota = au->quota;
@@ -120,9 +119,8 @@ logged_in(struct imap *s, const struct auth_user *au)
 	io_set_timeout(s->io, IMAP_AUTOLOGOUT);
 	auth_succeeded(s->cfg, s->io->peer);
 	log_info("login user=%s from %s", s->user, s->io->peer);
-	(void)str_copy(s->ok_code, sizeof(s->ok_code), "[CAPABILITY IMAP4rev1 LITERAL- SASL-IR ID"
-	    " ENABLE IDLE NAMESPACE UIDPLUS UNSELECT MOVE CHILDREN LIST-EXTENDED LIST-STATUS"
-	    " SPECIAL-USE ESEARCH WITHIN STATUS=SIZE UTF8=ACCEPT]");
+	imap_capability(s, caps, sizeof(caps));
+	(void)str_fmt(s->ok_code, sizeof(s->ok_code), "[%s]", caps);
 	return IMAP_OK;
 }
 

@@ -323,28 +323,35 @@ cfg_parse_addrport(struct cfg_parse *p, const char *s, size_t len, struct listen
 	return 0;
 }
 
+/* Split v into at most max words (start and length); the count, or max + 1 if more. */
+static size_t
+cfg_words(const char *v, const char **tok, size_t *toklen, size_t max)
+{
+	size_t n = 0;
+
+	v += strspn(v, " \t");
+	while (*v != '\0') {
+		size_t len = strcspn(v, " \t");
+
+		if (n == max) {
+			return max + 1;
+		}
+		tok[n] = v;
+		toklen[n++] = len;
+		v += len;
+		v += strspn(v, " \t");
+	}
+	return n;
+}
+
 static int
 cfg_set_listen(struct cfg_parse *p, const char *v)
 {
 	struct listener_conf l;
-	const char *tok[4];
-	size_t toklen[4];
-	size_t n = 0;
-	const char *s = v;
+	const char *tok[3];
+	size_t toklen[3];
+	size_t n = cfg_words(v, tok, toklen, 3);
 
-	while (*s != '\0') {
-		size_t len = strcspn(s, " \t");
-
-		if (len > 0) {
-			if (n == 4) {
-				return cfg_error(p, "listen", "too many words (ADDR:PORT pop3|imap [tls])");
-			}
-			tok[n] = s;
-			toklen[n++] = len;
-		}
-		s += len;
-		s += strspn(s, " \t");
-	}
 	if (n < 2 || n > 3) {
 		return cfg_error(p, "listen", "expected ADDR:PORT pop3|imap [tls]");
 	}

@@ -325,7 +325,8 @@ folders_delete(const struct config *cfg, const char *user, const char *name)
 	}
 	if (S_ISDIR(st.st_mode)) {
 		if (rmdir(mbox) < 0) {
-			return errno == ENOTEMPTY || errno == EEXIST ? FOLDERS_HASCHILDREN : FOLDERS_ERR;
+			return errno == ENOTEMPTY || errno == EEXIST ? FOLDERS_HASCHILDREN :
+			    FOLDERS_ERR;
 		}
 		(void)rmdir(side);
 		return FOLDERS_OK;

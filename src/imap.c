@@ -57,8 +57,10 @@ imap_claim_recent(struct imap *s)
 		return;
 	}
 	if (s->nrecent == IMAP_RECENT_RANGES) {
-		memmove(s->recent_lo, s->recent_lo + 1, sizeof(s->recent_lo) - sizeof(s->recent_lo[0]));
-		memmove(s->recent_hi, s->recent_hi + 1, sizeof(s->recent_hi) - sizeof(s->recent_hi[0]));
+		size_t keep = (IMAP_RECENT_RANGES - 1) * sizeof(s->recent_lo[0]);
+
+		memmove(s->recent_lo, s->recent_lo + 1, keep);
+		memmove(s->recent_hi, s->recent_hi + 1, keep);
 		s->nrecent--;
 	}
 	s->recent_lo[s->nrecent] = lo;
@@ -142,7 +144,8 @@ imap_update(struct imap *s, int may_expunge)
 	}
 	rc = store_refresh(&s->f, &ch);
 	if (rc != STORE_OK) {
-		log_warnx("imap: refreshing %s of %s: %s", s->mbox_name, s->user, store_strerror(rc));
+		log_warnx("imap: refreshing %s of %s: %s", s->mbox_name, s->user,
+		    store_strerror(rc));
 		return;
 	}
 	if (ch.flagged > 0 && store_kw_load(s->side, &s->kw) == 0 && s->kw.n != kw_before) {
@@ -207,7 +210,7 @@ mark_range(struct imap *s, const struct imap_range *r, int uid, unsigned char *b
 			return IMAP_OK;	/* "*" in an empty folder names nothing */
 		}
 		if (lo == 0 || hi > n) {
-			return imap_fail(s, IMAP_BAD, "invalid message sequence number (%u messages)", n);
+			return imap_fail(s, IMAP_BAD, "invalid sequence number (%u messages)", n);
 		}
 		a = lo - 1;
 		b = hi;
@@ -261,7 +264,7 @@ spool_cb(void *ctx, uint32_t size, struct imap_err *err)
 	char path[PATH_LEN];
 
 	if (size > s->cfg->max_message) {
-		(void)str_fmt(err->text, sizeof(err->text), "[TOOBIG] message larger than %llu bytes",
+		(void)str_fmt(err->text, sizeof(err->text), "[TOOBIG] message over %llu bytes",
 		    (unsigned long long)s->cfg->max_message);
 		return -1;
 	}

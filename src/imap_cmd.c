@@ -136,13 +136,14 @@ login(struct imap *s, const char *user, char *pass, size_t plen)
 	}
 	wipe(pass, plen);
 	if (rc == AUTH_ERR) {
-		return imap_fail(s, IMAP_NO, "[UNAVAILABLE] temporary server error, try again later");
+		return imap_fail(s, IMAP_NO, "[UNAVAILABLE] temporary server error, try later");
 	}
 	if (rc != AUTH_OK) {
 		log_info("login failed user=%s from %s", auth_name_valid(user) ? user : "<invalid>",
 		    s->io->peer);
 		auth_failed(s->cfg, s->io->peer);
-		return imap_fail(s, IMAP_NO, "[AUTHENTICATIONFAILED] invalid user name or password");
+		return imap_fail(s, IMAP_NO,
+		    "[AUTHENTICATIONFAILED] invalid user name or password");
 	}
 	return logged_in(s, &au);
 }
@@ -226,7 +227,8 @@ sasl_plain(struct imap *s, const char *b64, size_t len)
 	}
 	buf[n] = '\0';
 	authc = memchr(buf, '\0', n);
-	pass = authc != NULL ? memchr(authc + 1, '\0', n - (size_t)(authc + 1 - (char *)buf)) : NULL;
+	pass = authc == NULL ? NULL :
+	    memchr(authc + 1, '\0', n - (size_t)(authc + 1 - (char *)buf));
 	if (pass == NULL || (buf[0] != '\0' && strcmp((char *)buf, authc + 1) != 0)) {
 		wipe(buf, sizeof(buf));
 		return imap_fail(s, IMAP_NO, "[AUTHENTICATIONFAILED] invalid PLAIN response");
@@ -271,20 +273,13 @@ cmd_authenticate(struct imap *s)
 
 /* ---- folder paths and names ---- */
 
-/* mbox and side paths of folder name; IMAP_NO with text when it cannot be one. */
-static int
-paths(struct imap *s, const char *name, char *mbox, char *side)
+int
+imap_folder_paths(struct imap *s, const char *name, char *mbox, char *side)
 {
 	if (store_paths(s->cfg, s->user, name, mbox, PATH_LEN, side, PATH_LEN) < 0) {
 		return imap_fail(s, IMAP_NO, "[CANNOT] invalid mailbox name");
 	}
 	return IMAP_OK;
-}
-
-int
-imap_folder_paths(struct imap *s, const char *name, char *mbox, char *side)
-{
-	return paths(s, name, mbox, side);
 }
 
 static int
@@ -377,7 +372,7 @@ do_select(struct imap *s, int readonly)
 	int rc;
 
 	imap_deselect(s);
-	rc = paths(s, name, mbox, s->side);
+	rc = imap_folder_paths(s, name, mbox, s->side);
 	if (rc != IMAP_OK) {
 		return rc;
 	}
@@ -477,7 +472,8 @@ rename_inbox(struct imap *s)
 		free(kw);
 		return folders_fail(s, rc);
 	}
-	if (paths(s, "INBOX", im, is) != IMAP_OK || paths(s, s->args.mbox2, dm, ds) != IMAP_OK) {
+	if (imap_folder_paths(s, "INBOX", im, is) != IMAP_OK ||
+	    imap_folder_paths(s, s->args.mbox2, dm, ds) != IMAP_OK) {
 		free(kw);
 		return IMAP_NO;
 	}
@@ -552,7 +548,7 @@ status_of(struct imap *s, const char *name, unsigned items)
 	char mbox[PATH_LEN], side[PATH_LEN];
 	struct store_status st;
 	const char *sp = "";
-	int rc = paths(s, name, mbox, side);
+	int rc = imap_folder_paths(s, name, mbox, side);
 
 	if (rc != IMAP_OK) {
 		return rc;
@@ -810,7 +806,7 @@ cmd_idle(struct imap *s)
 				int64_t now = mono_ms();
 
 				if (now - start > (int64_t)IMAP_IDLE_MAX * 1000) {
-					return imap_fail(s, IMAP_BYE, "IDLE for too long, autologout");
+					return imap_fail(s, IMAP_BYE, "IDLE too long, autologout");
 				}
 				imap_update(s, 1);
 				if (now >= keep) {

@@ -80,8 +80,8 @@ structure(struct fetch_msg *fm)
 	}
 	rc = mime_cache_get(&fm->s->mc, m->uid, m->e.fingerprint, &fm->mc);
 	if (rc == 0) {
-		rc = open_reader(fm) == 0 &&
-		    mime_cache_put(&fm->s->mc, m->uid, m->e.fingerprint, fm->r, &fm->mc) == 0 ? 1 : -1;
+		rc = open_reader(fm) == 0 && mime_cache_put(&fm->s->mc, m->uid, m->e.fingerprint,
+		    fm->r, &fm->mc) == 0 ? 1 : -1;
 	}
 	fm->have_cache = rc == 1;
 	return rc == 1 ? 0 : -1;

@@ -350,7 +350,10 @@ imap_cmd_search(struct imap *s)
 		sm.seq = c.i + 1;
 		sm.uid = m->uid;
 		sm.size = m->e.wire_size;
-		sm.flags = (m->flags & STORE_FLAGS_ALL) | (imap_is_recent(s, m->uid) ? IMAP_F_RECENT : 0);
+		sm.flags = m->flags & STORE_FLAGS_ALL;
+		if (imap_is_recent(s, m->uid)) {
+			sm.flags |= IMAP_F_RECENT;
+		}
 		sm.internal.t = m->e.date;
 		rc = imap_search_eval(s->args.search.key, &sm, &env, &ops, &c);
 		if (rc == 1) {

@@ -11,7 +11,7 @@
 #include "io.h"
 #include "store.h"
 
-/* Write s[0..n) as a string: quoted when short and free of CR, LF, NUL and 8-bit, else a literal. */
+/* Write s[0..n) as a string: quoted when short and free of CR, LF, NUL and 8-bit, else literal. */
 void imap_put_string(struct io *io, const char *s, size_t n);
 /* As imap_put_string, or NIL when s is NULL. */
 void imap_put_nstring(struct io *io, const char *s, size_t n);
@@ -19,7 +19,7 @@ void imap_put_nstring(struct io *io, const char *s, size_t n);
 void imap_put_astring(struct io *io, const char *s);
 /* A mailbox name kept in UTF-8: modified UTF-7 on the wire unless utf8 (UTF8=ACCEPT). */
 void imap_put_mailbox(struct io *io, const char *name, int utf8);
-/* A flag list "(\Seen $Label1 ...)" from flag bits and keyword bits named in kw; \Recent if recent. */
+/* A flag list "(\Seen $Label1 ...)" from flag bits, keyword bits named in kw, \Recent. */
 void imap_put_flags(struct io *io, uint32_t flags, uint64_t keywords,
     const struct store_keywords *kw, int recent);
 /* "* " fmt CRLF. */

@@ -320,6 +320,13 @@ mc_read(struct mime_cache *c, uint32_t off, uint32_t uid, uint64_t fp)
 	return get_le32(c->rec + len - 4) == crc32c(0, c->rec, len - 4);
 }
 
+uint64_t
+mime_cache_key(const struct mbox_entry *e)
+{
+	/* an odd 64-bit constant (2^64 / golden ratio) spreads the size over all bits */
+	return e->fingerprint ^ ((uint64_t)e->wire_size * 0x9e3779b97f4a7c15u);
+}
+
 int
 mime_cache_get(struct mime_cache *c, uint32_t uid, uint64_t fp, struct mime_cached *out)
 {

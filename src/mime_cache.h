@@ -54,7 +54,13 @@ struct mime_cache {
 int mime_cache_open(struct mime_cache *c, const char *side_base, uint32_t uidvalidity);
 
 /*
- * Cached structure of message uid with fingerprint fp, reading records other sessions
+ * The key to pass as fp: the content fingerprint mixed with the wire size, because the
+ * fingerprint ignores Status-like headers another MUA may add, which move every offset.
+ */
+uint64_t mime_cache_key(const struct mbox_entry *e);
+
+/*
+ * Cached structure of message uid with key fp (mime_cache_key), reading records other sessions
  * appended since. 1 found (out filled), 0 not cached (call mime_cache_put), -1 error.
  * After a failed mime_cache_open (fd -1) every call is a miss and put still works.
  */

@@ -107,7 +107,7 @@ put(struct mime_cache *c, size_t i, struct mime_cached *out)
 	struct mbox_reader r;
 
 	mbox_reader_init(&r, mbox_fd, &ents[i], 1);
-	return mime_cache_put(c, (uint32_t)i + 1, ents[i].fingerprint, &r, out);
+	return mime_cache_put(c, (uint32_t)i + 1, mime_cache_key(&ents[i]), &r, out);
 }
 
 static int
@@ -117,7 +117,7 @@ hits(struct mime_cache *c, size_t from, size_t to)
 	int n = 0;
 
 	for (size_t i = from; i < to; i++) {
-		n += mime_cache_get(c, (uint32_t)i + 1, ents[i].fingerprint, &mc) == 1 &&
+		n += mime_cache_get(c, (uint32_t)i + 1, mime_cache_key(&ents[i]), &mc) == 1 &&
 		    same_as_parse(i, &mc);
 	}
 	return n;
@@ -136,17 +136,22 @@ test_basic(void)
 {
 	struct mime_cache a, b;
 	struct mime_cached mc;
+	struct mbox_entry moved;
 	int ok = 1;
 
 	CHECK(mime_cache_open(&a, side, 7) == 0, "open creates the cache");
-	CHECK(mime_cache_get(&a, 1, ents[0].fingerprint, &mc) == 0, "empty cache: a miss");
+	CHECK(mime_cache_get(&a, 1, mime_cache_key(&ents[0]), &mc) == 0, "empty cache: a miss");
 	for (size_t i = 0; i < NMSG / 2; i++) {
 		ok = ok && put(&a, i, &mc) == 0 && same_as_parse(i, &mc);
 	}
 	CHECK(ok, "put gives what a parse gives");
 	CHECK(hits(&a, 0, NMSG / 2) == NMSG / 2, "then every message hits");
-	CHECK(mime_cache_get(&a, 1, ents[0].fingerprint ^ 1, &mc) == 0,
+	CHECK(mime_cache_get(&a, 1, mime_cache_key(&ents[0]) ^ 1, &mc) == 0,
 	    "another fingerprint under the same UID is a miss");
+	moved = ents[0];
+	moved.wire_size += 12;	/* "Status: RO" added by another MUA */
+	CHECK(mime_cache_get(&a, 1, mime_cache_key(&moved), &mc) == 0,
+	    "same fingerprint, another wire size: a miss");
 	CHECK(mime_cache_open(&b, side, 7) == 0 && hits(&b, 0, NMSG / 2) == NMSG / 2,
 	    "a second handle hits what the first wrote");
 	for (size_t i = NMSG / 2; i < NMSG; i++) {
@@ -171,7 +176,7 @@ test_damage(void)
 	/* a torn last record: the tail is cut on open, the rest still hits */
 	CHECK(fd >= 0 && ftruncate(fd, size - 5) == 0, "tear the last record");
 	CHECK(mime_cache_open(&a, side, 7) == 0 && hits(&a, 0, NMSG - 1) == NMSG - 1 &&
-	    mime_cache_get(&a, NMSG, ents[NMSG - 1].fingerprint, &mc) == 0,
+	    mime_cache_get(&a, NMSG, mime_cache_key(&ents[NMSG - 1]), &mc) == 0,
 	    "torn tail: earlier records hit, the torn one misses");
 	CHECK(fsize() < size - 5, "the torn tail was cut");
 	mime_cache_close(&a);
@@ -208,9 +213,9 @@ test_prune(void)
 	before = fsize();
 	CHECK(mime_cache_prune(&a, live, ARRAY_LEN(live)) == 0 && fsize() < before / 5,
 	    "prune keeps a tenth: file %lld -> %lld bytes", (long long)before, (long long)fsize());
-	CHECK(mime_cache_get(&a, 11, ents[10].fingerprint, &mc) == 1 &&
-	    mime_cache_get(&a, 12, ents[11].fingerprint, &mc) == 0, "live records stay, dead go");
-	CHECK(mime_cache_get(&b, 21, ents[20].fingerprint, &mc) == 1,
+	CHECK(mime_cache_get(&a, 11, mime_cache_key(&ents[10]), &mc) == 1 &&
+	    mime_cache_get(&a, 12, mime_cache_key(&ents[11]), &mc) == 0, "live records stay, dead go");
+	CHECK(mime_cache_get(&b, 21, mime_cache_key(&ents[20]), &mc) == 1,
 	    "another handle follows the rewritten file");
 	CHECK(mime_cache_prune(&a, live, ARRAY_LEN(live)) == 0 && fsize() < before / 5,
 	    "a second prune has nothing to do");
@@ -244,7 +249,7 @@ test_cost(void)
 	t0 = usec();
 	for (int round = 0; round < 10; round++) {
 		for (size_t i = 0; i < NMSG; i++) {
-			n += mime_cache_get(&a, (uint32_t)i + 1, ents[i].fingerprint, &mc) == 1;
+			n += mime_cache_get(&a, (uint32_t)i + 1, mime_cache_key(&ents[i]), &mc) == 1;
 		}
 	}
 	t1 = usec();

@@ -30,6 +30,27 @@ imap_fail(struct imap *s, int rc, const char *fmt, ...)
 
 /* ---- the selected folder ---- */
 
+/* Drop the structure cache's records of expunged messages when they are most of it. */
+static void
+prune_cache(struct imap *s)
+{
+	uint32_t *uids = malloc(((size_t)s->f.count + 1) * sizeof(*uids));
+	uint32_t i, n = 0;
+
+	if (uids == NULL) {
+		return;
+	}
+	for (i = 0; i < s->f.count; i++) {
+		if (!(s->f.msgs[i].flags & STORE_EXPUNGED)) {
+			uids[n++] = s->f.msgs[i].uid;
+		}
+	}
+	if (mime_cache_prune(&s->mc, uids, n) < 0) {
+		log_warnx("imap: pruning the structure cache of %s", s->mbox_name);
+	}
+	free(uids);
+}
+
 void
 imap_deselect(struct imap *s)
 {
@@ -37,6 +58,7 @@ imap_deselect(struct imap *s)
 		return;
 	}
 	if (s->mc_open) {
+		prune_cache(s);
 		mime_cache_close(&s->mc);
 		s->mc_open = 0;
 	}

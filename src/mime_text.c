@@ -176,6 +176,7 @@ struct mime_walk {
 	int nb;
 	size_t flen, llen;
 	char fld[MIME_FIELD_MAX];
+	char dec[MIME_FIELD_MAX];	/* fld with encoded words decoded */
 	char line[MIME_TEXT_LINE_MAX / 2];	/* Latin-1 doubles in UTF-8 */
 	char out[MIME_TEXT_LINE_MAX];
 };
@@ -212,7 +213,6 @@ mw_byte(struct mime_walk *w, char c)
 static int
 mw_field_flush(struct mime_walk *w)
 {
-	static char dec[MIME_FIELD_MAX];
 	const char *colon = memchr(w->fld, ':', w->flen);
 	size_t nl, v, n;
 
@@ -228,9 +228,9 @@ mw_field_flush(struct mime_walk *w)
 	while (v < w->flen && (w->fld[v] == ' ' || w->fld[v] == '\t')) {
 		v++;
 	}
-	n = mime_decode_words(w->fld + v, w->flen - v, dec, sizeof(dec));
+	n = mime_decode_words(w->fld + v, w->flen - v, w->dec, sizeof(w->dec));
 	w->flen = 0;
-	return w->hdr(w->ctx, w->fld, nl, dec, n);
+	return w->hdr(w->ctx, w->fld, nl, w->dec, n);
 }
 
 static int

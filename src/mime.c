@@ -760,7 +760,10 @@ mime_section(const struct mime_span *sp, uint16_t n, const uint32_t *path, size_
 	for (size_t i = 0; i < depth; i++) {
 		/* below the top, a message/rfc822 part's numbers go into its message */
 		if (i > 0 && sp[e].kind == MIME_MESSAGE) {
-			e = e + 1;
+			e = mime_nth_child(sp, n, (uint16_t)e, 1);
+		}
+		if (e < 0) {
+			return -1;
 		}
 		if (sp[e].kind == MIME_MULTI) {
 			e = mime_nth_child(sp, n, (uint16_t)e, path[i]);
@@ -781,10 +784,9 @@ mime_section(const struct mime_span *sp, uint16_t n, const uint32_t *path, size_
 			return -1;
 		}
 	} else if (depth > 0) {
-		if (sp[e].kind != MIME_MESSAGE) {
+		if (sp[e].kind != MIME_MESSAGE || (e = mime_nth_child(sp, n, (uint16_t)e, 1)) < 0) {
 			return -1;
 		}
-		e = e + 1;
 	}
 	if (kind == MIME_SECT_TEXT) {
 		out->off = sp[e].body_off;

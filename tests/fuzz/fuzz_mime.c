@@ -3,7 +3,8 @@
  * into a memory file, parsed, described (ENVELOPE, BODY, BODYSTRUCTURE must be well-formed
  * IMAP), cut into sections (every range copies exactly its length) and walked for SEARCH.
  * libFuzzer calls LLVMFuzzerTestOneInput (built with -DMAILNOOK_LIBFUZZER); otherwise
- * main replays the files given to it.
+ * main replays the files given to it. Seeds: tests/fixtures/mime/ and Python's
+ * test_email/data/msg_*.txt.
  */
 #include <fcntl.h>
 #include <stdio.h>

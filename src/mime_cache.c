@@ -123,30 +123,43 @@ mc_rec_len(const unsigned char *h)
 	return want == len && len <= MC_REC_MAX ? len : 0;
 }
 
-/* Index records appended since c->seen (caller holds the flock); cut a torn tail. */
+/*
+ * Index records appended since c->seen (caller holds the flock); cut a torn tail.
+ * Heads are picked out of MBOX_IO_BUF reads: one system call per ~50 records at SELECT.
+ */
 static int
 mc_catch_up(struct mime_cache *c)
 {
 	struct stat st;
-	unsigned char h[MC_REC_HEAD];
+	unsigned char *buf;
+	uint32_t at = 0, got = 0;	/* buf holds file bytes [at, at + got) */
+	int rc = 0;
 
-	if (fstat(c->fd, &st) != 0) {
+	if (fstat(c->fd, &st) != 0 || (buf = malloc(MBOX_IO_BUF)) == NULL) {
 		return -1;
 	}
-	while ((uint64_t)c->seen + MC_REC_HEAD <= (uint64_t)st.st_size) {
+	while (rc == 0 && (uint64_t)c->seen + MC_REC_HEAD <= (uint64_t)st.st_size) {
 		uint32_t len;
+		ssize_t n;
 
-		if (pread_full(c->fd, h, MC_REC_HEAD, c->seen) != MC_REC_HEAD) {
-			return -1;
+		if (c->seen < at || c->seen + MC_REC_HEAD > at + got) {
+			if ((n = pread_full(c->fd, buf, MBOX_IO_BUF, c->seen)) < MC_REC_HEAD) {
+				rc = -1;
+				break;
+			}
+			at = c->seen;
+			got = (uint32_t)n;
 		}
-		len = mc_rec_len(h);
+		len = mc_rec_len(buf + (c->seen - at));
 		if (len == 0 || (uint64_t)c->seen + len > (uint64_t)st.st_size) {
 			break;
 		}
-		if (mc_slot_set(c, get_le32(h + 8), c->seen) != 0) {
-			return -1;
-		}
+		rc = mc_slot_set(c, get_le32(buf + (c->seen - at) + 8), c->seen);
 		c->seen += len;
+	}
+	free(buf);
+	if (rc != 0) {
+		return -1;
 	}
 	if ((uint64_t)c->seen < (uint64_t)st.st_size && ftruncate(c->fd, c->seen) != 0) {
 		log_warn("mime cache %s: truncate", c->path);

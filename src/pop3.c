@@ -13,6 +13,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "sasl.h"
 #include "store.h"
 #include "tls.h"
 #include "util.h"
@@ -467,87 +468,24 @@ cmd_pass(struct pop3 *s, char *arg)
 	return login(s, user, arg);
 }
 
-static int
-b64_val(int c)
-{
-	if (c >= 'A' && c <= 'Z') {
-		return c - 'A';
-	}
-	if (c >= 'a' && c <= 'z') {
-		return c - 'a' + 26;
-	}
-	if (c >= '0' && c <= '9') {
-		return c - '0' + 52;
-	}
-	return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
-/* Strict base64 (RFC 4648, padded); -1 on bad input or overflow of cap. */
-static int
-b64_decode(const char *in, size_t n, unsigned char *out, size_t cap, size_t *outlen)
-{
-	size_t i, o = 0;
-	int k, v[4];
-
-	if (n % 4 != 0) {
-		return -1;
-	}
-	for (i = 0; i < n; i += 4) {
-		int pad = 0;
-
-		for (k = 0; k < 4; k++) {
-			v[k] = b64_val((unsigned char)in[i + k]);
-			/* '=' only as the last one or two characters of the input */
-			if (in[i + k] == '=' && i + 4 == n && k >= 2 && (k == 3 || in[i + 3] == '=')) {
-				pad++;
-				v[k] = 0;
-			} else if (v[k] < 0) {
-				return -1;
-			}
-		}
-		if (o + 3 - (size_t)pad > cap) {
-			return -1;
-		}
-		out[o++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
-		if (pad < 2) {
-			out[o++] = (unsigned char)((v[1] & 15) << 4 | v[2] >> 2);
-		}
-		if (pad < 1) {
-			out[o++] = (unsigned char)((v[2] & 3) << 6 | v[3]);
-		}
-	}
-	*outlen = o;
-	return 0;
-}
-
-/* authzid NUL authcid NUL password (RFC 4616); authzid empty or the same user. */
+/* A PLAIN response (RFC 4616): log in as its authcid; the decoded copy is wiped. */
 static enum pop3_r
 sasl_plain(struct pop3 *s, const char *b64)
 {
-	unsigned char buf[2 * NAME_LEN + PASS_MAX + 4];
-	char *authz, *authc, *pass;
-	size_t n = 0;
+	char buf[2 * NAME_LEN + PASS_MAX + 4];
+	const char *user;
+	char *pass;
 	enum pop3_r r;
+	int rc = sasl_plain_decode(b64, strlen(b64), buf, sizeof(buf), &user, &pass);
 
-	if (strcmp(b64, "=") != 0 &&
-	    b64_decode(b64, strlen(b64), buf, sizeof(buf) - 1, &n) < 0) {
+	if (rc != SASL_OK) {
 		wipe(buf, sizeof(buf));
 		s->bad++;
-		reply(s, "-ERR [AUTH] malformed PLAIN response");
+		reply(s, "-ERR [AUTH] %s PLAIN response",
+		    rc == SASL_MALFORMED ? "malformed" : "invalid");
 		return R_DONE;
 	}
-	buf[n] = '\0';
-	authz = (char *)buf;
-	authc = memchr(buf, '\0', n);
-	pass = authc != NULL ? memchr(authc + 1, '\0', n - (size_t)(authc + 1 - authz)) : NULL;
-	if (pass == NULL || memchr(pass + 1, '\0', n - (size_t)(pass + 1 - authz)) != NULL ||
-	    (authz[0] != '\0' && strcmp(authz, authc + 1) != 0)) {
-		wipe(buf, sizeof(buf));
-		s->bad++;
-		reply(s, "-ERR [AUTH] invalid PLAIN response");
-		return R_DONE;
-	}
-	r = login(s, authc + 1, pass + 1);
+	r = login(s, user, pass);
 	wipe(buf, sizeof(buf));
 	return r;
 }

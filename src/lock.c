@@ -25,10 +25,15 @@
  * 6. Stale dotlocks are judged and removed only while holding the fcntl write lock, so
  *    two of our processes never both remove one and then each create their own.
  * 7. Recovery: a stale dotlock of ours naming a size below the mbox's means its writer
- *    died mid-append: the mbox is truncated back to that size (a killed deliver never
- *    exited 0, so nothing accepted is lost) and synced, then the dotlock goes. A tool
- *    that ignores dotlocks and appends while such a stale one sits there would lose that
- *    append; every MDA we know takes the dotlock.
+ *    died mid-append (a killed deliver never exited 0, so its bytes were never
+ *    accepted). The mbox is truncated back to that size and synced only when the bytes
+ *    past it are exactly one message of ours in progress: at most two LFs (our
+ *    separator fix-up), our "From " line, and no other "From " anywhere after it except
+ *    as ">From " (our writer quotes every body line that starts with "From ", so a bare
+ *    one can only be another tool's message appended after our writer died, by a tool
+ *    that takes fcntl locks or none). Otherwise every byte stays, a warning is logged
+ *    and the scanner sees the partial message as a message: mail that is not ours is
+ *    never cut. Then the dotlock goes.
  * 8. Unlock removes the dotlock and syncs the directory before reporting success: a
  *    dotlock of ours resurrected by a power cut would otherwise undo an accepted append.
  */
@@ -163,16 +168,71 @@ lock_dot_parse(char *text, size_t n, struct lock_owner *o)
 	}
 }
 
-/* Truncate the mbox back to where a dead writer found it. */
+/*
+ * Are the bytes of fd in [from, end) one message of ours in progress (rule 7)? 1 yes,
+ * 0 no (something else is there), -1 read error. Reads LOCK_UNDO_BUF bytes at a time,
+ * keeping the last 5 so that a "From " across two reads is seen.
+ */
+static int
+lock_only_ours(int fd, uint64_t from, uint64_t end)
+{
+	char buf[LOCK_UNDO_BUF];
+	uint64_t pos;
+	size_t keep = 1, have, i, skip;
+	ssize_t n = pread_full(fd, buf, 7, (off_t)from);
+
+	if (n < 0) {
+		return -1;
+	}
+	for (skip = 0; skip < 2 && skip < (size_t)n && buf[skip] == '\n'; skip++) {
+	}
+	if ((size_t)n < skip + 5 || memcmp(buf + skip, "From ", 5) != 0) {
+		return 0;
+	}
+	/* buf[0] is always the byte before the next one read: the ' ' of "From " first. */
+	buf[0] = ' ';
+	for (pos = from + skip + 5; pos < end; pos += (uint64_t)n) {
+		size_t room = sizeof(buf) - keep;
+
+		n = pread_full(fd, buf + keep, end - pos < room ? (size_t)(end - pos) : room,
+		    (off_t)pos);
+		if (n <= 0) {
+			return n < 0 ? -1 : 0;
+		}
+		have = keep + (size_t)n;
+		for (i = 1; i + 5 <= have; i++) {
+			if (memcmp(buf + i, "From ", 5) == 0 && buf[i - 1] != '>') {
+				return 0;
+			}
+		}
+		keep = have < 5 ? have : 5;
+		memmove(buf, buf + have - keep, keep);
+	}
+	return 1;
+}
+
+/* Truncate the mbox back to where a dead writer found it, when only its bytes follow. */
 static int
 lock_undo_append(int fd, const struct lock_owner *o)
 {
 	struct stat st;
+	int ours;
 
 	if (fstat(fd, &st) != 0) {
 		return -1;
 	}
 	if (o->size >= (uint64_t)st.st_size) {
+		return 0;
+	}
+	ours = lock_only_ours(fd, o->size, (uint64_t)st.st_size);
+	if (ours < 0) {
+		log_warn("lock: reading an interrupted append");
+		return -1;
+	}
+	if (!ours) {
+		log_warnx("lock: kept %llu bytes after offset %llu: not just an interrupted append "
+		    "of ours (another tool's mail follows)", (unsigned long long)st.st_size - o->size,
+		    (unsigned long long)o->size);
 		return 0;
 	}
 	if (ftruncate(fd, (off_t)o->size) != 0 || fsync(fd) != 0) {

@@ -19,8 +19,8 @@ struct mbox_lock {
  * Lock the mbox open on fd at path: write=1 takes fcntl write lock + dotlock, write=0 a
  * fcntl read lock only. Returns 0, or -2 (STORE_INUSE) after timeout_ms, -1 on error.
  * A write lock's holder that dies leaves the mbox truncated back to its size at lock
- * time (see lock.c): grow the mbox only to append, and report an append as done only
- * after unlock_mbox returned 0.
+ * time when only its own partial message follows (see lock.c, rule 7): grow the mbox
+ * only to append, and report an append as done only after unlock_mbox returned 0.
  */
 int lock_mbox(struct mbox_lock *l, int fd, const char *path, int write, int timeout_ms);
 /* Refresh the dotlock's mtime during long work (at most every DOTLOCK_TOUCH s). */
@@ -31,7 +31,8 @@ int unlock_mbox(struct mbox_lock *l);
 
 /*
  * Undo a dead writer's partial append: when <path>.lock was left by a writer of ours
- * that is gone, truncate the mbox on fd back to the size it names, then remove that
+ * that is gone, truncate the mbox on fd back to the size it names (only if nothing but
+ * that writer's message follows; else keep every byte and warn), then remove that
  * stale dotlock (any stale dotlock goes). Call holding no lock on the file; does nothing
  * while another process holds the fcntl lock, or when fd is open read-only.
  * 1 recovered, 0 nothing to do, -1 error.

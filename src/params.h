@@ -145,6 +145,9 @@
 #define DOTLOCK_STALE		120
 /* Long work holding a dotlock refreshes its mtime this often. */
 #define DOTLOCK_TOUCH		30
+/* Read size when checking a dead writer's partial append before undoing it (lock.c,
+ * rule 7): on the stack of a per-connection process, a whole message read in pieces. */
+#define LOCK_UNDO_BUF		(8 * 1024)
 /* The state file's change log is folded into a fresh file past max(this, base array / 2):
  * replay at open stays short, and flag changes cost one small record until then. */
 #define CHECKPOINT_MIN		(64 * 1024)

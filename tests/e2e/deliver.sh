@@ -206,3 +206,38 @@ check "whole INBOX still parses, only the quoted test message not generated" \
 slow_big whole | deliver_msg alice
 check "a large message from a slow pipe is delivered whole" \
     [ "$(mbox_msgs "$BOX" | tail -n 1)" = "MAILER-DAEMON|big whole|intact|40000" ]
+
+# --- a tool that ignores our dotlock appends after a killed deliver's partial message ---
+# Rule 7 of lock.c: the next deliver must not cut that tool's message (nor earlier mail).
+foreign_append() {
+	python3 - "$BOX" <<'PY'
+import fcntl, sys
+with open(sys.argv[1], "ab") as f:
+    fcntl.lockf(f, fcntl.LOCK_EX)
+    body = b"".join(b"line %d of message F\n" % i for i in range(5))
+    f.write(b"\n\nFrom foreign@example.org Sat Nov 28 12:00:00 2026\n"
+            b"From: senderF@example.org\nSubject: foreign\n\n" + body + b"\n")
+PY
+}
+cp "$BOX" "$T/snap"
+snap=$(stat -c %s "$T/snap")
+cut=0
+for delay in 0.3 0.2 0.4 0.15 0.5; do
+	slow_big cut 2>/dev/null | "$MAILNOOK" -c "$CONF" deliver alice 2>/dev/null &
+	victim=$!
+	sleep "$delay"
+	kill -9 "$victim" 2>/dev/null
+	wait "$victim" 2>/dev/null && { cp "$BOX" "$T/snap"; snap=$(stat -c %s "$BOX"); continue; }
+	[ "$(stat -c %s "$BOX")" -gt "$snap" ] && [ -e "$BOX.lock" ] && { cut=1; break; }
+done
+check "a deliver killed mid-write left a partial message and its dotlock" [ "$cut" -eq 1 ]
+foreign_append
+make_msg after "after foreign" | deliver_msg alice
+check "next deliver after a foreign append: exit 0" [ $? -eq 0 ]
+check "... earlier mail intact" cmp -s -n "$snap" "$BOX" "$T/snap"
+tail -c +"$((snap + 1))" "$BOX" >"$T/rest"
+mbox_msgs "$T/rest" >"$T/rest.list"
+check "... the foreign message kept whole, then ours" [ "$(tail -n 2 "$T/rest.list" | cut -d'|' -f2-)" = "foreign|intact|5
+after foreign|intact|3" ]
+check "... the partial message kept as a message" \
+    [ "$(wc -l <"$T/rest.list")" -eq 3 ] && [ "$(head -n 1 "$T/rest.list" | cut -d'|' -f2,3)" = "big cut|BROKEN" ]

@@ -22,10 +22,14 @@ static char box[PATH_LEN], dot[PATH_LEN];
 static int
 mkbox(size_t size)
 {
+	/* From byte 60 on: a message of ours in progress (separator fix-up, From_ line,
+	 * a quoted body line cut short), as a writer killed at size 100 leaves it. */
+	static const char ours[] = "\nFrom a Sat Nov 28 12:00:00 2026\n>From x";
 	char buf[256];
 	int fd = open(box, O_RDWR | O_CREAT | O_TRUNC, 0600);
 
 	memset(buf, 'm', sizeof(buf));
+	memcpy(buf + 60, ours, sizeof(ours) - 1);
 	if (fd < 0 || size > sizeof(buf) || write_all(fd, buf, size) != 0) {
 		perror("mkbox");
 		exit(2);
@@ -215,6 +219,75 @@ test_recover(void)
 	}
 }
 
+/* Box = 60 bytes + tail, a dead writer's dotlock naming 60: is the tail cut? */
+static int
+undo_cuts(const char *tail, size_t len)
+{
+	char text[160], boot[64];
+	int fd = mkbox(60), rc;
+	off_t after;
+
+	boot_id(boot, sizeof(boot));
+	if (pwrite_all(fd, tail, len, 60) != 0) {
+		perror("tail");
+		exit(2);
+	}
+	str_fmt(text, sizeof(text), "%ld 60 %s\n", (long)dead_pid(), boot);
+	put_dotlock(text, 0);
+	rc = lock_recover(fd, box);
+	after = size_of(fd);
+	close(fd);
+	if (rc != 1 || access(dot, F_OK) == 0 || (after != 60 && after != (off_t)(60 + len))) {
+		return -1;
+	}
+	return after == 60;
+}
+
+/* Rule 7: only one message of ours in progress is cut; anything else after it stays. */
+static void
+test_undo_conservative(void)
+{
+	static const struct {
+		const char *what, *tail;
+		int cut;
+	} c[] = {
+		{ "our From_ line and a partial body: cut", "From a Sat Nov 28 12:00:00 2026\n"
+		    "Subject: x\n\nbody with From: and from and >From quoted\nFromage", 1 },
+		{ "two separator LFs before ours: cut", "\n\nFrom a Sat Nov 28 12:00:00 2026\nSub", 1 },
+		{ "a From_ line cut short: cut", "\nFrom MAILER-DA", 1 },
+		{ "another tool's message after ours, blank line first: kept",
+		    "From a Sat Nov 28 12:00:00 2026\npartial\n\nFrom b Sat Nov 28 12:01:00 2026\n"
+		    "Subject: theirs\n\nhi\n\n", 0 },
+		{ "another tool's message right after a cut line: kept",
+		    "From a Sat Nov 28 12:00:00 2026\nparFrom b Sat Nov 28 12:01:00 2026\nhi\n", 0 },
+		{ "another tool's message at the old end (ours wrote nothing but LFs): kept",
+		    "\n\n\nFrom b Sat Nov 28 12:01:00 2026\nhi\n", 0 },
+		{ "NULs where ours should start (UBIFS hole), then mail: kept",
+		    "\0\0\0\0From b Sat Nov 28 12:01:00 2026\nhi\n", 0 },
+		{ "no From_ line at the old end: kept", "mmmm", 0 },
+	};
+	char big[3 * LOCK_UNDO_BUF];
+	size_t i, at, bad = 0;
+
+	for (i = 0; i < ARRAY_LEN(c); i++) {
+		CHECK(undo_cuts(c[i].tail, strlen(c[i].tail) + (c[i].tail[0] == '\0' ? 4 +
+		    strlen(c[i].tail + 4) : 0)) == c[i].cut, "undo: %s", c[i].what);
+	}
+	/* A foreign "From " at every position around the read boundaries must be seen. */
+	memset(big, 'b', sizeof(big));
+	memcpy(big, "From a Sat Nov 28 12:00:00 2026\n", 32);
+	CHECK(undo_cuts(big, sizeof(big)) == 1, "undo: 24 KiB of ours: cut");
+	for (at = LOCK_UNDO_BUF - 12; at < LOCK_UNDO_BUF + 8; at++) {
+		memcpy(big + at, "From ", 5);
+		bad += undo_cuts(big, sizeof(big)) != 0;
+		big[at - 1] = '>';
+		bad += undo_cuts(big, sizeof(big)) != 1;
+		memset(big + at - 1, 'b', 6);
+	}
+	CHECK(bad == 0, "undo: \"From \" across a read boundary kept, \">From \" cut (%zu wrong)",
+	    bad);
+}
+
 int
 main(void)
 {
@@ -227,6 +300,7 @@ main(void)
 	test_lock_unlock();
 	test_contention();
 	test_recover();
+	test_undo_conservative();
 	unlink(dot);
 	unlink(box);
 	rmdir(dir);

@@ -1,0 +1,210 @@
+/* Unit tests of store_imap.c and folders.c: keyword tables shared by two sessions,
+ * APPEND and COPY returning the right UIDs with flags, keywords and dates kept,
+ * \Recent claimed once, STATUS counts; folder create, list, rename, delete, names that
+ * cannot be folders, subscriptions and the special-use folders of the first login. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "folders.h"
+#include "store.h"
+#include "t.h"
+#include "util.h"
+
+static char dir[] = "/tmp/mailnook-storeimap.XXXXXX";
+static struct config cfg;
+
+/* A scratch file holding text, positioned at its start. */
+static int
+msg_fd(const char *text)
+{
+	char path[300];
+	int fd;
+
+	str_fmt(path, sizeof(path), "%s/msgXXXXXX", dir);
+	fd = mkstemp(path);
+	unlink(path);
+	if (fd >= 0 && (write_all(fd, text, strlen(text)) < 0 || lseek(fd, 0, SEEK_SET) < 0)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+static int
+paths(const char *folder, char *mbox, char *side)
+{
+	return store_paths(&cfg, "u", folder, mbox, PATH_LEN, side, PATH_LEN);
+}
+
+static void
+test_keywords(void)
+{
+	char mbox[PATH_LEN], side[PATH_LEN];
+	struct store_keywords *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	char name[32];
+	int i, full = 0;
+
+	paths("INBOX", mbox, side);
+	mkdir_p(side, 0700);
+	CHECK(store_kw_load(side, a) == 0 && a->n == 0, "no keyword file: empty table");
+	CHECK(store_kw_find(side, a, "$Label1", 0) == -1, "lookup without add finds nothing");
+	CHECK(store_kw_find(side, a, "$Label1", 1) == 0, "first keyword gets bit 0");
+	CHECK(store_kw_find(side, b, "$Junk", 1) == 1, "a second session's table sees it and adds bit 1");
+	CHECK(store_kw_find(side, a, "$junk", 0) == 1, "the first session finds the other's, any case");
+	for (i = 2; i < STORE_KW_MAX; i++) {
+		str_fmt(name, sizeof(name), "k%d", i);
+		full += store_kw_find(side, a, name, 1) == i;
+	}
+	CHECK(full == STORE_KW_MAX - 2, "table fills to %d names", STORE_KW_MAX);
+	CHECK(store_kw_find(side, a, "one-too-many", 1) == -1, "a full table refuses more");
+	CHECK(store_kw_load(side, b) == 0 && b->n == STORE_KW_MAX, "reload sees all names");
+	free(a);
+	free(b);
+}
+
+static void
+test_append_copy(void)
+{
+	char im[PATH_LEN], is[PATH_LEN], tm[PATH_LEN], ts[PATH_LEN];
+	struct store_keywords *kw = calloc(1, sizeof(*kw));
+	struct store_folder f;
+	struct store_put p;
+	struct store_status st;
+	uint32_t uv = 0, uid = 0, uv2 = 0, idx[2] = { 0, 1 }, uids[2] = { 0, 0 }, lo, hi;
+	int fd, rc;
+
+	paths("INBOX", im, is);
+	paths("Trash", tm, ts);
+	CHECK(folders_create(&cfg, "u", "Trash") == FOLDERS_OK, "create Trash");
+	fd = msg_fd("Subject: one\r\n\r\nbody one\r\n");
+	p.flags = STORE_SEEN | STORE_DRAFT;
+	p.keywords = 1;
+	p.date = 1000000000;
+	CHECK(store_imap_append(im, is, fd, &p, 1 << 20, UINT64_MAX, &uv, &uid) == STORE_NOFOLDER,
+	    "append to a missing INBOX: NOFOLDER");
+	close(fd);
+	rc = store_open(&f, im, is, STORE_RDWR | STORE_CREATE);
+	CHECK(rc == STORE_OK, "INBOX made");
+	store_close(&f);
+	fd = msg_fd("Subject: one\r\n\r\nbody one\r\n");
+	CHECK(store_imap_append(im, is, fd, &p, 1 << 20, UINT64_MAX, &uv, &uid) == STORE_OK &&
+	    uid == 1, "append gives UID 1");
+	close(fd);
+	fd = msg_fd("Subject: two\n\nbody two\n");
+	p.flags = 0;
+	p.keywords = 0;
+	p.date = -1;
+	CHECK(store_imap_append(im, is, fd, &p, 1 << 20, UINT64_MAX, &uv, &uid) == STORE_OK &&
+	    uid == 2, "second append gives UID 2");
+	close(fd);
+	fd = msg_fd("Subject: big\n\n0123456789\n");
+	CHECK(store_imap_append(im, is, fd, &p, 10, UINT64_MAX, &uv, &uid) == STORE_TOOBIG,
+	    "over max_size: TOOBIG");
+	close(fd);
+
+	rc = store_open(&f, im, is, STORE_RDWR);
+	CHECK(rc == STORE_OK && f.count == 2 && f.uidvalidity == uv, "both indexed, same UIDVALIDITY");
+	CHECK(f.msgs[0].flags == (STORE_SEEN | STORE_DRAFT) && f.msgs[0].keywords == 1 &&
+	    f.msgs[0].e.date == 1000000000, "flags, keyword and date of the first kept");
+	CHECK(f.msgs[0].e.wire_size == 26, "CRLF input stored with its exact wire size");
+	store_kw_load(is, kw);
+	CHECK(store_imap_claim_recent(&f, &lo, &hi) == STORE_OK && lo == 1 && hi == 2,
+	    "first claim takes \\Recent of UIDs 1..2");
+	CHECK(store_imap_claim_recent(&f, &lo, &hi) == STORE_OK && lo > hi,
+	    "a second claim gets nothing");
+	rc = store_imap_copy(&f, kw, idx, 2, tm, ts, dir, 1 << 20, UINT64_MAX, &uv2, uids);
+	CHECK(rc == STORE_OK && uids[0] == 1 && uids[1] == 2 && uv2 != uv, "COPY gives UIDs 1, 2");
+	store_close(&f);
+	rc = store_open(&f, tm, ts, STORE_RDWR);
+	CHECK(rc == STORE_OK && f.count == 2 && f.msgs[0].flags == (STORE_SEEN | STORE_DRAFT) &&
+	    f.msgs[0].e.date == 1000000000, "copy keeps flags and date");
+	store_kw_load(ts, kw);
+	CHECK(kw->n >= 1 && f.msgs[0].keywords != 0 &&
+	    strcmp(kw->name[__builtin_ctzll(f.msgs[0].keywords)], "$Label1") == 0,
+	    "copy keeps the keyword by name");
+	store_close(&f);
+	CHECK(store_imap_status(im, is, &st) == STORE_OK && st.messages == 2 && st.unseen == 1 &&
+	    st.recent == 0 && st.uidnext == 3 && st.size == 26 + 26, "STATUS of INBOX");
+	CHECK(store_imap_status(tm, ts, &st) == STORE_OK && st.recent == 2, "STATUS: copies are recent");
+	free(kw);
+}
+
+static int
+listed(const struct folder_ent *v, size_t n, const char *name, unsigned attrs)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(v[i].name, name) == 0) {
+			return (v[i].attrs & attrs) == attrs;
+		}
+	}
+	return 0;
+}
+
+static void
+test_folders(void)
+{
+	struct folder_ent *v = NULL;
+	size_t n = 0;
+
+	CHECK(folders_first_login(&cfg, "u") == FOLDERS_OK, "first login");
+	CHECK(folders_exists(&cfg, "u", "Sent") && folders_exists(&cfg, "u", "Archive"),
+	    "special-use folders made");
+	CHECK(folders_create(&cfg, "u", "Sent") == FOLDERS_EXISTS, "CREATE existing: EXISTS");
+	CHECK(folders_create(&cfg, "u", "Work/2026") == FOLDERS_OK, "CREATE with a parent");
+	CHECK(folders_create(&cfg, "u", "Sent/x") == FOLDERS_CANNOT, "no children under an mbox");
+	CHECK(folders_create(&cfg, "u", "a/.mailnook/x") == FOLDERS_CANNOT, "no dot levels");
+	CHECK(folders_create(&cfg, "u", "x.lock") == FOLDERS_CANNOT, "no dotlock names");
+	CHECK(folders_create(&cfg, "u", "INBOX") == FOLDERS_EXISTS, "INBOX always exists");
+	CHECK(folders_list(&cfg, "u", &v, &n) == FOLDERS_OK && n >= 8, "list (%zu)", n);
+	CHECK(n > 0 && strcmp(v[0].name, "INBOX") == 0, "INBOX first");
+	CHECK(listed(v, n, "Work", FOLDER_NOSELECT | FOLDER_HASCHILDREN), "parent is \\Noselect with children");
+	CHECK(listed(v, n, "Work/2026", FOLDER_HASNOCHILDREN), "child listed");
+	CHECK(listed(v, n, "Sent", FOLDER_SUBSCRIBED), "special-use folders subscribed");
+	CHECK(folders_special(&cfg, "Trash") != NULL && strcmp(folders_special(&cfg, "Trash"),
+	    "\\Trash") == 0, "Trash is \\Trash");
+	free(v);
+	CHECK(folders_delete(&cfg, "u", "Work") == FOLDERS_HASCHILDREN, "DELETE a parent with children");
+	CHECK(folders_rename(&cfg, "u", "Work/2026", "Work") == FOLDERS_EXISTS, "RENAME onto a taken name");
+	CHECK(folders_rename(&cfg, "u", "Work", "Work/sub") == FOLDERS_CANNOT, "RENAME under itself");
+	CHECK(folders_rename(&cfg, "u", "Work/2026", "Old/2026") == FOLDERS_OK, "RENAME across parents");
+	CHECK(folders_exists(&cfg, "u", "Old/2026") && !folders_exists(&cfg, "u", "Work/2026"), "moved");
+	CHECK(folders_delete(&cfg, "u", "Work") == FOLDERS_OK, "DELETE the empty parent");
+	CHECK(folders_delete(&cfg, "u", "Nope") == FOLDERS_NONEXISTENT, "DELETE missing: NONEXISTENT");
+	CHECK(folders_subscribe(&cfg, "u", "Gone", 1) == FOLDERS_OK, "subscribe a missing name");
+	CHECK(folders_subscribe(&cfg, "u", "Sent", 0) == FOLDERS_OK, "unsubscribe Sent");
+	CHECK(folders_list(&cfg, "u", &v, &n) == FOLDERS_OK, "list again");
+	CHECK(listed(v, n, "Gone", FOLDER_NONEXISTENT | FOLDER_SUBSCRIBED), "subscribed but gone");
+	CHECK(!listed(v, n, "Sent", FOLDER_SUBSCRIBED), "Sent no longer subscribed");
+	free(v);
+}
+
+int
+main(void)
+{
+	char err[256], *ov[2], o1[300], o2[64], cmd[300];
+
+	if (mkdtemp(dir) == NULL) {
+		return 1;
+	}
+	str_fmt(o1, sizeof(o1), "mail_root=%s", dir);
+	str_fmt(o2, sizeof(o2), "hostname=test.example");
+	ov[0] = o1;
+	ov[1] = o2;
+	if (config_load(&cfg, "/dev/null", ov, 2, err, sizeof(err)) < 0) {
+		printf("FAIL - config: %s\n", err);
+		return 1;
+	}
+	test_keywords();
+	test_append_copy();
+	test_folders();
+	str_fmt(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK(system(cmd) == 0, "cleanup");
+	return t_done();
+}

@@ -7,6 +7,7 @@ import imaplib
 import os
 import re
 import socket
+import subprocess
 import sys
 import time
 
@@ -264,6 +265,23 @@ try:
     check("UID FETCH 1:4294967295 on an empty folder: OK", b"d OK" in out, out)
     check("unknown command: BAD", b"e BAD" in out, out)
     s.close()
+
+    # --- idle before login: the preauth timeout ends the session with BYE ---
+    a, b = socket.socketpair()
+    p = subprocess.Popen(env.cmd("-o", "preauth_timeout=1", "imap"), stdin=b, stdout=b,
+                         stderr=subprocess.PIPE)
+    b.close()
+    a.settimeout(10)
+    f = a.makefile("rb")
+    f.readline()
+    t0 = time.time()
+    got = f.readline()
+    check("preauth timeout: BYE after about 1 s", got.startswith(b"* BYE") and
+          0.5 < time.time() - t0 < 5, got)
+    check("preauth timeout: connection closed", f.readline() == b"")
+    p.wait(5)
+    check("preauth timeout logged", b"timeout from" in p.stderr.read())
+    a.close()
 finally:
     env.close()
 done()

@@ -116,6 +116,24 @@ struct imap_addrs {
 	int any;		/* an address was written */
 };
 
+/* Index just past the (nested) comment starting at v[j]. */
+static size_t
+imap_skip_comment(const char *v, size_t len, size_t j)
+{
+	int depth = 0;
+
+	for (; j < len; j++) {
+		if (v[j] == '\\' && j + 1 < len) {
+			j++;
+		} else if (v[j] == '(') {
+			depth++;
+		} else if (v[j] == ')' && --depth == 0) {
+			break;
+		}
+	}
+	return j + 1;
+}
+
 /* Split value v into words, quoted strings and specials; comments and blanks dropped. */
 static int
 imap_tokenize(const char *v, struct imap_addrs *a)
@@ -132,18 +150,7 @@ imap_tokenize(const char *v, struct imap_addrs *a)
 		char c = v[j];
 
 		if (c == '(') {
-			int depth = 0;
-
-			for (; j < len; j++) {
-				if (v[j] == '\\' && j + 1 < len) {
-					j++;
-				} else if (v[j] == '(') {
-					depth++;
-				} else if (v[j] == ')' && --depth == 0) {
-					break;
-				}
-			}
-			j++;
+			j = imap_skip_comment(v, len, j);
 			continue;
 		}
 		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {

@@ -365,6 +365,8 @@ io_read(struct io *io, void *buf, size_t n)
 			take = n;
 		}
 		memcpy(p, io->rbuf + io->rpos, take);
+		/* Literals carry passwords too (LOGIN, AUTHENTICATE). */
+		wipe(io->rbuf + io->rpos, take);
 		io->rpos += take;
 		p += take;
 		n -= take;

@@ -150,8 +150,10 @@ verify_locked(int sfd, int mfd, struct report *r)
 	if (rc == 1) {
 		fprintf(r->out, "index: empty\n");
 		r->stale = 1;
-	} else if (rc == -2) {
-		problem(r, "index header or base record damaged", 0);
+	} else if (rc == 2) {
+		problem(r, img.uidvalidity != 0 ? "index damaged: records salvaged, identity kept" :
+		    "index damaged: records salvaged, header lost (a new uidvalidity on repair)", 0);
+		summary(&img, r);
 	} else if (rc == 0) {
 		if (fstat(sfd, &sst) == 0 && end < (uint64_t)sst.st_size) {
 			problem(r, "torn change record at the end of the index", 0);
@@ -214,7 +216,42 @@ verify(const char *mbox, const char *side, struct report *r)
 	return rc;
 }
 
-/* Rebuild from the mbox alone: drop the state file while no session has the folder. */
+/*
+ * Make the next open rescan the whole mbox against the state file: an intact file is
+ * rewritten with no mbox state; a damaged one needs nothing (store_open salvages it);
+ * an empty or missing one is removed. Caller holds .ses exclusively.
+ */
+static int
+forget_mbox_state(const char *idx)
+{
+	struct idx_set img;
+	uint64_t end;
+	int fd = open(idx, O_RDONLY | O_CLOEXEC), rc;
+
+	if (fd < 0) {
+		return errno == ENOENT ? STORE_OK : STORE_ERR;
+	}
+	memset(&img, 0, sizeof(img));
+	rc = idx_load(fd, &img, &end);
+	close(fd);
+	if (rc == 0) {
+		memset(&img.ms, 0, sizeof(img.ms));
+		img.generation++;
+		rc = idx_write_file(idx, &img) == 0 ? STORE_OK : STORE_ERR;
+	} else if (rc == 1) {
+		rc = unlink(idx) == 0 || errno == ENOENT ? STORE_OK : STORE_ERR;
+	} else {
+		rc = rc == 2 ? STORE_OK : STORE_ERR;
+	}
+	idx_free(&img);
+	return rc;
+}
+
+/*
+ * Repair from the mbox while no session has the folder: every message is rescanned and
+ * matched with the records that survive by fingerprint (UIDs, flags and expunged state
+ * kept); UIDVALIDITY changes only when the file's header and its copy are both lost.
+ */
 static int
 rebuild(const char *mbox, const char *side, struct report *r)
 {
@@ -234,7 +271,7 @@ rebuild(const char *mbox, const char *side, struct report *r)
 		close(fd);
 		return STORE_INUSE;
 	}
-	rc = unlink(idx) == 0 || errno == ENOENT ? STORE_OK : STORE_ERR;
+	rc = forget_mbox_state(idx);
 	close(fd);
 	if (rc == STORE_OK) {
 		rc = store_open(&f, mbox, side, STORE_RDWR);

@@ -39,6 +39,21 @@ idx_crash_point(void)
 	}
 }
 
+/*
+ * Bytes 72..99: a second copy of the identity fields of the header at p, with its own
+ * CRC. A damaged byte elsewhere in the header then leaves UIDVALIDITY, UIDNEXT and the
+ * base count known; being derived, it also lets a damaged copy be told apart from a
+ * damaged header (load_header).
+ */
+static void
+put_header_copy(unsigned char *p)
+{
+	memcpy(p + 72, p + 20, 12);	/* UIDVALIDITY, UIDNEXT, flags */
+	memcpy(p + 84, p + 40, 4);	/* base count */
+	memcpy(p + 88, p + 32, 8);	/* generation */
+	put_le32(p + 96, crc32c(0, p + 72, 24));
+}
+
 void
 idx_put_header(unsigned char *p, const struct idx_set *s)
 {
@@ -56,7 +71,24 @@ idx_put_header(unsigned char *p, const struct idx_set *s)
 	put_le64(p + 48, s->ms.size);
 	put_le64(p + 56, s->ms.ino);
 	put_le64(p + 64, (uint64_t)s->ms.mtime_ns);
+	put_header_copy(p);
 	put_le32(p + IDX_HDR_LEN - 4, crc32c(0, p, IDX_HDR_LEN - 4));
+}
+
+/* The identity from the header's second copy (bytes 72..99); 0 or -1 if invalid. */
+static int
+get_header_copy(const unsigned char *p, struct idx_set *s)
+{
+	if (get_le32(p + 96) != crc32c(0, p + 72, 24) || get_le32(p + 72) == 0 ||
+	    get_le32(p + 84) > FOLDER_MSGS_MAX) {
+		return -1;
+	}
+	s->uidvalidity = get_le32(p + 72);
+	s->uidnext = get_le32(p + 76);
+	s->mboxrd = (get_le32(p + 80) & IDX_F_MBOXRD) != 0;
+	s->base_count = get_le32(p + 84);
+	s->generation = get_le64(p + 88);
+	return 0;
 }
 
 int
@@ -424,47 +456,96 @@ fp_lookup(const struct fp_pos *v, uint32_t n, uint64_t fp, uint32_t from)
 	return lo < n && v[lo].fp == fp ? (long)v[lo].pos : -1;
 }
 
-int
-idx_resync(const struct idx_set *old, const struct mbox_entry *ents, uint32_t n,
-    struct idx_set *out)
+/*
+ * For each scanned message, the old record it matches (index into old), or -1: the
+ * first record with its fingerprint at or after the last match.
+ */
+static long *
+match_old(const struct idx_set *old, const struct mbox_entry *ents, uint32_t n)
 {
 	struct fp_pos *v = malloc(((size_t)old->count + 1) * sizeof(*v));
+	long *k = malloc(((size_t)n + 1) * sizeof(*k));
 	uint32_t i, next = 0;
 
-	if (v == NULL) {
-		return -1;
+	if (v == NULL || k == NULL) {
+		free(v);
+		free(k);
+		return NULL;
 	}
 	for (i = 0; i < old->count; i++) {
 		v[i].fp = old->msgs[i].e.fingerprint;
 		v[i].pos = i;
 	}
 	qsort(v, old->count, sizeof(*v), fp_pos_cmp);
+	for (i = 0; i < n; i++) {
+		k[i] = fp_lookup(v, old->count, ents[i].fingerprint, next);
+		if (k[i] >= 0) {
+			next = (uint32_t)k[i] + 1;
+		}
+	}
+	free(v);
+	return k;
+}
+
+/*
+ * UIDs for the run of messages from i that keep no old UID (unmatched, or not above
+ * last). From a salvaged file, a run of r messages between UIDs last and b where
+ * exactly r UIDs are free held those messages (each was indexed between its
+ * neighbours, in order): they get them back. Otherwise new UIDs. Returns run length.
+ */
+static uint32_t
+run_uids(const struct idx_set *old, const long *k, uint32_t i, uint32_t n, uint32_t last,
+    uint32_t *first)
+{
+	uint32_t j = i, b;
+
+	while (j < n && (k[j] < 0 || old->msgs[k[j]].uid <= last)) {
+		j++;
+	}
+	b = j < n ? old->msgs[k[j]].uid : old->uidnext;
+	*first = old->salvaged && b > last && b - last - 1 == j - i ? last + 1 : 0;
+	return j - i;
+}
+
+int
+idx_resync(const struct idx_set *old, const struct mbox_entry *ents, uint32_t n,
+    struct idx_set *out)
+{
+	long *k = match_old(old, ents, n);
+	uint32_t i, run = 0, fill = 0, last = 0;
+
+	if (k == NULL) {
+		return -1;
+	}
 	memset(out, 0, sizeof(*out));
 	out->uidvalidity = old->uidvalidity;
 	out->uidnext = old->uidnext ? old->uidnext : 1;
 	out->mboxrd = old->mboxrd;
 	out->generation = old->generation;
 	for (i = 0; i < n; i++) {
-		long k = fp_lookup(v, old->count, ents[i].fingerprint, next);
 		struct store_msg m;
 
 		memset(&m, 0, sizeof(m));
-		if (k >= 0) {
-			m = old->msgs[k];
+		if (k[i] >= 0) {
+			m = old->msgs[k[i]];
 			m.flags &= STORE_FLAGS_ALL | STORE_EXPUNGED;
-			next = (uint32_t)k + 1;
 		}
 		m.e = ents[i];
-		if (k < 0 || (out->count > 0 && m.uid <= out->msgs[out->count - 1].uid)) {
-			m.uid = out->uidnext;
+		if (run == 0 && (k[i] < 0 || m.uid <= last)) {
+			run = run_uids(old, k, i, n, last, &fill);
 		}
+		if (run > 0) {
+			m.uid = fill != 0 ? fill++ : out->uidnext;
+			run--;
+		}
+		last = m.uid;
 		if (idx_push(out, &m) < 0) {
-			free(v);
+			free(k);
 			idx_free(out);
 			return -1;
 		}
 	}
-	free(v);
+	free(k);
 	return 0;
 }
 
@@ -499,34 +580,38 @@ idx_free(struct idx_set *s)
 	s->count = s->cap = 0;
 }
 
-/* Read the base array of s->base_count records following the header. */
+/*
+ * Read slots 64-byte records following the header; a record that fails its CRC, or
+ * whose UID does not ascend, or that the file is too short for, counts into *bad.
+ */
 static int
-load_base(int fd, struct idx_set *s, unsigned char *buf)
+load_base(int fd, struct idx_set *s, unsigned char *buf, uint32_t slots, uint64_t *bad)
 {
 	uint64_t off = IDX_HDR_LEN;
-	uint32_t left = s->base_count;
+	uint32_t left = slots;
 
 	while (left > 0) {
 		uint32_t n = left < IDX_IO_BUF / IDX_REC_LEN ? left : IDX_IO_BUF / IDX_REC_LEN;
 		ssize_t r = pread_full(fd, buf, (size_t)n * IDX_REC_LEN, (off_t)off);
-		uint32_t i;
+		uint32_t i, got;
 
 		if (r < 0) {
 			return -1;
 		}
-		if ((size_t)r != (size_t)n * IDX_REC_LEN) {
-			return -2;
-		}
-		for (i = 0; i < n; i++) {
+		got = (uint32_t)((size_t)r / IDX_REC_LEN);
+		for (i = 0; i < got; i++) {
 			struct store_msg m;
 
 			if (idx_get_rec(buf + (size_t)i * IDX_REC_LEN, &m) < 0 ||
 			    (s->count > 0 && m.uid <= s->msgs[s->count - 1].uid)) {
-				return -2;
-			}
-			if (idx_push(s, &m) < 0) {
+				(*bad)++;
+			} else if (idx_push(s, &m) < 0) {
 				return -1;
 			}
+		}
+		if (got < n) {
+			*bad += left - got;
+			return 0;
 		}
 		off += (uint64_t)n * IDX_REC_LEN;
 		left -= n;
@@ -534,81 +619,148 @@ load_base(int fd, struct idx_set *s, unsigned char *buf)
 	return 0;
 }
 
-/* Apply the records in buf[0..n); returns bytes consumed, and *stop set at a bad one. */
+/*
+ * Apply the good records in buf[0..n), the file's bytes from offset at. Bytes that do
+ * not decode are passed a byte at a time (damage, or a torn end). *pos moves past each
+ * good record; bytes passed before one count into *skipped. Returns the offset in buf
+ * where a record needs bytes past n (n at the end of the file).
+ */
 static size_t
-replay_buf(struct idx_set *s, const unsigned char *buf, size_t n, int *stop)
+replay_buf(struct idx_set *s, const unsigned char *buf, size_t n, uint64_t at, int eof,
+    uint64_t *pos, uint64_t *skipped)
 {
-	size_t pos = 0;
+	size_t i = 0;
 
-	for (;;) {
+	while (n - i >= 4) {
 		struct idx_log l;
-		long len = idx_get_log(buf + pos, n - pos, &l);
+		long len = idx_get_log(buf + i, n - i, &l);
 
-		if (len < 0) {
-			*stop = 1;
-			return pos;
+		if (len == 0 && !eof) {
+			return i;
 		}
-		if (len == 0) {
-			return pos;
+		if (len <= 0) {
+			i++;
+			continue;
+		}
+		if (at + i > *pos) {
+			*skipped += at + i - *pos;
 		}
 		idx_apply(s, &l);
-		pos += (size_t)len;
+		i += (size_t)len;
+		*pos = at + i;
 	}
+	return eof ? n : i;
+}
+
+/* Replay fd from *pos to its end, passing over damage (see replay_buf). 0 or -1. */
+static int
+replay_from(int fd, struct idx_set *s, uint64_t *pos, uint64_t *skipped)
+{
+	unsigned char *buf = malloc(IDX_IO_BUF);
+	uint64_t at = *pos;
+	ssize_t r;
+
+	if (buf == NULL) {
+		return -1;
+	}
+	do {
+		r = pread_full(fd, buf, IDX_IO_BUF, (off_t)at);
+		if (r >= 0) {
+			at += replay_buf(s, buf, (size_t)r, at, r < IDX_IO_BUF, pos, skipped);
+		}
+	} while (r == IDX_IO_BUF);
+	free(buf);
+	return r < 0 ? -1 : 0;
 }
 
 int
 idx_replay(int fd, struct idx_set *s, uint64_t *pos)
 {
-	unsigned char *buf = malloc(IDX_IO_BUF);
-	int stop = 0;
+	uint64_t skipped = 0;
+	int rc = replay_from(fd, s, pos, &skipped);
 
-	if (buf == NULL) {
+	if (skipped > 0) {
+		log_warnx("index: passed %llu damaged bytes in a state file's change log",
+		    (unsigned long long)skipped);
+	}
+	return rc;
+}
+
+/*
+ * Read the header into s: 2 when it is whole, 1 when only its second copy of the
+ * identity is good, 0 when neither is (s then gets no identity, mboxrd 1), -1 on error.
+ */
+static int
+load_header(int fd, struct idx_set *s, unsigned char *buf)
+{
+	ssize_t r = pread_full(fd, buf, IDX_HDR_LEN, 0);
+
+	if (r < 0) {
 		return -1;
 	}
-	while (!stop) {
-		ssize_t r = pread_full(fd, buf, IDX_IO_BUF, (off_t)*pos);
-		size_t used;
-
-		if (r < 0) {
-			free(buf);
-			return -1;
-		}
-		used = replay_buf(s, buf, (size_t)r, &stop);
-		*pos += used;
-		if ((size_t)r < IDX_IO_BUF || used == 0) {
-			break;
-		}
+	if (r == IDX_HDR_LEN && idx_get_header(buf, s) == 0) {
+		return 2;
 	}
-	free(buf);
+	if (r == IDX_HDR_LEN && get_header_copy(buf, s) == 0) {
+		return 1;
+	}
+	/* Both bad: if only the copy was hit, the header checks out with it derived anew. */
+	put_header_copy(buf);
+	if (r == IDX_HDR_LEN && idx_get_header(buf, s) == 0) {
+		return 2;
+	}
+	s->uidvalidity = 0;
+	s->uidnext = 1;
+	s->mboxrd = 1;
+	s->generation = 0;
 	return 0;
 }
 
 int
 idx_load(int fd, struct idx_set *s, uint64_t *valid_end)
 {
-	unsigned char *buf = malloc(IDX_IO_BUF);
-	ssize_t r;
-	int rc;
+	unsigned char *buf;
+	struct stat st;
+	uint64_t bad = 0, slots;
+	int trust;
 
+	if (fstat(fd, &st) < 0) {
+		return -1;
+	}
+	if (st.st_size == 0) {
+		return 1;
+	}
+	buf = malloc(IDX_IO_BUF);
 	if (buf == NULL) {
 		return -1;
 	}
-	r = pread_full(fd, buf, IDX_HDR_LEN, 0);
-	if (r < 0) {
-		rc = -1;
-	} else if (r == 0) {
-		rc = 1;
-	} else if (r < IDX_HDR_LEN || idx_get_header(buf, s) < 0) {
-		rc = -2;
-	} else {
-		rc = load_base(fd, s, buf);
+	/* Without a trusted count every 64-byte slot may hold a record (the log's bytes fail
+	 * the CRCs), and the log is searched from the first slot on. */
+	trust = load_header(fd, s, buf);
+	slots = (uint64_t)st.st_size > IDX_HDR_LEN ?
+	    ((uint64_t)st.st_size - IDX_HDR_LEN) / IDX_REC_LEN : 0;
+	if (trust > 0) {
+		slots = s->base_count;
+	} else if (slots > FOLDER_MSGS_MAX) {
+		slots = FOLDER_MSGS_MAX;
+	}
+	if (trust < 0 || load_base(fd, s, buf, (uint32_t)slots, &bad) < 0) {
+		free(buf);
+		return -1;
 	}
 	free(buf);
-	if (rc != 0) {
-		return rc;
+	*valid_end = IDX_HDR_LEN + (trust > 0 ? (uint64_t)s->base_count * IDX_REC_LEN : 0);
+	if (replay_from(fd, s, valid_end, &bad) < 0) {
+		return -1;
 	}
-	*valid_end = IDX_HDR_LEN + (uint64_t)s->base_count * IDX_REC_LEN;
-	return idx_replay(fd, s, valid_end);
+	if (trust == 2 && bad == 0) {
+		return 0;
+	}
+	s->base_count = s->count;
+	s->salvaged = 1;
+	log_warnx("index: damaged state file: %u records kept, identity %s", s->count,
+	    trust == 2 ? "from the header" : trust == 1 ? "from its second copy" : "lost");
+	return 2;
 }
 
 /* Header and records of s into fd, in large writes. */

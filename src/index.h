@@ -35,6 +35,7 @@ struct idx_set {
 	uint64_t generation;
 	int mboxrd;
 	uint32_t base_count;	/* records in the base array when loaded from a file */
+	int salvaged;		/* loaded from a damaged file (idx_load returned 2) */
 	struct store_mboxstat ms;
 	struct store_changes ch;	/* what replay changed, for store_refresh */
 };
@@ -78,7 +79,8 @@ void idx_merge(struct idx_set *s, const struct idx_set *img);
  * After an outside rewrite: build out (empty) from the scanned entries ents[0..n) and
  * the old image, matching fingerprints in file order. Matched messages keep UID, flags
  * and expunged state; the rest, and any message whose UID would not ascend, get new
- * UIDs from old->uidnext. UIDVALIDITY stays. 0 or -1 (memory).
+ * UIDs from old->uidnext, except that with old->salvaged a run of them lying between
+ * UIDs with exactly as many free UIDs between gets those. UIDVALIDITY stays. 0 or -1.
  */
 int idx_resync(const struct idx_set *old, const struct mbox_entry *ents, uint32_t n,
     struct idx_set *out);
@@ -92,12 +94,16 @@ void idx_free(struct idx_set *s);
 /*
  * Load a state file open on fd into the empty set s (header, base, replayed tail).
  * *valid_end gets the end of the last good record. Returns 0, 1 for an empty file,
- * -2 for a corrupt header or base record, -1 on I/O or memory error.
+ * 2 for a damaged file salvaged into s (every record with a good CRC, flags and
+ * expunged state kept; identity from the header or its second copy, else uidvalidity
+ * 0 and mboxrd 1: the caller must rescan the mbox against s and rewrite the file,
+ * never append to it), -1 on I/O or memory error.
  */
 int idx_load(int fd, struct idx_set *s, uint64_t *valid_end);
 /*
  * Replay the tail of fd from *pos to its end into s; *pos advances past the last good
- * record (a torn or zero-filled record ends replay). 0 or -1 on I/O error.
+ * record. Bytes that do not decode (a torn or zero-filled end, damage) are passed over
+ * to the next good record, logged when one follows. 0 or -1 on I/O error.
  */
 int idx_replay(int fd, struct idx_set *s, uint64_t *pos);
 /*

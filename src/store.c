@@ -272,7 +272,11 @@ load_image(struct store_folder *f, const struct idx_set *s, struct idx_set *img)
 
 	memset(img, 0, sizeof(*img));
 	rc = idx_load(f->state_fd, img, &end);
-	if (rc == 0) {
+	if (rc == 2 && img->uidvalidity == 0) {
+		/* Damaged beyond its identity: load_state gave s a fresh one. */
+		img->uidvalidity = s->uidvalidity;
+	}
+	if (rc == 0 || rc == 2) {
 		return STORE_OK;
 	}
 	idx_free(img);
@@ -414,13 +418,14 @@ entries_cb(void *ctx, const struct mbox_entry *e)
 	return 0;
 }
 
-/* Make img the content of s: taken over whole when s is an index being built. */
+/* Make img the content of s: taken over whole when s is an index being built or
+ * salvaged from a damaged file (no session has seen it yet). */
 static void
 adopt(struct idx_set *s, struct idx_set *img)
 {
 	struct store_changes ch = s->ch;
 
-	if (s->count > 0 || s->uidnext > 1) {
+	if (!s->salvaged && (s->count > 0 || s->uidnext > 1)) {
 		idx_merge(s, img);
 		return;
 	}
@@ -682,13 +687,10 @@ open_mbox(struct store_folder *f, int mode)
 	return mkdir_p(dir, 0700) < 0 ? STORE_ERR : STORE_OK;
 }
 
-/* Start a folder whose state file is missing or unreadable: resync will fill it. */
+/* Start a folder whose state file is missing or empty: resync will fill it. */
 static int
-fresh_state(struct store_folder *f, struct idx_set *s, int rc)
+fresh_state(struct store_folder *f, struct idx_set *s)
 {
-	if (rc == -2) {
-		log_warnx("store: %s.idx is damaged, rebuilding it from the mbox", f->side_base);
-	}
 	idx_free(s);
 	memset(s, 0, sizeof(*s));
 	s->uidnext = 1;
@@ -698,6 +700,31 @@ fresh_state(struct store_folder *f, struct idx_set *s, int rc)
 		return STORE_ERR;
 	}
 	f->state_seen = 0;
+	return STORE_OK;
+}
+
+/*
+ * The state file was damaged and s holds what idx_load salvaged: keep it, give it a
+ * fresh UIDVALIDITY only when its own was lost, and make sync_mbox rescan the whole
+ * mbox against it (matching by fingerprint keeps UIDs, flags and expunged state) and
+ * replace the file. Nothing is cut from the damaged file meanwhile.
+ */
+static int
+salvaged_state(struct store_folder *f, struct idx_set *s)
+{
+	struct stat st;
+
+	log_warnx("store: %s.idx is damaged: %u records salvaged, %s uidvalidity",
+	    f->side_base, s->count, s->uidvalidity != 0 ? "same" : "new");
+	if (s->uidvalidity == 0 && idx_new_uidvalidity(f->side_base, &s->uidvalidity) < 0) {
+		log_warn("store: uidvalidity for %s", f->side_base);
+		return STORE_ERR;
+	}
+	if (fstat(f->state_fd, &st) < 0) {
+		return STORE_ERR;
+	}
+	memset(&s->ms, 0, sizeof(s->ms));
+	f->state_seen = (uint64_t)st.st_size;
 	return STORE_OK;
 }
 
@@ -716,8 +743,10 @@ load_state(struct store_folder *f, struct idx_set *s)
 	rc = idx_load(f->state_fd, s, &end);
 	if (rc == -1) {
 		rc = STORE_ERR;
-	} else if (rc != 0) {
-		rc = fresh_state(f, s, rc);
+	} else if (rc == 1) {
+		rc = fresh_state(f, s);
+	} else if (rc == 2) {
+		rc = salvaged_state(f, s);
 	} else {
 		f->state_seen = end;
 		rc = cut_torn(f);

@@ -194,7 +194,89 @@ test_replay(const char *dir)
 	fd = open(path, O_WRONLY);
 	CHECK(pwrite_all(fd, "X", 1, IDX_HDR_LEN + IDX_REC_LEN + 3) == 0, "base record damaged");
 	close(fd);
-	CHECK(load(path, &s, &end) == -2, "damaged base record reported");
+	CHECK(load(path, &s, &end) == 2 && s.uidvalidity == 100 && s.count == 3 &&
+	    s.msgs[0].uid == 1 && (s.msgs[0].flags & STORE_EXPUNGED) && s.msgs[1].uid == 3 &&
+	    s.msgs[2].uid == 4 && s.uidnext == 5, "damaged base record: the others and the log kept");
+	idx_free(&s);
+}
+
+/* Damage at path: pwrite n bytes of fill (or flip one byte when n == 0) at off. */
+static void
+damage(const char *path, off_t off, size_t n, int fill)
+{
+	unsigned char b[4096];
+	int fd = open(path, O_RDWR);
+
+	if (n == 0 && pread_full(fd, b, 1, off) == 1) {
+		b[0] ^= 0x5a;
+		n = 1;
+	} else {
+		memset(b, fill, sizeof(b));
+	}
+	if (fd < 0 || n > sizeof(b) || pwrite_all(fd, b, n, off) != 0) {
+		perror("damage");
+		exit(2);
+	}
+	close(fd);
+}
+
+/* The 4 messages of make_file with uid 1 expunged and uid 2 answered: how many? */
+static int
+all_kept(const struct idx_set *s)
+{
+	return s->count == 4 && s->msgs[0].uid == 1 && (s->msgs[0].flags & STORE_EXPUNGED) &&
+	    s->msgs[1].uid == 2 && (s->msgs[1].flags & STORE_ANSWERED) && s->msgs[3].uid == 4 &&
+	    (s->msgs[3].flags & STORE_EXPUNGED) == 0 && s->uidnext == 5;
+}
+
+static void
+test_salvage(const char *dir)
+{
+	static const struct {
+		const char *what;
+		off_t off;
+		size_t n;	/* 0: flip one byte */
+		int rc;
+		uint32_t uidvalidity;
+	} c[] = {
+		{ "header: UIDVALIDITY flipped, kept from the copy", 21, 0, 2, 100 },
+		{ "header: mbox size flipped, identity kept", 50, 0, 2, 100 },
+		{ "header: CRC flipped, identity kept", 125, 0, 2, 100 },
+		{ "header: its copy flipped, the header still good", 73, 0, 0, 100 },
+		{ "header zeroed: records and log kept, identity lost", 0, IDX_HDR_LEN, 2, 0 },
+		{ "log: a FLAGS record zeroed, the EXPUNGE after it kept", 128 + 192 + 72 + 6, 20, 2, 100 },
+	};
+	char path[300];
+	struct idx_set s;
+	size_t i, tail_end;
+	uint64_t end;
+
+	str_fmt(path, sizeof(path), "%s/s.idx", dir);
+	for (i = 0; i < ARRAY_LEN(c); i++) {
+		int rc;
+
+		make_file(path, &tail_end);
+		damage(path, c[i].off, c[i].n, 0);
+		rc = load(path, &s, &end);
+		if (i == ARRAY_LEN(c) - 1) {
+			/* The FLAGS record of uid 2 is what was lost. */
+			s.msgs[1].flags |= STORE_ANSWERED;
+		}
+		CHECK(rc == c[i].rc && s.uidvalidity == c[i].uidvalidity && all_kept(&s),
+		    "salvage: %s", c[i].what);
+		idx_free(&s);
+	}
+	make_file(path, &tail_end);
+	damage(path, IDX_HDR_LEN + IDX_REC_LEN + 10, 0, 0);
+	damage(path, IDX_HDR_LEN + 2 * IDX_REC_LEN + 3, 0, 0);
+	CHECK(load(path, &s, &end) == 2 && s.count == 2 && s.msgs[0].uid == 1 &&
+	    (s.msgs[0].flags & STORE_EXPUNGED) && s.msgs[1].uid == 4 && s.uidvalidity == 100,
+	    "salvage: two records flipped, the rest kept");
+	idx_free(&s);
+	make_file(path, &tail_end);
+	truncate(path, IDX_HDR_LEN + 2 * IDX_REC_LEN + 30);
+	CHECK(load(path, &s, &end) == 2 && s.count == 2 && s.uidnext == 4 && s.uidvalidity == 100,
+	    "salvage: cut in the middle of a base record, the whole ones kept");
 	idx_free(&s);
 }
 
@@ -261,6 +343,51 @@ resync_case(const char *what, const uint64_t *oldfp, uint32_t on, const uint64_t
 	free(e);
 }
 
+/* Salvaged records of uids 1 2 4 6 9 (uidnext 11) against scanned fps; want uids. */
+static int
+resync_salvaged(int salvaged, const uint64_t *fps, uint32_t n, const uint32_t *want)
+{
+	static const uint32_t have[] = { 1, 2, 4, 6, 9 };
+	struct mbox_entry e[10];
+	struct idx_set old, out;
+	uint32_t i;
+	int good;
+
+	memset(&old, 0, sizeof(old));
+	memset(e, 0, sizeof(e));
+	for (i = 0; i < ARRAY_LEN(have); i++) {
+		struct store_msg m = msg(have[i], i, have[i]);
+
+		idx_push(&old, &m);
+	}
+	old.uidnext = 11;
+	old.salvaged = salvaged;
+	for (i = 0; i < n; i++) {
+		e[i].fingerprint = fps[i];
+	}
+	good = idx_resync(&old, e, n, &out) == 0 && out.count == n;
+	for (i = 0; good && i < n; i++) {
+		good = out.msgs[i].uid == want[i];
+	}
+	idx_free(&old);
+	idx_free(&out);
+	return good;
+}
+
+static void
+test_resync_salvaged(void)
+{
+	static const uint64_t all[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 }, two[] = { 1, 2, 30, 31, 4 };
+	static const uint32_t w_all[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 },
+	    w_plain[] = { 1, 2, 11, 12, 13, 14, 15, 16, 17, 18 }, w_two[] = { 1, 2, 11, 12, 13 };
+
+	CHECK(resync_salvaged(1, all, 10, w_all),
+	    "resync of a salvaged file: lost records' messages get the only free uids back");
+	CHECK(resync_salvaged(0, all, 10, w_plain), "... an outside rewrite gives them new uids");
+	CHECK(resync_salvaged(1, two, 5, w_two),
+	    "... not when more messages than free uids lie between");
+}
+
 static void
 test_resync(void)
 {
@@ -291,6 +418,7 @@ test_resync(void)
 	    out.msgs[1].flags == STORE_SEEN && out.uidnext == 6, "resync keeps flags and expunges");
 	idx_free(&old);
 	idx_free(&out);
+	test_resync_salvaged();
 }
 
 static void
@@ -325,6 +453,7 @@ main(void)
 	test_records();
 	test_log_codec();
 	test_replay(dir);
+	test_salvage(dir);
 	test_merge();
 	test_resync();
 	test_uidvalidity(dir);

@@ -450,8 +450,8 @@ test_damage(void)
 	fd = open(idx, O_WRONLY);
 	CHECK(pwrite_all(fd, "\xff", 1, IDX_HDR_LEN + 5) == 0, "base record damaged");
 	close(fd);
-	CHECK(store_open(&f, mbox, side, STORE_RDWR) == STORE_OK && f.uidvalidity != uv &&
-	    f.count > 0, "damaged index rebuilt with a new uidvalidity");
+	CHECK(store_open(&f, mbox, side, STORE_RDWR) == STORE_OK && f.uidvalidity == uv &&
+	    f.count > 0, "damaged base record salvaged: same uidvalidity");
 	for (i = 1; i < f.count; i++) {
 		if (f.msgs[i].uid <= f.msgs[i - 1].uid) {
 			break;
@@ -459,6 +459,147 @@ test_damage(void)
 	}
 	CHECK(i == f.count, "rebuilt uids ascend");
 	store_close(&f);
+}
+
+/* Whole-file copy from a to b (test fixtures). */
+static void
+copy_file(const char *a, const char *b)
+{
+	static char buf[1 << 20];
+	int in = open(a, O_RDONLY), out = open(b, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ssize_t n = in >= 0 ? read_full(in, buf, sizeof(buf)) : -1;
+
+	if (out < 0 || n < 0 || (size_t)n == sizeof(buf) || write_all(out, buf, (size_t)n) != 0) {
+		perror("copy_file");
+		exit(2);
+	}
+	close(in);
+	close(out);
+}
+
+/* Fold the change log into the base, as a checkpoint does (expunged records kept). */
+static void
+fold_log(const char *idx)
+{
+	struct idx_set img;
+	uint64_t end;
+	int fd = open(idx, O_RDONLY);
+
+	memset(&img, 0, sizeof(img));
+	if (fd < 0 || idx_load(fd, &img, &end) != 0 || idx_write_file(idx, &img) != 0) {
+		perror("fold_log");
+		exit(2);
+	}
+	close(fd);
+	idx_free(&img);
+}
+
+/* Is a message with fingerprint fp in f's view, and under which uid (0: no)? */
+static uint32_t
+uid_of(const struct store_folder *f, uint64_t fp)
+{
+	uint32_t i;
+
+	for (i = 0; i < f->count; i++) {
+		if (f->msgs[i].e.fingerprint == fp) {
+			return f->msgs[i].uid;
+		}
+	}
+	return 0;
+}
+
+/*
+ * A state file damaged in the header, in records, in a zeroed stretch or cut short:
+ * the next open keeps UIDVALIDITY (unless the header and its copy are both gone), the
+ * UID and flags of every message whose record survived, and never serves again a
+ * message expunged whose record survived.
+ */
+static void
+test_salvage(void)
+{
+	static const struct {
+		const char *what;
+		off_t off;	/* -1: truncate at len */
+		size_t len;	/* 0: flip one byte */
+		int same_uv;
+		uint32_t lost;	/* records the damage may take */
+	} c[] = {
+		{ "header byte flipped", 24, 0, 1, 0 },
+		{ "header and its copy zeroed", 0, IDX_HDR_LEN, 0, 0 },
+		{ "two records flipped", IDX_HDR_LEN + 10 * IDX_REC_LEN + 7, 0, 1, 2 },
+		{ "ten records zeroed", IDX_HDR_LEN + 20 * IDX_REC_LEN + 32, 10 * IDX_REC_LEN, 1, 11 },
+		{ "cut in the middle of record 30", -1, IDX_HDR_LEN + 30 * IDX_REC_LEN + 20, 1, 30 },
+	};
+	char idx[300], idx0[300], mbox0[300];
+	uint64_t fp[64];
+	uint32_t uid[64], uv, i, n, gone[2];
+	struct store_folder f;
+	size_t k;
+
+	str_fmt(idx, sizeof(idx), "%s.idx", side);
+	str_fmt(idx0, sizeof(idx0), "%s/idx.saved", dir);
+	str_fmt(mbox0, sizeof(mbox0), "%s/mbox.saved", dir);
+	CHECK(store_open(&f, mbox, side, STORE_RDWR) == STORE_OK && f.count >= 40 && f.count < 64,
+	    "salvage: open %u messages", f.count);
+	n = f.count;
+	gone[0] = f.msgs[2].uid;
+	gone[1] = f.msgs[15].uid;
+	CHECK(store_set_flags(&f, 5, STORE_FLAGGED, 0) == STORE_OK &&
+	    store_expunge(&f, gone, 2) == STORE_OK, "salvage: uid %u flagged, uids %u and %u expunged",
+	    f.msgs[5].uid, gone[0], gone[1]);
+	for (i = 0; i < n; i++) {
+		fp[i] = f.msgs[i].e.fingerprint;
+		uid[i] = f.msgs[i].uid;
+	}
+	uv = f.uidvalidity;
+	store_close(&f);
+	fold_log(idx);
+	copy_file(idx, idx0);
+	copy_file(mbox, mbox0);
+	for (k = 0; k < ARRAY_LEN(c); k++) {
+		uint32_t kept = 0, served = 0, moved = 0;
+		int fd, rc;
+
+		copy_file(idx0, idx);
+		copy_file(mbox0, mbox);
+		fd = open(idx, O_RDWR);
+		if (c[k].off < 0) {
+			rc = ftruncate(fd, (off_t)c[k].len);
+		} else if (c[k].len == 0) {
+			unsigned char b[1];
+
+			rc = pread_full(fd, b, 1, c[k].off) == 1 ? 0 : -1;
+			b[0] ^= 0x21;
+			rc = rc == 0 ? pwrite_all(fd, b, 1, c[k].off) : rc;
+			/* The second flip: the record after it. */
+			if (rc == 0 && c[k].off > IDX_HDR_LEN) {
+				rc = pwrite_all(fd, b, 1, c[k].off + IDX_REC_LEN);
+			}
+		} else {
+			static const unsigned char zero[4096];
+
+			rc = pwrite_all(fd, zero, c[k].len, c[k].off);
+		}
+		close(fd);
+		CHECK(rc == 0 && store_open(&f, mbox, side, STORE_RDWR) == STORE_OK,
+		    "salvage, %s: open", c[k].what);
+		for (i = 0; i < n; i++) {
+			uint32_t now = uid_of(&f, fp[i]);
+
+			served += (uid[i] == gone[0] || uid[i] == gone[1]) && now != 0;
+			kept += now == uid[i];
+			moved += now != 0 && now != uid[i];
+		}
+		CHECK((f.uidvalidity == uv) == c[k].same_uv, "salvage, %s: uidvalidity %s",
+		    c[k].what, c[k].same_uv ? "kept" : "new");
+		CHECK(served == 0 && f.count == n - 2, "salvage, %s: expunged stay expunged (%u of "
+		    "%u messages, %u served again)", c[k].what, f.count, n - 2, served);
+		CHECK(kept + moved == n - 2 && kept >= n - 2 - c[k].lost, "salvage, %s: %u uids "
+		    "kept, %u renumbered", c[k].what, kept, moved);
+		CHECK(uid_of(&f, fp[5]) == uid[5] && (f.msgs[4].flags & STORE_FLAGGED) != 0 &&
+		    f.msgs[4].uid == uid[5], "salvage, %s: flags kept", c[k].what);
+		store_close(&f);
+	}
 }
 
 static void
@@ -498,6 +639,7 @@ main(void)
 	test_crash_checkpoint();
 	test_concurrent();
 	test_damage();
+	test_salvage();
 	str_fmt(cmd, sizeof(cmd), "rm -rf %s", dir);
 	CHECK(system(cmd) == 0, "cleanup");
 	return t_done();

@@ -189,7 +189,8 @@ lock_only_ours(int fd, uint64_t from, uint64_t end)
 	if ((size_t)n < skip + 5 || memcmp(buf + skip, "From ", 5) != 0) {
 		return 0;
 	}
-	/* buf[0] is always the byte before the next one read: the ' ' of "From " first. */
+	/* buf[0] never starts a match (first the ' ' of our "From ", then a byte whose own
+	 * window was looked at already): the search starts at 1 and buf[i - 1] tells ">From ". */
 	buf[0] = ' ';
 	for (pos = from + skip + 5; pos < end; pos += (uint64_t)n) {
 		size_t room = sizeof(buf) - keep;

@@ -229,6 +229,51 @@ all_kept(const struct idx_set *s)
 	    (s->msgs[3].flags & STORE_EXPUNGED) == 0 && s->uidnext == 5;
 }
 
+/*
+ * 200 records (uid 30 expunged in the base) and a log expunging uid 190; the second
+ * 4 KiB page zeroed takes records 62..125: the other 136 keep everything.
+ */
+static void
+test_salvage_page(const char *path)
+{
+	unsigned char b[IDX_LOG_MAX];
+	struct idx_set s;
+	struct idx_log l;
+	uint64_t end;
+	uint32_t i;
+	int fd, good;
+
+	memset(&s, 0, sizeof(s));
+	s.uidvalidity = 300;
+	for (i = 1; i <= 200; i++) {
+		struct store_msg m = msg(i, i * 1000, i);
+
+		m.flags = STORE_SEEN | (i == 30 ? STORE_EXPUNGED : 0);
+		idx_push(&s, &m);
+	}
+	idx_write_file(path, &s);
+	idx_free(&s);
+	memset(&l, 0, sizeof(l));
+	l.type = IDX_EXPUNGE;
+	l.first = l.last = 190;
+	fd = open(path, O_WRONLY | O_APPEND);
+	if (fd < 0 || write_all(fd, b, idx_put_log(b, &l)) != 0) {
+		perror("log");
+		exit(2);
+	}
+	close(fd);
+	damage(path, 4096, 4096, 0);
+	good = load(path, &s, &end) == 2 && s.count == 136 && s.uidvalidity == 300 &&
+	    s.uidnext == 201 && s.msgs[61].uid == 62 && s.msgs[62].uid == 127;
+	for (i = 0; good && i < s.count; i++) {
+		uint32_t want = s.msgs[i].uid == 30 || s.msgs[i].uid == 190 ? STORE_EXPUNGED : 0;
+
+		good = (s.msgs[i].flags & STORE_EXPUNGED) == want && (s.msgs[i].flags & STORE_SEEN);
+	}
+	CHECK(good, "salvage: a 4 KiB page of 200 records zeroed, the other 136 and the log kept");
+	idx_free(&s);
+}
+
 static void
 test_salvage(const char *dir)
 {
@@ -273,6 +318,7 @@ test_salvage(const char *dir)
 	    (s.msgs[0].flags & STORE_EXPUNGED) && s.msgs[1].uid == 4 && s.uidvalidity == 100,
 	    "salvage: two records flipped, the rest kept");
 	idx_free(&s);
+	test_salvage_page(path);
 	make_file(path, &tail_end);
 	truncate(path, IDX_HDR_LEN + 2 * IDX_REC_LEN + 30);
 	CHECK(load(path, &s, &end) == 2 && s.count == 2 && s.uidnext == 4 && s.uidvalidity == 100,

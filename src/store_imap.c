@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lock.h"
 #include "log.h"
 #include "util.h"
 
@@ -229,33 +230,168 @@ store_imap_append(const char *mbox, const char *side, int in_fd, const struct st
 	return rc;
 }
 
-/* Unquoted content of src->msgs[i] into the empty scratch file fd, LF line ends. */
+/*
+ * COPY works in three steps so that the destination is locked, written and synced once
+ * however many messages go: the sources are read (each under its own read lock) into one
+ * scratch file; then, under the destination's write lock, each is appended from there;
+ * then the new messages are indexed and given their flags. Holding the write lock from
+ * the first append to the sync also means every message past the old end is ours.
+ */
+struct copy_batch {
+	int all_fd;		/* the sources one after the other, unquoted, LF ends */
+	int one_fd;		/* the message being appended */
+	uint64_t *start;	/* source k is [start[k], start[k + 1]) of all_fd */
+	int *skip;		/* source k was expunged meanwhile */
+	const int64_t *date;	/* From_ dates */
+	size_t n;
+};
+
+/* Append the unquoted content of src->msgs[i] to fd (LF line ends). */
 static int
 copy_out(struct store_folder *src, uint32_t i, int fd)
 {
-	struct mbox_reader r;
+	struct mbox_reader *r = malloc(sizeof(*r));
 	const char *line;
 	size_t len;
-	int partial, nl, rc, more;
+	int partial, nl, rc, more = -1;
 
-	if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+	if (r == NULL) {
 		return STORE_ERR;
 	}
-	rc = store_msg_open(src, i, &r);
-	if (rc != STORE_OK) {
-		return rc;
+	rc = store_msg_open(src, i, r);
+	if (rc == STORE_OK) {
+		while ((more = mbox_reader_next(r, &line, &len, &partial, &nl)) == 1) {
+			if (write_all(fd, line, len) < 0 || (nl && write_all(fd, "\n", 1) < 0)) {
+				more = -1;
+				break;
+			}
+		}
+		store_msg_close(src, r);
+		rc = more < 0 ? (errno == ENOSPC || errno == EDQUOT ? STORE_NOSPACE : STORE_ERR) :
+		    STORE_OK;
 	}
-	while ((more = mbox_reader_next(&r, &line, &len, &partial, &nl)) == 1) {
-		if (write_all(fd, line, len) < 0 || (nl && write_all(fd, "\n", 1) < 0)) {
-			more = -1;
-			break;
+	free(r);
+	return rc;
+}
+
+/* Step 1: every live source into b->all_fd. */
+static int
+batch_read(struct copy_batch *b, struct store_folder *src, const uint32_t *idx)
+{
+	uint64_t at = 0;
+	size_t k;
+	int rc = STORE_OK;
+
+	for (k = 0; k < b->n && rc == STORE_OK; k++) {
+		off_t end;
+
+		b->start[k] = at;
+		b->skip[k] = (src->msgs[idx[k]].flags & STORE_EXPUNGED) != 0;
+		rc = b->skip[k] ? STORE_OK : copy_out(src, idx[k], b->all_fd);
+		if (rc == STORE_GONE) {
+			b->skip[k] = 1;
+			rc = STORE_OK;
+		}
+		end = lseek(b->all_fd, 0, SEEK_CUR);
+		if (end < 0) {
+			rc = STORE_ERR;
+		}
+		at = (uint64_t)end;
+	}
+	b->start[b->n] = at;
+	return rc;
+}
+
+/* Source k alone in b->one_fd, positioned at its start. */
+static int
+batch_one(struct copy_batch *b, size_t k)
+{
+	char buf[MBOX_IO_BUF];
+	uint64_t at = b->start[k];
+
+	if (ftruncate(b->one_fd, 0) < 0 || lseek(b->one_fd, 0, SEEK_SET) < 0) {
+		return -1;
+	}
+	while (at < b->start[k + 1]) {
+		size_t want = b->start[k + 1] - at < sizeof(buf) ? (size_t)(b->start[k + 1] - at) :
+		    sizeof(buf);
+		ssize_t got = pread_full(b->all_fd, buf, want, (off_t)at);
+
+		if (got <= 0 || write_all(b->one_fd, buf, (size_t)got) < 0) {
+			return -1;
+		}
+		at += (uint64_t)got;
+	}
+	return lseek(b->one_fd, 0, SEEK_SET) < 0 ? -1 : 0;
+}
+
+/* Under the write lock: every message, one sync; cut back to size on any failure. */
+static int
+batch_write(struct copy_batch *b, int fd, uint64_t size, uint64_t max_size,
+    uint64_t quota_left)
+{
+	uint64_t at, written = 0, total = 0;
+	size_t k;
+	int rc = STORE_OK;
+
+	if (mbox_prepare_append(fd, size, &at) != 0) {
+		rc = STORE_ERR;
+	}
+	total = at - size;
+	for (k = 0; k < b->n && rc == STORE_OK; k++) {
+		if (b->skip[k]) {
+			continue;
+		}
+		struct mbox_in in = { b->one_fd, NULL, 0 };
+
+		if (batch_one(b, k) < 0 ||
+		    mbox_write_message(fd, &in, NULL, b->date[k], max_size, &written) != 0) {
+			rc = errno == EFBIG ? STORE_TOOBIG : errno == ENOSPC || errno == EDQUOT ?
+			    STORE_NOSPACE : STORE_ERR;
+		}
+		total += written;
+		if (rc == STORE_OK && total > quota_left) {
+			rc = STORE_QUOTA;
 		}
 	}
-	store_msg_close(src, &r);
-	if (more < 0 || lseek(fd, 0, SEEK_SET) < 0) {
-		return errno == ENOSPC || errno == EDQUOT ? STORE_NOSPACE : STORE_ERR;
+	if (rc == STORE_OK && fdatasync(fd) != 0) {
+		rc = errno == ENOSPC || errno == EDQUOT ? STORE_NOSPACE : STORE_ERR;
 	}
-	return STORE_OK;
+	return rc;
+}
+
+/* Step 2: append the batch to mbox under its write lock; *old_end = size before. */
+static int
+batch_append(struct copy_batch *b, const char *mbox, uint64_t max_size, uint64_t quota_left,
+    uint64_t *old_end)
+{
+	struct mbox_lock l;
+	struct stat st;
+	int rc, fd = open(mbox, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0) {
+		return errno == ENOENT ? STORE_NOFOLDER : STORE_ERR;
+	}
+	rc = lock_mbox(&l, fd, mbox, 1, LOCK_TIMEOUT_MS);
+	if (rc != 0) {
+		close(fd);
+		return rc == STORE_INUSE ? STORE_INUSE : STORE_ERR;
+	}
+	rc = fstat(fd, &st) == 0 ? STORE_OK : STORE_ERR;
+	*old_end = (uint64_t)st.st_size;
+	if (rc == STORE_OK) {
+		rc = batch_write(b, fd, *old_end, max_size, quota_left);
+	}
+	if (rc != STORE_OK && (ftruncate(fd, st.st_size) != 0 || fsync(fd) != 0)) {
+		/* our dotlock stays: the next locker cuts the mbox back (lock.c) */
+		log_warn("store: cannot cut %s back after a failed copy", mbox);
+		l.dotlocked = 0;
+	}
+	if (unlock_mbox(&l) != 0 && rc == STORE_OK) {
+		rc = STORE_ERR;
+	}
+	close(fd);
+	return rc;
 }
 
 /* The destination's keyword bits for the source's keyword bits kw (names added as needed). */
@@ -297,57 +433,94 @@ scratch_fd(const char *tmpdir)
 	return fd;
 }
 
+/* Step 3: index the new messages (in order past old_end) and set their flags. */
+static int
+batch_flags(struct store_folder *d, struct store_folder *src, const uint32_t *idx,
+    const struct store_keywords *src_kw, struct copy_batch *b, uint64_t old_end,
+    uint32_t *uids)
+{
+	struct store_keywords *dkw = calloc(1, sizeof(*dkw));
+	struct store_changes ch;
+	uint32_t i = d->count;
+	size_t k;
+	int rc = dkw == NULL || store_kw_load(d->side_base, dkw) < 0 ? STORE_ERR :
+	    store_refresh(d, &ch);
+
+	while (rc == STORE_OK && i > 0 && d->msgs[i - 1].e.offset >= old_end) {
+		i--;
+	}
+	for (k = 0; k < b->n && rc == STORE_OK; k++) {
+		const struct store_msg *m = &src->msgs[idx[k]];
+		uint64_t kw;
+
+		uids[k] = 0;
+		if (b->skip[k]) {
+			continue;
+		}
+		if (i >= d->count) {
+			log_warnx("store: copied message missing from %s", d->mbox_path);
+			rc = STORE_ERR;
+			break;
+		}
+		uids[k] = d->msgs[i].uid;
+		kw = map_keywords(src_kw, m->keywords, d->side_base, dkw);
+		if ((m->flags & STORE_FLAGS_ALL) != 0 || kw != 0) {
+			rc = store_set_flags(d, i, m->flags & STORE_FLAGS_ALL, kw);
+		}
+		i++;
+	}
+	free(dkw);
+	return rc;
+}
+
 int
 store_imap_copy(struct store_folder *src, const struct store_keywords *src_kw,
     const uint32_t *idx, size_t n, const char *mbox, const char *side, const char *tmpdir,
     uint64_t max_size, uint64_t quota_left, uint32_t *uidvalidity, uint32_t *uids)
 {
-	struct store_keywords *dkw;
+	struct copy_batch b;
 	struct store_folder d;
+	int64_t *date = malloc((n + 1) * sizeof(*date));
+	uint64_t old_end = 0;
 	size_t k;
-	int fd, rc;
+	int rc = store_open(&d, mbox, side, STORE_RDWR), opened = rc == STORE_OK;
 
-	dkw = calloc(1, sizeof(*dkw));
-	if (dkw == NULL) {
-		return STORE_ERR;
+	memset(&b, 0, sizeof(b));
+	b.n = n;
+	b.start = malloc((n + 1) * sizeof(*b.start));
+	b.skip = calloc(n + 1, sizeof(*b.skip));
+	b.all_fd = scratch_fd(tmpdir);
+	b.one_fd = scratch_fd(tmpdir);
+	b.date = date;
+	if (rc == STORE_OK) {
+		*uidvalidity = d.uidvalidity;
+		rc = date == NULL || b.start == NULL || b.skip == NULL || b.all_fd < 0 ||
+		    b.one_fd < 0 ? STORE_ERR : batch_read(&b, src, idx);
 	}
-	rc = store_open(&d, mbox, side, STORE_RDWR);
-	if (rc != STORE_OK) {
-		free(dkw);
-		return rc;
-	}
-	*uidvalidity = d.uidvalidity;
-	fd = scratch_fd(tmpdir);
-	rc = fd < 0 || store_kw_load(side, dkw) < 0 ? STORE_ERR : STORE_OK;
 	for (k = 0; k < n && rc == STORE_OK; k++) {
-		const struct store_msg *m = &src->msgs[idx[k]];
-		struct store_put p;
-		uint64_t used = 0;
-
-		uids[k] = 0;
-		if (m->flags & STORE_EXPUNGED) {
-			continue;
+		date[k] = src->msgs[idx[k]].e.date;
+		if (date[k] < 0) {
+			date[k] = (int64_t)time(NULL);
 		}
-		p.flags = m->flags & STORE_FLAGS_ALL;
-		p.keywords = map_keywords(src_kw, m->keywords, side, dkw);
-		p.date = m->e.date;
-		rc = copy_out(src, idx[k], fd);
-		if (rc == STORE_GONE) {
-			rc = STORE_OK;
-			continue;
-		}
-		if (rc == STORE_OK) {
-			rc = put_into(&d, fd, &p, max_size, quota_left, &uids[k]);
-			used = m->e.raw_len;
-		}
-		quota_left = quota_left == UINT64_MAX ? quota_left :
-		    quota_left > used ? quota_left - used : 0;
 	}
-	if (fd >= 0) {
-		close(fd);
+	if (rc == STORE_OK) {
+		rc = batch_append(&b, mbox, max_size, quota_left, &old_end);
 	}
-	store_close(&d);
-	free(dkw);
+	if (rc == STORE_OK) {
+		rc = batch_flags(&d, src, idx, src_kw, &b, old_end, uids);
+	}
+	if (opened) {
+		store_close(&d);
+	}
+	if (b.all_fd >= 0) {
+		close(b.all_fd);
+	}
+	if (b.one_fd >= 0) {
+		close(b.one_fd);
+	}
+	free(b.start);
+	free(b.skip);
+	free(date);
 	return rc;
 }
 

@@ -141,6 +141,17 @@ try:
     t_store = time.time() - t0
     typ, data = c.search(None, "UNSEEN")
     check("20,000 messages: STORE 1:* +FLAGS \\Seen", typ == "OK" and data == [b""], data)
+    t0 = time.time()
+    typ, data = c.copy("1:2000", "Trash")
+    t_copy = time.time() - t0
+    check("20,000 messages: COPY 1:2000 with COPYUID 1:2000",
+          typ == "OK" and data[0].split()[2:4] == [b"1:2000", b"1:2000]"], data)
+    typ, data = c.status("Trash", "(MESSAGES UNSEEN)")
+    check("copies keep \\Seen", b"MESSAGES 2000 UNSEEN 0" in data[0], data)
+    typ, data = c.copy("1:3", "INBOX")
+    check("COPY into the selected folder itself", typ == "OK" and b"%d:%d" % (N + 1, N + 3) in data[0], data)
+    typ, data = c.fetch("%d" % (N + 3), "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    check("the self-copy is message 3's bytes", data[0][1].startswith(b"Subject: bulk 2\r\n"), data)
     check("cached structure is faster than the first parse", t_env3 < t_env1, (t_env1, t_env3))
     pids = subprocess.run(["pgrep", "-P", str(env.procs[-1].pid)], stdout=subprocess.PIPE).stdout.split()
     rss = 0
@@ -152,8 +163,8 @@ try:
     if "asan" not in os.environ.get("MAILNOOK_VARIANT", ""):  # ASan shadow memory is not ours
         check("20,000 messages: session RSS under 16 MB (%d KB)" % rss, 0 < rss < 16384)
     print("# measure imap 20000 msgs: select %.2fs, fetch flags %.2fs, envelope+bodystructure "
-          "first %.2fs, again %.2fs, after reselect %.2fs, store all %.2fs, session rss %d KB"
-          % (t_open, t_flags, t_env1, t_env2, t_env3, t_store, rss))
+          "first %.2fs, again %.2fs, after reselect %.2fs, store all %.2fs, copy 2000 %.2fs, "
+          "session rss %d KB" % (t_open, t_flags, t_env1, t_env2, t_env3, t_store, t_copy, rss))
     c.logout()
 finally:
     env.close()

@@ -157,61 +157,201 @@ store_kw_find(const char *side, struct store_keywords *kw, const char *name, int
 /* ---- APPEND and COPY ---- */
 
 /*
- * The message our append just wrote: the first one at or past the old end of the mbox
- * with our From_ date. A delivery by another program in the same second, between our
- * stat and our lock, could be taken for ours; its flags would then be set instead.
+ * APPEND and COPY go in three steps so that the destination is locked, written and
+ * synced once however many messages go: the messages are gathered in one file (COPY
+ * reads each source under its own read lock; APPEND's spool already is one); then, under
+ * the destination's write lock, each is appended from there; then the new messages are
+ * indexed and given their flags. Holding the write lock from the first append to the sync
+ * means every message past the old end is ours: the UIDs handed back are exact.
  */
-static long
-find_appended(const struct store_folder *f, uint64_t old_end, int64_t date)
-{
-	long i, found = -1;
+struct batch {
+	int all_fd;		/* the messages one after the other, LF or CRLF ends */
+	int one_fd;		/* scratch for a message that does not run to all_fd's end */
+	uint64_t *start;	/* message k is [start[k], start[k + 1]) of all_fd */
+	int *skip;		/* message k was expunged meanwhile: not copied */
+	int64_t *date;		/* From_ dates */
+	uint32_t *flags;	/* flags and keyword bits (of the destination) to set */
+	uint64_t *kw;
+	size_t n;
+};
 
-	for (i = (long)f->count - 1; i >= 0 && f->msgs[i].e.offset >= old_end; i--) {
-		if (!(f->msgs[i].flags & STORE_EXPUNGED) && f->msgs[i].e.date == date) {
-			found = i;
-		}
-	}
-	return found;
-}
-
-static uint64_t
-mbox_end(const char *mbox)
-{
-	struct stat st;
-
-	return stat(mbox, &st) == 0 ? (uint64_t)st.st_size : 0;
-}
-
-/* Append in_fd to the open destination d and mark the new message with p's flags. */
 static int
-put_into(struct store_folder *d, int in_fd, const struct store_put *p, uint64_t max_size,
-    uint64_t quota_left, uint32_t *uid)
+batch_init(struct batch *b, size_t n)
 {
-	struct store_append_info ai;
-	struct store_changes ch;
-	uint64_t old_end = mbox_end(d->mbox_path);
-	long i;
-	int rc;
+	memset(b, 0, sizeof(*b));
+	b->n = n;
+	b->all_fd = b->one_fd = -1;
+	b->start = calloc(n + 1, sizeof(*b->start));
+	b->skip = calloc(n + 1, sizeof(*b->skip));
+	b->date = calloc(n + 1, sizeof(*b->date));
+	b->flags = calloc(n + 1, sizeof(*b->flags));
+	b->kw = calloc(n + 1, sizeof(*b->kw));
+	return b->start != NULL && b->skip != NULL && b->date != NULL && b->flags != NULL &&
+	    b->kw != NULL ? 0 : -1;
+}
 
-	memset(&ai, 0, sizeof(ai));
-	ai.date = p->date >= 0 ? p->date : (int64_t)time(NULL);
-	rc = store_append_fd(d->mbox_path, in_fd, &ai, max_size, quota_left);
-	if (rc == STORE_OK) {
-		rc = store_refresh(d, &ch);
+static void
+batch_free(struct batch *b)
+{
+	if (b->one_fd >= 0) {
+		close(b->one_fd);
 	}
-	if (rc != STORE_OK) {
-		return rc;
+	free(b->start);
+	free(b->skip);
+	free(b->date);
+	free(b->flags);
+	free(b->kw);
+}
+
+/*
+ * Message k as the writer's input: the last one is read from all_fd directly (it runs
+ * to the end); others are first copied alone into one_fd. Positioned at the start.
+ */
+static int
+batch_input(struct batch *b, size_t k, int *fd)
+{
+	char buf[MBOX_IO_BUF];
+	uint64_t at = b->start[k];
+
+	if (k + 1 == b->n) {
+		*fd = b->all_fd;
+		return lseek(b->all_fd, (off_t)at, SEEK_SET) < 0 ? -1 : 0;
 	}
-	i = find_appended(d, old_end, ai.date);
-	if (i < 0) {
-		log_warnx("store: appended message not found in %s", d->mbox_path);
+	*fd = b->one_fd;
+	if (b->one_fd < 0 || ftruncate(b->one_fd, 0) < 0 || lseek(b->one_fd, 0, SEEK_SET) < 0) {
+		return -1;
+	}
+	while (at < b->start[k + 1]) {
+		uint64_t left = b->start[k + 1] - at;
+		ssize_t got = pread_full(b->all_fd, buf, left < sizeof(buf) ? (size_t)left :
+		    sizeof(buf), (off_t)at);
+
+		if (got <= 0 || write_all(b->one_fd, buf, (size_t)got) < 0) {
+			return -1;
+		}
+		at += (uint64_t)got;
+	}
+	return lseek(b->one_fd, 0, SEEK_SET) < 0 ? -1 : 0;
+}
+
+/* The store code for a failed write (errno set by the writer or the sync). */
+static int
+write_rc(void)
+{
+	if (errno == EFBIG) {
+		return STORE_TOOBIG;
+	}
+	if (errno == EINVAL) {
+		return STORE_BADMSG;
+	}
+	return errno == ENOSPC || errno == EDQUOT ? STORE_NOSPACE : STORE_ERR;
+}
+
+/* Under the write lock: every message, then one sync. */
+static int
+batch_write(struct batch *b, int fd, uint64_t size, uint64_t max_size, uint64_t quota_left)
+{
+	uint64_t at, written = 0, total;
+	size_t k;
+	int rc = STORE_OK;
+
+	if (mbox_prepare_append(fd, size, &at) != 0) {
 		return STORE_ERR;
 	}
-	*uid = d->msgs[i].uid;
-	if ((p->flags & STORE_FLAGS_ALL) == 0 && p->keywords == 0) {
-		return STORE_OK;
+	total = at - size;
+	for (k = 0; k < b->n && rc == STORE_OK; k++) {
+		struct mbox_in in = { -1, NULL, 0 };
+
+		if (b->skip[k]) {
+			continue;
+		}
+		if (batch_input(b, k, &in.fd) < 0 ||
+		    mbox_write_message(fd, &in, NULL, b->date[k], max_size, &written) != 0) {
+			rc = write_rc();
+		}
+		total += written;
+		if (rc == STORE_OK && total > quota_left) {
+			rc = STORE_QUOTA;
+		}
 	}
-	return store_set_flags(d, (uint32_t)i, p->flags, p->keywords);
+	if (rc == STORE_OK && fdatasync(fd) != 0) {
+		rc = write_rc();
+	}
+	return rc;
+}
+
+/* Append the batch to mbox under its write lock, all or nothing; *old_end = size before. */
+static int
+batch_append(struct batch *b, const char *mbox, uint64_t max_size, uint64_t quota_left,
+    uint64_t *old_end)
+{
+	struct mbox_lock l;
+	struct stat st;
+	int rc, fd = open(mbox, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0) {
+		return errno == ENOENT ? STORE_NOFOLDER : STORE_ERR;
+	}
+	rc = lock_mbox(&l, fd, mbox, 1, LOCK_TIMEOUT_MS);
+	if (rc != 0) {
+		close(fd);
+		return rc == STORE_INUSE ? STORE_INUSE : STORE_ERR;
+	}
+	rc = fstat(fd, &st) == 0 ? STORE_OK : STORE_ERR;
+	*old_end = rc == STORE_OK ? (uint64_t)st.st_size : 0;
+	if (rc == STORE_OK) {
+		rc = batch_write(b, fd, *old_end, max_size, quota_left);
+	}
+	if (rc != STORE_OK && (ftruncate(fd, (off_t)*old_end) != 0 || fsync(fd) != 0)) {
+		/* our dotlock stays: the next locker cuts the mbox back (lock.c) */
+		log_warn("store: cannot cut %s back after a failed append", mbox);
+		l.dotlocked = 0;
+	}
+	if (unlock_mbox(&l) != 0 && rc == STORE_OK) {
+		rc = STORE_ERR;
+	}
+	close(fd);
+	return rc;
+}
+
+/* Index the new messages (in order past old_end), set their flags, give their UIDs. */
+static int
+batch_index(struct batch *b, struct store_folder *d, uint64_t old_end, uint32_t *uids)
+{
+	struct store_changes ch;
+	uint32_t i;
+	size_t k;
+	int rc = store_refresh(d, &ch);
+
+	for (i = d->count; rc == STORE_OK && i > 0 && d->msgs[i - 1].e.offset >= old_end; i--) {
+	}
+	for (k = 0; k < b->n && rc == STORE_OK; k++) {
+		uids[k] = 0;
+		if (b->skip[k]) {
+			continue;
+		}
+		if (i >= d->count) {
+			log_warnx("store: appended message missing from %s", d->mbox_path);
+			return STORE_ERR;
+		}
+		uids[k] = d->msgs[i].uid;
+		if (b->flags[k] != 0 || b->kw[k] != 0) {
+			rc = store_set_flags(d, i, b->flags[k], b->kw[k]);
+		}
+		i++;
+	}
+	return rc;
+}
+
+/* Steps 2 and 3 into the open destination d. */
+static int
+batch_put(struct batch *b, struct store_folder *d, uint64_t max_size, uint64_t quota_left,
+    uint32_t *uids)
+{
+	uint64_t old_end = 0;
+	int rc = batch_append(b, d->mbox_path, max_size, quota_left, &old_end);
+
+	return rc == STORE_OK ? batch_index(b, d, old_end, uids) : rc;
 }
 
 int
@@ -219,32 +359,29 @@ store_imap_append(const char *mbox, const char *side, int in_fd, const struct st
     uint64_t max_size, uint64_t quota_left, uint32_t *uidvalidity, uint32_t *uid)
 {
 	struct store_folder d;
+	struct batch b;
+	struct stat st;
+	off_t at = lseek(in_fd, 0, SEEK_CUR);
 	int rc = store_open(&d, mbox, side, STORE_RDWR);
 
 	if (rc != STORE_OK) {
 		return rc;
 	}
 	*uidvalidity = d.uidvalidity;
-	rc = put_into(&d, in_fd, p, max_size, quota_left, uid);
+	rc = batch_init(&b, 1) < 0 || at < 0 || fstat(in_fd, &st) < 0 ? STORE_ERR : STORE_OK;
+	if (rc == STORE_OK) {
+		b.all_fd = in_fd;
+		b.start[0] = (uint64_t)at;
+		b.start[1] = (uint64_t)st.st_size;
+		b.date[0] = p->date >= 0 ? p->date : (int64_t)time(NULL);
+		b.flags[0] = p->flags & STORE_FLAGS_ALL;
+		b.kw[0] = p->keywords;
+		rc = batch_put(&b, &d, max_size, quota_left, uid);
+	}
+	batch_free(&b);
 	store_close(&d);
 	return rc;
 }
-
-/*
- * COPY works in three steps so that the destination is locked, written and synced once
- * however many messages go: the sources are read (each under its own read lock) into one
- * scratch file; then, under the destination's write lock, each is appended from there;
- * then the new messages are indexed and given their flags. Holding the write lock from
- * the first append to the sync also means every message past the old end is ours.
- */
-struct copy_batch {
-	int all_fd;		/* the sources one after the other, unquoted, LF ends */
-	int one_fd;		/* the message being appended */
-	uint64_t *start;	/* source k is [start[k], start[k + 1]) of all_fd */
-	int *skip;		/* source k was expunged meanwhile */
-	const int64_t *date;	/* From_ dates */
-	size_t n;
-};
 
 /* Append the unquoted content of src->msgs[i] to fd (LF line ends). */
 static int
@@ -267,130 +404,9 @@ copy_out(struct store_folder *src, uint32_t i, int fd)
 			}
 		}
 		store_msg_close(src, r);
-		rc = more < 0 ? (errno == ENOSPC || errno == EDQUOT ? STORE_NOSPACE : STORE_ERR) :
-		    STORE_OK;
+		rc = more < 0 ? write_rc() : STORE_OK;
 	}
 	free(r);
-	return rc;
-}
-
-/* Step 1: every live source into b->all_fd. */
-static int
-batch_read(struct copy_batch *b, struct store_folder *src, const uint32_t *idx)
-{
-	uint64_t at = 0;
-	size_t k;
-	int rc = STORE_OK;
-
-	for (k = 0; k < b->n && rc == STORE_OK; k++) {
-		off_t end;
-
-		b->start[k] = at;
-		b->skip[k] = (src->msgs[idx[k]].flags & STORE_EXPUNGED) != 0;
-		rc = b->skip[k] ? STORE_OK : copy_out(src, idx[k], b->all_fd);
-		if (rc == STORE_GONE) {
-			b->skip[k] = 1;
-			rc = STORE_OK;
-		}
-		end = lseek(b->all_fd, 0, SEEK_CUR);
-		if (end < 0) {
-			rc = STORE_ERR;
-		}
-		at = (uint64_t)end;
-	}
-	b->start[b->n] = at;
-	return rc;
-}
-
-/* Source k alone in b->one_fd, positioned at its start. */
-static int
-batch_one(struct copy_batch *b, size_t k)
-{
-	char buf[MBOX_IO_BUF];
-	uint64_t at = b->start[k];
-
-	if (ftruncate(b->one_fd, 0) < 0 || lseek(b->one_fd, 0, SEEK_SET) < 0) {
-		return -1;
-	}
-	while (at < b->start[k + 1]) {
-		size_t want = b->start[k + 1] - at < sizeof(buf) ? (size_t)(b->start[k + 1] - at) :
-		    sizeof(buf);
-		ssize_t got = pread_full(b->all_fd, buf, want, (off_t)at);
-
-		if (got <= 0 || write_all(b->one_fd, buf, (size_t)got) < 0) {
-			return -1;
-		}
-		at += (uint64_t)got;
-	}
-	return lseek(b->one_fd, 0, SEEK_SET) < 0 ? -1 : 0;
-}
-
-/* Under the write lock: every message, one sync; cut back to size on any failure. */
-static int
-batch_write(struct copy_batch *b, int fd, uint64_t size, uint64_t max_size,
-    uint64_t quota_left)
-{
-	uint64_t at, written = 0, total = 0;
-	size_t k;
-	int rc = STORE_OK;
-
-	if (mbox_prepare_append(fd, size, &at) != 0) {
-		rc = STORE_ERR;
-	}
-	total = at - size;
-	for (k = 0; k < b->n && rc == STORE_OK; k++) {
-		if (b->skip[k]) {
-			continue;
-		}
-		struct mbox_in in = { b->one_fd, NULL, 0 };
-
-		if (batch_one(b, k) < 0 ||
-		    mbox_write_message(fd, &in, NULL, b->date[k], max_size, &written) != 0) {
-			rc = errno == EFBIG ? STORE_TOOBIG : errno == ENOSPC || errno == EDQUOT ?
-			    STORE_NOSPACE : STORE_ERR;
-		}
-		total += written;
-		if (rc == STORE_OK && total > quota_left) {
-			rc = STORE_QUOTA;
-		}
-	}
-	if (rc == STORE_OK && fdatasync(fd) != 0) {
-		rc = errno == ENOSPC || errno == EDQUOT ? STORE_NOSPACE : STORE_ERR;
-	}
-	return rc;
-}
-
-/* Step 2: append the batch to mbox under its write lock; *old_end = size before. */
-static int
-batch_append(struct copy_batch *b, const char *mbox, uint64_t max_size, uint64_t quota_left,
-    uint64_t *old_end)
-{
-	struct mbox_lock l;
-	struct stat st;
-	int rc, fd = open(mbox, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
-
-	if (fd < 0) {
-		return errno == ENOENT ? STORE_NOFOLDER : STORE_ERR;
-	}
-	rc = lock_mbox(&l, fd, mbox, 1, LOCK_TIMEOUT_MS);
-	if (rc != 0) {
-		close(fd);
-		return rc == STORE_INUSE ? STORE_INUSE : STORE_ERR;
-	}
-	rc = fstat(fd, &st) == 0 ? STORE_OK : STORE_ERR;
-	*old_end = (uint64_t)st.st_size;
-	if (rc == STORE_OK) {
-		rc = batch_write(b, fd, *old_end, max_size, quota_left);
-	}
-	if (rc != STORE_OK && (ftruncate(fd, st.st_size) != 0 || fsync(fd) != 0)) {
-		/* our dotlock stays: the next locker cuts the mbox back (lock.c) */
-		log_warn("store: cannot cut %s back after a failed copy", mbox);
-		l.dotlocked = 0;
-	}
-	if (unlock_mbox(&l) != 0 && rc == STORE_OK) {
-		rc = STORE_ERR;
-	}
-	close(fd);
 	return rc;
 }
 
@@ -416,6 +432,39 @@ map_keywords(const struct store_keywords *src_kw, uint64_t kw, const char *side,
 	return out;
 }
 
+/* Step 1 of COPY: every live source into b->all_fd, with its date, flags and keywords. */
+static int
+batch_read(struct batch *b, struct store_folder *src, const struct store_keywords *src_kw,
+    const uint32_t *idx, const char *side)
+{
+	struct store_keywords *dkw = calloc(1, sizeof(*dkw));
+	uint64_t at = 0;
+	size_t k;
+	int rc = dkw == NULL || store_kw_load(side, dkw) < 0 ? STORE_ERR : STORE_OK;
+
+	for (k = 0; k < b->n && rc == STORE_OK; k++) {
+		const struct store_msg *m = &src->msgs[idx[k]];
+		off_t end;
+
+		b->start[k] = at;
+		b->skip[k] = (m->flags & STORE_EXPUNGED) != 0;
+		b->date[k] = m->e.date >= 0 ? m->e.date : (int64_t)time(NULL);
+		b->flags[k] = m->flags & STORE_FLAGS_ALL;
+		b->kw[k] = map_keywords(src_kw, m->keywords, side, dkw);
+		rc = b->skip[k] ? STORE_OK : copy_out(src, idx[k], b->all_fd);
+		if (rc == STORE_GONE) {
+			b->skip[k] = 1;
+			rc = STORE_OK;
+		}
+		end = lseek(b->all_fd, 0, SEEK_CUR);
+		rc = end < 0 ? STORE_ERR : rc;
+		at = (uint64_t)end;
+	}
+	b->start[b->n] = at;
+	free(dkw);
+	return rc;
+}
+
 /* A scratch file in tmpdir, already unlinked. */
 static int
 scratch_fd(const char *tmpdir)
@@ -433,94 +482,34 @@ scratch_fd(const char *tmpdir)
 	return fd;
 }
 
-/* Step 3: index the new messages (in order past old_end) and set their flags. */
-static int
-batch_flags(struct store_folder *d, struct store_folder *src, const uint32_t *idx,
-    const struct store_keywords *src_kw, struct copy_batch *b, uint64_t old_end,
-    uint32_t *uids)
-{
-	struct store_keywords *dkw = calloc(1, sizeof(*dkw));
-	struct store_changes ch;
-	uint32_t i = d->count;
-	size_t k;
-	int rc = dkw == NULL || store_kw_load(d->side_base, dkw) < 0 ? STORE_ERR :
-	    store_refresh(d, &ch);
-
-	while (rc == STORE_OK && i > 0 && d->msgs[i - 1].e.offset >= old_end) {
-		i--;
-	}
-	for (k = 0; k < b->n && rc == STORE_OK; k++) {
-		const struct store_msg *m = &src->msgs[idx[k]];
-		uint64_t kw;
-
-		uids[k] = 0;
-		if (b->skip[k]) {
-			continue;
-		}
-		if (i >= d->count) {
-			log_warnx("store: copied message missing from %s", d->mbox_path);
-			rc = STORE_ERR;
-			break;
-		}
-		uids[k] = d->msgs[i].uid;
-		kw = map_keywords(src_kw, m->keywords, d->side_base, dkw);
-		if ((m->flags & STORE_FLAGS_ALL) != 0 || kw != 0) {
-			rc = store_set_flags(d, i, m->flags & STORE_FLAGS_ALL, kw);
-		}
-		i++;
-	}
-	free(dkw);
-	return rc;
-}
-
 int
 store_imap_copy(struct store_folder *src, const struct store_keywords *src_kw,
     const uint32_t *idx, size_t n, const char *mbox, const char *side, const char *tmpdir,
     uint64_t max_size, uint64_t quota_left, uint32_t *uidvalidity, uint32_t *uids)
 {
-	struct copy_batch b;
 	struct store_folder d;
-	int64_t *date = malloc((n + 1) * sizeof(*date));
-	uint64_t old_end = 0;
-	size_t k;
-	int rc = store_open(&d, mbox, side, STORE_RDWR), opened = rc == STORE_OK;
+	struct batch b;
+	int rc = store_open(&d, mbox, side, STORE_RDWR);
 
-	memset(&b, 0, sizeof(b));
-	b.n = n;
-	b.start = malloc((n + 1) * sizeof(*b.start));
-	b.skip = calloc(n + 1, sizeof(*b.skip));
-	b.all_fd = scratch_fd(tmpdir);
-	b.one_fd = scratch_fd(tmpdir);
-	b.date = date;
-	if (rc == STORE_OK) {
-		*uidvalidity = d.uidvalidity;
-		rc = date == NULL || b.start == NULL || b.skip == NULL || b.all_fd < 0 ||
-		    b.one_fd < 0 ? STORE_ERR : batch_read(&b, src, idx);
+	if (rc != STORE_OK) {
+		return rc;
 	}
-	for (k = 0; k < n && rc == STORE_OK; k++) {
-		date[k] = src->msgs[idx[k]].e.date;
-		if (date[k] < 0) {
-			date[k] = (int64_t)time(NULL);
-		}
+	*uidvalidity = d.uidvalidity;
+	rc = batch_init(&b, n) < 0 ? STORE_ERR : STORE_OK;
+	if (rc == STORE_OK) {
+		b.all_fd = scratch_fd(tmpdir);
+		b.one_fd = scratch_fd(tmpdir);
+		rc = b.all_fd < 0 || b.one_fd < 0 ? STORE_ERR :
+		    batch_read(&b, src, src_kw, idx, side);
 	}
 	if (rc == STORE_OK) {
-		rc = batch_append(&b, mbox, max_size, quota_left, &old_end);
-	}
-	if (rc == STORE_OK) {
-		rc = batch_flags(&d, src, idx, src_kw, &b, old_end, uids);
-	}
-	if (opened) {
-		store_close(&d);
+		rc = batch_put(&b, &d, max_size, quota_left, uids);
 	}
 	if (b.all_fd >= 0) {
 		close(b.all_fd);
 	}
-	if (b.one_fd >= 0) {
-		close(b.one_fd);
-	}
-	free(b.start);
-	free(b.skip);
-	free(date);
+	batch_free(&b);
+	store_close(&d);
 	return rc;
 }
 

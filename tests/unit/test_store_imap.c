@@ -106,6 +106,14 @@ test_append_copy(void)
 	CHECK(store_imap_append(im, is, fd, &p, 10, UINT64_MAX, &uv, &uid) == STORE_TOOBIG,
 	    "over max_size: TOOBIG");
 	close(fd);
+	fd = msg_fd("Subject: q\n\n0123456789\n");
+	CHECK(store_imap_append(im, is, fd, &p, 1 << 20, 20, &uv, &uid) == STORE_QUOTA,
+	    "over the quota left: QUOTA");
+	close(fd);
+	fd = msg_fd("\r\n\r\n");
+	CHECK(store_imap_append(im, is, fd, &p, 1 << 20, UINT64_MAX, &uv, &uid) == STORE_BADMSG,
+	    "nothing but line ends: BADMSG");
+	close(fd);
 
 	rc = store_open(&f, im, is, STORE_RDWR);
 	CHECK(rc == STORE_OK && f.count == 2 && f.uidvalidity == uv, "both indexed, same UIDVALIDITY");

@@ -165,6 +165,14 @@ imap_update(struct imap *s, int may_expunge)
 		return;
 	}
 	rc = store_refresh(&s->f, &ch);
+	if (rc != STORE_OK && access(s->f.mbox_path, F_OK) < 0) {
+		/* deleted or renamed by another session: nothing sensible is left to say */
+		log_info("imap: %s of %s went away, closing", s->mbox_name, s->user);
+		imap_untagged(s->io, "BYE [UNAVAILABLE] mailbox deleted or renamed elsewhere");
+		imap_deselect(s);
+		s->state = IMAP_ST_LOGOUT;
+		return;
+	}
 	if (rc != STORE_OK) {
 		log_warnx("imap: refreshing %s of %s: %s", s->mbox_name, s->user,
 		    store_strerror(rc));

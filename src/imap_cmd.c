@@ -809,6 +809,9 @@ cmd_idle(struct imap *s)
 					return imap_fail(s, IMAP_BYE, "IDLE too long, autologout");
 				}
 				imap_update(s, 1);
+				if (s->state == IMAP_ST_LOGOUT) {
+					return IMAP_GONE;	/* BYE sent: the folder went away */
+				}
 				if (now >= keep) {
 					imap_untagged(s->io, "OK still here");
 					keep = now + IMAP_KEEPALIVE_MS;

@@ -59,8 +59,15 @@ try:
     check("2 sessions: EXPUNGE at NOOP, highest first",
           a.untagged_responses.pop("EXPUNGE", None) == [b"2", b"1"], a.untagged_responses)
     check("2 sessions agree after", uids_flags(a) == uids_flags(b))
+    b.create("Gone")
+    b.select("Gone")
+    a.delete("Gone")
+    try:
+        b.noop()
+        check("a folder deleted under a session ends it with BYE", False)
+    except imaplib.IMAP4.abort as e:
+        check("a folder deleted under a session ends it with BYE", "deleted" in str(e), e)
     a.logout()
-    b.logout()
 
     # --- five sessions, deliver alongside, one IDLE ---
     sessions = [login() for _ in range(5)]

@@ -54,8 +54,8 @@ prune_cache(struct imap *s)
 void
 imap_deselect(struct imap *s)
 {
-	if (s->state != IMAP_ST_SELECTED) {
-		return;
+	if (s->mbox_name[0] == '\0') {
+		return;	/* no folder open */
 	}
 	if (s->mc_open) {
 		prune_cache(s);
@@ -67,7 +67,9 @@ imap_deselect(struct imap *s)
 	s->nrecent = 0;
 	s->readonly = 0;
 	s->mbox_name[0] = '\0';
-	s->state = IMAP_ST_AUTH;
+	if (s->state == IMAP_ST_SELECTED) {
+		s->state = IMAP_ST_AUTH;
+	}
 }
 
 void
@@ -430,6 +432,8 @@ imap_session(const struct session_ctx *ctx, struct io *io)
 	while (one_command(s, &ops) == 0) {
 	}
 	logged_in = s->state != IMAP_ST_NOAUTH && s->user[0] != '\0';
+	/* the client has its answer before a last close may compact the folder */
+	(void)io_flush(io);
 	imap_deselect(s);
 	io_close(io);
 	if (s->spool_fd >= 0) {

@@ -69,7 +69,6 @@ static int
 cmd_logout(struct imap *s)
 {
 	imap_untagged(s->io, "BYE %s IMAP4rev1 server logging out", s->cfg->hostname);
-	imap_deselect(s);
 	s->state = IMAP_ST_LOGOUT;
 	return IMAP_OK;
 }

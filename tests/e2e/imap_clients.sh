@@ -38,6 +38,37 @@ $CURL -u alice:wrong "$URL/" >/dev/null 2>&1
 rc=$?
 check "curl with a wrong password fails (exit $rc)" [ "$rc" -eq 67 ]
 
+# --- python imaplib over STARTTLS and implicit TLS; plaintext pipelined after STARTTLS ---
+python3 - "$IMAP_PORT" "$IMAPS_PORT" >"$T/pytls.log" 2>&1 <<'PY'
+import imaplib, socket, ssl, sys
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+c = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+assert "STARTTLS" in c.capabilities
+c.starttls(ssl_context=ctx)
+typ, data = c.capability()
+assert b"STARTTLS" not in data[0], data
+c.login("alice", "secret")
+assert c.select("INBOX")[0] == "OK"
+c.logout()
+c = imaplib.IMAP4_SSL("127.0.0.1", int(sys.argv[2]), ssl_context=ctx)
+c.login("alice", "secret")
+c.select("INBOX")
+typ, data = c.fetch("1", "(RFC822.SIZE)")
+assert typ == "OK", data
+c.logout()
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+f = s.makefile("rb")
+f.readline()
+s.sendall(b"a STARTTLS\r\nb LOGIN alice secret\r\n")
+got = f.readline()
+assert got.startswith(b"* BYE"), got
+print("all good")
+PY
+check "imaplib STARTTLS, IMAP4_SSL; commands pipelined after STARTTLS end the session" \
+    grep -q 'all good' "$T/pytls.log"
+
 # --- mutt in batch mode: count, then copy message 1 to a folder ---
 export HOME=$T
 cat >"$T/muttrc" <<RC

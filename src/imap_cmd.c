@@ -34,18 +34,20 @@ starttls_available(const struct imap *s)
 	return WITH_TLS && s->ctx->tls != NULL && !s->io->secure;
 }
 
+/* What every state offers; login adds the rest. */
+#define CAPS_ALWAYS	"CAPABILITY IMAP4rev1 LITERAL- SASL-IR ID ENABLE IDLE NAMESPACE"
+
 void
 imap_capability(struct imap *s, char *buf, size_t cap)
 {
 	if (s->state == IMAP_ST_NOAUTH) {
-		(void)str_fmt(buf, cap, "CAPABILITY IMAP4rev1 LITERAL- SASL-IR ID ENABLE IDLE"
-		    " NAMESPACE%s%s", starttls_available(s) ? " STARTTLS" : "",
+		(void)str_fmt(buf, cap, CAPS_ALWAYS "%s%s", starttls_available(s) ? " STARTTLS" : "",
 		    plain_ok(s) ? " AUTH=PLAIN" : " LOGINDISABLED");
 		return;
 	}
-	(void)str_fmt(buf, cap, "CAPABILITY IMAP4rev1 LITERAL- SASL-IR ID ENABLE IDLE NAMESPACE"
-	    " UIDPLUS UNSELECT MOVE CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE ESEARCH WITHIN"
-	    " STATUS=SIZE UTF8=ACCEPT APPENDLIMIT=%llu", (unsigned long long)s->cfg->max_message);
+	(void)str_fmt(buf, cap, CAPS_ALWAYS " UIDPLUS UNSELECT MOVE CHILDREN LIST-EXTENDED"
+	    " LIST-STATUS SPECIAL-USE ESEARCH WITHIN STATUS=SIZE UTF8=ACCEPT APPENDLIMIT=%llu",
+	    (unsigned long long)s->cfg->max_message);
 }
 
 static int

@@ -70,6 +70,11 @@
 /* Directory depth walked when listing: names deeper than this are not shown. */
 #define FOLDER_DEPTH_MAX	16
 
+/*
+ * COPY/MOVE gather this much in a scratch file, then append it under one lock and one
+ * sync: few syncs for many small messages, little extra flash for a large COPY.
+ */
+#define COPY_BATCH_BYTES	(4UL * 1024 * 1024)
 /* \Recent UID ranges one session remembers (one per batch of new mail it saw); older ones
  * are forgotten, which only clears \Recent early. */
 #define IMAP_RECENT_RANGES	16

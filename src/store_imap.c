@@ -247,9 +247,10 @@ write_rc(void)
 	return errno == ENOSPC || errno == EDQUOT ? STORE_NOSPACE : STORE_ERR;
 }
 
-/* Under the write lock: every message, then one sync. */
+/* Under the write lock: every message, then one sync; *total gets the bytes added. */
 static int
-batch_write(struct batch *b, int fd, uint64_t size, uint64_t max_size, uint64_t quota_left)
+batch_write(struct batch *b, int fd, uint64_t size, uint64_t max_size, uint64_t quota_left,
+    uint64_t *total_out)
 {
 	uint64_t at, written = 0, total;
 	size_t k;
@@ -277,14 +278,19 @@ batch_write(struct batch *b, int fd, uint64_t size, uint64_t max_size, uint64_t 
 	if (rc == STORE_OK && fdatasync(fd) != 0) {
 		rc = write_rc();
 	}
+	*total_out = total;
 	return rc;
 }
 
-/* Append the batch to mbox under its write lock, all or nothing; *old_end = size before. */
+/*
+ * Append the batch to mbox under its write lock, all or nothing; *old_end = size before,
+ * *quota_left shrinks by the bytes added.
+ */
 static int
-batch_append(struct batch *b, const char *mbox, uint64_t max_size, uint64_t quota_left,
+batch_append(struct batch *b, const char *mbox, uint64_t max_size, uint64_t *quota_left,
     uint64_t *old_end)
 {
+	uint64_t added = 0;
 	struct mbox_lock l;
 	struct stat st;
 	int rc, fd = open(mbox, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
@@ -300,7 +306,10 @@ batch_append(struct batch *b, const char *mbox, uint64_t max_size, uint64_t quot
 	rc = fstat(fd, &st) == 0 ? STORE_OK : STORE_ERR;
 	*old_end = rc == STORE_OK ? (uint64_t)st.st_size : 0;
 	if (rc == STORE_OK) {
-		rc = batch_write(b, fd, *old_end, max_size, quota_left);
+		rc = batch_write(b, fd, *old_end, max_size, *quota_left, &added);
+	}
+	if (rc == STORE_OK && *quota_left != UINT64_MAX) {
+		*quota_left -= added;
 	}
 	if (rc != STORE_OK && (ftruncate(fd, (off_t)*old_end) != 0 || fsync(fd) != 0)) {
 		/* our dotlock stays: the next locker cuts the mbox back (lock.c) */
@@ -345,7 +354,7 @@ batch_index(struct batch *b, struct store_folder *d, uint64_t old_end, uint32_t 
 
 /* Steps 2 and 3 into the open destination d. */
 static int
-batch_put(struct batch *b, struct store_folder *d, uint64_t max_size, uint64_t quota_left,
+batch_put(struct batch *b, struct store_folder *d, uint64_t max_size, uint64_t *quota_left,
     uint32_t *uids)
 {
 	uint64_t old_end = 0;
@@ -376,7 +385,7 @@ store_imap_append(const char *mbox, const char *side, int in_fd, const struct st
 		b.date[0] = p->date >= 0 ? p->date : (int64_t)time(NULL);
 		b.flags[0] = p->flags & STORE_FLAGS_ALL;
 		b.kw[0] = p->keywords;
-		rc = batch_put(&b, &d, max_size, quota_left, uid);
+		rc = batch_put(&b, &d, max_size, &quota_left, uid);
 	}
 	batch_free(&b);
 	store_close(&d);
@@ -432,17 +441,20 @@ map_keywords(const struct store_keywords *src_kw, uint64_t kw, const char *side,
 	return out;
 }
 
-/* Step 1 of COPY: every live source into b->all_fd, with its date, flags and keywords. */
+/*
+ * Step 1 of COPY: sources idx[0..n) into the emptied b->all_fd, with dates, flags and
+ * keywords, until COPY_BATCH_BYTES are there (one message at least); b->n = how many.
+ */
 static int
 batch_read(struct batch *b, struct store_folder *src, const struct store_keywords *src_kw,
-    const uint32_t *idx, const char *side)
+    const uint32_t *idx, size_t n, struct store_keywords *dkw, const char *side)
 {
-	struct store_keywords *dkw = calloc(1, sizeof(*dkw));
 	uint64_t at = 0;
 	size_t k;
-	int rc = dkw == NULL || store_kw_load(side, dkw) < 0 ? STORE_ERR : STORE_OK;
+	int rc = ftruncate(b->all_fd, 0) == 0 && lseek(b->all_fd, 0, SEEK_SET) == 0 ? STORE_OK :
+	    STORE_ERR;
 
-	for (k = 0; k < b->n && rc == STORE_OK; k++) {
+	for (k = 0; k < n && rc == STORE_OK && (k == 0 || at < COPY_BATCH_BYTES); k++) {
 		const struct store_msg *m = &src->msgs[idx[k]];
 		off_t end;
 
@@ -460,8 +472,8 @@ batch_read(struct batch *b, struct store_folder *src, const struct store_keyword
 		rc = end < 0 ? STORE_ERR : rc;
 		at = (uint64_t)end;
 	}
-	b->start[b->n] = at;
-	free(dkw);
+	b->start[k] = at;
+	b->n = k;
 	return rc;
 }
 
@@ -487,29 +499,38 @@ store_imap_copy(struct store_folder *src, const struct store_keywords *src_kw,
     const uint32_t *idx, size_t n, const char *mbox, const char *side, const char *tmpdir,
     uint64_t max_size, uint64_t quota_left, uint32_t *uidvalidity, uint32_t *uids)
 {
+	struct store_keywords *dkw = calloc(1, sizeof(*dkw));
 	struct store_folder d;
 	struct batch b;
+	size_t done = 0;
 	int rc = store_open(&d, mbox, side, STORE_RDWR);
 
 	if (rc != STORE_OK) {
+		free(dkw);
 		return rc;
 	}
 	*uidvalidity = d.uidvalidity;
-	rc = batch_init(&b, n) < 0 ? STORE_ERR : STORE_OK;
+	rc = batch_init(&b, n) < 0 || dkw == NULL || store_kw_load(side, dkw) < 0 ? STORE_ERR :
+	    STORE_OK;
 	if (rc == STORE_OK) {
 		b.all_fd = scratch_fd(tmpdir);
 		b.one_fd = scratch_fd(tmpdir);
-		rc = b.all_fd < 0 || b.one_fd < 0 ? STORE_ERR :
-		    batch_read(&b, src, src_kw, idx, side);
+		rc = b.all_fd < 0 || b.one_fd < 0 ? STORE_ERR : STORE_OK;
 	}
-	if (rc == STORE_OK) {
-		rc = batch_put(&b, &d, max_size, quota_left, uids);
+	/* in batches, so the scratch space a COPY needs stays small */
+	while (rc == STORE_OK && done < n) {
+		rc = batch_read(&b, src, src_kw, idx + done, n - done, dkw, side);
+		if (rc == STORE_OK) {
+			rc = batch_put(&b, &d, max_size, &quota_left, uids + done);
+		}
+		done += b.n;
 	}
 	if (b.all_fd >= 0) {
 		close(b.all_fd);
 	}
 	batch_free(&b);
 	store_close(&d);
+	free(dkw);
 	return rc;
 }
 

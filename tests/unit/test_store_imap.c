@@ -142,6 +142,50 @@ test_append_copy(void)
 	free(kw);
 }
 
+/* COPY of more than COPY_BATCH_BYTES goes in several batches with exact UIDs. */
+static void
+test_big_copy(void)
+{
+	char im[PATH_LEN], is[PATH_LEN], bm[PATH_LEN], bs[PATH_LEN];
+	struct store_keywords kw;
+	struct store_folder f, g;
+	struct store_put p = { STORE_FLAGGED, 0, 1500000000 };
+	size_t len = COPY_BATCH_BYTES / 2 + 1000, k;
+	uint32_t uv, uid, idx[3], uids[3] = { 0, 0, 0 };
+	char *msg = malloc(len + 1);
+	int fd, ok = 1;
+
+	memset(msg, 'x', len);
+	memcpy(msg, "Subject: big\n\n", 14);
+	for (k = 79; k < len; k += 80) {
+		msg[k] = '\n';
+	}
+	msg[len - 1] = '\n';
+	msg[len] = '\0';
+	paths("INBOX", im, is);
+	paths("Big", bm, bs);
+	folders_create(&cfg, "u", "Big");
+	for (k = 0; k < 3; k++) {
+		fd = msg_fd(msg);
+		ok &= store_imap_append(im, is, fd, &p, 1 << 24, UINT64_MAX, &uv, &uid) == STORE_OK;
+		close(fd);
+	}
+	CHECK(ok, "three messages of %zu bytes appended", len);
+	memset(&kw, 0, sizeof(kw));
+	CHECK(store_open(&f, im, is, STORE_RDWR) == STORE_OK && f.count >= 3, "INBOX open");
+	for (k = 0; k < 3; k++) {
+		idx[k] = f.count - 3 + (uint32_t)k;
+	}
+	CHECK(store_imap_copy(&f, &kw, idx, 3, bm, bs, dir, 1 << 24, UINT64_MAX, &uv, uids) ==
+	    STORE_OK && uids[0] == 1 && uids[1] == 2 && uids[2] == 3, "copied in batches, UIDs 1..3");
+	CHECK(store_open(&g, bm, bs, STORE_RDWR) == STORE_OK && g.count == 3 &&
+	    g.msgs[2].e.wire_size == f.msgs[idx[2]].e.wire_size &&
+	    g.msgs[2].flags == STORE_FLAGGED, "sizes and flags kept across batches");
+	store_close(&g);
+	store_close(&f);
+	free(msg);
+}
+
 static int
 listed(const struct folder_ent *v, size_t n, const char *name, unsigned attrs)
 {
@@ -211,6 +255,7 @@ main(void)
 	}
 	test_keywords();
 	test_append_copy();
+	test_big_copy();
 	test_folders();
 	str_fmt(cmd, sizeof(cmd), "rm -rf %s", dir);
 	CHECK(system(cmd) == 0, "cleanup");

@@ -115,6 +115,33 @@ imap_recent_count(const struct imap *s)
 	return n;
 }
 
+/* "(\\Answered ... keywords)" with " \\*" before the ")" when more keywords may be made. */
+static void
+put_permanent(struct imap *s)
+{
+	uint32_t i;
+
+	io_puts(s->io, "(\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+	for (i = 0; i < s->kw.n; i++) {
+		io_printf(s->io, " %s", s->kw.name[i]);
+	}
+	io_puts(s->io, s->kw.n < STORE_KW_MAX ? " \\*)" : ")");
+}
+
+void
+imap_put_flag_lists(struct imap *s)
+{
+	io_puts(s->io, "* FLAGS ");
+	imap_put_flags(s->io, STORE_FLAGS_ALL, ~(uint64_t)0, &s->kw, 0);
+	io_puts(s->io, "\r\n* OK [PERMANENTFLAGS ");
+	if (s->readonly) {
+		io_puts(s->io, "()");
+	} else {
+		put_permanent(s);
+	}
+	io_puts(s->io, "] flags\r\n");
+}
+
 /* Flag changes made by other sessions, as FETCH responses. */
 static void
 announce_flags(struct imap *s)
@@ -181,9 +208,7 @@ imap_update(struct imap *s, int may_expunge)
 		return;
 	}
 	if (ch.flagged > 0 && store_kw_load(s->side, &s->kw) == 0 && s->kw.n != kw_before) {
-		io_puts(s->io, "* FLAGS ");
-		imap_put_flags(s->io, STORE_FLAGS_ALL, ~(uint64_t)0, &s->kw, 0);
-		io_puts(s->io, "\r\n");
+		imap_put_flag_lists(s);
 	}
 	announce_flags(s);
 	if (may_expunge) {

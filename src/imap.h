@@ -82,6 +82,8 @@ int imap_fail(struct imap *s, int rc, const char *fmt, ...) __attribute__((forma
  * may_expunge), EXISTS. Called before every tagged reply and during IDLE.
  */
 void imap_update(struct imap *s, int may_expunge);
+/* "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]" for the selected folder's keywords. */
+void imap_put_flag_lists(struct imap *s);
 /* Claim \Recent for new messages of the selected folder (not when read-only). */
 void imap_claim_recent(struct imap *s);
 /* Is uid one of this session's \Recent messages? */

@@ -325,33 +325,12 @@ imap_store_fail(struct imap *s, int rc)
 
 /* ---- SELECT, EXAMINE, CLOSE, UNSELECT ---- */
 
-/* "(\\Answered ... keywords)" with " \\*" before the ")" when more keywords may be made. */
-static void
-put_permanent(struct imap *s)
-{
-	uint32_t i;
-
-	io_puts(s->io, "(\\Answered \\Flagged \\Deleted \\Seen \\Draft");
-	for (i = 0; i < s->kw.n; i++) {
-		io_printf(s->io, " %s", s->kw.name[i]);
-	}
-	io_puts(s->io, s->kw.n < STORE_KW_MAX ? " \\*)" : ")");
-}
-
 static void
 select_replies(struct imap *s)
 {
 	uint32_t i;
 
-	io_puts(s->io, "* FLAGS ");
-	imap_put_flags(s->io, STORE_FLAGS_ALL, ~(uint64_t)0, &s->kw, 0);
-	io_puts(s->io, "\r\n* OK [PERMANENTFLAGS ");
-	if (s->readonly) {
-		io_puts(s->io, "()");
-	} else {
-		put_permanent(s);
-	}
-	io_puts(s->io, "] flags\r\n");
+	imap_put_flag_lists(s);
 	imap_untagged(s->io, "%u EXISTS", s->exists);
 	imap_untagged(s->io, "%u RECENT", imap_recent_count(s));
 	for (i = 0; i < s->exists; i++) {

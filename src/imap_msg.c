@@ -466,9 +466,7 @@ imap_cmd_store(struct imap *s)
 	}
 	rc = keyword_bits(s, s->side, &s->kw, &a->flags, a->mode != IMAP_STORE_REMOVE, &kwbits);
 	if (rc == IMAP_OK && s->kw.n != kw_before) {
-		io_puts(s->io, "* FLAGS ");
-		imap_put_flags(s->io, STORE_FLAGS_ALL, ~(uint64_t)0, &s->kw, 0);
-		io_puts(s->io, "\r\n");
+		imap_put_flag_lists(s);
 	}
 	if (rc == IMAP_OK) {
 		rc = store_each(s, idx, n, kwbits);

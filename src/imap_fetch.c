@@ -328,6 +328,7 @@ fetch_one(struct imap *s, struct fetch_msg *fm, int sets_seen, int has_flags, in
 			return imap_fail(s, IMAP_NO, "[UNAVAILABLE] %s", store_strerror(rc));
 		}
 		seen_now = 1;
+		m = &s->f.msgs[fm->i];	/* msgs[] may have moved while catching up */
 	}
 	io_printf(s->io, "* %u FETCH (", fm->i + 1);
 	if (s->cmd.uid && !has_uid) {

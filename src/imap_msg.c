@@ -437,10 +437,11 @@ store_each(struct imap *s, const uint32_t *idx, size_t n, uint64_t kwbits)
 			}
 		}
 		if (!a->silent) {
+			/* msgs[] may have moved: store_set_flags catches up with others' changes */
 			io_printf(s->io, "* %u FETCH (", idx[k] + 1);
 			imap_put_msg_flags(s, idx[k]);
 			if (s->cmd.uid) {
-				io_printf(s->io, " UID %u", m->uid);
+				io_printf(s->io, " UID %u", s->f.msgs[idx[k]].uid);
 			}
 			io_puts(s->io, ")\r\n");
 		}

@@ -1,16 +1,46 @@
 #!/bin/sh
-# make bench: TLS numbers for this machine (not a test; prints numbers and ratios).
+# make bench: numbers for this machine (not a test: it prints numbers and ratios, never
+# pass/fail), also saved to tests/out/bench.txt.
 #  - full TLS 1.2 handshakes per second against `mailnook serve` on loopback, for an
-#    ECDSA P-256 and an RSA 2048 key, next to `openssl s_server` with the same key and
-#    suite (openssl s_time as the client, one connection at a time);
+#    ECDSA P-256 and an RSA 2048 key, next to `openssl s_server` and Dovecot's pop3s with
+#    the same key and suite (openssl s_time as the client, one connection at a time);
 #  - plain connections per second (fork + greeting, no TLS) as the baseline;
 #  - resident memory of a session child, plain and TLS; BearSSL memory per session;
-#  - binary size with and without TLS (builds build/notls/mailnook).
-# BENCH_SECONDS (default 5) sets the length of each run.
+#  - binary size with and without TLS (builds build/notls/mailnook);
+#  - mailnook next to Dovecot (mbox and maildir) on the same mail: memory, SELECT/FETCH/
+#    POP3 times, bytes written per operation, RETR throughput, installed size
+#    (tests/bench/compare.py, which says how each is measured).
+# Installs dovecot-core, dovecot-pop3d, dovecot-imapd and strace when missing (Debian).
+# BENCH_SECONDS (default 5, 1 with QUICK=1) sets the length of each TLS run; QUICK=1 uses
+# folders of 2 000 and 5 000 messages instead of 20 000 and 50 000 (under a minute).
 set -eu
+self=$(realpath "$0")
 cd "$(dirname "$0")/.."
+if [ -z "${BENCH_TEE:-}" ]; then
+	mkdir -p tests/out
+	rc_file=$(mktemp)
+	{ BENCH_TEE=1 sh "$self" "$@"; echo $? >"$rc_file"; } | tee tests/out/bench.txt
+	rc=$(cat "$rc_file")
+	rm -f "$rc_file"
+	exit "$rc"
+fi
+# Dovecot runs as root with a private config and drops to nobody; without root only the
+# mailnook and openssl numbers are printed.
+dovecot=""
+[ "$(id -u)" -eq 0 ] && dovecot=/usr/sbin/dovecot
+missing=""
+for p in dovecot-core dovecot-pop3d dovecot-imapd strace; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$dovecot" ] && [ -n "$missing" ]; then
+	echo "installing:$missing" >&2
+	env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+	env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    $missing >/dev/null 2>&1
+fi
 MAILNOOK=$(realpath "${MAILNOOK:-build/release/mailnook}")
 secs=${BENCH_SECONDS:-5}
+[ "${QUICK:-0}" = 1 ] && secs=${BENCH_SECONDS:-1}
 T=$(mktemp -d /tmp/mailnook-bench.XXXXXX)
 chmod 755 "$T"
 PIDS=""
@@ -72,10 +102,53 @@ serve() { # serve PORT TLSPORT CERT KEY: background serve, pid in SERVE_PID
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/rsa.key" -out "$T/rsa.crt" \
     -subj /CN=bench.example -days 2 2>/dev/null
 
+# dovecot_tls PORT CERT KEY SUITE: background Dovecot with only a pop3s listener, pid in
+# DC_PID (one login process per connection, its default; no mail is read)
+dovecot_tls() {
+	d=$T/dc-tls-$1
+	mkdir -p "$d/run" "$d/state"
+	: >"$d/passwd"
+	cat >"$d/dovecot.conf" <<DCONF
+base_dir = $d/run
+state_dir = $d/state
+log_path = $d/log
+protocols = pop3
+listen = 127.0.0.1
+ssl = yes
+ssl_cert = <$2
+ssl_key = <$3
+ssl_min_protocol = TLSv1.2
+ssl_cipher_list = $4
+default_internal_user = dovecot
+default_login_user = dovenull
+passdb {
+  driver = passwd-file
+  args = $d/passwd
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=$d
+}
+service pop3-login {
+  inet_listener pop3 {
+    port = 0
+  }
+  inet_listener pop3s {
+    port = $1
+  }
+}
+DCONF
+	"$dovecot" -c "$d/dovecot.conf" -F >"$d/out" 2>&1 &
+	DC_PID=$!
+	PIDS="$PIDS $DC_PID"
+	wait_port "$1"
+}
+
 echo "mailnook TLS bench on $(uname -m), $(nproc) CPUs, $secs s per run"
-echo "(mailnook forks a session per connection and sends its greeting; s_server does neither)"
+echo "(mailnook forks a session per connection and sends its greeting; s_server does neither;"
+echo " Dovecot's pop3s starts a login process per connection, its default, and greets)"
 echo
-printf '%-8s %-32s %10s %10s %7s\n' key suite mailnook openssl ratio
+printf '%-8s %-32s %10s %10s %7s %10s %7s\n' key suite mailnook openssl ratio dovecot ratio
 for kind in ec rsa; do
 	auth=ECDSA
 	[ "$kind" = rsa ] && auth=RSA
@@ -95,8 +168,19 @@ for kind in ec rsa; do
 	o=$(rate "$op" "$suite")
 	kill "$opid"
 	wait "$opid" 2>/dev/null || true
-	printf '%-8s %-32s %8s/s %8s/s %7s\n' "$kind" "$suite" "$m" "$o" \
-	    "$(echo "$m $o" | awk '{ printf "%.2f", $2 ? $1 / $2 : 0 }')"
+	dc=-
+	dr=-
+	if [ -n "$dovecot" ]; then
+		dp=$(free_port)
+		dovecot_tls "$dp" "$T/$kind.crt" "$T/$kind.key" "$suite"
+		dc=$(rate "$dp" "$suite")
+		kill "$DC_PID"
+		wait "$DC_PID" 2>/dev/null || true
+		dr=$(echo "$m $dc" | awk '{ printf "%.2f", $2 ? $1 / $2 : 0 }')
+		dc=$dc/s
+	fi
+	printf '%-8s %-32s %8s/s %8s/s %7s %10s %7s\n' "$kind" "$suite" "$m" "$o" \
+	    "$(echo "$m $o" | awk '{ printf "%.2f", $2 ? $1 / $2 : 0 }')" "$dc" "$dr"
 done
 
 p=$(free_port)
@@ -144,3 +228,9 @@ make -s TLS=0 build/notls/mailnook >/dev/null
 with=$(stat -c %s "$MAILNOOK")
 without=$(stat -c %s build/notls/mailnook)
 echo "binary size: with TLS $with bytes, without $without bytes, TLS costs $((with - without)) bytes"
+
+if [ -n "$dovecot" ]; then
+	echo
+	mkdir -p "$T/cmp"
+	python3 tests/bench/compare.py "$MAILNOOK" "$T/cmp"
+fi

@@ -14,6 +14,7 @@
 #include "folders.h"
 #include "imap_reply.h"
 #include "log.h"
+#include "sasl.h"
 #include "tls.h"
 #include "util.h"
 
@@ -166,75 +167,22 @@ cmd_login(struct imap *s)
 	return login(s, s->args.user.s, (char *)s->args.pass.s, s->args.pass.len);
 }
 
-static int
-b64_val(int c)
-{
-	if (c >= 'A' && c <= 'Z') {
-		return c - 'A';
-	}
-	if (c >= 'a' && c <= 'z') {
-		return c - 'a' + 26;
-	}
-	if (c >= '0' && c <= '9') {
-		return c - '0' + 52;
-	}
-	return c == '+' ? 62 : c == '/' ? 63 : c == '=' ? 64 : -1;
-}
-
-/* Base64 (RFC 4648, padding optional) of in[0..n) into out; -1 on bad input or overflow. */
-static int
-b64_decode(const char *in, size_t n, unsigned char *out, size_t cap, size_t *outlen)
-{
-	uint32_t acc = 0;
-	size_t i, o = 0;
-	int bits = 0, pad = 0;
-
-	for (i = 0; i < n; i++) {
-		int v = b64_val((unsigned char)in[i]);
-
-		if (v < 0 || (pad && v != 64)) {
-			return -1;
-		}
-		if (v == 64) {
-			pad++;
-			continue;
-		}
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o >= cap) {
-				return -1;
-			}
-			out[o++] = (unsigned char)(acc >> bits);
-		}
-	}
-	*outlen = o;
-	return pad > 2 ? -1 : 0;
-}
-
-/* authzid NUL authcid NUL password (RFC 4616); authzid empty or the same user. */
+/* AUTHENTICATE PLAIN's response (RFC 4616): authzid NUL authcid NUL password. */
 static int
 sasl_plain(struct imap *s, const char *b64, size_t len)
 {
-	unsigned char buf[2 * NAME_LEN + PASS_MAX + 4];
-	char *authc, *pass;
-	size_t n = 0;
-	int rc;
+	char buf[2 * NAME_LEN + PASS_MAX + 4];
+	const char *user;
+	char *pass;
+	int rc = sasl_plain_decode(b64, len, buf, sizeof(buf), &user, &pass);
 
-	if (b64_decode(b64, len, buf, sizeof(buf) - 1, &n) < 0) {
-		wipe(buf, sizeof(buf));
-		return imap_fail(s, IMAP_BAD, "malformed PLAIN response");
+	if (rc == SASL_MALFORMED) {
+		rc = imap_fail(s, IMAP_BAD, "malformed PLAIN response");
+	} else if (rc != SASL_OK) {
+		rc = imap_fail(s, IMAP_NO, "[AUTHENTICATIONFAILED] invalid PLAIN response");
+	} else {
+		rc = login(s, user, pass, strlen(pass));
 	}
-	buf[n] = '\0';
-	authc = memchr(buf, '\0', n);
-	pass = authc == NULL ? NULL :
-	    memchr(authc + 1, '\0', n - (size_t)(authc + 1 - (char *)buf));
-	if (pass == NULL || (buf[0] != '\0' && strcmp((char *)buf, authc + 1) != 0)) {
-		wipe(buf, sizeof(buf));
-		return imap_fail(s, IMAP_NO, "[AUTHENTICATIONFAILED] invalid PLAIN response");
-	}
-	rc = login(s, authc + 1, pass + 1, n - (size_t)(pass + 1 - (char *)buf));
 	wipe(buf, sizeof(buf));
 	return rc;
 }

@@ -149,6 +149,10 @@ try:
     typ, data = c.search(None, "UNSEEN")
     check("20,000 messages: STORE 1:* +FLAGS \\Seen", typ == "OK" and data == [b""], data)
     t0 = time.time()
+    typ, data = c.search(None, "BODY", '"line 1 of message 19999"')
+    t_search = time.time() - t0
+    check("20,000 messages: SEARCH BODY reads them all and finds one", data == [b"20000"], data)
+    t0 = time.time()
     typ, data = c.copy("1:2000", "Trash")
     t_copy = time.time() - t0
     check("20,000 messages: COPY 1:2000 with COPYUID 1:2000",
@@ -170,8 +174,9 @@ try:
     if "asan" not in os.environ.get("MAILNOOK_VARIANT", ""):  # ASan shadow memory is not ours
         check("20,000 messages: session RSS under 16 MB (%d KB)" % rss, 0 < rss < 16384)
     print("# measure imap 20000 msgs: select %.2fs, fetch flags %.2fs, envelope+bodystructure "
-          "first %.2fs, again %.2fs, after reselect %.2fs, store all %.2fs, copy 2000 %.2fs, "
-          "session rss %d KB" % (t_open, t_flags, t_env1, t_env2, t_env3, t_store, t_copy, rss))
+          "first %.2fs, again %.2fs, after reselect %.2fs, store all %.2fs, search body %.2fs, "
+          "copy 2000 %.2fs, session rss %d KB"
+          % (t_open, t_flags, t_env1, t_env2, t_env3, t_store, t_search, t_copy, rss))
     c.logout()
 finally:
     env.close()

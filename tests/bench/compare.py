@@ -114,6 +114,11 @@ def comm(pid):
         return ""
 
 
+def start_time(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[19])
+
+
 def mem_kb(pid):
     """(VmRSS, Pss) in KiB."""
     rss = pss = 0
@@ -136,16 +141,22 @@ def io_write_bytes(pid):
     return 0
 
 
-def written(log, roots):
-    """Bytes written to files under roots, from strace -y output."""
-    pat = re.compile(r"(?:write|pwrite64|writev|pwritev2?)\(\d+<([^>]*)>.*\)\s+=\s+(\d+)")
+WRITE = re.compile(r"(?:write|pwrite64|writev|pwritev2?)\(\d+<([^>]*)>.*\)\s+=\s+(\d+)")
+
+
+def written(lines, roots):
+    """Bytes written to files under roots, from lines of strace -y output."""
     total = 0
-    with open(log, errors="replace") as f:
-        for ln in f:
-            m = pat.search(ln)
-            if m and any(m.group(1).startswith(r) for r in roots):
-                total += int(m.group(2))
+    for ln in lines:
+        m = WRITE.search(ln)
+        if m and any(m.group(1).startswith(r) for r in roots):
+            total += int(m.group(2))
     return total
+
+
+def written_log(log, roots):
+    with open(log, errors="replace") as f:
+        return written(f, roots)
 
 
 class Ledger:
@@ -170,11 +181,7 @@ class Ledger:
                 data = f.read()
             end = data.rfind(b"\n") + 1
             self.seen[path] = self.seen.get(path, 0) + end
-            tmp = path + ".part"
-            with open(tmp, "wb") as f:
-                f.write(data[:end])
-            total += written(tmp, self.roots)
-            os.unlink(tmp)
+            total += written(data[:end].decode(errors="replace").splitlines(), self.roots)
         return total
 
 
@@ -261,9 +268,9 @@ class Server:
     def session(self, proto, known=()):
         """Pid of the newest session process serving proto, not in known."""
         for _ in range(100):
-            pids = [p for p in children(self.pid) if p not in known and self.is_session(p, proto)]
+            pids = [p for p in self.sessions(proto) if p not in known]
             if pids:
-                return max(pids, key=lambda p: int(open("/proc/%d/stat" % p).read().split(")")[1].split()[19]))
+                return max(pids, key=start_time)
             time.sleep(0.02)
         raise RuntimeError("%s: no %s session process" % (self.name, proto))
 
@@ -308,8 +315,6 @@ class Server:
 
 
 class Mailnook(Server):
-    kind = "mbox"
-
     def __init__(self):
         super().__init__("mailnook")
         self.root = os.path.join(self.dir, "mail")
@@ -432,10 +437,16 @@ def timed(fn):
     return ms_since(t0)
 
 
-def measure(srv, mail, res):
-    """Fill res[(row)] = value for one server."""
+def putter(res, name):
+    """A function storing one row's value for server name in res."""
     def put(row, val):
-        res.setdefault(row, {})[srv.name] = val
+        res.setdefault(row, {})[name] = val
+    return put
+
+
+def measure(srv, mail, res):
+    """Memory and times for one server, untraced; fills res[(section, label)][name]."""
+    put = putter(res, srv.name)
 
     (rss, pss), nproc = srv.rest()
     put(("rest", "server at rest: processes"), nproc)
@@ -516,13 +527,12 @@ def traced(cmd, log, roots):
     """Bytes cmd writes under roots."""
     subprocess.run(STRACE + ["-o", log, "--"] + cmd, input=DELIVERED, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return written(log, roots)
+    return written_log(log, roots)
 
 
 def measure_bytes(srv, mail, res, ledger):
     """Bytes written per operation; srv runs under strace, ledger reads its files."""
-    def put(row, val):
-        res.setdefault(row, {})[srv.name] = val
+    put = putter(res, srv.name)
 
     n1 = SIZES[0]
     ledger.take()
@@ -573,7 +583,7 @@ def measure_bytes(srv, mail, res, ledger):
 # --- sizes on disk ------------------------------------------------------------------------
 
 DOVECOT_BINS = ["/usr/sbin/dovecot"] + ["/usr/lib/dovecot/" + b for b in (
-    "anvil", "log", "config", "auth", "imap", "imap-login", "pop3", "pop3-login",
+    "anvil", "log", "config", "stats", "auth", "imap", "imap-login", "pop3", "pop3-login",
     "dovecot-lda")]
 
 
@@ -585,7 +595,12 @@ def dovecot_sizes():
         for m in re.finditer(r"(/\S+) \(0x", out):
             lib = os.path.realpath(m.group(1))
             (own if "dovecot" in lib else system).add(lib)
-    return (sum(os.path.getsize(f) for f in own), sum(os.path.getsize(f) for f in system))
+    return disk_usage(own), disk_usage(system)
+
+
+def disk_usage(paths):
+    """Bytes the files take on disk, as du counts them."""
+    return sum(os.stat(f).st_blocks * 512 for f in paths)
 
 
 NOTES = """
@@ -685,8 +700,8 @@ def main():
             srv.stop()
         print("%s done in %.0f s" % (srv.name, ms_since(t0) / 1000), file=sys.stderr, flush=True)
     own, system = dovecot_sizes()
-    size = os.path.getsize(MAILNOOK)
-    res[("size", "installed: mailnook static binary vs Dovecot binaries+libdovecot*, KB")] = {
+    size = disk_usage([MAILNOOK])
+    res[("size", "du: mailnook static binary vs Dovecot's binaries+libdovecot*, KB")] = {
         "mailnook": size // 1000, "dovecot-mbox": own // 1000, "dovecot-maildir": own // 1000}
     res[("size", "  with the system libraries Dovecot links (libc, ssl...), KB")] = {
         "mailnook": size // 1000, "dovecot-mbox": (own + system) // 1000,

@@ -314,7 +314,9 @@ do_select(struct imap *s, int readonly)
 	if (store_kw_load(s->side, &s->kw) < 0) {
 		s->kw.n = 0;
 	}
-	s->mc_open = mime_cache_open(&s->mc, s->side, s->f.uidvalidity) == 0;
+	/* without a usable cache file every FETCH parses again, but it still works */
+	(void)mime_cache_open(&s->mc, s->side, s->f.uidvalidity);
+	s->mc_open = 1;
 	(void)str_copy(s->mbox_name, sizeof(s->mbox_name), name);
 	s->state = IMAP_ST_SELECTED;
 	s->readonly = readonly;

@@ -75,13 +75,10 @@ structure(struct fetch_msg *fm)
 	if (fm->have_cache) {
 		return 0;
 	}
-	if (!fm->s->mc_open) {
-		return -1;
-	}
-	rc = mime_cache_get(&fm->s->mc, m->uid, m->e.fingerprint, &fm->mc);
+	rc = mime_cache_get(&fm->s->mc, m->uid, mime_cache_key(&m->e), &fm->mc);
 	if (rc == 0) {
-		rc = open_reader(fm) == 0 && mime_cache_put(&fm->s->mc, m->uid, m->e.fingerprint,
-		    fm->r, &fm->mc) == 0 ? 1 : -1;
+		rc = open_reader(fm) == 0 && mime_cache_put(&fm->s->mc, m->uid,
+		    mime_cache_key(&m->e), fm->r, &fm->mc) == 0 ? 1 : -1;
 	}
 	fm->have_cache = rc == 1;
 	return rc == 1 ? 0 : -1;

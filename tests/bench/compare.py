@@ -458,14 +458,19 @@ def measure(srv, mail, res):
         seen = srv.sessions("imap")
         t0 = time.monotonic()
         c = Imap(srv.imap_port, user)
-        cnt = c.cmd("SELECT INBOX")
+        c.cmd("SELECT INBOX")
         put(("time", "LOGIN+SELECT %d, cold (no index), ms" % n), ms_since(t0))
         c.close()
-        srv.wait_quiet("imap")
-        t0 = time.monotonic()
-        c = Imap(srv.imap_port, user)
-        c.cmd("SELECT INBOX")
-        put(("time", "LOGIN+SELECT %d, warm, ms" % n), ms_since(t0))
+        best = None
+        for i in range(3):
+            srv.wait_quiet("imap")
+            t0 = time.monotonic()
+            c = Imap(srv.imap_port, user)
+            c.cmd("SELECT INBOX")
+            best = min(best or 1e9, ms_since(t0))
+            if i < 2:
+                c.close()
+        put(("time", "LOGIN+SELECT %d, warm, ms (best of 3)" % n), best)
         if n == n1:
             time.sleep(0.3)
             rss, pss = mem_kb(srv.session("imap", seen))
@@ -613,7 +618,7 @@ notes:
 - session memory is the session process alone (Dovecot's login process has handed the
   connection over and exited); PSS splits shared pages among the processes mapping them.
 - cold: a fresh store with no side files or index; the page cache is warm for all (nothing
-  reads the disk). FETCH "first" builds mailnook's .mime cache and Dovecot's index cache.
+  reads the disk). Single runs unless marked: expect some noise on a busy machine. FETCH "first" builds mailnook's .mime cache and Dovecot's index cache.
 - bytes written: sum of write/pwrite64/writev/pwritev results on files under the store,
   from `strace -f -ff --seccomp-bpf -y` around the whole server (restarted under it after
   the timings) or the delivery agent (mailnook deliver, dovecot-lda -d); /proc/PID/io

@@ -79,7 +79,7 @@ FUZZ_LIBSRCS = $(filter-out src/main.c,$(SRCS))
 
 fuzz: $(FUZZ_BINS)
 
-build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIBSRCS) src/*.h
+build/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.h $(FUZZ_LIBSRCS) src/*.h
 	mkdir -p build/fuzz
 	$(FUZZ_CC) $(CPPFLAGS) -std=c11 $(FUZZ_FLAGS) -Isrc -o $@ $< $(FUZZ_LIBSRCS) \
 	    $(BEARSSL_LIB) -lcrypt

@@ -15,7 +15,7 @@
 #include "mutf7.h"
 #include "util.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "replay.h"
 
 struct mem {
 	const uint8_t *p;
@@ -76,7 +76,8 @@ spool(void *ctx, uint32_t size, struct imap_err *err)
 	return spool_fd;
 }
 
-static const struct imap_read_ops ops = { NULL, spool, IMAP_NONSYNC_MAX };
+#define TEST_NONSYNC_MAX 4096
+static const struct imap_read_ops ops = { NULL, spool, TEST_NONSYNC_MAX };
 
 static int
 acc_keyword(void *ctx, const char *kw, int *has)
@@ -202,25 +203,3 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	round_trip(data, size);
 	return 0;
 }
-
-#ifndef MAILNOOK_LIBFUZZER
-/* Replay saved inputs: fuzz_imap_parse FILE... */
-int
-main(int argc, char **argv)
-{
-	static uint8_t buf[1 << 20];
-	ssize_t n;
-	int i, fd;
-
-	for (i = 1; i < argc; i++) {
-		if ((fd = open(argv[i], O_RDONLY)) < 0 || (n = read_full(fd, buf, sizeof(buf))) < 0) {
-			perror(argv[i]);
-			return 1;
-		}
-		close(fd);
-		LLVMFuzzerTestOneInput(buf, (size_t)n);
-	}
-	printf("replayed %d inputs\n", argc - 1);
-	return 0;
-}
-#endif

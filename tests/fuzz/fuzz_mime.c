@@ -19,7 +19,7 @@
 #include "params.h"
 #include "util.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "replay.h"
 
 /* Is s[0..n) exactly one parenthesized IMAP list of NIL, numbers, quoted strings, literals? */
 static int
@@ -184,25 +184,3 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	close(empty);
 	return 0;
 }
-
-#ifndef MAILNOOK_LIBFUZZER
-/* Replay saved inputs: fuzz_mime FILE... */
-int
-main(int argc, char **argv)
-{
-	static uint8_t buf[1 << 20];
-	ssize_t n;
-	int i, fd;
-
-	for (i = 1; i < argc; i++) {
-		if ((fd = open(argv[i], O_RDONLY)) < 0 || (n = read_full(fd, buf, sizeof(buf))) < 0) {
-			perror(argv[i]);
-			return 1;
-		}
-		close(fd);
-		LLVMFuzzerTestOneInput(buf, (size_t)n);
-	}
-	printf("replayed %d inputs\n", argc - 1);
-	return 0;
-}
-#endif

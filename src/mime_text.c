@@ -57,21 +57,6 @@ mime_hex(char c)
 	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-static int
-mime_b64(char c)
-{
-	if (c >= 'A' && c <= 'Z') {
-		return c - 'A';
-	}
-	if (c >= 'a' && c <= 'z') {
-		return c - 'a' + 26;
-	}
-	if (c >= '0' && c <= '9') {
-		return c - '0' + 52;
-	}
-	return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
 /* ---- RFC 2047 ---- */
 
 /* Decode one encoded word at s (len bytes from "=?"); its length, 0 if it is none. */
@@ -107,7 +92,7 @@ mime_word_at(const char *s, size_t len, char *dst, size_t *at, size_t cap)
 		int h1, h2, v;
 
 		if (b64) {
-			if ((v = mime_b64(*p)) < 0) {
+			if ((v = b64_value((unsigned char)*p)) < 0) {
 				continue;
 			}
 			bits = bits << 6 | (uint32_t)v;
@@ -285,7 +270,7 @@ mw_body(struct mime_walk *w, const char *s, size_t len, int partial)
 		int h1, h2, v;
 
 		if (w->enc == MIME_ENC_BASE64) {
-			if ((v = mime_b64(s[i])) >= 0) {
+			if ((v = b64_value((unsigned char)s[i])) >= 0) {
 				w->bits = w->bits << 6 | (uint32_t)v;
 				if ((w->nb += 6) >= 8) {
 					w->nb -= 8;

@@ -6,20 +6,7 @@
 
 #include <string.h>
 
-static int
-b64_val(int c)
-{
-	if (c >= 'A' && c <= 'Z') {
-		return c - 'A';
-	}
-	if (c >= 'a' && c <= 'z') {
-		return c - 'a' + 26;
-	}
-	if (c >= '0' && c <= '9') {
-		return c - '0' + 52;
-	}
-	return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
+#include "util.h"
 
 /* Is in[k] of a 4-character group at i a legal '=' (only at the very end)? */
 static int
@@ -42,7 +29,7 @@ b64_decode(const char *in, size_t n, unsigned char *out, size_t cap, size_t *out
 		int pad = 0;
 
 		for (k = 0; k < 4; k++) {
-			v[k] = b64_val((unsigned char)in[i + k]);
+			v[k] = b64_value((unsigned char)in[i + k]);
 			if (b64_pad(in, n, i, k)) {
 				pad++;
 				v[k] = 0;

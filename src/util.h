@@ -37,6 +37,9 @@ uint16_t get_le16(const unsigned char *p);
 uint32_t get_le32(const unsigned char *p);
 uint64_t get_le64(const unsigned char *p);
 
+/* Value 0..63 of a base64 (RFC 4648) alphabet character, -1 for any other byte. */
+int b64_value(int c);
+
 /* CRC-32C (Castagnoli) of n bytes, continuing from crc (start with 0). */
 uint32_t crc32c(uint32_t crc, const void *p, size_t n);
 

@@ -451,7 +451,12 @@ imap_session(const struct session_ctx *ctx, struct io *io)
 	memset(&ops, 0, sizeof(ops));
 	ops.ctx = s;
 	ops.spool = spool_cb;
-	ops.nonsync_max = IMAP_NONSYNC_MAX;
+	/*
+	 * LITERAL+ (RFC 7888): {n+} is taken up to the APPEND limit; a larger one, or an
+	 * inline one past IMAP_CMD_MAX, is refused the LITERAL- way (BAD [TOOBIG]) after
+	 * reading and dropping its bytes, so the stream stays in step.
+	 */
+	ops.nonsync_max = s->cfg->max_message < UINT32_MAX ? (uint32_t)s->cfg->max_message : UINT32_MAX;
 	imap_capability(s, caps, sizeof(caps));
 	imap_untagged(io, "OK [%s] %s IMAP4rev1 server ready", caps, s->cfg->hostname);
 	while (one_command(s, &ops) == 0) {

@@ -36,7 +36,7 @@ starttls_available(const struct imap *s)
 }
 
 /* What every state offers; login adds the rest. */
-#define CAPS_ALWAYS	"CAPABILITY IMAP4rev1 LITERAL- SASL-IR ID ENABLE IDLE NAMESPACE"
+#define CAPS_ALWAYS	"CAPABILITY IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE"
 
 void
 imap_capability(struct imap *s, char *buf, size_t cap)

@@ -333,7 +333,7 @@ rd_line(struct rd *r)
 	}
 	if (nonsync && size > r->ops->nonsync_max) {
 		return rd_refuse(r, size, nonsync, IMAP_BAD,
-		    "[TOOBIG] Non-synchronizing literal too large (LITERAL-)");
+		    "[TOOBIG] Non-synchronizing literal too large");
 	}
 	if (IMAP_CMD_MAX - c->len < 2) {
 		return rd_refuse(r, size, nonsync, IMAP_BAD, "[TOOBIG] Command too long");

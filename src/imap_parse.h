@@ -44,7 +44,7 @@ struct imap_spool {
 struct imap_read_ops {
 	void *ctx;
 	int (*spool)(void *ctx, uint32_t size, struct imap_err *err);
-	uint32_t nonsync_max;		/* largest {n+} accepted (RFC 7888 LITERAL-: 4096) */
+	uint32_t nonsync_max;		/* largest {n+} accepted; larger ones are read, dropped, BAD */
 };
 
 /* A command as read: text with literals inlined, plus the arena its parse lives in. */

@@ -230,8 +230,6 @@
 #define IMAP_VERB_MAX		16
 /* Reply text of a BAD/NO/BYE built by the parser. */
 #define IMAP_ERR_TEXT		160
-/* RFC 7888 LITERAL-: a non-synchronizing literal may be at most 4096 octets. */
-#define IMAP_NONSYNC_MAX	4096
 /*
  * A refused {n+} literal is read and dropped to stay in step with the client; more than
  * this (summed over one command) and we hang up instead of reading junk for minutes.

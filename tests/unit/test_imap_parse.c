@@ -32,7 +32,8 @@ spool(void *ctx, uint32_t size, struct imap_err *e)
 	return spool_fd;
 }
 
-static const struct imap_read_ops ops = { NULL, spool, IMAP_NONSYNC_MAX };
+#define TEST_NONSYNC_MAX 4096
+static const struct imap_read_ops ops = { NULL, spool, TEST_NONSYNC_MAX };
 
 /* A session io whose client already sent data (and closed its sending side). */
 static void

@@ -236,13 +236,14 @@ ct_compare(const void *a, const void *b, size_t n)
 	return d != 0;
 }
 
-int
-write_all(int fd, const void *buf, size_t n)
+/* Write all n bytes at off, or at the file position when off is negative. */
+static int
+write_at(int fd, const void *buf, size_t n, off_t off)
 {
 	const char *p = buf;
 
 	while (n > 0) {
-		ssize_t w = write(fd, p, n);
+		ssize_t w = off < 0 ? write(fd, p, n) : pwrite(fd, p, n, off);
 
 		if (w < 0) {
 			if (errno == EINTR) {
@@ -251,76 +252,69 @@ write_all(int fd, const void *buf, size_t n)
 			return -1;
 		}
 		p += w;
+		if (off >= 0) {
+			off += w;
+		}
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+int
+write_all(int fd, const void *buf, size_t n)
+{
+	return write_at(fd, buf, n, -1);
 }
 
 int
 pwrite_all(int fd, const void *buf, size_t n, off_t off)
 {
-	const char *p = buf;
+	if (off < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return write_at(fd, buf, n, off);
+}
 
-	while (n > 0) {
-		ssize_t w = pwrite(fd, p, n, off);
+/* Read up to n bytes at off, or at the file position when off is negative. */
+static ssize_t
+read_at(int fd, void *buf, size_t n, off_t off)
+{
+	char *p = buf;
+	size_t got = 0;
 
-		if (w < 0) {
+	while (got < n) {
+		ssize_t r = off < 0 ? read(fd, p + got, n - got) :
+		    pread(fd, p + got, n - got, off + (off_t)got);
+
+		if (r < 0) {
 			if (errno == EINTR) {
 				continue;
 			}
 			return -1;
 		}
-		p += w;
-		off += w;
-		n -= (size_t)w;
+		if (r == 0) {
+			break;
+		}
+		got += (size_t)r;
 	}
-	return 0;
+	return (ssize_t)got;
 }
 
 ssize_t
 read_full(int fd, void *buf, size_t n)
 {
-	char *p = buf;
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = read(fd, p + got, n - got);
-
-		if (r < 0) {
-			if (errno == EINTR) {
-				continue;
-			}
-			return -1;
-		}
-		if (r == 0) {
-			break;
-		}
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
+	return read_at(fd, buf, n, -1);
 }
 
 ssize_t
 pread_full(int fd, void *buf, size_t n, off_t off)
 {
-	char *p = buf;
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = pread(fd, p + got, n - got, off + (off_t)got);
-
-		if (r < 0) {
-			if (errno == EINTR) {
-				continue;
-			}
-			return -1;
-		}
-		if (r == 0) {
-			break;
-		}
-		got += (size_t)r;
+	if (off < 0) {
+		errno = EINVAL;
+		return -1;
 	}
-	return (ssize_t)got;
+	return read_at(fd, buf, n, off);
 }
 
 int

@@ -387,21 +387,9 @@ imap_cmd_fetch(struct imap *s)
 	return rc;
 }
 
-static uint32_t
-new_flags(enum imap_store_mode mode, uint32_t old, uint32_t arg)
-{
-	switch (mode) {
-	case IMAP_STORE_ADD:
-		return old | arg;
-	case IMAP_STORE_REMOVE:
-		return old & ~arg;
-	default:
-		return arg;
-	}
-}
-
+/* A STORE's new bit set: FLAGS replaces, +FLAGS adds, -FLAGS removes (system flags or keywords). */
 static uint64_t
-new_keywords(enum imap_store_mode mode, uint64_t old, uint64_t arg)
+new_bits(enum imap_store_mode mode, uint64_t old, uint64_t arg)
 {
 	switch (mode) {
 	case IMAP_STORE_ADD:
@@ -422,9 +410,10 @@ store_each(struct imap *s, const uint32_t *idx, size_t n, uint64_t kwbits)
 
 	for (k = 0; k < n; k++) {
 		const struct store_msg *m = &s->f.msgs[idx[k]];
-		uint32_t fl = new_flags(a->mode, m->flags & STORE_FLAGS_ALL,
+		/* both operands are within STORE_FLAGS_ALL, so the result fits 32 bits */
+		uint32_t fl = (uint32_t)new_bits(a->mode, m->flags & STORE_FLAGS_ALL,
 		    a->flags.sys & STORE_FLAGS_ALL);
-		uint64_t kw = new_keywords(a->mode, m->keywords, kwbits);
+		uint64_t kw = new_bits(a->mode, m->keywords, kwbits);
 		int rc;
 
 		if (m->flags & STORE_EXPUNGED) {

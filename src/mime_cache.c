@@ -52,14 +52,14 @@ mc_head_ok(int fd, uint32_t uidvalidity)
 	return pread_full(fd, h, MC_HEAD, 0) == MC_HEAD && memcmp(h, want, MC_HEAD) == 0;
 }
 
-/* Insert or replace the slot of uid (kept sorted; appends are in UID order mostly). */
-static int
-mc_slot_set(struct mime_cache *c, uint32_t uid, uint32_t off)
+/* Index of the first slot whose uid is not below uid (nslot if none). */
+static size_t
+mc_slot_lower(const struct mime_cache *c, uint32_t uid)
 {
 	size_t lo = 0, hi = c->nslot;
 
 	if (c->nslot > 0 && c->slot[c->nslot - 1].uid < uid) {
-		lo = c->nslot;
+		return c->nslot;	/* appends come mostly in UID order */
 	}
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -70,6 +70,15 @@ mc_slot_set(struct mime_cache *c, uint32_t uid, uint32_t off)
 			hi = mid;
 		}
 	}
+	return lo;
+}
+
+/* Insert or replace the slot of uid (kept sorted). */
+static int
+mc_slot_set(struct mime_cache *c, uint32_t uid, uint32_t off)
+{
+	size_t lo = mc_slot_lower(c, uid);
+
 	if (lo < c->nslot && c->slot[lo].uid == uid) {
 		c->slot[lo].off = off;
 		return 0;
@@ -94,17 +103,8 @@ mc_slot_set(struct mime_cache *c, uint32_t uid, uint32_t off)
 static long
 mc_slot_find(const struct mime_cache *c, uint32_t uid)
 {
-	size_t lo = 0, hi = c->nslot;
+	size_t lo = mc_slot_lower(c, uid);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (c->slot[mid].uid < uid) {
-			lo = mid + 1;
-		} else {
-			hi = mid;
-		}
-	}
 	return lo < c->nslot && c->slot[lo].uid == uid ? (long)lo : -1;
 }
 

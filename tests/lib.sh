@@ -130,3 +130,23 @@ except poplib.error_proto:
     print(int((time.time() - t) * 10))
 PY
 }
+
+# fetchmail_rc SERVER OPTIONS: $T/fetchmailrc polling 127.0.0.1 with SERVER (protocol,
+# port, ...) for alice (password secret) as local bob, without TLS, plus OPTIONS
+fetchmail_rc() {
+	cat >"$T/fetchmailrc" <<RC
+poll 127.0.0.1 $1
+  user alice there with password secret is bob here
+  options sslproto "" $2
+RC
+	chmod 600 "$T/fetchmailrc"
+}
+
+# fetchmail_run: one fetchmail pass over $T/fetchmailrc, each message delivered to bob by
+# `mailnook deliver`; output appended to $T/fetchmail.log, fetchmail's exit status returned.
+# fetchmail keeps its lock and id files under $HOME: point HOME at $T first.
+fetchmail_run() {
+	timeout 30 fetchmail -f "$T/fetchmailrc" --nodetach --nosyslog --idfile "$T/fetchids" \
+	    --pidfile "$T/fetchmail.pid" --mda "$MAILNOOK -c $CONF deliver -f %F bob" \
+	    >>"$T/fetchmail.log" 2>&1
+}

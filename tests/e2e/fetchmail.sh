@@ -15,20 +15,6 @@ start_serve
 
 # fetchmail wants a private rc file and a home for its lock and id files.
 export HOME=$T
-# rc OPTIONS: plain POP3 on loopback (sslproto "": no TLS in this test), UIDL tracking
-rc() {
-	cat >"$T/fetchmailrc" <<RC
-poll 127.0.0.1 protocol pop3 port $POP3_PORT uidl
-  user alice there with password secret is bob here
-  options sslproto "" $1
-RC
-	chmod 600 "$T/fetchmailrc"
-}
-fetch() {
-	timeout 30 fetchmail -f "$T/fetchmailrc" --nodetach --nosyslog --idfile "$T/fetchids" \
-	    --pidfile "$T/fetchmail.pid" --mda "$MAILNOOK -c $CONF deliver -f %F bob" \
-	    >>"$T/fetchmail.log" 2>&1
-}
 pop_stat() {
 	python3 - "$POP3_PORT" <<'PY'
 import poplib, sys
@@ -38,25 +24,25 @@ print(p.stat()[0]); p.quit()
 PY
 }
 
-rc "keep"
-fetch
+fetchmail_rc "protocol pop3 port $POP3_PORT uidl" "keep"
+fetchmail_run
 r1=$?
 check "fetchmail keep mode fetched (exit $r1)" [ "$r1" -eq 0 ]
 n=$(grep -c '^Subject: fetch' "$MAIL/bob/INBOX" 2>/dev/null)
 check "bob's INBOX got the 4 messages through deliver" [ "$n" -eq 4 ]
 check "keep mode left alice's 4 messages" [ "$(pop_stat)" -eq 4 ]
-fetch
+fetchmail_run
 r2=$?
 check "second keep run with UIDL fetches nothing (exit $r2: no mail)" [ "$r2" -eq 1 ]
 check "bob still has 4 messages" [ "$(grep -c '^Subject: fetch' "$MAIL/bob/INBOX")" -eq 4 ]
 
 make_msg 5 "fetch 5" | deliver_msg alice
-fetch
+fetchmail_run
 check "the keep run fetches only the new message" \
     [ "$(grep -c '^Subject: fetch' "$MAIL/bob/INBOX")" -eq 5 ]
 
-rc "fetchall nokeep"
-fetch
+fetchmail_rc "protocol pop3 port $POP3_PORT uidl" "fetchall nokeep"
+fetchmail_run
 r3=$?
 check "delete mode run (exit $r3)" [ "$r3" -eq 0 ]
 check "alice's maildrop is empty after delete mode" [ "$(pop_stat)" -eq 0 ]

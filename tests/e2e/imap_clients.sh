@@ -92,24 +92,11 @@ n=$(printf 'a LOGIN alice secret\r\nb STATUS Archive (MESSAGES)\r\nc LOGOUT\r\n'
 check "mutt copied a message into Archive ($n)" [ "${n:-0}" -eq 1 ]
 
 # --- fetchmail over IMAP: keep, then fetch-all and delete into bob ---
-rc() {
-	cat >"$T/fetchmailrc" <<RC
-poll 127.0.0.1 protocol imap port $IMAP_PORT
-  user alice there with password secret is bob here
-  options sslproto "" $1
-RC
-	chmod 600 "$T/fetchmailrc"
-}
-fetch() {
-	timeout 30 fetchmail -f "$T/fetchmailrc" --nodetach --nosyslog --idfile "$T/fetchids" \
-	    --pidfile "$T/fetchmail.pid" --mda "$MAILNOOK -c $CONF deliver -f %F bob" \
-	    >>"$T/fetchmail.log" 2>&1
-}
-rc "keep fetchall"
-fetch
+fetchmail_rc "protocol imap port $IMAP_PORT" "keep fetchall"
+fetchmail_run
 check "fetchmail keep: bob got 4 messages" [ "$(grep -c '^From ' "$MAIL/bob/INBOX")" -eq 4 ]
-rc "nokeep fetchall"
-fetch
+fetchmail_rc "protocol imap port $IMAP_PORT" "nokeep fetchall"
+fetchmail_run
 check "fetchmail delete: bob has 8" [ "$(grep -c '^From ' "$MAIL/bob/INBOX")" -eq 8 ]
 left=$(printf 'a LOGIN alice secret\r\nb STATUS INBOX (MESSAGES)\r\nc LOGOUT\r\n' |
     "$MAILNOOK" -c "$CONF" -o plaintext_auth=anywhere imap 2>/dev/null | tr -d '\r' |
@@ -117,7 +104,7 @@ left=$(printf 'a LOGIN alice secret\r\nb STATUS INBOX (MESSAGES)\r\nc LOGOUT\r\n
 check "fetchmail delete expunged alice's INBOX ($left)" [ "${left:-x}" = 0 ]
 
 # --- fetchmail in IDLE mode: mail delivered while it waits arrives at once ---
-rc "nokeep fetchall idle"
+fetchmail_rc "protocol imap port $IMAP_PORT" "nokeep fetchall idle"
 timeout 60 fetchmail -v -f "$T/fetchmailrc" --nodetach --nosyslog --idfile "$T/fetchids" \
     --pidfile "$T/fetchmail.pid" --mda "$MAILNOOK -c $CONF deliver -f %F bob" \
     >"$T/fetchmail-idle.log" 2>&1 &

@@ -22,6 +22,11 @@ import subprocess
 import sys
 import time
 
+# lib.py takes the binary from the environment; here it is the first argument
+os.environ.setdefault("MAILNOOK", os.path.realpath(sys.argv[1]))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from lib import free_port, wait_port  # noqa: E402
+
 QUICK = os.environ.get("QUICK") == "1"
 SIZES = (2000, 5000) if QUICK else (20000, 50000)
 BIG = 10 * 1024 * 1024
@@ -31,24 +36,6 @@ NOBODY = 65534
 # seccomp-bpf: only the traced calls stop the process, so a traced server keeps its speed
 STRACE = ["strace", "-f", "--seccomp-bpf", "-qq", "-y", "-s", "0", "-e",
           "trace=write,pwrite64,writev,pwritev,pwritev2"]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port):
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("nothing listens on %d" % port)
 
 
 def ms_since(t0):
@@ -309,8 +296,9 @@ class Server:
             time.sleep(0.01)
         if trace:
             self.pid = children(self.proc.pid)[0]
-        wait_port(self.imap_port)
-        wait_port(self.pop3_port)
+        for port in (self.imap_port, self.pop3_port):
+            if not wait_port(port, timeout=10):
+                raise RuntimeError("nothing listens on %d" % port)
         time.sleep(0.3)
 
 

@@ -302,7 +302,7 @@ static void
 set_flags(struct idx_set *s, uint32_t i, uint32_t flags, uint64_t kw, uint64_t modseq)
 {
 	struct store_msg *m = &s->msgs[i];
-	uint32_t keep = m->flags & (STORE_CHANGED | STORE_EXPUNGED);
+	uint32_t keep = m->flags & (STORE_CHANGED | STORE_EXPUNGED | STORE_VANISHED);
 
 	if ((m->flags & STORE_EXPUNGED) == 0 && flags & STORE_EXPUNGED) {
 		keep |= STORE_EXPUNGED;

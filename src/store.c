@@ -1,8 +1,9 @@
 /*
  * The store API: open a folder (recovering an interrupted compaction, replaying the
  * state file, indexing new mail, resyncing after outside rewrites), flags, expunge,
- * reading messages, compaction at the last close. Runs in per-connection children and
- * verbs after privileges are dropped. Lock order: .ses flock, .idx fcntl, mbox lock.
+ * reading messages, compaction at close or expunge (also under other open sessions, which
+ * follow the moved offsets). Runs in per-connection children and verbs after privileges
+ * are dropped. Lock order: .ses flock, .idx fcntl, mbox lock.
  */
 #include "store.h"
 
@@ -137,11 +138,60 @@ state_fcntl(int fd, short type)
 	return 0;
 }
 
-/* Lock the state file exclusively; follow it when a checkpoint replaced it. */
+static void
+state_unlock(struct store_folder *f)
+{
+	if (state_fcntl(f->state_fd, F_UNLCK) < 0) {
+		log_warn("store: unlocking %s.idx", f->side_base);
+	}
+}
+
+static int
+journal_exists(const struct store_folder *f)
+{
+	char path[PATH_LEN];
+
+	return side_path(f, ".jnl", path, sizeof(path)) == 0 && access(path, F_OK) == 0;
+}
+
+/*
+ * Finish a compaction that a crash interrupted, holding the state lock: the mbox write
+ * lock then keeps every reader out until the moves are done and the new state file is in
+ * place. Without a readable state image only the mbox is finished (the load that follows
+ * rebuilds the index).
+ */
+static int
+recover_compaction(struct store_folder *f)
+{
+	struct mbox_lock l;
+	struct idx_set img;
+	uint64_t end;
+	int rc, have;
+
+	memset(&l, 0, sizeof(l));
+	rc = lock_mbox(&l, f->mbox_fd, f->mbox_path, 1, LOCK_TIMEOUT_MS);
+	if (rc < 0) {
+		return rc == STORE_INUSE ? STORE_INUSE : STORE_ERR;
+	}
+	memset(&img, 0, sizeof(img));
+	have = idx_load(f->state_fd, &img, &end) == 0;
+	rc = compact_recover(f->mbox_fd, f->side_base, &l, have ? &img : NULL) < 0 ?
+	    STORE_ERR : STORE_OK;
+	idx_free(&img);
+	unlock_mbox(&l);
+	return rc;
+}
+
+/*
+ * Lock the state file exclusively; follow it when a checkpoint or compaction replaced
+ * it. A journal left by a crashed compaction is finished first, so that no caller ever
+ * reads the mbox half moved.
+ */
 static int
 state_lock(struct store_folder *f)
 {
 	char path[PATH_LEN];
+	int rc;
 
 	if (side_path(f, ".idx", path, sizeof(path)) < 0) {
 		return STORE_ERR;
@@ -154,21 +204,22 @@ state_lock(struct store_folder *f)
 			return STORE_ERR;
 		}
 		if (stat(path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
-			return STORE_OK;
+			if (!journal_exists(f)) {
+				return STORE_OK;
+			}
+			rc = recover_compaction(f);
+			if (rc < 0) {
+				state_unlock(f);
+				return rc;
+			}
+			/* The finished compaction may have replaced the state file: look again. */
+			continue;
 		}
 		close(f->state_fd);
 		if (state_open_fd(f, 1) < 0) {
 			log_warn("store: reopening %s", path);
 			return STORE_ERR;
 		}
-	}
-}
-
-static void
-state_unlock(struct store_folder *f)
-{
-	if (state_fcntl(f->state_fd, F_UNLCK) < 0) {
-		log_warn("store: unlocking %s.idx", f->side_base);
 	}
 }
 
@@ -507,6 +558,29 @@ appended_only(struct store_folder *f, const struct store_mboxstat *was,
 	return was->size == 0 || mbox_from_at(f->mbox_fd, was->size) == 1;
 }
 
+/*
+ * Only the mtime moved: a failed append of ours cut back with ftruncate (or a touch).
+ * The bytes are taken as indexed when inode, size and tail checksum are the same and
+ * every indexed message still starts with a From_ line where the index says; a rewrite
+ * that shifted any message fails that and is rescanned as before.
+ */
+static int
+only_touched(struct store_folder *f, const struct idx_set *s, const struct store_mboxstat *now)
+{
+	uint32_t i;
+
+	if (s->ms.ino == 0 || now->ino != s->ms.ino || now->size != s->ms.size ||
+	    now->tail_crc != s->ms.tail_crc) {
+		return 0;
+	}
+	for (i = 0; i < s->count; i++) {
+		if (mbox_from_at(f->mbox_fd, s->msgs[i].e.offset) != 1) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
 static int
 same_mbox(const struct store_mboxstat *a, const struct store_mboxstat *b)
 {
@@ -542,7 +616,8 @@ sync_mbox(struct store_folder *f, struct idx_set *s)
 		rc = STORE_ERR;
 	} else if (same_mbox(&now, &s->ms)) {
 		rc = STORE_OK;
-	} else if (appended_only(f, &s->ms, &now)) {
+	} else if (appended_only(f, &s->ms, &now) || only_touched(f, s, &now)) {
+		/* For a mere touch the scan finds nothing and logs the new mtime. */
 		rc = scan_new(f, s, &now);
 	} else {
 		rc = resync(f, s, &now);
@@ -580,47 +655,9 @@ sleep_ms(int ms)
 	(void)poll(NULL, 0, ms);
 }
 
-/* Finish a compaction that a crash interrupted (caller holds .ses exclusively). */
-static int
-recover_compaction(struct store_folder *f)
-{
-	struct mbox_lock l;
-	struct idx_set img;
-	uint64_t end;
-	int rc, have;
-
-	memset(&l, 0, sizeof(l));
-	rc = lock_mbox(&l, f->mbox_fd, f->mbox_path, 1, LOCK_TIMEOUT_MS);
-	if (rc < 0) {
-		return rc == STORE_INUSE ? STORE_INUSE : STORE_ERR;
-	}
-	memset(&img, 0, sizeof(img));
-	rc = STORE_ERR;
-	if (state_open_fd(f, 1) == 0 && state_fcntl(f->state_fd, F_WRLCK) == 0) {
-		have = idx_load(f->state_fd, &img, &end) == 0;
-		rc = compact_recover(f->mbox_fd, f->side_base, &l, have ? &img : NULL) < 0 ?
-		    STORE_ERR : STORE_OK;
-	}
-	if (f->state_fd >= 0) {
-		close(f->state_fd);
-		f->state_fd = -1;
-	}
-	idx_free(&img);
-	unlock_mbox(&l);
-	return rc;
-}
-
-static int
-journal_exists(const struct store_folder *f)
-{
-	char path[PATH_LEN];
-
-	return side_path(f, ".jnl", path, sizeof(path)) == 0 && access(path, F_OK) == 0;
-}
-
 /*
- * Hold .ses shared while open. Whoever gets it exclusively first finishes an
- * interrupted compaction; a running compaction holds it, so we wait for it.
+ * Hold .ses shared while open; only a compaction with nobody else open or a rebuild by
+ * `check --repair` holds it exclusively, for a short while: wait for them.
  */
 static int
 session_lock(struct store_folder *f)
@@ -633,22 +670,11 @@ session_lock(struct store_folder *f)
 		return STORE_ERR;
 	}
 	for (;;) {
-		if (flock(f->session_fd, LOCK_EX | LOCK_NB) == 0) {
-			int rc = journal_exists(f) ? recover_compaction(f) : STORE_OK;
-
-			if (rc < 0 || flock(f->session_fd, LOCK_SH) < 0) {
-				return rc < 0 ? rc : STORE_ERR;
-			}
+		if (flock(f->session_fd, LOCK_SH | LOCK_NB) == 0) {
 			return STORE_OK;
 		}
-		if (flock(f->session_fd, LOCK_SH | LOCK_NB) == 0) {
-			if (!journal_exists(f)) {
-				return STORE_OK;
-			}
-			/* Leave it to whoever gets the lock alone, maybe us next round. */
-			if (flock(f->session_fd, LOCK_UN) < 0) {
-				return STORE_ERR;
-			}
+		if (errno != EWOULDBLOCK) {
+			return STORE_ERR;
 		}
 		if (mono_ms() > deadline) {
 			return STORE_INUSE;
@@ -897,6 +923,8 @@ store_set_flags(struct store_folder *f, uint32_t i, uint32_t flags, uint64_t key
 	return rc;
 }
 
+static int compact_now(struct store_folder *f, int force);
+
 /* Expunge records for uids (ascending runs of consecutive UIDs become one record). */
 static size_t
 expunge_records(unsigned char *buf, const uint32_t *uids, size_t n)
@@ -953,7 +981,130 @@ store_expunge(struct store_folder *f, const uint32_t *uids, size_t n)
 	}
 	view_put(f, &s);
 	free(buf);
+	/* Long-lived sessions rarely close: give the dead bytes back now if worth it. */
+	if (rc == STORE_OK && (f->mode & STORE_RDWR)) {
+		(void)compact_now(f, 0);
+	}
 	return rc;
+}
+
+/* Generation in the header of the state file open on fd; 0 or -1. */
+static int
+header_generation(int fd, uint64_t *gen)
+{
+	unsigned char h[IDX_HDR_LEN];
+	struct idx_set hs;
+
+	memset(&hs, 0, sizeof(hs));
+	if (pread_full(fd, h, IDX_HDR_LEN, 0) != IDX_HDR_LEN || idx_get_header(h, &hs) < 0) {
+		return -1;
+	}
+	*gen = hs.generation;
+	return 0;
+}
+
+/* Take the offsets of img for the messages f lists; those not in img are STORE_VANISHED. */
+static void
+take_offsets(struct store_folder *f, const struct idx_set *img)
+{
+	uint32_t i;
+
+	for (i = 0; i < f->count; i++) {
+		long k = idx_find(img, f->msgs[i].uid);
+
+		if (k >= 0) {
+			f->msgs[i].e = img->msgs[k].e;
+		} else {
+			f->msgs[i].flags |= STORE_VANISHED;
+		}
+	}
+	f->generation = img->generation;
+}
+
+/*
+ * Under the mbox read lock (no compaction can be running): when the state file was
+ * replaced since f's offsets were read (a compaction moved bytes, or a checkpoint), take
+ * the new offsets silently; the session still lists the same messages with the same
+ * flags, and store_refresh announces the rest later.
+ */
+static int
+follow_offsets(struct store_folder *f)
+{
+	char path[PATH_LEN];
+	struct idx_set img;
+	struct stat st;
+	uint64_t gen, end;
+	int fd, rc;
+
+	if (side_path(f, ".idx", path, sizeof(path)) < 0) {
+		return STORE_ERR;
+	}
+	/* The file the session holds open keeps its inode number from being reused. */
+	if (stat(path, &st) == 0 && (uint64_t)st.st_ino == f->state_ino) {
+		return STORE_OK;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		return STORE_ERR;
+	}
+	if (header_generation(fd, &gen) == 0 && gen == f->generation) {
+		close(fd);
+		return STORE_OK;
+	}
+	memset(&img, 0, sizeof(img));
+	rc = idx_load(fd, &img, &end) == 0 && img.uidvalidity == f->uidvalidity ?
+	    STORE_OK : STORE_ERR;
+	close(fd);
+	if (rc == STORE_OK) {
+		take_offsets(f, &img);
+	} else {
+		log_warnx("store: %s.idx unreadable while following a compaction", f->side_base);
+	}
+	idx_free(&img);
+	return rc;
+}
+
+/*
+ * Finish a crashed compaction through a state file descriptor of its own: the session's
+ * stays on the file its view was read from (and keeps that inode number in use) until
+ * store_refresh catches up.
+ */
+static int
+finish_compaction(struct store_folder *f)
+{
+	int keep = f->state_fd, rc = STORE_ERR;
+
+	if (state_open_fd(f, 1) == 0) {
+		rc = state_lock(f);
+		if (rc == STORE_OK) {
+			state_unlock(f);
+		}
+		close(f->state_fd);
+	}
+	f->state_fd = keep;
+	return rc;
+}
+
+/* The mbox read lock, with no compaction left half done by a crash (finished first). */
+static int
+read_lock(struct store_folder *f)
+{
+	int rc = lock_mbox(&f->rlock, f->mbox_fd, f->mbox_path, 0, LOCK_TIMEOUT_MS);
+
+	if (rc == 0 && journal_exists(f)) {
+		unlock_mbox(&f->rlock);
+		rc = finish_compaction(f);
+		if (rc == STORE_OK) {
+			rc = lock_mbox(&f->rlock, f->mbox_fd, f->mbox_path, 0, LOCK_TIMEOUT_MS);
+		}
+		if (rc == 0 && journal_exists(f)) {
+			unlock_mbox(&f->rlock);
+			rc = STORE_ERR;
+		}
+	}
+	if (rc < 0) {
+		return rc == STORE_INUSE ? STORE_INUSE : STORE_ERR;
+	}
+	return STORE_OK;
 }
 
 int
@@ -966,15 +1117,20 @@ store_msg_open(struct store_folder *f, uint32_t i, struct mbox_reader *r)
 	if (i >= f->count || (f->msgs[i].flags & STORE_EXPUNGED)) {
 		return STORE_GONE;
 	}
-	m = &f->msgs[i];
-	rc = lock_mbox(&f->rlock, f->mbox_fd, f->mbox_path, 0, LOCK_TIMEOUT_MS);
+	rc = read_lock(f);
 	if (rc < 0) {
-		return rc == STORE_INUSE ? STORE_INUSE : STORE_ERR;
+		return rc;
 	}
-	if (fstat(f->mbox_fd, &st) < 0 || mbox_from_at(f->mbox_fd, m->e.offset) != 1 ||
-	    m->e.offset + m->e.from_len + m->e.raw_len > (uint64_t)st.st_size) {
+	rc = follow_offsets(f);
+	m = &f->msgs[i];
+	if (rc == STORE_OK && ((m->flags & STORE_VANISHED) || fstat(f->mbox_fd, &st) < 0 ||
+	    mbox_from_at(f->mbox_fd, m->e.offset) != 1 ||
+	    m->e.offset + m->e.from_len + m->e.raw_len > (uint64_t)st.st_size)) {
+		rc = STORE_GONE;
+	}
+	if (rc < 0) {
 		unlock_mbox(&f->rlock);
-		return STORE_GONE;
+		return rc;
 	}
 	mbox_reader_init(r, f->mbox_fd, &m->e, f->mboxrd);
 	return STORE_OK;
@@ -1010,9 +1166,12 @@ worth_compacting(const struct idx_set *img, int force)
 	return 1;
 }
 
-/* Compact under the mbox write lock (caller holds .ses exclusively and the state lock). */
+/*
+ * Compact under the mbox write lock, waiting for it up to wait_ms (caller holds the
+ * state lock). Sessions still open find the new state file by its generation.
+ */
 static int
-compact_locked(struct store_folder *f, struct idx_set *s, int force)
+compact_locked(struct store_folder *f, struct idx_set *s, int force, int wait_ms)
 {
 	struct store_mboxstat now;
 	struct mbox_lock l;
@@ -1020,7 +1179,7 @@ compact_locked(struct store_folder *f, struct idx_set *s, int force)
 	int rc;
 
 	memset(&l, 0, sizeof(l));
-	rc = lock_mbox(&l, f->mbox_fd, f->mbox_path, 1, LOCK_TIMEOUT_MS);
+	rc = lock_mbox(&l, f->mbox_fd, f->mbox_path, 1, wait_ms);
 	if (rc < 0) {
 		return rc == STORE_INUSE ? STORE_INUSE : STORE_ERR;
 	}
@@ -1038,15 +1197,21 @@ compact_locked(struct store_folder *f, struct idx_set *s, int force)
 	return rc;
 }
 
+/*
+ * Compact f if worth it (always with force). Alone, .ses is held exclusively and the
+ * write lock awaited; with other sessions open, an automatic compaction runs only if no
+ * reader holds the mbox at this instant, so that closing or expunging never stalls, and
+ * not when new mail just showed up: its writer (an IMAP APPEND or COPY) may still be
+ * about to find it by the offset where it wrote it.
+ */
 static int
 compact_now(struct store_folder *f, int force)
 {
 	struct idx_set s;
+	int alone = flock(f->session_fd, LOCK_EX | LOCK_NB) == 0;
+	uint32_t seen = f->count;
 	int rc;
 
-	if (flock(f->session_fd, LOCK_EX | LOCK_NB) < 0) {
-		return STORE_INUSE;
-	}
 	view_get(f, &s);
 	rc = state_lock(f);
 	if (rc == STORE_OK) {
@@ -1054,12 +1219,16 @@ compact_now(struct store_folder *f, int force)
 		if (rc == STORE_OK) {
 			rc = sync_mbox(f, &s);
 		}
-		if (rc == STORE_OK) {
-			rc = compact_locked(f, &s, force);
+		if (rc == STORE_OK && (alone || force || s.count == seen)) {
+			rc = compact_locked(f, &s, force,
+			    alone || force ? LOCK_TIMEOUT_MS : 0);
 		}
 		state_unlock(f);
 	}
 	view_put(f, &s);
+	if (alone && flock(f->session_fd, LOCK_SH) < 0) {
+		return STORE_ERR;
+	}
 	return rc;
 }
 
@@ -1069,9 +1238,6 @@ store_compact(struct store_folder *f)
 	struct store_changes ch;
 	int rc = compact_now(f, 1);
 
-	if (flock(f->session_fd, LOCK_SH) < 0) {
-		return STORE_ERR;
-	}
 	if (rc == STORE_OK) {
 		rc = store_refresh(f, &ch);
 	}

@@ -36,6 +36,8 @@ enum store_rc {
 #define STORE_FLAGS_ALL	0x1fu
 /* In-memory only: set by store_refresh on messages whose flags changed elsewhere. */
 #define STORE_CHANGED	0x40000000u
+/* In-memory only: bytes compacted away after an expunge elsewhere; read as STORE_GONE. */
+#define STORE_VANISHED	0x20000000u
 /* Logically removed; never served again. */
 #define STORE_EXPUNGED	0x80000000u
 
@@ -120,19 +122,21 @@ long store_find_uid(const struct store_folder *f, uint32_t uid);
 /* Set flags and keywords of msgs[i] (absolute values), logged, not fsynced. */
 int store_set_flags(struct store_folder *f, uint32_t i, uint32_t flags, uint64_t keywords);
 
-/* Logically remove messages by UID; durable (fsynced) before returning. */
+/* Logically remove messages by UID; durable (fsynced) before returning; then compacts if
+ * dead bytes are worth it and no session is reading the mbox. */
 int store_expunge(struct store_folder *f, const uint32_t *uids, size_t n);
 
 /*
  * Start reading msgs[i]: takes the mbox read lock for the duration of one command,
- * verifies the message is still where the index says (STORE_GONE if not).
+ * follows offsets moved by a compaction since (msgs[] otherwise unchanged), verifies the
+ * message is still where the index says (STORE_GONE if not, or if compacted away).
  */
 int store_msg_open(struct store_folder *f, uint32_t i, struct mbox_reader *r);
 /* End of a read started by store_msg_open (releases the read lock). */
 void store_msg_close(struct store_folder *f, struct mbox_reader *r);
 
 /*
- * Close: release locks; when this was the last session and dead bytes are worth it,
+ * Close: release locks; when dead bytes are worth it and no session is reading the mbox,
  * compact in place first.
  */
 void store_close(struct store_folder *f);
@@ -165,8 +169,8 @@ int store_usage(const struct config *cfg, const char *user, uint64_t *bytes);
 int store_check(const char *mbox, const char *side, int repair, int compact, FILE *out);
 
 /*
- * Compact f now if no other session has the folder open (check --compact). Returns
- * STORE_OK (also when nothing was dead), STORE_INUSE when another session holds it.
+ * Compact f now, waiting for readers (check --compact); open sessions follow. Returns
+ * STORE_OK (also when nothing was dead), STORE_INUSE when the lock timed out.
  */
 int store_compact(struct store_folder *f);
 

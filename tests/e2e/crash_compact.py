@@ -93,9 +93,11 @@ class Folder:
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def expunge(self, port):
-        """POP3 DELE + QUIT while another session holds the folder: no compaction yet."""
-        with open(self.side + ".ses", "rb") as hold:
+        """POP3 DELE + QUIT while another session holds the folder and is reading the
+        mbox (its read lock): no compaction yet."""
+        with open(self.side + ".ses", "rb") as hold, open(self.inbox, "rb") as reading:
             fcntl.flock(hold, fcntl.LOCK_SH)
+            fcntl.lockf(reading, fcntl.LOCK_SH)
             p = poplib.POP3("127.0.0.1", port, timeout=20)
             p.user(self.name)
             p.pass_("secret")

@@ -1,6 +1,7 @@
 /* Unit tests of compact.c: plans (merged runs, pure truncation, delete-all, nothing to
  * do) and recovery after SIGKILL at every durable step (MAILNOOK_CRASH_STEP), checking
- * that survivors keep uid and bytes and nothing expunged comes back. */
+ * that survivors keep uid and bytes and nothing expunged comes back, also for a session
+ * that stays open across the crash and reads without refreshing. */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -161,6 +162,29 @@ child(unsigned step)
 	_exit(0);
 }
 
+/*
+ * A session open across the crash, without refreshing: every survivor reads back by its
+ * followed offset; an expunged message reads back too, or is gone once compacted away.
+ */
+static int
+open_session_reads(struct store_folder *g)
+{
+	struct mbox_reader r;
+	uint32_t i;
+	int ok = 1, rc;
+
+	for (i = 0; ok && i < g->count; i++) {
+		rc = store_msg_open(g, i, &r);
+		if (rc == STORE_OK) {
+			ok = intact(g, i, (int)g->msgs[i].uid);
+			store_msg_close(g, &r);
+		} else {
+			ok = rc == STORE_GONE && is_gone(g->msgs[i].uid);
+		}
+	}
+	return ok;
+}
+
 /* After the child: recovered folder has every survivor intact, nothing expunged back. */
 static int
 verify(uint32_t uv, int expunged)
@@ -184,9 +208,9 @@ verify(uint32_t uv, int expunged)
 static void
 test_crash_every_step(void)
 {
-	struct store_folder f;
+	struct store_folder f, g;
 	unsigned step;
-	int status = 0, bad = 0, steps = 0;
+	int status = 0, bad = 0, steps = 0, gbad = 0;
 	struct stat st;
 	char jnl[300];
 
@@ -203,6 +227,10 @@ test_crash_every_step(void)
 		}
 		uv = f.uidvalidity;
 		store_close(&f);
+		if (store_open(&g, mbox, side, STORE_RDONLY) != STORE_OK) {
+			bad++;
+			break;
+		}
 		pid = fork();
 		if (pid == 0) {
 			child(step);
@@ -212,6 +240,12 @@ test_crash_every_step(void)
 			break;
 		}
 		steps++;
+		/* The open session meets the journal first and finishes the compaction. */
+		if (!open_session_reads(&g)) {
+			printf("# crash at step %u: the open session read wrong bytes\n", step);
+			gbad++;
+		}
+		store_close(&g);
 		/* Step 1 is the fsync of the expunge record: it is durable from there on. */
 		if (!verify(uv, 1) || stat(jnl, &st) == 0) {
 			printf("# crash at step %u: folder not recovered\n", step);
@@ -224,6 +258,7 @@ test_crash_every_step(void)
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "compaction ran to its end after %d crashes",
 	    steps - 1);
 	CHECK(steps > 20 && bad == 0, "recovered after SIGKILL at each of %d durable steps", steps - 1);
+	CHECK(steps > 20 && gbad == 0, "a session open across each kill read every message right");
 	CHECK(stat(mbox, &st) == 0 && verify(0, 1) == 0, "uidvalidity really compared");
 }
 

@@ -1,5 +1,6 @@
 /* Unit tests of store.c through its API: two sessions in one process, flags, expunge,
- * new mail, checkpoint, POP3 lock, resync after outside rewrites, compaction at close,
+ * new mail, checkpoint, POP3 lock, resync after outside rewrites, compaction at close
+ * and under open sessions,
  * torn and damaged state files, messages gone from under the index. */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -205,6 +206,60 @@ test_compact_at_close(void)
 	store_close(&f);
 }
 
+/*
+ * One session expunges and compacts while an IMAP-like session and a POP3 session keep
+ * the folder open: both read every survivor byte for byte by the moved offsets without
+ * refreshing, and see the compacted-away ones as gone until they forget them.
+ */
+static void
+test_compact_open(void)
+{
+	static const int ns[] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	static const uint32_t gone[] = { 2, 3, 5, 7 };
+	struct store_folder f, g, h;
+	struct store_changes ch;
+	struct mbox_reader r;
+	struct stat a, b;
+	char idx[300];
+	uint64_t off8;
+	uint32_t i;
+	int ok = 1;
+
+	write_mbox(ns, 8, 0, 0);
+	str_fmt(idx, sizeof(idx), "%s.idx", side);
+	unlink(idx);
+	stat(mbox, &a);
+	CHECK(store_open(&f, mbox, side, STORE_RDWR) == STORE_OK &&
+	    store_open(&g, mbox, side, STORE_RDWR) == STORE_OK &&
+	    store_open(&h, mbox, side, STORE_RDONLY | STORE_POP3) == STORE_OK &&
+	    g.count == 8 && h.count == 8, "three sessions on 8 messages");
+	off8 = g.msgs[7].e.offset;
+	CHECK(store_expunge(&f, gone, ARRAY_LEN(gone)) == STORE_OK && stat(mbox, &b) == 0 &&
+	    b.st_size < a.st_size, "expunge of 4 compacted with others open (%lld -> %lld)",
+	    (long long)a.st_size, (long long)b.st_size);
+	for (i = 0; i < 8; i++) {
+		int n = ns[i];
+
+		if (store_find_uid(&f, (uint32_t)n) >= 0 && (f.msgs[store_find_uid(&f, (uint32_t)n)].flags &
+		    STORE_EXPUNGED)) {
+			ok = ok && store_msg_open(&g, i, &r) == STORE_GONE &&
+			    store_msg_open(&h, i, &r) == STORE_GONE;
+		} else {
+			ok = ok && same_content(&g, i, n) && same_content(&h, i, n);
+		}
+	}
+	CHECK(ok, "survivors byte-identical by the new offsets, compacted ones STORE_GONE");
+	CHECK(g.msgs[7].e.offset < off8 && g.count == 8 && h.count == 8 &&
+	    !(g.msgs[1].flags & STORE_EXPUNGED), "offsets moved, nothing announced, same list");
+	CHECK(store_refresh(&g, &ch) == STORE_OK && ch.expunged == 4 && ch.added == 0 &&
+	    (g.msgs[1].flags & STORE_EXPUNGED), "refresh then reports the four expunged");
+	store_forget_expunged(&g);
+	CHECK(g.count == 4 && same_content(&g, 0, 1) && same_content(&g, 3, 8), "forgotten, rest reads");
+	store_close(&h);
+	store_close(&g);
+	store_close(&f);
+}
+
 static void
 test_resync(void)
 {
@@ -237,6 +292,87 @@ test_resync(void)
 	    g.msgs[4].flags == STORE_FLAGGED,
 	    "message added in the middle: it and later ones get new uids");
 	store_close(&g);
+	store_close(&f);
+}
+
+/* Rewrite the mbox in place, same size and tail: message 1's header 3 bytes longer,
+ * message 2's body 3 bytes shorter, so message 2 starts 3 bytes later. */
+static int
+shift_in_place(void)
+{
+	static char buf[65536], out[65536];
+	char *subj, *fill;
+	ssize_t n;
+	size_t a, b;
+	int fd = open(mbox, O_RDWR), ok;
+
+	n = fd >= 0 ? pread_full(fd, buf, sizeof(buf) - 1, 0) : -1;
+	if (n <= 0) {
+		if (fd >= 0) {
+			close(fd);
+		}
+		return 0;
+	}
+	buf[n] = '\0';
+	subj = strstr(buf, "Subject: message 1\n");
+	fill = strstr(buf, "line 0 of message 2,");
+	if (subj == NULL || fill == NULL) {
+		close(fd);
+		return 0;
+	}
+	a = (size_t)(subj - buf) + 18;
+	b = (size_t)(fill - buf) + 5;
+	memcpy(out, buf, a);
+	memcpy(out + a, "abc", 3);
+	memcpy(out + a + 3, buf + a, b - a);
+	memcpy(out + b + 3, buf + b + 3, (size_t)n - b - 3);
+	ok = pwrite_all(fd, out, (size_t)n, 0) == 0;
+	close(fd);
+	return ok;
+}
+
+/*
+ * A failed append of ours cut back with ftruncate changes only the mtime: taken as is,
+ * without a rescan; a same-size rewrite with the same tail that moved a message is
+ * still rescanned.
+ */
+static void
+test_cut_back(void)
+{
+	static const int ns[] = { 1, 2, 3, 4 };
+	static const char part[] = "\nFrom x Sat Nov 28 10:00:00 2026\nSubject: part";
+	struct store_folder f;
+	struct store_changes ch;
+	struct timespec ts[2];
+	struct stat a, b, m;
+	char idx[300];
+	int fd;
+
+	str_fmt(mbox, sizeof(mbox), "%s/Cut", dir);
+	str_fmt(side, sizeof(side), "%s/.mailnook/Cut", dir);
+	str_fmt(idx, sizeof(idx), "%s.idx", side);
+	write_mbox(ns, 4, 0, 0);
+	CHECK(store_open(&f, mbox, side, STORE_RDWR) == STORE_OK && f.count == 4, "open 4 to cut back");
+	stat(mbox, &m);
+	fd = open(mbox, O_WRONLY | O_APPEND);
+	CHECK(fd >= 0 && write_all(fd, part, sizeof(part) - 1) == 0 &&
+	    ftruncate(fd, m.st_size) == 0, "append cut back");
+	ts[0].tv_sec = ts[1].tv_sec = m.st_mtim.tv_sec + 7;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	if (fd >= 0) {
+		futimens(fd, ts);
+		close(fd);
+	}
+	stat(idx, &a);
+	CHECK(store_refresh(&f, &ch) == STORE_OK && !ch.resynced && ch.added == 0 && ch.expunged == 0 &&
+	    stat(idx, &b) == 0 && a.st_ino == b.st_ino && same_content(&f, 3, 4),
+	    "own cut-back: no rescan, no new state file");
+	stat(idx, &a);
+	CHECK(store_refresh(&f, &ch) == STORE_OK && stat(idx, &b) == 0 && a.st_size == b.st_size,
+	    "the new mtime is recorded once");
+	CHECK(shift_in_place() && stat(mbox, &b) == 0 && b.st_size == m.st_size, "same-size rewrite");
+	CHECK(store_refresh(&f, &ch) == STORE_OK && ch.resynced && f.count > 4 &&
+	    same_content(&f, f.count - 1, 4), "a same-size rewrite that moved a message is still rescanned");
 	store_close(&f);
 }
 
@@ -634,7 +770,9 @@ main(void)
 	test_paths();
 	test_sessions();
 	test_compact_at_close();
+	test_compact_open();
 	test_resync();
+	test_cut_back();
 	test_torn_between();
 	test_crash_checkpoint();
 	test_concurrent();

@@ -38,7 +38,8 @@ void compact_free_plan(struct compact_plan *p);
  * Compact the mbox open on mbox_fd whose full state image img is synced with it (size
  * equal). The caller holds the mbox write lock l and the state file lock (other
  * sessions may have the folder open: they follow the new generation). Writes <side>.idx
- * anew (generation + 1) and puts that image in img. 0 (also when nothing is dead) or -1 (the journal then finishes it later).
+ * anew (generation + 1) and puts that image in img. 0 (also when nothing is dead) or -1
+ * (the journal then finishes it later).
  */
 int compact_run(int mbox_fd, const char *side, struct mbox_lock *l, struct idx_set *img);
 

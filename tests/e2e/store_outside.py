@@ -81,11 +81,13 @@ try:
     p.dele(1)
     p.quit()
 
-    # An open session (held here through its lock file) keeps compaction away; mutt then
-    # rewrites the file still holding the expunged message's bytes.
+    # An open session in the middle of reading the mbox (held here through its lock file
+    # and the mbox read lock) keeps compaction away; mutt then rewrites the file still
+    # holding the expunged message's bytes.
     side = os.path.join(env.mail, "alice", ".mailnook", "INBOX")
-    with open(side + ".ses", "rb") as hold:
+    with open(side + ".ses", "rb") as hold, open(inbox, "rb") as reading:
         fcntl.flock(hold, fcntl.LOCK_SH)
+        fcntl.lockf(reading, fcntl.LOCK_SH)
         size = os.path.getsize(inbox)
         u = uidls(port)
         check("DELE+QUIT: message gone", u == u6[1:2] + u6[3:], u)

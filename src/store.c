@@ -925,6 +925,103 @@ store_set_flags(struct store_folder *f, uint32_t i, uint32_t flags, uint64_t key
 
 static int compact_now(struct store_folder *f, int force);
 
+/*
+ * Under the state lock, with s synced: the mbox write lock on a descriptor of its own
+ * (so that it never merges with the session's read locks), tried once; STORE_INUSE when
+ * busy or when the mbox moved since the sync (the caller syncs again), *end = its size.
+ */
+static int
+append_lock(struct store_folder *f, const struct idx_set *s, struct mbox_lock *l, int *fd,
+    uint64_t *end)
+{
+	struct store_mboxstat now;
+	int rc;
+
+	*fd = open(f->mbox_path, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+	if (*fd < 0) {
+		return errno == ENOENT ? STORE_NOFOLDER : STORE_ERR;
+	}
+	memset(l, 0, sizeof(*l));
+	rc = lock_mbox(l, *fd, f->mbox_path, 1, 0);
+	if (rc == 0) {
+		rc = idx_mbox_stat(*fd, &now) < 0 ? STORE_ERR :
+		    same_mbox(&now, &s->ms) ? STORE_OK : STORE_INUSE;
+		if (rc != STORE_OK) {
+			unlock_mbox(l);
+		}
+	}
+	if (rc != STORE_OK) {
+		close(*fd);
+		*fd = -1;
+		return rc == STORE_INUSE ? STORE_INUSE : STORE_ERR;
+	}
+	*end = now.size;
+	return STORE_OK;
+}
+
+/* Both locks held: run put, then index what it wrote, or cut the mbox back. */
+static int
+append_put(struct store_folder *f, struct idx_set *s, struct mbox_lock *l, int fd,
+    uint64_t end, int (*put)(void *ctx, int fd, uint64_t end), void *ctx)
+{
+	struct store_mboxstat now;
+	int rc = put(ctx, fd, end);
+
+	if (rc == STORE_OK) {
+		rc = idx_mbox_stat(f->mbox_fd, &now) < 0 ? STORE_ERR : scan_new(f, s, &now);
+	} else if (ftruncate(fd, (off_t)end) != 0 || fsync(fd) != 0) {
+		/* our dotlock stays: the next locker cuts the mbox back (lock.c) */
+		log_warn("store: cannot cut %s back after a failed append", f->mbox_path);
+		l->dotlocked = 0;
+	}
+	if (unlock_mbox(l) != 0 && rc == STORE_OK) {
+		rc = STORE_ERR;
+	}
+	return rc;
+}
+
+int
+store_append_indexed(struct store_folder *f, int (*put)(void *ctx, int fd, uint64_t end),
+    void *ctx, uint32_t *first)
+{
+	int64_t deadline = mono_ms() + LOCK_TIMEOUT_MS;
+	struct mbox_lock l;
+	struct idx_set s;
+	uint64_t end = 0;
+	int fd = -1, rc;
+
+	view_get(f, &s);
+	for (;;) {
+		rc = state_lock(f);
+		if (rc < 0) {
+			break;
+		}
+		rc = catch_up(f, &s);
+		if (rc == STORE_OK) {
+			rc = sync_mbox(f, &s);
+		}
+		if (rc == STORE_OK) {
+			rc = append_lock(f, &s, &l, &fd, &end);
+		}
+		if (rc == STORE_OK) {
+			*first = s.count;
+			rc = append_put(f, &s, &l, fd, end, put, ctx);
+			close(fd);
+			if (rc == STORE_OK) {
+				rc = maybe_checkpoint(f, &s);
+			}
+		}
+		state_unlock(f);
+		/* Busy: let go of the state lock before waiting, never hold it asleep. */
+		if (rc != STORE_INUSE || mono_ms() > deadline) {
+			break;
+		}
+		sleep_ms(STORE_RETRY_MS);
+	}
+	view_put(f, &s);
+	return rc;
+}
+
 /* Expunge records for uids (ascending runs of consecutive UIDs become one record). */
 static size_t
 expunge_records(unsigned char *buf, const uint32_t *uids, size_t n)
@@ -1200,16 +1297,15 @@ compact_locked(struct store_folder *f, struct idx_set *s, int force, int wait_ms
 /*
  * Compact f if worth it (always with force). Alone, .ses is held exclusively and the
  * write lock awaited; with other sessions open, an automatic compaction runs only if no
- * reader holds the mbox at this instant, so that closing or expunging never stalls, and
- * not when new mail just showed up: its writer (an IMAP APPEND or COPY) may still be
- * about to find it by the offset where it wrote it.
+ * reader holds the mbox at this instant, so that closing or expunging never stalls. An
+ * IMAP APPEND or COPY indexes what it wrote under the state lock it took before the
+ * write lock (store_append_indexed), so no compaction moves it before it has its UID.
  */
 static int
 compact_now(struct store_folder *f, int force)
 {
 	struct idx_set s;
 	int alone = flock(f->session_fd, LOCK_EX | LOCK_NB) == 0;
-	uint32_t seen = f->count;
 	int rc;
 
 	view_get(f, &s);
@@ -1219,7 +1315,7 @@ compact_now(struct store_folder *f, int force)
 		if (rc == STORE_OK) {
 			rc = sync_mbox(f, &s);
 		}
-		if (rc == STORE_OK && (alone || force || s.count == seen)) {
+		if (rc == STORE_OK) {
 			rc = compact_locked(f, &s, force,
 			    alone || force ? LOCK_TIMEOUT_MS : 0);
 		}

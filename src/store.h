@@ -174,6 +174,16 @@ int store_check(const char *mbox, const char *side, int repair, int compact, FIL
  */
 int store_compact(struct store_folder *f);
 
+/*
+ * Append to f's mbox with put and index the new messages before any compaction can move
+ * them: state lock, then the mbox write lock (tried without blocking, both let go between
+ * tries), put(ctx, fd, end) writes past end on an O_APPEND fd and syncs, then the new
+ * messages get their records; on put's error the mbox is cut back to end. *first = index
+ * in f of the first new message. STORE_INUSE after LOCK_TIMEOUT_MS.
+ */
+int store_append_indexed(struct store_folder *f, int (*put)(void *ctx, int fd, uint64_t end),
+    void *ctx, uint32_t *first);
+
 /* Short text for an rc, for logs and replies. */
 const char *store_strerror(int rc);
 

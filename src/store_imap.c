@@ -14,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lock.h"
 #include "log.h"
 #include "util.h"
 
@@ -160,9 +159,10 @@ store_kw_find(const char *side, struct store_keywords *kw, const char *name, int
  * APPEND and COPY go in three steps so that the destination is locked, written and
  * synced once however many messages go: the messages are gathered in one file (COPY
  * reads each source under its own read lock; APPEND's spool already is one); then, under
- * the destination's write lock, each is appended from there; then the new messages are
- * indexed and given their flags. Holding the write lock from the first append to the sync
- * means every message past the old end is ours: the UIDs handed back are exact.
+ * the destination's state lock and then its write lock, each is appended from there and
+ * the new messages are indexed; then they are given their flags. Holding the write lock
+ * from the first append to the indexing means every message past the old end is ours
+ * and still there: the UIDs handed back are exact.
  */
 struct batch {
 	int all_fd;		/* the messages one after the other, LF or CRLF ends */
@@ -282,58 +282,27 @@ batch_write(struct batch *b, int fd, uint64_t size, uint64_t max_size, uint64_t 
 	return rc;
 }
 
-/*
- * Append the batch to mbox under its write lock, all or nothing; *old_end = size before,
- * *quota_left shrinks by the bytes added.
- */
-static int
-batch_append(struct batch *b, const char *mbox, uint64_t max_size, uint64_t *quota_left,
-    uint64_t *old_end)
-{
-	uint64_t added = 0;
-	struct mbox_lock l;
-	struct stat st;
-	int rc, fd = open(mbox, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+/* What batch_write needs besides the batch, as store_append_indexed's put context. */
+struct batch_put_ctx {
+	struct batch *b;
+	uint64_t max_size, quota_left, added;
+};
 
-	if (fd < 0) {
-		return errno == ENOENT ? STORE_NOFOLDER : STORE_ERR;
-	}
-	rc = lock_mbox(&l, fd, mbox, 1, LOCK_TIMEOUT_MS);
-	if (rc != 0) {
-		close(fd);
-		return rc == STORE_INUSE ? STORE_INUSE : STORE_ERR;
-	}
-	rc = fstat(fd, &st) == 0 ? STORE_OK : STORE_ERR;
-	*old_end = rc == STORE_OK ? (uint64_t)st.st_size : 0;
-	if (rc == STORE_OK) {
-		rc = batch_write(b, fd, *old_end, max_size, *quota_left, &added);
-	}
-	if (rc == STORE_OK && *quota_left != UINT64_MAX) {
-		*quota_left -= added;
-	}
-	if (rc != STORE_OK && (ftruncate(fd, (off_t)*old_end) != 0 || fsync(fd) != 0)) {
-		/* our dotlock stays: the next locker cuts the mbox back (lock.c) */
-		log_warn("store: cannot cut %s back after a failed append", mbox);
-		l.dotlocked = 0;
-	}
-	if (unlock_mbox(&l) != 0 && rc == STORE_OK) {
-		rc = STORE_ERR;
-	}
-	close(fd);
-	return rc;
+static int
+batch_put_cb(void *ctx, int fd, uint64_t end)
+{
+	struct batch_put_ctx *c = ctx;
+
+	return batch_write(c->b, fd, end, c->max_size, c->quota_left, &c->added);
 }
 
-/* Index the new messages (in order past old_end), set their flags, give their UIDs. */
+/* Give the new messages (from index i of d, in batch order) their flags and UIDs. */
 static int
-batch_index(struct batch *b, struct store_folder *d, uint64_t old_end, uint32_t *uids)
+batch_index(struct batch *b, struct store_folder *d, uint32_t i, uint32_t *uids)
 {
-	struct store_changes ch;
-	uint32_t i;
 	size_t k;
-	int rc = store_refresh(d, &ch);
+	int rc = STORE_OK;
 
-	for (i = d->count; rc == STORE_OK && i > 0 && d->msgs[i - 1].e.offset >= old_end; i--) {
-	}
 	for (k = 0; k < b->n && rc == STORE_OK; k++) {
 		uids[k] = 0;
 		if (b->skip[k]) {
@@ -352,15 +321,26 @@ batch_index(struct batch *b, struct store_folder *d, uint64_t old_end, uint32_t 
 	return rc;
 }
 
-/* Steps 2 and 3 into the open destination d. */
+/*
+ * Steps 2 and 3 into the open destination d, all or nothing; indexed before the write
+ * lock goes, so that a compaction by another session cannot move the new messages
+ * before their UIDs are known. *quota_left shrinks by the bytes added.
+ */
 static int
 batch_put(struct batch *b, struct store_folder *d, uint64_t max_size, uint64_t *quota_left,
     uint32_t *uids)
 {
-	uint64_t old_end = 0;
-	int rc = batch_append(b, d->mbox_path, max_size, quota_left, &old_end);
+	struct batch_put_ctx c = { b, max_size, *quota_left, 0 };
+	uint32_t first = 0;
+	int rc = store_append_indexed(d, batch_put_cb, &c, &first);
 
-	return rc == STORE_OK ? batch_index(b, d, old_end, uids) : rc;
+	if (rc != STORE_OK) {
+		return rc;
+	}
+	if (*quota_left != UINT64_MAX) {
+		*quota_left -= c.added;
+	}
+	return batch_index(b, d, first, uids);
 }
 
 int

@@ -1,16 +1,19 @@
 /* Unit tests of store_imap.c and folders.c: keyword tables shared by two sessions,
  * APPEND and COPY returning the right UIDs with flags, keywords and dates kept,
- * \Recent claimed once, STATUS counts; folder create, list, rename, delete, names that
+ * \Recent claimed once, STATUS counts; no compaction by another session between an
+ * APPEND and its indexing, APPENDs racing expunge+compact cycles; folder create, list, rename, delete, names that
  * cannot be folders, subscriptions and the special-use folders of the first login. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "folders.h"
+#include "mbox.h"
 #include "store.h"
 #include "t.h"
 #include "util.h"
@@ -142,6 +145,169 @@ test_append_copy(void)
 	free(kw);
 }
 
+/* Does message uid of the folder hold text? */
+static int
+uid_has(const char *mbox, const char *side, uint32_t uid, const char *text)
+{
+	struct mbox_reader *r = malloc(sizeof(*r));
+	struct store_folder f;
+	const char *line;
+	size_t len;
+	long i;
+	int partial, nl, found = 0;
+
+	if (r == NULL || store_open(&f, mbox, side, STORE_RDWR) != STORE_OK) {
+		free(r);
+		return 0;
+	}
+	i = store_find_uid(&f, uid);
+	if (i >= 0 && store_msg_open(&f, (uint32_t)i, r) == STORE_OK) {
+		while (mbox_reader_next(r, &line, &len, &partial, &nl) == 1) {
+			found |= len == strlen(text) && memcmp(line, text, len) == 0;
+		}
+		store_msg_close(&f, r);
+	}
+	store_close(&f);
+	free(r);
+	return found;
+}
+
+static void
+append_n(const char *mbox, const char *side, const char *fmt, int n, uint32_t *uids)
+{
+	struct store_put p = { 0, 0, -1 };
+	char text[128];
+	uint32_t uv;
+	int k, fd;
+
+	for (k = 0; k < n; k++) {
+		str_fmt(text, sizeof(text), fmt, k, k);
+		fd = msg_fd(text);
+		if (store_imap_append(mbox, side, fd, &p, 1 << 20, UINT64_MAX, &uv, &uids[k]) != 0) {
+			uids[k] = 0;
+		}
+		close(fd);
+	}
+}
+
+/* Expunge uids[0..n) one by one from another session, compacting after each. */
+static int
+expunge_compact(const char *mbox, const char *side, const uint32_t *uids, int n)
+{
+	struct store_folder o;
+	int k, rc = store_open(&o, mbox, side, STORE_RDWR);
+
+	for (k = 0; k < n && rc == STORE_OK; k++) {
+		rc = store_expunge(&o, &uids[k], 1);
+		if (rc == STORE_OK) {
+			rc = store_compact(&o);
+		}
+	}
+	if (o.state_fd >= 0) {
+		store_close(&o);
+	}
+	return rc;
+}
+
+struct race_put {
+	const char *mbox, *side;
+	const uint32_t *victims;
+	pid_t child;
+	int moved;	/* the mbox changed while the new message was not yet indexed */
+};
+
+/* Append one message, then start a compaction elsewhere and give it time to run. */
+static int
+race_put_cb(void *ctx, int fd, uint64_t end)
+{
+	struct race_put *c = ctx;
+	struct mbox_in in = { -1, NULL, 0 };
+	struct stat a, b;
+	uint64_t at, written = 0;
+
+	in.fd = msg_fd("Subject: raced\n\nraced body\n");
+	if (in.fd < 0 || mbox_prepare_append(fd, end, &at) != 0 ||
+	    mbox_write_message(fd, &in, NULL, 1000000000, 1 << 20, &written) != 0 ||
+	    fdatasync(fd) != 0 || fstat(fd, &a) != 0) {
+		return STORE_ERR;
+	}
+	close(in.fd);
+	c->child = fork();
+	if (c->child == 0) {
+		_exit(expunge_compact(c->mbox, c->side, c->victims, 2) == STORE_OK ? 0 : 1);
+	}
+	usleep(300000);
+	c->moved = fstat(fd, &b) != 0 || b.st_size != a.st_size;
+	return c->child > 0 ? STORE_OK : STORE_ERR;
+}
+
+/*
+ * A compaction by another session, started between an APPEND's write and its indexing,
+ * waits until the new message has its UID; the UID then names the appended bytes.
+ */
+static void
+test_append_vs_compact(void)
+{
+	char m[PATH_LEN], s[PATH_LEN];
+	struct race_put c;
+	struct store_folder d;
+	uint32_t seed[4], first = 0, uid = 0;
+	int status = -1, rc;
+
+	paths("Race", m, s);
+	CHECK(folders_create(&cfg, "u", "Race") == FOLDERS_OK, "create Race");
+	append_n(m, s, "Subject: seed %d\n\nseed body %d\n", 4, seed);
+	memset(&c, 0, sizeof(c));
+	c.mbox = m;
+	c.side = s;
+	c.victims = seed;
+	rc = store_open(&d, m, s, STORE_RDWR);
+	if (rc == STORE_OK) {
+		rc = store_append_indexed(&d, race_put_cb, &c, &first);
+		uid = rc == STORE_OK && first < d.count ? d.msgs[first].uid : 0;
+		store_close(&d);
+	}
+	if (c.child > 0) {
+		waitpid(c.child, &status, 0);
+	}
+	CHECK(rc == STORE_OK && uid == 5, "append under a waiting compaction: indexed as UID 5");
+	CHECK(!c.moved, "no compaction moved the mbox before the new message was indexed");
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the other session then compacted");
+	CHECK(uid_has(m, s, uid, "raced body"),
+	    "UID 5 names the appended message after the compaction");
+	CHECK(uid_has(m, s, seed[2], "seed body 2") && !uid_has(m, s, seed[0], "seed body 0"),
+	    "the compaction dropped the expunged and kept the rest");
+}
+
+/* APPENDs while another process expunges and compacts: none fails, every UID is exact. */
+static void
+test_append_stress(void)
+{
+	enum { SEEDS = 24, APPENDS = 24 };
+	char m[PATH_LEN], s[PATH_LEN], want[64];
+	uint32_t seed[SEEDS], uids[APPENDS];
+	int k, ok = 1, status = -1;
+	pid_t child;
+
+	paths("Stress", m, s);
+	CHECK(folders_create(&cfg, "u", "Stress") == FOLDERS_OK, "create Stress");
+	append_n(m, s, "Subject: seed %d\n\nseed %d\n", SEEDS, seed);
+	child = fork();
+	if (child == 0) {
+		_exit(expunge_compact(m, s, seed, SEEDS) == STORE_OK ? 0 : 1);
+	}
+	append_n(m, s, "Subject: append %d\n\nappend body %d\n", APPENDS, uids);
+	if (child > 0) {
+		waitpid(child, &status, 0);
+	}
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the other process compacted throughout");
+	for (k = 0; k < APPENDS; k++) {
+		str_fmt(want, sizeof(want), "append body %d", k);
+		ok &= uids[k] != 0 && uid_has(m, s, uids[k], want);
+	}
+	CHECK(ok, "every APPEND succeeded and its UID names its own message");
+}
+
 /* COPY of more than COPY_BATCH_BYTES goes in several batches with exact UIDs. */
 static void
 test_big_copy(void)
@@ -256,6 +422,8 @@ main(void)
 	test_keywords();
 	test_append_copy();
 	test_big_copy();
+	test_append_vs_compact();
+	test_append_stress();
 	test_folders();
 	str_fmt(cmd, sizeof(cmd), "rm -rf %s", dir);
 	CHECK(system(cmd) == 0, "cleanup");

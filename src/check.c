@@ -38,20 +38,37 @@ problem(struct report *r, const char *what, uint32_t uid)
 	}
 }
 
-/* Is a compaction running right now (it holds .ses exclusively)? */
+/* Does another open file description hold a lock on path that type would conflict with? */
 static int
-compaction_running(const char *side)
+lock_held(const char *path, short type)
 {
-	char ses[PATH_LEN];
-	int fd, busy;
+	struct flock fl;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), held;
 
-	if (str_fmt(ses, sizeof(ses), "%s.ses", side) < 0 ||
-	    (fd = open(ses, O_RDONLY | O_CLOEXEC)) < 0) {
+	if (fd < 0) {
 		return 0;
 	}
-	busy = flock(fd, LOCK_SH | LOCK_NB) < 0;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	held = fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
 	close(fd);
-	return busy;
+	return held;
+}
+
+/*
+ * With the journal there, is a compaction running right now? A live compactor (or one
+ * finishing a crashed compaction) holds the state lock on <side>.idx and the mbox write
+ * lock until the journal is gone; a crashed one holds neither. Sessions still open only
+ * share .ses meanwhile, so .ses says nothing.
+ */
+static int
+compaction_running(const char *mbox, const char *side)
+{
+	char idx[PATH_LEN];
+
+	return str_fmt(idx, sizeof(idx), "%s.idx", side) >= 0 && lock_held(idx, F_WRLCK) &&
+	    lock_held(mbox, F_RDLCK);
 }
 
 /* Open the folder once so that store_open finishes a compaction a crash interrupted. */
@@ -65,7 +82,7 @@ finish_journal(const char *mbox, const char *side, struct report *r)
 	if (str_fmt(jnl, sizeof(jnl), "%s.jnl", side) < 0 || access(jnl, F_OK) != 0) {
 		return STORE_OK;
 	}
-	if (compaction_running(side)) {
+	if (compaction_running(mbox, side)) {
 		fprintf(r->out, "compaction in progress\n");
 		return STORE_INUSE;
 	}

@@ -1,7 +1,7 @@
 #!/bin/sh
 # check verb: consistent folder (exit 0), damaged index found (exit 1) and repaired from
 # the mbox by --repair keeping its uidvalidity, torn change record, PATH form, 75 while a
-# session holds the folder.
+# session holds the folder or a compaction runs under open sessions.
 . "$(dirname "$0")/../lib.sh"
 
 add_user alice secret
@@ -65,6 +65,38 @@ check "compact while a session is open (not reading): runs, exit 0" [ "$(rc)" -e
 wait
 run_check --compact alice
 check "compact with nothing expunged: exit 0" [ "$(rc)" -eq 0 ]
+
+# A compaction running while other sessions have the folder open: its journal is there,
+# .ses is only shared, and the compactor holds the state lock and the mbox write lock.
+printf 'x' >"$SIDE.jnl"
+python3 - "$SIDE.idx" "$MAIL/alice/INBOX" "$SIDE.ses" "$T/locked" "$T/release" <<'PY' &
+import fcntl, os, sys, time
+idx, mbox, ses, locked, release = sys.argv[1:]
+fs = open(ses, "r+b")
+fcntl.flock(fs, fcntl.LOCK_SH)
+fi = open(idx, "r+b")
+fcntl.lockf(fi, fcntl.LOCK_EX)
+fm = open(mbox, "r+b")
+fcntl.lockf(fm, fcntl.LOCK_EX)
+open(locked, "w").close()
+end = time.time() + 10
+while not os.path.exists(release) and time.time() < end:
+	time.sleep(0.05)
+PY
+n=0
+while [ ! -e "$T/locked" ] && [ "$n" -lt 100 ]; do
+	sleep 0.05
+	n=$((n + 1))
+done
+run_check alice
+touch "$T/release"
+wait
+rm -f "$SIDE.jnl"
+check "compaction running under open sessions: exit 75" [ "$(rc)" -eq 75 ]
+check "compaction running under open sessions: reported in progress" \
+	has '^compaction in progress'
+check "compaction running under open sessions: not taken as interrupted" \
+	sh -c "! grep -q 'interrupted compaction' '$T/out'"
 
 run_check nosuchuser
 check "unknown user's missing INBOX: exit 1" [ "$(rc)" -eq 1 ]

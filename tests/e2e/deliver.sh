@@ -82,14 +82,14 @@ make_msg 3 over 4000 | "$MAILNOOK" -c "$CONF" -o quota=$((size + 2000)) deliver 
 check "over quota exits 75" [ $? -eq 75 ]
 check "refused messages leave the INBOX as it was" [ "$(stat -c %s "$BOX")" -eq "$size" ]
 # Quota counts every folder under the user's directory, not the side files.
-mkdir -p "$MAIL/alice/Work" "$MAIL/alice/.mailnook"
-head -c 5000 /dev/zero >"$MAIL/alice/Work/Q1"
+mkdir -p "$MAIL/alice/Club" "$MAIL/alice/.mailnook"
+head -c 5000 /dev/zero >"$MAIL/alice/Club/Q1"
 head -c 100000 /dev/zero >"$MAIL/alice/.mailnook/side"
 make_msg 3 small 1 | "$MAILNOOK" -c "$CONF" -o quota=$((size + 5100)) deliver alice 2>/dev/null
 check "quota counts other folders" [ $? -eq 75 ]
 make_msg 3 small 1 | "$MAILNOOK" -c "$CONF" -o quota=$((size + 6000)) deliver alice 2>/dev/null
 check "quota ignores side files: delivered under quota" [ $? -eq 0 ]
-rm -rf "$MAIL/alice/Work" "$MAIL/alice/.mailnook"
+rm -rf "$MAIL/alice/Club" "$MAIL/alice/.mailnook"
 check "INBOX holds the 4 accepted messages" [ "$(mbox_msgs "$BOX" | wc -l)" -eq 4 ]
 check "... the 3 generated ones intact" [ "$(mbox_msgs "$BOX" | grep -c '|intact|')" -eq 3 ]
 

@@ -474,7 +474,7 @@ test_uidvalidity(const char *dir)
 	uint32_t a = 0, b = 0, c = 0;
 	int fd;
 
-	str_fmt(side, sizeof(side), "%s/.mailnook/Work/Q1", dir);
+	str_fmt(side, sizeof(side), "%s/.mailnook/Club/Q1", dir);
 	str_fmt(path, sizeof(path), "%s/.mailnook", dir);
 	mkdir_p(path, 0700);
 	CHECK(idx_new_uidvalidity(side, &a) == 0 && idx_new_uidvalidity(side, &b) == 0 &&

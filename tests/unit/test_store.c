@@ -746,8 +746,8 @@ test_paths(void)
 
 	memset(&cfg, 0, sizeof(cfg));
 	str_copy(cfg.mail_root, sizeof(cfg.mail_root), "/srv/mail");
-	CHECK(store_paths(&cfg, "bob", "Work/Q1", m, sizeof(m), s, sizeof(s)) == 0 &&
-	    strcmp(m, "/srv/mail/bob/Work/Q1") == 0 && strcmp(s, "/srv/mail/bob/.mailnook/Work/Q1") == 0,
+	CHECK(store_paths(&cfg, "bob", "Club/Q1", m, sizeof(m), s, sizeof(s)) == 0 &&
+	    strcmp(m, "/srv/mail/bob/Club/Q1") == 0 && strcmp(s, "/srv/mail/bob/.mailnook/Club/Q1") == 0,
 	    "folder paths");
 	CHECK(store_paths(&cfg, "bob", "inbox", m, sizeof(m), s, sizeof(s)) == 0 &&
 	    strcmp(s, "/srv/mail/bob/.mailnook/INBOX") == 0, "INBOX side base");

@@ -1,17 +1,21 @@
 #!/bin/sh
-# make check: install what the tests need, build release and sanitizer binaries,
-# run every test against both, end with "N passed, N failed".
+# make check: install what the tests need, build release, sanitizer and gcc binaries,
+# run every test against release and ASan, the unit tests under valgrind, and end with
+# "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
 
 tests/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 make -s mailnook unit || { echo "0 passed, 1 failed"; exit 1; }
 make -s asan || { echo "0 passed, 1 failed"; exit 1; }
+make -s CC=gcc unit || { echo "0 passed, 1 failed"; exit 1; }
+mkdir -p tests/out
 
 pass=0
 fail=0
-for variant in release asan; do
-	out=$(tests/run.sh "build/$variant/mailnook" "build/$variant/unit" "$variant")
+# tally CMD...: run a test pass, show its lines, add its closing counts to the totals.
+tally() {
+	out=$("$@")
 	rc=$?
 	printf '%s\n' "$out" | sed '$d'
 	last=$(printf '%s\n' "$out" | tail -n 1)
@@ -21,6 +25,10 @@ for variant in release asan; do
 	[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
 	pass=$((pass + p))
 	fail=$((fail + f))
+}
+for variant in release asan; do
+	tally tests/run.sh "build/$variant/mailnook" "build/$variant/unit" "$variant"
 done
+tally tests/valgrind.sh
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -155,15 +155,9 @@ imap_put_flags(struct io *io, uint32_t flags, uint64_t keywords,
 static void
 put_line(struct io *io, const char *lead, const char *fmt, va_list ap)
 {
-	char buf[1024];
-	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
-
-	if (n < 0) {
-		n = 0;
-	}
 	io_puts(io, lead);
 	io_write(io, " ", 1);
-	io_write(io, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+	io_vprintf(io, fmt, ap);
 	io_write(io, "\r\n", 2);
 }
 

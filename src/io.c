@@ -440,13 +440,19 @@ io_puts(struct io *io, const char *s)
 void
 io_printf(struct io *io, const char *fmt, ...)
 {
-	char buf[1024];
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	io_vprintf(io, fmt, ap);
 	va_end(ap);
+}
+
+void
+io_vprintf(struct io *io, const char *fmt, va_list ap)
+{
+	char buf[1024];
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+
 	if (n < 0) {
 		io->failed = 1;
 		return;

@@ -6,6 +6,7 @@
 #ifndef MAILNOOK_IO_H
 #define MAILNOOK_IO_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -79,6 +80,8 @@ void io_discard_input(struct io *io);
 void io_write(struct io *io, const void *buf, size_t n);
 void io_puts(struct io *io, const char *s);
 void io_printf(struct io *io, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* io_printf with a va_list; a result over 1023 bytes is cut there and logged. */
+void io_vprintf(struct io *io, const char *fmt, va_list ap);
 /* Send everything buffered; 0 or -1. Call before reading the next command. */
 int io_flush(struct io *io);
 /* Flush and shut the transport down. */

@@ -12,6 +12,7 @@
 
 #include "auth.h"
 #include "folders.h"
+#include "imap_list_match.h"
 #include "imap_reply.h"
 #include "log.h"
 #include "sasl.h"
@@ -516,28 +517,6 @@ cmd_status(struct imap *s)
 	return status_of(s, s->args.mbox, s->args.status);
 }
 
-/* Does name match pattern (UTF-8; '*' anything, '%' anything but '/')? */
-static int
-wild_match(const char *p, const char *n)
-{
-	for (; *p != '\0'; p++, n++) {
-		if (*p == '*' || *p == '%') {
-			for (;; n++) {
-				if (wild_match(p + 1, n)) {
-					return 1;
-				}
-				if (*n == '\0' || (*p == '%' && *n == '/')) {
-					return 0;
-				}
-			}
-		}
-		if (*n != *p) {
-			return 0;
-		}
-	}
-	return *n == '\0';
-}
-
 /* Pattern match with INBOX case-insensitive (RFC 3501 5.1). */
 static int
 name_matches(const char *pat, const char *name)
@@ -545,7 +524,7 @@ name_matches(const char *pat, const char *name)
 	char up[FOLDER_NAME_MAX];
 	size_t i;
 
-	if (wild_match(pat, name)) {
+	if (imap_list_match(pat, name)) {
 		return 1;
 	}
 	if (strcmp(name, "INBOX") != 0 || str_copy(up, sizeof(up), pat) < 0) {
@@ -554,7 +533,7 @@ name_matches(const char *pat, const char *name)
 	for (i = 0; i < 5 && up[i] != '\0'; i++) {
 		up[i] = (char)((up[i] >= 'a' && up[i] <= 'z') ? up[i] - 32 : up[i]);
 	}
-	return wild_match(up, name);
+	return imap_list_match(up, name);
 }
 
 /* Does name match one of the LIST patterns (each after the reference)? */

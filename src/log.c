@@ -12,6 +12,8 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "params.h"
+
 static int log_stderr = 1;
 static int log_debug_on;
 static const char *log_ident = "mailnook";
@@ -35,28 +37,37 @@ log_set_debug(int on)
 static void
 log_emit(int prio, int err, const char *fmt, va_list ap)
 {
-	char line[1024];
-	size_t n;
+	char line[LOG_LINE_MAX];
+	size_t n, start;
 	int r;
 
-	r = vsnprintf(line, sizeof(line), fmt, ap);
-	if (r < 0) {
+	r = log_stderr ? snprintf(line, sizeof(line), "%s[%ld]: ", log_ident, (long)getpid()) : 0;
+	if (r < 0 || (size_t)r >= sizeof(line) / 2) {
+		return;
+	}
+	start = (size_t)r;
+	if (vsnprintf(line + start, sizeof(line) - start, fmt, ap) < 0) {
 		return;
 	}
 	n = strlen(line);
 	if (err != 0 && n < sizeof(line) - 1) {
-		snprintf(line + n, sizeof(line) - n, ": %s", strerror(err));
+		(void)snprintf(line + n, sizeof(line) - n, ": %s", strerror(err));
 	}
 	/* Never let client-controlled bytes forge extra log lines. */
-	for (n = 0; line[n] != '\0'; n++) {
+	for (n = start; line[n] != '\0'; n++) {
 		if ((unsigned char)line[n] < 0x20 || line[n] == 0x7f) {
 			line[n] = '?';
 		}
 	}
-	if (log_stderr) {
-		fprintf(stderr, "%s[%ld]: %s\n", log_ident, (long)getpid(), line);
-	} else {
+	if (!log_stderr) {
 		syslog(prio, "%s", line);
+		return;
+	}
+	/* One write() per line: below PIPE_BUF it cannot interleave with other sessions'. */
+	n = n < sizeof(line) - 1 ? n : sizeof(line) - 2;
+	line[n++] = '\n';
+	if (write(STDERR_FILENO, line, n) < 0) {
+		/* Nowhere left to report it. */
 	}
 }
 

@@ -97,6 +97,14 @@
 #define PREAUTH_TIMEOUT		60
 /* A client that stops reading our output: give up writing after this. */
 #define WRITE_TIMEOUT		120
+/*
+ * CPU seconds one session may use in all (RLIMIT_CPU): a backstop so that no input can
+ * pin a core. Generous: SEARCH TEXT over a 1 GB mbox on a slow MIPS router takes about a
+ * minute, and a week of IDLE polling a few seconds. At the limit the session logs and
+ * exits (SIGXCPU); SESSION_CPU_GRACE later the kernel kills it outright.
+ */
+#define SESSION_CPU_MAX		300
+#define SESSION_CPU_GRACE	5
 
 /* --- Listener caps (dropbear-style: total, per source address, unauthenticated) --- */
 
@@ -113,6 +121,12 @@
 #define CONFIG_LINE_MAX		1024
 /* -o key=value overrides on one command line. */
 #define MAX_OVERRIDES		32
+
+/* --- Logging --- */
+
+/* One log line with its "mailnook[pid]: " prefix; below Linux's PIPE_BUF (4096), so each
+ * line to a pipe is one write() that never interleaves with other sessions' lines. */
+#define LOG_LINE_MAX		1024
 
 /* --- Failed-login throttle --- */
 
@@ -248,6 +262,8 @@
 #define IMAP_FLAGS_MAX		64
 /* Patterns in one LIST-EXTENDED pattern list, strings in ID (RFC 2971: 30 pairs). */
 #define IMAP_PATTERNS_MAX	16
+/* A LIST reference and pattern joined (bytes after runs of wildcards become one each). */
+#define IMAP_LIST_PATTERN_MAX	(2 * FOLDER_NAME_MAX)
 #define IMAP_ID_MAX		60
 /* A SEARCH string in code points (the matcher's tables are this long). */
 #define IMAP_SEARCH_STR_MAX	1024

@@ -9,6 +9,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "imap.h"
 #include "io.h"
@@ -23,6 +25,47 @@
 #define EXIT_UNAVAILABLE	69
 #define EXIT_USAGE		64
 #define EXIT_CONFIG		78
+/* sysexits EX_TEMPFAIL: the session ended itself at its CPU time limit. */
+#define EXIT_CPU		75
+
+/*
+ * SIGXCPU: the session has spent SESSION_CPU_MAX seconds of CPU. Whatever it was doing
+ * is abandoned as a crash would be (the store survives those); log_emit formats on the
+ * stack, and should syslog's lock be held, the hard limit ends the process anyway.
+ */
+static void
+session_on_xcpu(int sig)
+{
+	(void)sig;
+	log_warnx("session reached its CPU time limit, closing");
+	_exit(EXIT_CPU);
+}
+
+/* The CPU budget of this process (it serves exactly one connection). */
+static void
+session_limit_cpu(void)
+{
+	struct rlimit rl = { SESSION_CPU_MAX, SESSION_CPU_MAX + SESSION_CPU_GRACE }, old;
+	struct sigaction sa;
+
+	/* A launcher's lower limit stays; unprivileged, we could not raise it anyway. */
+	if (getrlimit(RLIMIT_CPU, &old) == 0) {
+		if (old.rlim_cur != RLIM_INFINITY && old.rlim_cur < rl.rlim_cur) {
+			rl.rlim_cur = old.rlim_cur;
+		}
+		rl.rlim_max = rl.rlim_cur + SESSION_CPU_GRACE;
+		if (old.rlim_max != RLIM_INFINITY && old.rlim_max < rl.rlim_max) {
+			rl.rlim_max = old.rlim_max;
+			rl.rlim_cur = rl.rlim_cur < rl.rlim_max ? rl.rlim_cur : rl.rlim_max;
+		}
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = session_on_xcpu;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGXCPU, &sa, NULL) < 0 || setrlimit(RLIMIT_CPU, &rl) < 0) {
+		log_warn("no CPU time limit for this session");
+	}
+}
 
 int
 session_run(const struct session_ctx *ctx, int rfd, int wfd)
@@ -31,6 +74,7 @@ session_run(const struct session_ctx *ctx, int rfd, int wfd)
 
 	/* A client that hangs up makes writes fail with EPIPE; that is handled there. */
 	(void)signal(SIGPIPE, SIG_IGN);
+	session_limit_cpu();
 	io_init(&io, rfd, wfd);
 	io_set_timeout(&io, ctx->cfg->preauth_timeout);
 	log_info("connect from %s", io.peer);

@@ -1050,10 +1050,17 @@ imap_parse_login(struct imap_cmd *c, int utf8, struct imap_args *a, struct imap_
 	if ((rc = p_start(c, a, err)) != IMAP_OK ||
 	    (rc = p_astring(c, &a->user, err)) != IMAP_OK ||
 	    (rc = p_sp(c, err)) != IMAP_OK ||
-	    (rc = p_astring(c, &a->pass, err)) != IMAP_OK) {
+	    (rc = p_astring(c, &a->pass, err)) != IMAP_OK ||
+	    (rc = p_end(c, err)) != IMAP_OK) {
 		return rc;
 	}
-	return p_end(c, err);
+	/* A literal may hold NUL: "alice\0bob" must not become the C string "alice". */
+	if (memchr(a->user.s, '\0', a->user.len) != NULL ||
+	    memchr(a->pass.s, '\0', a->pass.len) != NULL) {
+		(void)str_copy(err->text, sizeof(err->text), "NUL in user name or password");
+		return IMAP_BAD;
+	}
+	return IMAP_OK;
 }
 
 static int

@@ -255,16 +255,24 @@ auth_check(const struct config *cfg, const char *user, const char *pass,
 	return AUTH_OK;
 }
 
-/* --- Failed-login throttle: a fixed table in runtime_dir/FAIL_FILE_NAME --- */
+/*
+ * --- Failed-login throttle: a fixed table in runtime_dir/FAIL_FILE_NAME ---
+ * Two kinds of slot: one per (address, user) and one per address. A login clears only
+ * its own (address, user) slot, so that one user's success never lifts the delay on
+ * guesses at another; the address slot grows with every failure (many users tried from
+ * one place) and only ages out.
+ */
 
 #define FAIL_MAGIC	"MNF1"
+#define FAIL_VERSION	2
 #define FAIL_HDR	24	/* magic[4] version le32 key le64 use-counter le64 */
 #define FAIL_SLOT	24	/* hash le64 count le32 last-time le32 last-use le64 */
 #define FAIL_SIZE	(FAIL_HDR + FAIL_TABLE_SLOTS * FAIL_SLOT)
 
-/* Keyed FNV-1a of the address: the random key keeps other slots unguessable. */
+/* Keyed FNV-1a of the address, and of NUL and the user name when user is given: the
+ * random key keeps other slots unguessable. */
 static uint64_t
-fail_hash(const unsigned char *key, const char *addr)
+fail_hash(const unsigned char *key, const char *addr, const char *user)
 {
 	uint64_t h = 1469598103934665603ULL;
 	size_t i;
@@ -274,6 +282,12 @@ fail_hash(const unsigned char *key, const char *addr)
 	}
 	for (i = 0; addr[i] != '\0'; i++) {
 		h = (h ^ (unsigned char)addr[i]) * 1099511628211ULL;
+	}
+	if (user != NULL) {
+		h *= 1099511628211ULL;
+		for (i = 0; user[i] != '\0'; i++) {
+			h = (h ^ (unsigned char)user[i]) * 1099511628211ULL;
+		}
 	}
 	return h != 0 ? h : 1;
 }
@@ -303,19 +317,47 @@ fail_slot(unsigned char *tab, uint64_t h, int *found)
 }
 
 /*
- * Record a failure (failed = 1) or forget the address (failed = 0) under an fcntl lock.
- * Returns the address's recent failure count, or -1 if the table is unusable.
+ * Count one more failure in slot h (failed = 1) or clear it (failed = 0), in the table
+ * in memory. Returns the slot's recent count after that; *dirty is set on a change.
+ */
+static uint32_t
+fail_bump(unsigned char *tab, uint64_t h, int failed, uint32_t now, int *dirty)
+{
+	int found;
+	unsigned char *s = fail_slot(tab, h, &found);
+	uint32_t count = 0;
+
+	if (found && now - get_le32(s + 12) < FAIL_WINDOW) {
+		count = get_le32(s + 8);
+	}
+	if (!found && !failed) {
+		return 0;
+	}
+	count = failed ? count + 1 : 0;
+	put_le64(tab + 16, get_le64(tab + 16) + 1);
+	put_le64(s, count ? h : 0);
+	put_le32(s + 8, count);
+	put_le32(s + 12, count ? now : 0);
+	put_le64(s + 16, count ? get_le64(tab + 16) : 0);
+	*dirty = 1;
+	return count;
+}
+
+/*
+ * Record a failure of user from addr (failed = 1), or forget that pair's failures
+ * (failed = 0), under an fcntl lock. Returns the count the delay is based on: the
+ * pair's, or the address's spread over FAIL_ADDR_SHARE, whichever is larger; -1 if the
+ * table is unusable.
  */
 static int
-fail_update(const struct config *cfg, const char *addr, int failed)
+fail_update(const struct config *cfg, const char *addr, const char *user, int failed)
 {
 	static int warned;
 	unsigned char tab[FAIL_SIZE];
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	char path[PATH_LEN];
-	unsigned char *s;
-	uint32_t now = (uint32_t)time(NULL), count = 0;
-	int fd = -1, found;
+	uint32_t now = (uint32_t)time(NULL), pair, all = 0;
+	int fd = -1, dirty = 0;
 
 	if (str_fmt(path, sizeof(path), "%s/%s", cfg->runtime_dir, FAIL_FILE_NAME) < 0 ||
 	    (fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | (failed ? O_CREAT : 0), 0600)) < 0 ||
@@ -323,29 +365,24 @@ fail_update(const struct config *cfg, const char *addr, int failed)
 		goto fail;
 	}
 	if (read_full(fd, tab, sizeof(tab)) != (ssize_t)sizeof(tab) ||
-	    memcmp(tab, FAIL_MAGIC, 4) != 0 || get_le32(tab + 4) != 1) {
+	    memcmp(tab, FAIL_MAGIC, 4) != 0 || get_le32(tab + 4) != FAIL_VERSION) {
 		memset(tab, 0, sizeof(tab));
 		memcpy(tab, FAIL_MAGIC, 4);
-		put_le32(tab + 4, 1);
+		put_le32(tab + 4, FAIL_VERSION);
 		if (random_bytes(tab + 8, 8) < 0) {
 			goto fail;
 		}
 	}
-	s = fail_slot(tab, fail_hash(tab + 8, addr), &found);
-	if (found && now - get_le32(s + 12) < FAIL_WINDOW) {
-		count = get_le32(s + 8);
+	pair = fail_bump(tab, fail_hash(tab + 8, addr, user), failed, now, &dirty);
+	if (failed) {
+		all = fail_bump(tab, fail_hash(tab + 8, addr, NULL), 1, now, &dirty);
 	}
-	count = failed ? count + 1 : 0;
-	put_le64(tab + 16, get_le64(tab + 16) + 1);
-	put_le64(s, count ? fail_hash(tab + 8, addr) : 0);
-	put_le32(s + 8, count);
-	put_le32(s + 12, count ? now : 0);
-	put_le64(s + 16, count ? get_le64(tab + 16) : 0);
-	if ((found || failed) && pwrite_all(fd, tab, sizeof(tab), 0) < 0) {
+	if (dirty && pwrite_all(fd, tab, sizeof(tab), 0) < 0) {
 		goto fail;
 	}
 	close(fd);
-	return (int)count;
+	all /= FAIL_ADDR_SHARE;
+	return (int)(pair > all ? pair : all);
 fail:
 	if (!warned && !(fd < 0 && !failed && errno == ENOENT)) {
 		log_warn("failed-login table %s unusable, fixed delays only", path);
@@ -370,9 +407,9 @@ fail_delay_ms(int count)
 }
 
 unsigned
-auth_fail_record(const struct config *cfg, const char *addr)
+auth_fail_record(const struct config *cfg, const char *addr, const char *user)
 {
-	int count = fail_update(cfg, addr, 1);
+	int count = fail_update(cfg, addr, user, 1);
 	unsigned ms = fail_delay_ms(count);
 
 	log_debug("login delay %ums for %s (failure %d)", ms, addr, count);
@@ -380,22 +417,25 @@ auth_fail_record(const struct config *cfg, const char *addr)
 }
 
 void
-auth_failed(const struct config *cfg, const char *addr)
+auth_failed(const struct config *cfg, const char *addr, const char *user)
 {
-	unsigned ms = auth_fail_record(cfg, addr);
+	unsigned ms = auth_fail_record(cfg, addr, user);
 	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
 
+	/* Asleep, the session must not hold one of serve's few pre-login places. */
+	net_report_state(NET_DELAYING);
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
 		continue;
 	}
+	net_report_state(NET_PRELOGIN);
 }
 
 void
-auth_succeeded(const struct config *cfg, const char *addr)
+auth_succeeded(const struct config *cfg, const char *addr, const char *user)
 {
-	fail_update(cfg, addr, 0);
+	fail_update(cfg, addr, user, 0);
 	/* Under serve, the session no longer counts against max_unauth. */
-	net_report_login();
+	net_report_state(NET_AUTHED);
 }
 
 /* --- Setting a password: atomic rewrite of the passwd file --- */

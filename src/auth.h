@@ -26,13 +26,15 @@ int auth_check(const struct config *cfg, const char *user, const char *pass,
     struct auth_user *out);
 /* Look a user up without a password (deliver): AUTH_OK, AUTH_FAIL unknown, AUTH_ERR. */
 int auth_lookup(const struct config *cfg, const char *user, struct auth_user *out);
-/* Before answering a failed login: record it for addr and sleep the grown delay. */
-void auth_failed(const struct config *cfg, const char *addr);
+/* Before answering a failed login of user (as typed) from addr: record it and sleep
+ * the grown delay. */
+void auth_failed(const struct config *cfg, const char *addr, const char *user);
 /* The recording half of auth_failed: returns the delay in ms owed for this failure
  * (FAIL_DELAY_BASE_MS when the shared table cannot be used). */
-unsigned auth_fail_record(const struct config *cfg, const char *addr);
-/* After a successful login: forget addr's failures. */
-void auth_succeeded(const struct config *cfg, const char *addr);
+unsigned auth_fail_record(const struct config *cfg, const char *addr, const char *user);
+/* After user's successful login from addr: forget that pair's failures (not the
+ * address's, nor other users'). */
+void auth_succeeded(const struct config *cfg, const char *addr, const char *user);
 /* Set user's password (hash with SHA-512 crypt and a random salt), rewriting the
  * passwd file atomically (temp file, fsync, rename, fsync dir). 0 or -1 with a message. */
 int auth_set_password(const struct config *cfg, const char *user, const char *pass,

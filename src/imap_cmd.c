@@ -120,7 +120,7 @@ logged_in(struct imap *s, const struct auth_user *au)
 	(void)folders_first_login(s->cfg, s->user);
 	s->state = IMAP_ST_AUTH;
 	io_set_timeout(s->io, IMAP_AUTOLOGOUT);
-	auth_succeeded(s->cfg, s->io->peer);
+	auth_succeeded(s->cfg, s->io->peer, s->user);
 	log_info("login user=%s from %s", s->user, s->io->peer);
 	imap_capability(s, caps, sizeof(caps));
 	(void)str_fmt(s->ok_code, sizeof(s->ok_code), "[%s]", caps);
@@ -144,7 +144,7 @@ login(struct imap *s, const char *user, char *pass, size_t plen)
 	if (rc != AUTH_OK) {
 		log_info("login failed user=%s from %s", auth_name_valid(user) ? user : "<invalid>",
 		    s->io->peer);
-		auth_failed(s->cfg, s->io->peer);
+		auth_failed(s->cfg, s->io->peer, user);
 		return imap_fail(s, IMAP_NO,
 		    "[AUTHENTICATIONFAILED] invalid user name or password");
 	}

@@ -98,7 +98,7 @@ io_fd_read(struct io *io, void *buf, size_t len)
 		if (errno != EAGAIN && errno != EWOULDBLOCK) {
 			return -1;
 		}
-		r = io_wait_fd(io->rfd, 0, io->read_timeout_ms);
+		r = io_wait_fd(io->rfd, 0, io_read_wait_ms(io));
 		if (r == 0) {
 			errno = ETIMEDOUT;
 		}
@@ -285,6 +285,28 @@ io_set_timeout(struct io *io, unsigned seconds)
 		seconds = POP3_TIMEOUT;
 	}
 	io->read_timeout_ms = (int)(seconds * 1000);
+	io->deadline_ms = 0;
+}
+
+void
+io_set_deadline(struct io *io, unsigned seconds)
+{
+	io->deadline_ms = mono_ms() + (int64_t)seconds * 1000;
+}
+
+int
+io_read_wait_ms(const struct io *io)
+{
+	int64_t left;
+
+	if (io->deadline_ms == 0) {
+		return io->read_timeout_ms;
+	}
+	left = io->deadline_ms - mono_ms();
+	if (left <= 0) {
+		return 0;
+	}
+	return left < io->read_timeout_ms ? (int)left : io->read_timeout_ms;
 }
 
 /* Refill rbuf (only when empty); IO_OK or the reason nothing came. */

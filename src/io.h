@@ -44,6 +44,7 @@ struct io_transport {
 struct io {
 	int rfd, wfd;			/* the same socket twice, or stdin/stdout under inetd */
 	int read_timeout_ms;		/* idle limit for one read */
+	int64_t deadline_ms;		/* mono_ms() no read waits past, 0 none (login) */
 	const struct io_transport *tr;
 	void *tr_ctx;			/* transport state (struct tls_session *) */
 	int failed;			/* sticky: a write failed, stop talking */
@@ -61,8 +62,14 @@ struct io {
  * sockets; peer from getpeername() (v4-mapped shown as IPv4), else $TCPREMOTEIP or
  * $REMOTE_HOST, else "local" (a pipe) which counts as loopback. */
 void io_init(struct io *io, int rfd, int wfd);
-/* Idle limit for each read from now on (0 means the RFC 1939 minimum, POP3_TIMEOUT). */
+/* Idle limit for each read from now on (0 means the RFC 1939 minimum, POP3_TIMEOUT);
+ * this also ends any deadline (the login it bounded is over). */
 void io_set_timeout(struct io *io, unsigned seconds);
+/* An absolute limit, seconds from now, on all reads together: the whole login, however
+ * many bytes or NOOPs arrive, must be done by then (IO_TIMEOUT after it). */
+void io_set_deadline(struct io *io, unsigned seconds);
+/* How long the next read may wait: the idle limit, or less when the deadline is near. */
+int io_read_wait_ms(const struct io *io);
 
 /* Read one line ending in LF (CR before it removed) into line (capacity cap, NUL
  * terminated, *len without terminator; it may contain NUL bytes: callers check).

@@ -27,7 +27,6 @@
 #include "util.h"
 #include "verbs.h"
 
-#define NET_BACKLOG	64
 /* After EMFILE/ENFILE from accept, stop accepting this long instead of spinning. */
 #define NET_PAUSE_MS	1000
 #define NET_EX_USAGE	64
@@ -39,9 +38,17 @@ struct net_addr {
 	unsigned char a[16];
 };
 
+/* A refused connection being drained before close (see REFUSE_DRAIN_MS). */
+struct net_drain {
+	int fd;			/* -1 when the slot is free */
+	int64_t until;
+	size_t got;
+};
+
 struct net_child {
 	pid_t pid;
-	int authed;		/* reported a login through the login pipe */
+	enum net_state state;	/* as last reported through the login pipe */
+	uint64_t serial;	/* accept order: the lowest is the oldest */
 	struct net_addr addr;
 };
 
@@ -54,9 +61,13 @@ struct net_server {
 	int sig_r, login_r, login_w;
 	int stopping;
 	int64_t pause_until;
+	uint64_t serial;
 	unsigned nchild;
 	struct net_child child[MAX_CHILDREN_HARD];
+	struct net_drain drain[REFUSE_DRAIN_SLOTS];
 };
+
+static void net_read_logins(struct net_server *s);
 
 /* The two process-wide fds: written by signal handlers, and in a child by the login
  * report. Each process owns its own copy after fork. */
@@ -64,19 +75,21 @@ static int net_sig_w = -1;
 static int net_login_fd = -1;
 
 void
-net_report_login(void)
+net_report_state(enum net_state st)
 {
-	int32_t pid = (int32_t)getpid();
+	int32_t rec[2] = { (int32_t)getpid(), (int32_t)st };
 
 	if (net_login_fd < 0) {
 		return;
 	}
-	/* 4 bytes < PIPE_BUF: one atomic record even with many children writing. */
-	if (write(net_login_fd, &pid, sizeof(pid)) != (ssize_t)sizeof(pid)) {
-		log_warn("cannot report login to the listener");
+	/* 8 bytes < PIPE_BUF: one atomic record even with many children writing. */
+	if (write(net_login_fd, rec, sizeof(rec)) != (ssize_t)sizeof(rec)) {
+		log_warn("cannot report login state to the listener");
 	}
-	close(net_login_fd);
-	net_login_fd = -1;
+	if (st == NET_AUTHED) {
+		close(net_login_fd);
+		net_login_fd = -1;
+	}
 }
 
 static void
@@ -163,7 +176,7 @@ net_listen_one(const struct listener_conf *l)
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0 ||
 	    (v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) < 0) ||
 	    bind(fd, (struct sockaddr *)&ss, v6 ? sizeof(*a6) : sizeof(*a4)) < 0 ||
-	    listen(fd, NET_BACKLOG) < 0) {
+	    listen(fd, LISTEN_BACKLOG) < 0) {
 		fatal(NET_EX_OSERR, "cannot listen on %s%s%s:%u: %m", v6 ? "[" : "", l->addr,
 		    v6 ? "]" : "", l->port);
 	}
@@ -280,31 +293,149 @@ net_addr_of(const struct sockaddr_storage *ss, struct net_addr *a, char *text, s
 	}
 }
 
-/* Which cap a new connection from a would exceed, or NULL if it may be served. */
+static int
+net_same_addr(const struct net_addr *x, const struct net_addr *y)
+{
+	return memcmp(x, y, sizeof(*x)) == 0;
+}
+
+/* May child c be evicted to make room? Only sessions not logged in; for max_unauth
+ * only those holding a pre-login place (not asleep after a failure). */
+static int
+net_evictable(const struct net_child *c, int unauth_only)
+{
+	return unauth_only ? c->state == NET_PRELOGIN : c->state != NET_AUTHED;
+}
+
+/* Evictable sessions from a. */
+static unsigned
+net_count_from(const struct net_server *s, const struct net_addr *a, int unauth_only)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < s->nchild; i++) {
+		n += net_evictable(&s->child[i], unauth_only) && net_same_addr(&s->child[i].addr, a);
+	}
+	return n;
+}
+
+/*
+ * A cap is full and a newcomer from a waits: end the oldest evictable session of the
+ * address holding the most of them, if that address holds at least two more than a
+ * (so that no address can shut others out by opening sessions, and two addresses never
+ * evict each other in turn). Returns 1 if a place was freed.
+ */
+static int
+net_evict(struct net_server *s, const struct net_addr *a, int unauth_only, const char *why)
+{
+	unsigned i, n, most = 0, victim = 0;
+	char text[ADDR_LEN];
+
+	for (i = 0; i < s->nchild; i++) {
+		if (!net_evictable(&s->child[i], unauth_only)) {
+			continue;
+		}
+		n = net_count_from(s, &s->child[i].addr, unauth_only);
+		if (n > most || (n == most && s->child[i].serial < s->child[victim].serial)) {
+			most = n;
+			victim = i;
+		}
+	}
+	if (most < net_count_from(s, a, unauth_only) + 2) {
+		return 0;
+	}
+	if (inet_ntop(s->child[victim].addr.family, s->child[victim].addr.a, text,
+	    sizeof(text)) == NULL) {
+		str_copy(text, sizeof(text), "unknown");
+	}
+	/* Not logged in, it holds no mail lock; SIGKILL ends it even mid-handshake. */
+	log_info("evicted the oldest session not logged in from %s (%s full)", text, why);
+	kill(s->child[victim].pid, SIGKILL);
+	s->child[victim] = s->child[--s->nchild];
+	return 1;
+}
+
+/*
+ * Which cap a new connection from a would exceed, or NULL if it may be served. The
+ * address's own cap comes first; a full total or pre-login cap then costs the busiest
+ * address its oldest pre-login session rather than refusing someone new.
+ */
 static const char *
-net_over_cap(const struct net_server *s, const struct net_addr *a)
+net_over_cap(struct net_server *s, const struct net_addr *a)
 {
 	unsigned i, same = 0, unauth = 0;
 
 	for (i = 0; i < s->nchild; i++) {
-		same += memcmp(&s->child[i].addr, a, sizeof(*a)) == 0;
-		unauth += !s->child[i].authed;
-	}
-	if (s->nchild >= s->cfg.max_children || s->nchild >= MAX_CHILDREN_HARD) {
-		return "max_children";
+		same += net_same_addr(&s->child[i].addr, a);
+		unauth += s->child[i].state == NET_PRELOGIN;
 	}
 	if (same >= s->cfg.max_per_ip) {
 		return "max_per_ip";
 	}
-	if (unauth >= s->cfg.max_unauth) {
+	if ((s->nchild >= s->cfg.max_children || s->nchild >= MAX_CHILDREN_HARD) &&
+	    !net_evict(s, a, 0, "max_children")) {
+		return "max_children";
+	}
+	if (unauth >= s->cfg.max_unauth && !net_evict(s, a, 1, "max_unauth")) {
 		return "max_unauth";
 	}
 	return NULL;
 }
 
-/* A short protocol-correct refusal; on TLS ports there is nothing plain to say. */
 static void
-net_refuse(int fd, const struct listener_conf *l, const char *addr, const char *cap)
+net_drain_close(struct net_drain *d)
+{
+	close(d->fd);
+	d->fd = -1;
+}
+
+/* Read what a refused client sent; close at its EOF, an error, or enough bytes. */
+static void
+net_drain_read(struct net_drain *d)
+{
+	char junk[4096];
+	ssize_t n = read(d->fd, junk, sizeof(junk));
+
+	if (n > 0) {
+		d->got += (size_t)n;
+	}
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) ||
+	    d->got >= REFUSE_DRAIN_BYTES) {
+		net_drain_close(d);
+	}
+}
+
+/* Keep fd (our side shut) until the client closes too, in a free or the oldest slot. */
+static void
+net_drain_add(struct net_server *s, int fd)
+{
+	struct net_drain *d = &s->drain[0];
+	unsigned i;
+
+	for (i = 0; i < REFUSE_DRAIN_SLOTS && d->fd >= 0; i++) {
+		if (s->drain[i].fd < 0 || s->drain[i].until < d->until) {
+			d = &s->drain[i];
+		}
+	}
+	if (d->fd >= 0) {
+		net_drain_close(d);
+	}
+	if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
+		close(fd);
+		return;
+	}
+	d->fd = fd;
+	d->until = mono_ms() + REFUSE_DRAIN_MS;
+	d->got = 0;
+}
+
+/*
+ * A short protocol-correct refusal (on TLS ports there is nothing plain to say), then an
+ * orderly end: FIN now, close once the client's bytes are read, never a reset.
+ */
+static void
+net_refuse(struct net_server *s, int fd, const struct listener_conf *l, const char *addr,
+    const char *cap)
 {
 	const char *msg = l->proto == PROTO_POP3 ? "-ERR [SYS/TEMP] too many connections\r\n" :
 	    "* BYE [UNAVAILABLE] too many connections\r\n";
@@ -313,7 +444,11 @@ net_refuse(int fd, const struct listener_conf *l, const char *addr, const char *
 	if (!l->tls && send(fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
 		log_debug("refusal to %s not sent", addr);
 	}
-	close(fd);
+	if (shutdown(fd, SHUT_WR) < 0) {
+		close(fd);
+		return;
+	}
+	net_drain_add(s, fd);
 }
 
 /* In the forked child: shed the listener's fds and signal set-up, run the session. */
@@ -339,7 +474,9 @@ net_child_run(struct net_server *s, int fd, const struct listener_conf *l,
 	exit(session_run(&ctx, fd, fd));
 }
 
-static void
+/* Take one connection from listener li: 1 if one was taken (served or refused), 0 when
+ * the queue is empty or accept failed. */
+static int
 net_accept(struct net_server *s, unsigned li)
 {
 	const struct listener_conf *l = &s->cfg.listen[li];
@@ -358,13 +495,15 @@ net_accept(struct net_server *s, unsigned li)
 			log_warn("accept");
 			s->pause_until = mono_ms() + NET_PAUSE_MS;
 		}
-		return;
+		return 0;
 	}
 	net_addr_of(&ss, &a, text, sizeof(text));
+	/* Logins reported since the last look free pre-login places. */
+	net_read_logins(s);
 	cap = net_over_cap(s, &a);
 	if (cap != NULL) {
-		net_refuse(fd, l, text, cap);
-		return;
+		net_refuse(s, fd, l, text, cap);
+		return 1;
 	}
 	/* Signals stay blocked across fork so that the child never runs our handler. */
 	net_block_signals(&old);
@@ -376,12 +515,14 @@ net_accept(struct net_server *s, unsigned li)
 	close(fd);
 	if (pid < 0) {
 		log_warn("fork for %s", text);
-		return;
+		return 1;
 	}
 	s->child[s->nchild].pid = pid;
-	s->child[s->nchild].authed = 0;
+	s->child[s->nchild].state = NET_PRELOGIN;
+	s->child[s->nchild].serial = ++s->serial;
 	s->child[s->nchild].addr = a;
 	s->nchild++;
+	return 1;
 }
 
 static struct net_child *
@@ -419,15 +560,17 @@ net_reap(struct net_server *s)
 static void
 net_read_logins(struct net_server *s)
 {
-	int32_t pids[64];
+	int32_t rec[64][2];
 	ssize_t n, i;
 
-	while ((n = read(s->login_r, pids, sizeof(pids))) > 0) {
-		for (i = 0; i < n / (ssize_t)sizeof(pids[0]); i++) {
-			struct net_child *c = net_find_child(s, (pid_t)pids[i]);
+	/* Records are written whole (below PIPE_BUF), so reads end on record boundaries. */
+	while ((n = read(s->login_r, rec, sizeof(rec))) > 0) {
+		for (i = 0; i < n / (ssize_t)sizeof(rec[0]); i++) {
+			struct net_child *c = net_find_child(s, (pid_t)rec[i][0]);
 
-			if (c != NULL) {
-				c->authed = 1;
+			if (c != NULL && c->state != NET_AUTHED && rec[i][1] >= NET_PRELOGIN &&
+			    rec[i][1] <= NET_AUTHED) {
+				c->state = (enum net_state)rec[i][1];
 			}
 		}
 	}
@@ -482,27 +625,63 @@ net_signal_events(struct net_server *s)
 	}
 }
 
-/* poll set: [0] signals, [1] logins, then the open listeners (idx maps back). */
+/* Close refused connections whose drain time is up; ms until the next one is, or -1. */
+static int
+net_drain_expire(struct net_server *s)
+{
+	int64_t now = mono_ms(), next = -1;
+	unsigned i;
+
+	for (i = 0; i < REFUSE_DRAIN_SLOTS; i++) {
+		struct net_drain *d = &s->drain[i];
+
+		if (d->fd >= 0 && d->until <= now) {
+			net_drain_close(d);
+		} else if (d->fd >= 0 && (next < 0 || d->until - now < next)) {
+			next = d->until - now;
+		}
+	}
+	return (int)next;
+}
+
+static void
+net_poll_add(struct pollfd *pfd, unsigned *idx, unsigned *n, int fd, unsigned what)
+{
+	idx[*n] = what;
+	pfd[*n].fd = fd;
+	pfd[*n].events = POLLIN;
+	pfd[(*n)++].revents = 0;
+}
+
+/*
+ * poll set: [0] signals, [1] logins, then the open listeners and the refused connections
+ * being drained; idx maps back (a listener's index, or NET_DRAIN_IDX + a drain slot).
+ */
+#define NET_DRAIN_IDX	MAX_LISTENERS
 static int
 net_wait(struct net_server *s, struct pollfd *pfd, unsigned *idx, unsigned *n)
 {
 	int64_t now = mono_ms();
-	int timeout = -1;
+	int timeout = net_drain_expire(s);
 	unsigned i;
 
-	pfd[0].fd = s->sig_r;
-	pfd[1].fd = s->login_r;
-	pfd[0].events = pfd[1].events = POLLIN;
-	*n = 2;
+	*n = 0;
+	net_poll_add(pfd, idx, n, s->sig_r, 0);
+	net_poll_add(pfd, idx, n, s->login_r, 0);
 	if (now < s->pause_until) {
-		timeout = (int)(s->pause_until - now);
+		if (timeout < 0 || s->pause_until - now < timeout) {
+			timeout = (int)(s->pause_until - now);
+		}
 	} else {
 		for (i = 0; i < s->nl; i++) {
 			if (s->lfd[i] >= 0) {
-				idx[*n] = i;
-				pfd[*n].fd = s->lfd[i];
-				pfd[(*n)++].events = POLLIN;
+				net_poll_add(pfd, idx, n, s->lfd[i], i);
 			}
+		}
+	}
+	for (i = 0; i < REFUSE_DRAIN_SLOTS; i++) {
+		if (s->drain[i].fd >= 0) {
+			net_poll_add(pfd, idx, n, s->drain[i].fd, NET_DRAIN_IDX + i);
 		}
 	}
 	return poll(pfd, *n, timeout);
@@ -511,10 +690,13 @@ net_wait(struct net_server *s, struct pollfd *pfd, unsigned *idx, unsigned *n)
 static void
 net_loop(struct net_server *s)
 {
-	struct pollfd pfd[MAX_LISTENERS + 2];
-	unsigned idx[MAX_LISTENERS + 2];
-	unsigned i, n;
+	struct pollfd pfd[MAX_LISTENERS + 2 + REFUSE_DRAIN_SLOTS];
+	unsigned idx[MAX_LISTENERS + 2 + REFUSE_DRAIN_SLOTS];
+	unsigned i, k, n;
 
+	for (i = 0; i < REFUSE_DRAIN_SLOTS; i++) {
+		s->drain[i].fd = -1;
+	}
 	while (!s->stopping || s->nchild > 0) {
 		if (net_wait(s, pfd, idx, &n) < 0) {
 			if (errno != EINTR) {
@@ -528,9 +710,17 @@ net_loop(struct net_server *s)
 		if (pfd[1].revents) {
 			net_read_logins(s);
 		}
-		for (i = 2; i < n && !s->stopping; i++) {
-			if (pfd[i].revents) {
-				net_accept(s, idx[i]);
+		for (i = 2; i < n; i++) {
+			if (!pfd[i].revents) {
+				continue;
+			}
+			if (idx[i] >= NET_DRAIN_IDX) {
+				net_drain_read(&s->drain[idx[i] - NET_DRAIN_IDX]);
+				continue;
+			}
+			/* Empty the queue (a burst after a reboot), a batch at a time. */
+			for (k = 0; k < ACCEPT_BATCH && !s->stopping && net_accept(s, idx[i]); k++) {
+				continue;
 			}
 		}
 	}

@@ -112,6 +112,23 @@
 #define DEF_MAX_PER_IP		8
 #define DEF_MAX_UNAUTH		10
 #define MAX_LISTENERS		8
+/*
+ * Listen queue of each serve socket: every client of a household reconnects at once
+ * after a router reboot (hundreds). The kernel caps it at net.core.somaxconn.
+ */
+#define LISTEN_BACKLOG		1024
+/* Connections taken from one listener per wake-up before signals and logins get a look
+ * (poll wakes again at once while more wait). */
+#define ACCEPT_BATCH		64
+/*
+ * A refused connection: after the refusal (none on TLS ports) we shut our side and read
+ * what the client sends (a ClientHello, pipelined commands) until it closes, up to this
+ * many bytes and ms, so that close() does not answer unread data with a TCP reset.
+ * Refused connections lingering like that at most; the oldest is closed for a new one.
+ */
+#define REFUSE_DRAIN_BYTES	16384
+#define REFUSE_DRAIN_MS		2000
+#define REFUSE_DRAIN_SLOTS	32
 /* Hard ceiling for max_children: serve's child table is a fixed array of this size. */
 #define MAX_CHILDREN_HARD	1024
 
@@ -130,13 +147,20 @@
 
 /* --- Failed-login throttle --- */
 
-/* Delay after a failure doubles per recent failure from that address, up to this. */
+/*
+ * Delay after a failure doubles per recent failure of that user from that address, up
+ * to this. A success clears only its own user's count at that address.
+ */
 #define FAIL_DELAY_BASE_MS	1000
 #define FAIL_DELAY_MAX_MS	16000
+/* The address's failures over all users count as one per this many: trying many names
+ * from one place slows down too, while a household's typos stay cheap. */
+#define FAIL_ADDR_SHARE		4
 /* Failures older than this are forgotten. */
 #define FAIL_WINDOW		900
-/* Addresses remembered in the shared throttle file (fixed-size table, LRU). */
-#define FAIL_TABLE_SLOTS	64
+/* (address, user) pairs and addresses remembered in the shared throttle file (fixed
+ * table, LRU): each failing guesser takes two slots. */
+#define FAIL_TABLE_SLOTS	128
 /* File under runtime_dir holding that table (24-byte header + 24 bytes per slot, LE). */
 #define FAIL_FILE_NAME		"fails"
 

@@ -387,12 +387,12 @@ login(struct pop3 *s, const char *user, char *pass)
 	}
 	if (rc != AUTH_OK) {
 		log_info("login failed user=%s from %s", log_name(user), s->io->peer);
-		auth_failed(s->cfg, s->io->peer);
+		auth_failed(s->cfg, s->io->peer, user);
 		s->bad++;
 		reply(s, "-ERR [AUTH] invalid user name or password");
 		return R_DONE;
 	}
-	auth_succeeded(s->cfg, s->io->peer);
+	auth_succeeded(s->cfg, s->io->peer, user);
 	(void)str_copy(s->user, sizeof(s->user), au.name);
 	log_info("login user=%s from %s", s->user, s->io->peer);
 	return open_maildrop(s);

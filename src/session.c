@@ -77,6 +77,8 @@ session_run(const struct session_ctx *ctx, int rfd, int wfd)
 	session_limit_cpu();
 	io_init(&io, rfd, wfd);
 	io_set_timeout(&io, ctx->cfg->preauth_timeout);
+	/* Logging in (TLS, STARTTLS, retries) gets one budget, not one per line. */
+	io_set_deadline(&io, ctx->cfg->preauth_timeout);
 	log_info("connect from %s", io.peer);
 	if (ctx->implicit_tls) {
 #if WITH_TLS

@@ -513,7 +513,7 @@ tls_recv(struct io *io, void *buf, size_t len)
 	size_t alen;
 	int rc;
 
-	rc = tls_pump(io, eng, BR_SSL_RECVAPP, tls_deadline(io->read_timeout_ms));
+	rc = tls_pump(io, eng, BR_SSL_RECVAPP, tls_deadline(io_read_wait_ms(io)));
 	if (rc == 1 && br_ssl_engine_last_error(eng) == BR_ERR_OK) {
 		/* close_notify or a plain TCP close: POP3/IMAP frame their own data. */
 		return 0;

@@ -127,33 +127,46 @@ test_throttle(void)
 	FILE *f;
 
 	for (i = 0; i < ARRAY_LEN(ms); i++) {
-		ms[i] = auth_fail_record(&cfg, "192.0.2.1");
+		ms[i] = auth_fail_record(&cfg, "192.0.2.1", "bob");
 	}
 	CHECK(ms[0] == FAIL_DELAY_BASE_MS && ms[1] == 2 * FAIL_DELAY_BASE_MS &&
 	    ms[2] == 4 * FAIL_DELAY_BASE_MS, "delay doubles: %u %u %u", ms[0], ms[1], ms[2]);
 	CHECK(ms[6] == FAIL_DELAY_MAX_MS, "delay capped at %u", ms[6]);
-	CHECK(auth_fail_record(&cfg, "192.0.2.2") == FAIL_DELAY_BASE_MS, "other address unaffected");
-	auth_succeeded(&cfg, "192.0.2.1");
-	CHECK(auth_fail_record(&cfg, "192.0.2.1") == FAIL_DELAY_BASE_MS, "success forgets failures");
+	CHECK(auth_fail_record(&cfg, "192.0.2.2", "bob") == FAIL_DELAY_BASE_MS,
+	    "other address unaffected");
+	auth_succeeded(&cfg, "192.0.2.1", "alice");
+	CHECK(auth_fail_record(&cfg, "192.0.2.1", "bob") == FAIL_DELAY_MAX_MS,
+	    "alice's login from the address keeps bob's delay");
+	auth_succeeded(&cfg, "192.0.2.1", "bob");
+	CHECK(auth_fail_record(&cfg, "192.0.2.1", "bob") == 2 * FAIL_DELAY_BASE_MS,
+	    "bob's login forgets bob's failures, not the address's (9 / %d)", FAIL_ADDR_SHARE);
+	for (i = 0; i < 4 * FAIL_ADDR_SHARE; i++) {
+		str_fmt(addr, sizeof(addr), "user%u", i);
+		ms[0] = auth_fail_record(&cfg, "192.0.2.3", addr);
+	}
+	CHECK(ms[0] == 8 * FAIL_DELAY_BASE_MS, "%d names tried once each from one address: %u ms",
+	    4 * FAIL_ADDR_SHARE, ms[0]);
 	for (i = 0; i < 3 * FAIL_TABLE_SLOTS; i++) {
 		str_fmt(addr, sizeof(addr), "198.51.100.%u", i);
-		auth_fail_record(&cfg, addr);
+		auth_fail_record(&cfg, addr, "bob");
 	}
-	CHECK(auth_fail_record(&cfg, "198.51.100.1") == FAIL_DELAY_BASE_MS,
+	CHECK(auth_fail_record(&cfg, "198.51.100.1", "bob") == FAIL_DELAY_BASE_MS,
 	    "table full: oldest entries recycled");
 	str_fmt(addr, sizeof(addr), "198.51.100.%u", 3 * FAIL_TABLE_SLOTS - 1);
-	CHECK(auth_fail_record(&cfg, addr) == 2 * FAIL_DELAY_BASE_MS, "recent entry kept");
+	CHECK(auth_fail_record(&cfg, addr, "bob") == 2 * FAIL_DELAY_BASE_MS, "recent entry kept");
 	str_fmt(addr, sizeof(addr), "%s/run/%s", dir, FAIL_FILE_NAME);
 	f = fopen(addr, "w");
 	if (f) {
 		fputs("garbage", f);
 		fclose(f);
 	}
-	CHECK(auth_fail_record(&cfg, "192.0.2.9") == FAIL_DELAY_BASE_MS &&
-	    auth_fail_record(&cfg, "192.0.2.9") == 2 * FAIL_DELAY_BASE_MS, "corrupt table rebuilt");
+	CHECK(auth_fail_record(&cfg, "192.0.2.9", "bob") == FAIL_DELAY_BASE_MS &&
+	    auth_fail_record(&cfg, "192.0.2.9", "bob") == 2 * FAIL_DELAY_BASE_MS,
+	    "corrupt table rebuilt");
 	str_fmt(cfg.runtime_dir, sizeof(cfg.runtime_dir), "%s/no/such/dir", dir);
-	CHECK(auth_fail_record(&cfg, "192.0.2.9") == FAIL_DELAY_BASE_MS &&
-	    auth_fail_record(&cfg, "192.0.2.9") == FAIL_DELAY_BASE_MS, "missing runtime dir: base delay");
+	CHECK(auth_fail_record(&cfg, "192.0.2.9", "bob") == FAIL_DELAY_BASE_MS &&
+	    auth_fail_record(&cfg, "192.0.2.9", "bob") == FAIL_DELAY_BASE_MS,
+	    "missing runtime dir: base delay");
 }
 
 static void

@@ -202,15 +202,18 @@ cert_time(struct der *d, uint64_t t)
 	der_tlv(d, y < 2050 ? DER_UTCTIME : DER_GENTIME, txt, (size_t)n);
 }
 
-/* Validity from a day ago (clients with a slow clock) to now + days. */
+/*
+ * Validity from a day ago (clients with a slow clock) for days in all, that day
+ * included: clients bound the whole span (Apple: at most 825 days), not what is left.
+ */
 static void
 cert_validity(struct der *d, unsigned days)
 {
 	size_t s = der_begin(d);
-	uint64_t now = (uint64_t)time(NULL);
+	uint64_t from = (uint64_t)time(NULL) - 86400;
 
-	cert_time(d, now - 86400);
-	cert_time(d, now + (uint64_t)days * 86400);
+	cert_time(d, from);
+	cert_time(d, from + (uint64_t)days * 86400);
 	der_end(d, DER_SEQUENCE, s);
 }
 

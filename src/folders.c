@@ -121,7 +121,7 @@ subs_read(const struct config *cfg, const char *user, int *missing)
 	if (subs_path(cfg, user, path, sizeof(path)) < 0) {
 		return NULL;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT) {
 		*missing = 1;
 		return calloc(1, 1);
@@ -174,7 +174,7 @@ subs_write(const struct config *cfg, const char *user, const char *text, size_t 
 		return FOLDERS_ERR;
 	}
 	(void)mkparents(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd >= 0) {
 		if (write_all(fd, text, n) == 0 && fsync(fd) == 0 && rename(tmp, path) == 0) {
 			rc = FOLDERS_OK;

@@ -801,7 +801,7 @@ idx_write_file(const char *path, const struct idx_set *s)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		return -1;
 	}
@@ -894,7 +894,7 @@ static uint32_t
 uidv_last(const char *path)
 {
 	char buf[16];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	ssize_t r;
 	uint32_t v = 0;
 
@@ -920,7 +920,7 @@ uidv_store(const char *path, uint32_t v)
 	if (n < 0 || str_fmt(tmp, sizeof(tmp), "%s.new", path) < 0) {
 		return -1;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		return -1;
 	}

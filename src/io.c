@@ -236,9 +236,12 @@ io_find_peer(struct io *io)
 	    (env = getenv("REMOTE_HOST")) != NULL) && addr_parse(env, &ss) == 0) {
 		/* ss filled from the launcher's environment */
 	} else {
-		/* A pipe or a local socket: the process that holds it is on this host. */
-		(void)str_copy(io->peer, sizeof(io->peer), "local");
-		io->peer_is_loopback = 1;
+		/*
+		 * A pipe or socketpair with no launcher naming the peer: socat or a wrapper
+		 * may be relaying a remote client, so an unknown peer counts as remote.
+		 */
+		(void)str_copy(io->peer, sizeof(io->peer), "unknown");
+		io->peer_is_loopback = 0;
 		return;
 	}
 	if (addr_text(&ss, io->peer, sizeof(io->peer)) < 0) {

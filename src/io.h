@@ -60,7 +60,7 @@ struct io {
 
 /* Set up io on fds with the plain transport: fds made non-blocking, TCP_NODELAY on
  * sockets; peer from getpeername() (v4-mapped shown as IPv4), else $TCPREMOTEIP or
- * $REMOTE_HOST, else "local" (a pipe) which counts as loopback. */
+ * $REMOTE_HOST, else "unknown", which counts as remote (not loopback). */
 void io_init(struct io *io, int rfd, int wfd);
 /* Idle limit for each read from now on (0 means the RFC 1939 minimum, POP3_TIMEOUT);
  * this also ends any deadline (the login it bounded is over). */

@@ -188,7 +188,7 @@ mc_load(struct mime_cache *c)
 	struct stat st;
 	int rc = -1;
 
-	c->fd = open(c->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	c->fd = open(c->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (c->fd < 0) {
 		log_warn("mime cache %s: open", c->path);
 		return -1;
@@ -471,7 +471,7 @@ mc_rewrite(struct mime_cache *c, const uint32_t *uids, size_t n)
 	int fd, rc = -1;
 
 	if (str_fmt(tmp, sizeof(tmp), "%s.new", c->path) < 0 ||
-	    (fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
+	    (fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
 		return -1;
 	}
 	mc_head(h, c->uidvalidity);

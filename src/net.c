@@ -755,6 +755,7 @@ cmd_serve(int argc, char **argv)
 		return net_usage();
 	}
 	signal(SIGPIPE, SIG_IGN);
+	priv_check_secrets(&s->cfg);
 	net_listen_all(s);
 	if (net_load_tls(s) < 0) {
 		fatal(NET_EX_OSERR, "cannot serve TLS without its key and certificate");

@@ -37,6 +37,26 @@ priv_runtime_dir(const struct config *cfg, uid_t uid, gid_t gid)
 	}
 }
 
+/* Warn about a secret file others may read or change (the check is advice, not a
+ * refusal: a missing file is reported where it is used). */
+static void
+priv_check_secret(const char *what, const char *path)
+{
+	struct stat st;
+
+	if (path[0] != '\0' && stat(path, &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH))) {
+		log_warnx("%s %s is %s by every user: chmod o-rw %s", what, path,
+		    (st.st_mode & S_IWOTH) ? "writable" : "readable", path);
+	}
+}
+
+void
+priv_check_secrets(const struct config *cfg)
+{
+	priv_check_secret("passwd_file", cfg->passwd_file);
+	priv_check_secret("tls_key", cfg->tls_key);
+}
+
 void
 priv_drop(const struct config *cfg)
 {

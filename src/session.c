@@ -150,6 +150,7 @@ session_verb(int argc, char **argv, enum proto proto)
 	if (ctx.implicit_tls && ctx.tls == NULL) {
 		fatal(EXIT_CONFIG, "%s --tls needs tls_cert and tls_key", name);
 	}
+	priv_check_secrets(&cfg);
 	priv_drop(&cfg);
 	return session_run(&ctx, 0, 1);
 }

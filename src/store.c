@@ -118,7 +118,8 @@ state_open_fd(struct store_folder *f, int create)
 	if (side_path(f, ".idx", path, sizeof(path)) < 0) {
 		return -1;
 	}
-	f->state_fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+	f->state_fd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC |
+	    (create ? O_CREAT : 0), 0600);
 	return f->state_fd < 0 ? -1 : 0;
 }
 
@@ -535,7 +536,7 @@ follow_mbox(struct store_folder *f)
 	if (a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
 		return 0;
 	}
-	fd = open(f->mbox_path, O_RDWR | O_CLOEXEC);
+	fd = open(f->mbox_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		return -1;
 	}
@@ -666,7 +667,7 @@ session_lock(struct store_folder *f)
 	int64_t deadline = mono_ms() + LOCK_TIMEOUT_MS;
 
 	if (side_path(f, ".ses", path, sizeof(path)) < 0 ||
-	    (f->session_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+	    (f->session_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
 		return STORE_ERR;
 	}
 	for (;;) {
@@ -689,7 +690,7 @@ pop3_lock(struct store_folder *f)
 	char path[PATH_LEN];
 
 	if (side_path(f, ".pop3", path, sizeof(path)) < 0 ||
-	    (f->pop3_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+	    (f->pop3_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
 		return STORE_ERR;
 	}
 	return flock(f->pop3_fd, LOCK_EX | LOCK_NB) == 0 ? STORE_OK : STORE_INUSE;
@@ -701,7 +702,7 @@ open_mbox(struct store_folder *f, int mode)
 	char dir[PATH_LEN];
 	char *slash;
 
-	f->mbox_fd = open(f->mbox_path, O_RDWR | O_CLOEXEC |
+	f->mbox_fd = open(f->mbox_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC |
 	    ((mode & STORE_CREATE) ? O_CREAT : 0), 0600);
 	if (f->mbox_fd < 0) {
 		return errno == ENOENT ? STORE_NOFOLDER : STORE_ERR;
@@ -1140,7 +1141,7 @@ follow_offsets(struct store_folder *f)
 	if (stat(path, &st) == 0 && (uint64_t)st.st_ino == f->state_ino) {
 		return STORE_OK;
 	}
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		return STORE_ERR;
 	}
 	if (header_generation(fd, &gen) == 0 && gen == f->generation) {

@@ -79,7 +79,7 @@ store_kw_load(const char *side, struct store_keywords *kw)
 	if (kw_path(side, path, sizeof(path)) < 0) {
 		return -1;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		return errno == ENOENT ? 0 : -1;
 	}
@@ -144,7 +144,7 @@ store_kw_find(const char *side, struct store_keywords *kw, const char *name, int
 	if (i >= 0 || !add || kw_path(side, path, sizeof(path)) < 0) {
 		return i;
 	}
-	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		return -1;
 	}
@@ -533,7 +533,7 @@ recent_open(const char *side, int flags)
 	if (str_fmt(path, sizeof(path), "%s.rct", side) < 0) {
 		return -1;
 	}
-	return open(path, flags | O_CLOEXEC, 0600);
+	return open(path, flags | O_NOFOLLOW | O_CLOEXEC, 0600);
 }
 
 int

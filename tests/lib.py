@@ -13,6 +13,9 @@ import tempfile
 import time
 
 MAILNOOK = os.environ["MAILNOOK"]
+# Sessions started on pipes need a launcher to name the client, as tcpsvd does; without
+# one the client is unknown and counts as remote. Tests launch from loopback.
+os.environ.setdefault("TCPREMOTEIP", "127.0.0.1")
 PASSED = 0
 FAILED = 0
 

@@ -3,6 +3,9 @@
 # free_port, start_serve/wait_port, and cleanup of everything started.
 set -u
 : "${MAILNOOK:?set MAILNOOK to the binary under test}"
+# Sessions started on pipes need a launcher to name the client, as tcpsvd does; without
+# one the client is unknown and counts as remote. Tests launch from loopback.
+export TCPREMOTEIP="${TCPREMOTEIP:-127.0.0.1}"
 TESTS_DIR=$(cd "$(dirname "$0")/.." && pwd)
 
 T=$(mktemp -d /tmp/mailnook-test.XXXXXX)

@@ -150,7 +150,8 @@ test_writes(void)
 
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair");
 	io_init(&io, sv[0], sv[0]);
-	CHECK(io.peer_is_loopback && strcmp(io.peer, "local") == 0, "local socket is loopback");
+	CHECK(!io.peer_is_loopback && strcmp(io.peer, "unknown") == 0,
+	    "a socketpair with no launcher variable is an unknown, remote peer");
 	io.read_timeout_ms = 200;
 	io_printf(&io, "+OK %d %s\r\n", 3, "x");
 	io_puts(&io, "+OK\r\n");
@@ -197,7 +198,7 @@ test_peer_env(void)
 		{ "::ffff:127.0.0.1", "127.0.0.1", 1 },
 		{ "::1", "::1", 1 },
 		{ "2001:db8::1", "2001:db8::1", 0 },
-		{ "not-an-address", "local", 1 },
+		{ "not-an-address", "unknown", 0 },
 	};
 	size_t i;
 	int p[2];
@@ -212,6 +213,13 @@ test_peer_env(void)
 		close(p[1]);
 	}
 	unsetenv("TCPREMOTEIP");
+	CHECK(pipe(p) == 0, "pipe");
+	io_init(&io, p[0], p[1]);
+	CHECK(strcmp(io.peer, "unknown") == 0 && !io.peer_is_loopback,
+	    "a pipe and no launcher variable: unknown, remote (%s, loopback %d)", io.peer,
+	    io.peer_is_loopback);
+	close(p[0]);
+	close(p[1]);
 }
 
 /* A TCP connection over loopback (family AF_INET or AF_INET6, v4-mapped when dual). */

@@ -93,7 +93,8 @@
 
 /* RFC 1939 section 3: the autologout timer must be at least 10 minutes. */
 #define POP3_TIMEOUT		600
-/* Before login nobody has a reason to idle: keep pre-auth sessions cheap. */
+/* Before login nobody has a reason to idle: the whole login (TLS, retries, NOOPs) must be
+ * done this long after connect, so that slow or chatty clients cannot hoard places. */
 #define PREAUTH_TIMEOUT		60
 /* A client that stops reading our output: give up writing after this. */
 #define WRITE_TIMEOUT		120

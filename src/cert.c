@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -641,7 +642,7 @@ cmd_cert(int argc, char **argv)
 	if (first < 0) {
 		fprintf(stderr, "usage: mailnook [-c FILE] [-o key=value] cert [--cert FILE] "
 		    "[--key FILE] [--days N] [--force] [NAME|IP]...\n");
-		return 64;
+		return EX_USAGE;
 	}
 	o.cert = o.cert ? o.cert : (cfg.tls_cert[0] ? cfg.tls_cert : DEF_TLS_CERT);
 	o.key = o.key ? o.key : (cfg.tls_key[0] ? cfg.tls_key : DEF_TLS_KEY);
@@ -649,7 +650,7 @@ cmd_cert(int argc, char **argv)
 	if (cert_create(o.cert, o.key, names, n, o.days, o.force, fpr, err,
 	    sizeof(err)) != 0) {
 		fprintf(stderr, "mailnook cert: %s\n", err);
-		return 73;
+		return EX_CANTCREAT;
 	}
 	printf("wrote %s and %s (valid %u days)\nSHA256 Fingerprint=%s\n", o.cert, o.key,
 	    o.days, fpr);
@@ -668,7 +669,7 @@ cmd_cert(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	fprintf(stderr, "mailnook cert: built without TLS support\n");
-	return 69;
+	return EX_UNAVAILABLE;
 }
 
 #endif

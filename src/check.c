@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "compact.h"
@@ -399,7 +400,7 @@ static int
 check_usage(void)
 {
 	fprintf(stderr, "usage: mailnook [-c FILE] check [--repair] [--compact] USER|PATH\n");
-	return 64;
+	return EX_USAGE;
 }
 
 int
@@ -431,11 +432,11 @@ cmd_check(int argc, char **argv)
 	}
 	if (rc < 0) {
 		fprintf(stderr, "mailnook check: bad user or path '%s'\n", argv[i]);
-		return 64;
+		return EX_USAGE;
 	}
 	rc = store_check(mbox, side, repair, compact, stdout);
 	if (rc == STORE_INUSE) {
-		return 75;
+		return EX_TEMPFAIL;
 	}
 	return rc == STORE_OK ? 0 : 1;
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -600,7 +601,7 @@ config_from_args(struct config *cfg, int argc, char **argv, int *optind_out)
 		if (c == '?' || ((c == 'o' || c == 'd') && n + (c == 'd') >= MAX_OVERRIDES)) {
 			fprintf(stderr, "mailnook %s: usage: mailnook [-c FILE] [-o key=value]... "
 			    "[-f] [-d] %s ...\n", argv[0], argv[0]);
-			exit(64);
+			exit(EX_USAGE);
 		}
 		if (c == 'c') {
 			file = optarg;
@@ -615,7 +616,7 @@ config_from_args(struct config *cfg, int argc, char **argv, int *optind_out)
 	}
 	if (config_load(cfg, file, ov, n, err, sizeof(err)) < 0) {
 		fprintf(stderr, "mailnook: %s\n", err);
-		exit(64);
+		exit(EX_USAGE);
 	}
 	cfg->foreground = fg;
 	log_open("mailnook", cfg->log_stderr);

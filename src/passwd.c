@@ -15,6 +15,7 @@
 #include "auth.h"
 #include "config.h"
 #include "log.h"
+#include "name.h"
 #include "util.h"
 #include "verbs.h"
 
@@ -126,7 +127,7 @@ cmd_passwd(int argc, char **argv)
 		fprintf(stderr, "usage: mailnook [-c FILE] passwd USER  (password on stdin or tty)\n");
 		return EX_USAGE;
 	}
-	if (!auth_name_valid(argv[first])) {
+	if (!name_user_valid(argv[first])) {
 		fprintf(stderr, "mailnook passwd: '%s' is not a valid user name\n", argv[first]);
 		return EX_USAGE;
 	}

@@ -13,6 +13,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "name.h"
 #include "sasl.h"
 #include "store.h"
 #include "tls.h"
@@ -163,7 +164,7 @@ plain_refused(struct pop3 *s)
 static const char *
 log_name(const char *user)
 {
-	return auth_name_valid(user) ? user : "<invalid>";
+	return name_user_valid(user) ? user : "<invalid>";
 }
 
 /* Split arg at single spaces into at most max tokens; -1 on empty tokens or too many. */

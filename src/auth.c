@@ -22,7 +22,7 @@
 
 #include "log.h"
 #include "name.h"
-#include "net.h"
+#include "report.h"
 #include "util.h"
 
 /* Salt setting for the dummy crypt when the passwd file holds no usable hash. */
@@ -374,7 +374,7 @@ auth_succeeded(const struct config *cfg, const char *addr)
 {
 	fail_update(cfg, addr, 0);
 	/* Under serve, the session no longer counts against max_unauth. */
-	net_report_login();
+	report_login();
 }
 
 /* --- Setting a password: atomic rewrite of the passwd file --- */

@@ -4,7 +4,6 @@
  * caps on sessions in total, per source address and not yet logged in. Signals reach
  * the loop through a self-pipe; one connection's error never ends the listener.
  */
-#include "net.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,6 +22,7 @@
 #include "config.h"
 #include "log.h"
 #include "priv.h"
+#include "report.h"
 #include "session.h"
 #include "tls.h"
 #include "util.h"
@@ -57,26 +57,8 @@ struct net_server {
 	struct net_child child[MAX_CHILDREN_HARD];
 };
 
-/* The two process-wide fds: written by signal handlers, and in a child by the login
- * report. Each process owns its own copy after fork. */
+/* Written by signal handlers; each process owns its own copy after fork. */
 static int net_sig_w = -1;
-static int net_login_fd = -1;
-
-void
-net_report_login(void)
-{
-	int32_t pid = (int32_t)getpid();
-
-	if (net_login_fd < 0) {
-		return;
-	}
-	/* 4 bytes < PIPE_BUF: one atomic record even with many children writing. */
-	if (write(net_login_fd, &pid, sizeof(pid)) != (ssize_t)sizeof(pid)) {
-		log_warn("cannot report login to the listener");
-	}
-	close(net_login_fd);
-	net_login_fd = -1;
-}
 
 static void
 net_on_signal(int sig)
@@ -329,7 +311,7 @@ net_child_run(struct net_server *s, int fd, const struct listener_conf *l,
 	close(net_sig_w);
 	close(s->login_r);
 	net_sig_w = -1;
-	net_login_fd = s->login_w;
+	report_attach(s->login_w);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.cfg = &s->cfg;
 	ctx.tls = s->tls;

@@ -69,12 +69,11 @@ compact_dead(const struct idx_set *img)
 static int
 plan_push(struct compact_plan *p, uint64_t src, uint64_t dst, uint64_t len)
 {
-	struct compact_move *m = realloc(p->moves, ((size_t)p->n + 1) * sizeof(*m));
-
-	if (m == NULL) {
+	/* Runs alternate with expunged messages: never more moves than messages. */
+	if (array_grow(&p->moves, &p->cap, (size_t)p->n + 1, sizeof(*p->moves), 16,
+	    FOLDER_MSGS_MAX) < 0) {
 		return -1;
 	}
-	p->moves = m;
 	p->moves[p->n].src = src;
 	p->moves[p->n].dst = dst;
 	p->moves[p->n].len = len;
@@ -133,6 +132,7 @@ compact_free_plan(struct compact_plan *p)
 	free(p->moves);
 	p->moves = NULL;
 	p->n = 0;
+	p->cap = 0;
 }
 
 /*

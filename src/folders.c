@@ -450,18 +450,8 @@ listing_add(struct listing *l, const char *name, unsigned attrs)
 {
 	struct folder_ent *e;
 
-	if (l->n == l->cap) {
-		size_t ncap = l->cap ? l->cap * 2 : 32;
-
-		if (l->n >= FOLDERS_MAX) {
-			return FOLDERS_TOOMANY;
-		}
-		e = realloc(l->v, ncap * sizeof(*e));
-		if (e == NULL) {
-			return FOLDERS_ERR;
-		}
-		l->v = e;
-		l->cap = ncap;
+	if (array_grow(&l->v, &l->cap, l->n + 1, sizeof(*l->v), 32, FOLDERS_MAX) < 0) {
+		return errno == EFBIG ? FOLDERS_TOOMANY : FOLDERS_ERR;
 	}
 	e = &l->v[l->n];
 	if (str_copy(e->name, sizeof(e->name), name) < 0) {

@@ -272,23 +272,9 @@ idx_find(const struct idx_set *s, uint32_t uid)
 int
 idx_push(struct idx_set *s, const struct store_msg *m)
 {
-	if (s->count == s->cap) {
-		uint32_t ncap = s->cap ? s->cap * 2 : 64;
-		struct store_msg *n;
-
-		if (s->cap >= FOLDER_MSGS_MAX) {
-			errno = EFBIG;
-			return -1;
-		}
-		if (ncap > FOLDER_MSGS_MAX) {
-			ncap = FOLDER_MSGS_MAX;
-		}
-		n = realloc(s->msgs, (size_t)ncap * sizeof(*n));
-		if (n == NULL) {
-			return -1;
-		}
-		s->msgs = n;
-		s->cap = ncap;
+	if (array_grow(&s->msgs, &s->cap, (size_t)s->count + 1, sizeof(*s->msgs), 64,
+	    FOLDER_MSGS_MAX) < 0) {
+		return -1;
 	}
 	s->msgs[s->count++] = *m;
 	if (m->uid >= s->uidnext) {

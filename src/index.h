@@ -30,7 +30,8 @@ enum idx_type {
 /* A folder's state: the full image of a state file, or a session's view of it. */
 struct idx_set {
 	struct store_msg *msgs;	/* ascending UIDs */
-	uint32_t count, cap;
+	uint32_t count;
+	size_t cap;
 	uint32_t uidvalidity, uidnext;
 	uint64_t generation;
 	int mboxrd;

@@ -386,15 +386,9 @@ struct newmail {
 static int
 newmail_add(struct newmail *nm, const struct idx_log *l)
 {
-	if (nm->cap - nm->len < IDX_LOG_MAX) {
-		size_t ncap = nm->cap ? nm->cap * 2 : 4096;
-		unsigned char *b = realloc(nm->buf, ncap);
-
-		if (b == NULL) {
-			return -1;
-		}
-		nm->buf = b;
-		nm->cap = ncap;
+	if (array_grow(&nm->buf, &nm->cap, nm->len + IDX_LOG_MAX, 1, 4096,
+	    (size_t)FOLDER_MSGS_MAX * IDX_LOG_MAX) < 0) {
+		return -1;
 	}
 	nm->len += idx_put_log(nm->buf + nm->len, l);
 	return 0;
@@ -443,7 +437,8 @@ scan_new(struct store_folder *f, struct idx_set *s, const struct store_mboxstat 
 /* Growing list of scanned entries for a full rescan. */
 struct entries {
 	struct mbox_entry *v;
-	uint32_t n, cap;
+	uint32_t n;
+	size_t cap;
 };
 
 static int
@@ -451,19 +446,9 @@ entries_cb(void *ctx, const struct mbox_entry *e)
 {
 	struct entries *es = ctx;
 
-	if (es->n == es->cap) {
-		uint32_t ncap = es->cap ? es->cap * 2 : 256;
-		struct mbox_entry *v;
-
-		if (es->cap >= FOLDER_MSGS_MAX) {
-			return -1;
-		}
-		v = realloc(es->v, (size_t)ncap * sizeof(*v));
-		if (v == NULL) {
-			return -1;
-		}
-		es->v = v;
-		es->cap = ncap;
+	if (array_grow(&es->v, &es->cap, (size_t)es->n + 1, sizeof(*es->v), 256,
+	    FOLDER_MSGS_MAX) < 0) {
+		return -1;
 	}
 	es->v[es->n++] = *e;
 	return 0;

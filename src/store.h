@@ -77,7 +77,7 @@ struct store_folder {
 	int state_fd;
 	int session_fd;		/* shared flock while open: compaction waits for it */
 	int pop3_fd;
-	uint32_t cap;
+	size_t cap;
 	uint64_t state_seen;	/* bytes of the state file already applied */
 	uint64_t state_ino;	/* inode of the state file: a checkpoint replaces it */
 	uint64_t generation;

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store.h"
+#include "store_types.h"
 
 #define IDX_MAGIC	"mnkIDX\r\n"	/* 8 bytes; CR LF catches text-mode mangling */
 #define IDX_VERSION	1

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "side.h"
 #include "util.h"
 
 #define JNL_MAGIC	"mnkJNL\r\n"
@@ -457,8 +458,8 @@ job_init(struct cjob *j, int mbox_fd, const char *side, struct mbox_lock *l)
 	j->mbox_fd = mbox_fd;
 	j->jfd = -1;
 	j->lock = l;
-	if (str_fmt(j->jnl, sizeof(j->jnl), "%s.jnl", side) < 0 ||
-	    str_fmt(j->idx, sizeof(j->idx), "%s.idx", side) < 0) {
+	if (side_path(j->jnl, sizeof(j->jnl), side, SIDE_JNL) < 0 ||
+	    side_path(j->idx, sizeof(j->idx), side, SIDE_IDX) < 0) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}

@@ -16,6 +16,7 @@
 #include "imap_envelope.h"
 #include "log.h"
 #include "mime_cache.h"
+#include "side.h"
 #include "util.h"
 
 #define MC_MAGIC	"MNKMIME1"
@@ -56,21 +57,10 @@ mc_head_ok(int fd, uint32_t uidvalidity)
 static size_t
 mc_slot_lower(const struct mime_cache *c, uint32_t uid)
 {
-	size_t lo = 0, hi = c->nslot;
-
 	if (c->nslot > 0 && c->slot[c->nslot - 1].uid < uid) {
 		return c->nslot;	/* appends come mostly in UID order */
 	}
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (c->slot[mid].uid < uid) {
-			lo = mid + 1;
-		} else {
-			hi = mid;
-		}
-	}
-	return lo;
+	return uid_lower(c->slot, c->nslot, sizeof(*c->slot), uid);
 }
 
 /* Insert or replace the slot of uid (kept sorted). */
@@ -220,7 +210,7 @@ mime_cache_open(struct mime_cache *c, const char *side_base, uint32_t uidvalidit
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 	c->uidvalidity = uidvalidity;
-	if (str_fmt(c->path, sizeof(c->path), "%s.mime", side_base) < 0) {
+	if (side_path(c->path, sizeof(c->path), side_base, SIDE_MIME) < 0) {
 		return -1;
 	}
 	if (mc_load(c) != 0) {

@@ -5,6 +5,7 @@
 #ifndef MAILNOOK_STORE_TYPES_H
 #define MAILNOOK_STORE_TYPES_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mbox.h"
@@ -31,6 +32,8 @@ struct store_msg {
 	uint64_t modseq;	/* reserved for CONDSTORE */
 	struct mbox_entry e;	/* where and how big in the mbox */
 };
+/* uid_lower (util.h) searches arrays of these by their first member. */
+_Static_assert(offsetof(struct store_msg, uid) == 0, "uid first");
 
 /* What the index last saw of the mbox: any difference means outside changes. */
 struct store_mboxstat {

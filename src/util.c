@@ -218,6 +218,26 @@ array_grow(void *arrp, size_t *cap, size_t need, size_t size, size_t first, size
 	return 0;
 }
 
+size_t
+uid_lower(const void *base, size_t n, size_t stride, uint32_t uid)
+{
+	const unsigned char *p = base;
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint32_t v;
+
+		memcpy(&v, p + mid * stride, sizeof(v));
+		if (v < uid) {
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	return lo;
+}
+
 int
 b64_value(int c)
 {

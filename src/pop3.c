@@ -72,20 +72,33 @@ struct pop3_cmd {
 
 /* --- The reply writer: the only code that emits CRLF and dot-stuffing. --- */
 
+/* Format one reply line (without CRLF) into buf; a line that does not fit is logged. */
+static int
+format_line(char *buf, size_t cap, const char *fmt, va_list ap)
+{
+	int n = vsnprintf(buf, cap, fmt, ap);
+
+	if (n < 0 || (size_t)n >= cap) {
+		log_warnx("pop3: reply line longer than %zu bytes not sent", cap - 1);
+		return -1;
+	}
+	return n;
+}
+
 static void
 reply(struct pop3 *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 reply(struct pop3 *s, const char *fmt, ...)
 {
-	char buf[512];
+	char buf[POP3_REPLY_MAX];
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = format_line(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(buf)) {
+	if (n < 0) {
 		n = str_fmt(buf, sizeof(buf), "-ERR [SYS/PERM] reply too long");
 	}
 	io_write(s->io, buf, (size_t)n);
@@ -115,14 +128,14 @@ ml_line(struct pop3 *s, const char *fmt, ...) __attribute__((format(printf, 2, 3
 static void
 ml_line(struct pop3 *s, const char *fmt, ...)
 {
-	char buf[128];
+	char buf[POP3_REPLY_MAX];
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = format_line(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	if (n >= 0 && (size_t)n < sizeof(buf)) {
+	if (n >= 0) {
 		ml_piece(s, buf, (size_t)n, 1, 1);
 	}
 }

@@ -4,7 +4,6 @@
  * caps on sessions in total, per source address and not yet logged in. Signals reach
  * the loop through a self-pipe; one connection's error never ends the listener.
  */
-#include "net.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,11 +16,13 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "log.h"
 #include "priv.h"
+#include "report.h"
 #include "session.h"
 #include "tls.h"
 #include "util.h"
@@ -29,8 +30,6 @@
 
 /* After EMFILE/ENFILE from accept, stop accepting this long instead of spinning. */
 #define NET_PAUSE_MS	1000
-#define NET_EX_USAGE	64
-#define NET_EX_OSERR	71
 
 /* A source address, compared for max_per_ip. */
 struct net_addr {
@@ -47,7 +46,7 @@ struct net_drain {
 
 struct net_child {
 	pid_t pid;
-	enum net_state state;	/* as last reported through the login pipe */
+	enum report_state state;	/* as last reported through the login pipe */
 	uint64_t serial;	/* accept order: the lowest is the oldest */
 	struct net_addr addr;
 };
@@ -69,28 +68,8 @@ struct net_server {
 
 static void net_read_logins(struct net_server *s);
 
-/* The two process-wide fds: written by signal handlers, and in a child by the login
- * report. Each process owns its own copy after fork. */
+/* Written by signal handlers; each process owns its own copy after fork. */
 static int net_sig_w = -1;
-static int net_login_fd = -1;
-
-void
-net_report_state(enum net_state st)
-{
-	int32_t rec[2] = { (int32_t)getpid(), (int32_t)st };
-
-	if (net_login_fd < 0) {
-		return;
-	}
-	/* 8 bytes < PIPE_BUF: one atomic record even with many children writing. */
-	if (write(net_login_fd, rec, sizeof(rec)) != (ssize_t)sizeof(rec)) {
-		log_warn("cannot report login state to the listener");
-	}
-	if (st == NET_AUTHED) {
-		close(net_login_fd);
-		net_login_fd = -1;
-	}
-}
 
 static void
 net_on_signal(int sig)
@@ -177,7 +156,7 @@ net_listen_one(const struct listener_conf *l)
 	    (v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) < 0) ||
 	    bind(fd, (struct sockaddr *)&ss, v6 ? sizeof(*a6) : sizeof(*a4)) < 0 ||
 	    listen(fd, LISTEN_BACKLOG) < 0) {
-		fatal(NET_EX_OSERR, "cannot listen on %s%s%s:%u: %m", v6 ? "[" : "", l->addr,
+		fatal(EX_OSERR, "cannot listen on %s%s%s:%u: %m", v6 ? "[" : "", l->addr,
 		    v6 ? "]" : "", l->port);
 	}
 	log_info("listening on %s%s%s:%u %s%s", v6 ? "[" : "", l->addr, v6 ? "]" : "",
@@ -196,7 +175,7 @@ net_listen_all(struct net_server *s)
 	}
 	s->nl = s->cfg.n_listen;
 	if (n == 0) {
-		fatal(NET_EX_OSERR, "no listener could be opened");
+		fatal(EX_OSERR, "no listener could be opened");
 	}
 }
 
@@ -249,25 +228,25 @@ net_daemonize(void)
 	int fd;
 
 	if (pid < 0) {
-		fatal(NET_EX_OSERR, "fork: %m");
+		fatal(EX_OSERR, "fork: %m");
 	}
 	if (pid > 0) {
 		_exit(0);
 	}
 	if (setsid() < 0) {
-		fatal(NET_EX_OSERR, "setsid: %m");
+		fatal(EX_OSERR, "setsid: %m");
 	}
 	/* The second fork leaves a process that can never reacquire a terminal. */
 	pid = fork();
 	if (pid < 0) {
-		fatal(NET_EX_OSERR, "fork: %m");
+		fatal(EX_OSERR, "fork: %m");
 	}
 	if (pid > 0) {
 		_exit(0);
 	}
 	fd = open("/dev/null", O_RDWR);
 	if (chdir("/") < 0 || fd < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) {
-		fatal(NET_EX_OSERR, "daemonize: %m");
+		fatal(EX_OSERR, "daemonize: %m");
 	}
 	if (fd > 2) {
 		close(fd);
@@ -304,7 +283,7 @@ net_same_addr(const struct net_addr *x, const struct net_addr *y)
 static int
 net_evictable(const struct net_child *c, int unauth_only)
 {
-	return unauth_only ? c->state == NET_PRELOGIN : c->state != NET_AUTHED;
+	return unauth_only ? c->state == REPORT_PRELOGIN : c->state != REPORT_AUTHED;
 }
 
 /* Evictable sessions from a. */
@@ -367,7 +346,7 @@ net_over_cap(struct net_server *s, const struct net_addr *a)
 
 	for (i = 0; i < s->nchild; i++) {
 		same += net_same_addr(&s->child[i].addr, a);
-		unauth += s->child[i].state == NET_PRELOGIN;
+		unauth += s->child[i].state == REPORT_PRELOGIN;
 	}
 	if (same >= s->cfg.max_per_ip) {
 		return "max_per_ip";
@@ -465,7 +444,7 @@ net_child_run(struct net_server *s, int fd, const struct listener_conf *l,
 	close(net_sig_w);
 	close(s->login_r);
 	net_sig_w = -1;
-	net_login_fd = s->login_w;
+	report_attach(s->login_w);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.cfg = &s->cfg;
 	ctx.tls = s->tls;
@@ -518,7 +497,7 @@ net_accept(struct net_server *s, unsigned li)
 		return 1;
 	}
 	s->child[s->nchild].pid = pid;
-	s->child[s->nchild].state = NET_PRELOGIN;
+	s->child[s->nchild].state = REPORT_PRELOGIN;
 	s->child[s->nchild].serial = ++s->serial;
 	s->child[s->nchild].addr = a;
 	s->nchild++;
@@ -568,9 +547,9 @@ net_read_logins(struct net_server *s)
 		for (i = 0; i < n / (ssize_t)sizeof(rec[0]); i++) {
 			struct net_child *c = net_find_child(s, (pid_t)rec[i][0]);
 
-			if (c != NULL && c->state != NET_AUTHED && rec[i][1] >= NET_PRELOGIN &&
-			    rec[i][1] <= NET_AUTHED) {
-				c->state = (enum net_state)rec[i][1];
+			if (c != NULL && c->state != REPORT_AUTHED && rec[i][1] >= REPORT_PRELOGIN &&
+			    rec[i][1] <= REPORT_AUTHED) {
+				c->state = (enum report_state)rec[i][1];
 			}
 		}
 	}
@@ -700,7 +679,7 @@ net_loop(struct net_server *s)
 	while (!s->stopping || s->nchild > 0) {
 		if (net_wait(s, pfd, idx, &n) < 0) {
 			if (errno != EINTR) {
-				fatal(NET_EX_OSERR, "poll: %m");
+				fatal(EX_OSERR, "poll: %m");
 			}
 			continue;
 		}
@@ -731,7 +710,7 @@ static int
 net_usage(void)
 {
 	fprintf(stderr, "usage: mailnook [-c FILE] [-o key=value] serve [-f]\n");
-	return NET_EX_USAGE;
+	return EX_USAGE;
 }
 
 int
@@ -741,7 +720,7 @@ cmd_serve(int argc, char **argv)
 	int first, c;
 
 	if (s == NULL) {
-		fatal(NET_EX_OSERR, "out of memory");
+		fatal(EX_OSERR, "out of memory");
 	}
 	config_from_args(&s->cfg, argc, argv, &first);
 	optind = first;
@@ -758,7 +737,7 @@ cmd_serve(int argc, char **argv)
 	priv_check_secrets(&s->cfg);
 	net_listen_all(s);
 	if (net_load_tls(s) < 0) {
-		fatal(NET_EX_OSERR, "cannot serve TLS without its key and certificate");
+		fatal(EX_OSERR, "cannot serve TLS without its key and certificate");
 	}
 	/* Drop before detaching, so that a failure still reaches the terminal. */
 	priv_drop(&s->cfg);
@@ -770,7 +749,7 @@ cmd_serve(int argc, char **argv)
 		net_daemonize();
 	}
 	if (net_pipe(&s->sig_r, &net_sig_w) < 0 || net_pipe(&s->login_r, &s->login_w) < 0) {
-		fatal(NET_EX_OSERR, "pipe: %m");
+		fatal(EX_OSERR, "pipe: %m");
 	}
 	net_signals(net_on_signal);
 	net_loop(s);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "imap.h"
@@ -21,13 +22,6 @@
 #include "util.h"
 #include "verbs.h"
 
-/* sysexits: the service is not available (protocol not built into this binary). */
-#define EXIT_UNAVAILABLE	69
-#define EXIT_USAGE		64
-#define EXIT_CONFIG		78
-/* sysexits EX_TEMPFAIL: the session ended itself at its CPU time limit. */
-#define EXIT_CPU		75
-
 /*
  * SIGXCPU: the session has spent SESSION_CPU_MAX seconds of CPU. Whatever it was doing
  * is abandoned as a crash would be (the store survives those); log_emit formats on the
@@ -38,7 +32,7 @@ session_on_xcpu(int sig)
 {
 	(void)sig;
 	log_warnx("session reached its CPU time limit, closing");
-	_exit(EXIT_CPU);
+	_exit(EX_TEMPFAIL);
 }
 
 /* The CPU budget of this process (it serves exactly one connection). */
@@ -92,7 +86,7 @@ session_run(const struct session_ctx *ctx, int rfd, int wfd)
 		log_info("tls %s from %s", tls_describe(&io), io.peer);
 #else
 		log_warnx("implicit TLS asked but TLS is not built in");
-		return EXIT_UNAVAILABLE;
+		return EX_UNAVAILABLE;
 #endif
 	}
 	switch (ctx->proto) {
@@ -101,7 +95,7 @@ session_run(const struct session_ctx *ctx, int rfd, int wfd)
 	case PROTO_IMAP:
 		return imap_session(ctx, &io);
 	}
-	return EXIT_UNAVAILABLE;
+	return EX_UNAVAILABLE;
 }
 
 #if WITH_TLS
@@ -117,7 +111,7 @@ session_load_tls(const struct config *cfg)
 	}
 	srv = tls_load(cfg->tls_cert, cfg->tls_key, err, sizeof(err));
 	if (srv == NULL) {
-		fatal(EXIT_CONFIG, "tls: %s", err);
+		fatal(EX_CONFIG, "tls: %s", err);
 	}
 	return srv;
 }
@@ -139,7 +133,7 @@ session_verb(int argc, char **argv, enum proto proto)
 			ctx.implicit_tls = 1;
 		} else {
 			fprintf(stderr, "usage: mailnook [-c FILE] [-o key=value] %s [--tls]\n", name);
-			return EXIT_USAGE;
+			return EX_USAGE;
 		}
 	}
 	ctx.cfg = &cfg;
@@ -148,7 +142,7 @@ session_verb(int argc, char **argv, enum proto proto)
 	ctx.tls = session_load_tls(&cfg);
 #endif
 	if (ctx.implicit_tls && ctx.tls == NULL) {
-		fatal(EXIT_CONFIG, "%s --tls needs tls_cert and tls_key", name);
+		fatal(EX_CONFIG, "%s --tls needs tls_cert and tls_key", name);
 	}
 	priv_check_secrets(&cfg);
 	priv_drop(&cfg);

@@ -55,11 +55,18 @@ $(B)/mailnook: $(OBJS)
 $(B)/%.o: src/%.c src/*.h | $(B)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(B) $(B)/unit:
+$(B) $(B)/unit $(B)/replay:
 	mkdir -p $@
 
-# Unit tests: each tests/unit/test_*.c links against every module but main.
-unit: $(UNIT_BINS)
+# Unit tests: each tests/unit/test_*.c links against every module but main. The fuzz
+# entries are built beside them as replayers of saved inputs (their own main, see
+# tests/fuzz/replay.h); tests/e2e/fuzz_replay.sh feeds them the committed corpora.
+REPLAY_BINS = $(patsubst tests/fuzz/%.c,$(B)/replay/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+unit: $(UNIT_BINS) $(REPLAY_BINS)
+
+$(B)/replay/%: tests/fuzz/%.c tests/fuzz/*.h $(LIBOBJS) | $(B)/replay
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS)
 
 $(B)/unit/%: tests/unit/%.c tests/unit/t.h $(LIBOBJS) | $(B)/unit
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS)
@@ -79,7 +86,7 @@ FUZZ_LIBSRCS = $(filter-out src/main.c,$(SRCS))
 
 fuzz: $(FUZZ_BINS)
 
-build/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.h $(FUZZ_LIBSRCS) src/*.h
+build/fuzz/%: tests/fuzz/%.c tests/fuzz/*.h $(FUZZ_LIBSRCS) src/*.h
 	mkdir -p build/fuzz
 	$(FUZZ_CC) $(CPPFLAGS) -std=c11 $(FUZZ_FLAGS) -Isrc -o $@ $< $(FUZZ_LIBSRCS) \
 	    $(BEARSSL_LIB) -lcrypt

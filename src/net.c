@@ -436,10 +436,17 @@ net_child_run(struct net_server *s, int fd, const struct listener_conf *l,
     const sigset_t *mask)
 {
 	struct session_ctx ctx;
+	unsigned i;
 
 	net_signals(SIG_DFL);
 	sigprocmask(SIG_SETMASK, mask, NULL);
 	net_close_listeners(s);
+	/* A copy kept here would hold a refused connection open past the listener's close. */
+	for (i = 0; i < REFUSE_DRAIN_SLOTS; i++) {
+		if (s->drain[i].fd >= 0) {
+			net_drain_close(&s->drain[i]);
+		}
+	}
 	close(s->sig_r);
 	close(net_sig_w);
 	close(s->login_r);

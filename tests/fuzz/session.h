@@ -80,7 +80,14 @@ fuzz_write(const char *path, const char *text)
 	}
 }
 
-/* Once per process: the temp dir, config and passwd file. */
+/* At exit: the temp dir and everything the sessions left in it. */
+static void
+fuzz_cleanup(void)
+{
+	(void)nftw(fuzz_dir, fuzz_rm, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Once per process: the temp dir (removed at exit), config and passwd file. */
 static void
 fuzz_setup(void)
 {
@@ -91,6 +98,7 @@ fuzz_setup(void)
 	    mkdtemp(fuzz_dir) == NULL) {
 		fuzz_die("mkdtemp");
 	}
+	atexit(fuzz_cleanup);
 	(void)str_fmt(conf, sizeof(conf), "%s/conf", fuzz_dir);
 	(void)str_fmt(fuzz_input, sizeof(fuzz_input), "%s/input", fuzz_dir);
 	(void)str_fmt(text, sizeof(text), "mail_root %s/mail\npasswd_file %s/passwd\n"

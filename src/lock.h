@@ -6,6 +6,8 @@
 #ifndef MAILNOOK_LOCK_H
 #define MAILNOOK_LOCK_H
 
+#include <stdint.h>
+
 #include "params.h"
 
 struct mbox_lock {
@@ -38,5 +40,18 @@ int unlock_mbox(struct mbox_lock *l);
  * 1 recovered, 0 nothing to do, -1 error.
  */
 int lock_recover(int fd, const char *path);
+
+/*
+ * Under the fcntl read lock, when no writer of ours can be at work: 1 and *end = the
+ * mbox size a dotlock of ours names (its writer died; bytes past it may still be cut by
+ * the undo above, so nothing past it may be indexed), else 0.
+ */
+int lock_dead_end(const char *path, uint64_t *end);
+
+/*
+ * Make a write final before letting go: remove the dotlock durably (an undo can no
+ * longer cut what was written), keep the fcntl lock for unlock_mbox. 0 or -1 (logged).
+ */
+int lock_commit(struct mbox_lock *l);
 
 #endif

@@ -148,6 +148,9 @@
 #define LOCK_BACKOFF_MAX_MS	250
 /* A dotlock whose mbox has not changed for this long is stale (mutt and procmail use ~2-5 min). */
 #define DOTLOCK_STALE		120
+/* ... and one naming no pid (empty, like mutt's, or unparseable) after this: a writer
+ * holding one is writing the mbox meanwhile, which keeps its mtime fresh. */
+#define DOTLOCK_EMPTY_STALE	5
 /* Long work holding a dotlock refreshes its mtime this often. */
 #define DOTLOCK_TOUCH		30
 /* Read size when checking a dead writer's partial append before undoing it (lock.c,

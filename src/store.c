@@ -588,6 +588,23 @@ same_mbox(const struct store_mboxstat *a, const struct store_mboxstat *b)
 	    a->tail_crc == b->tail_crc;
 }
 
+/*
+ * Under the mbox read lock: a dead writer's dotlock that lock_recover could not clear
+ * (another process held the mbox) still names where its append began. Index nothing
+ * past it: the undo may cut those bytes later, and a record would then own others.
+ */
+static int
+bound_by_dead_writer(struct store_folder *f, struct store_mboxstat *now)
+{
+	uint64_t end;
+
+	if (!lock_dead_end(f->mbox_path, &end) || end >= now->size) {
+		return 0;
+	}
+	now->size = end;
+	return idx_tail_crc(f->mbox_fd, end, &now->tail_crc);
+}
+
 /* Bring s in line with the mbox (caller holds the state lock). */
 static int
 sync_mbox(struct store_folder *f, struct idx_set *s)
@@ -612,7 +629,7 @@ sync_mbox(struct store_folder *f, struct idx_set *s)
 	if (rc < 0) {
 		return rc == STORE_INUSE ? STORE_INUSE : STORE_ERR;
 	}
-	if (idx_mbox_stat(f->mbox_fd, &now) < 0) {
+	if (idx_mbox_stat(f->mbox_fd, &now) < 0 || bound_by_dead_writer(f, &now) < 0) {
 		rc = STORE_ERR;
 	} else if (same_mbox(&now, &s->ms)) {
 		rc = STORE_OK;
@@ -959,7 +976,11 @@ append_lock(struct store_folder *f, const struct idx_set *s, struct mbox_lock *l
 	return STORE_OK;
 }
 
-/* Both locks held: run put, then index what it wrote, or cut the mbox back. */
+/*
+ * Both locks held: run put, then index what it wrote, or cut the mbox back. The dotlock
+ * goes (durably) before the records are written: a dotlock left by a kill makes the
+ * next locker cut the bytes past the size it names, and no record may point there.
+ */
 static int
 append_put(struct store_folder *f, struct idx_set *s, struct mbox_lock *l, int fd,
     uint64_t end, int (*put)(void *ctx, int fd, uint64_t end), void *ctx)
@@ -968,7 +989,8 @@ append_put(struct store_folder *f, struct idx_set *s, struct mbox_lock *l, int f
 	int rc = put(ctx, fd, end);
 
 	if (rc == STORE_OK) {
-		rc = idx_mbox_stat(f->mbox_fd, &now) < 0 ? STORE_ERR : scan_new(f, s, &now);
+		rc = idx_mbox_stat(f->mbox_fd, &now) < 0 || lock_commit(l) < 0 ? STORE_ERR :
+		    scan_new(f, s, &now);
 	} else if (ftruncate(fd, (off_t)end) != 0 || fsync(fd) != 0) {
 		/* our dotlock stays: the next locker cuts the mbox back (lock.c) */
 		log_warn("store: cannot cut %s back after a failed append", f->mbox_path);
@@ -1204,6 +1226,38 @@ read_lock(struct store_folder *f)
 	return STORE_OK;
 }
 
+static int
+first_entry_cb(void *ctx, const struct mbox_entry *e)
+{
+	*(struct mbox_entry *)ctx = *e;
+	return 1;
+}
+
+/*
+ * Is m (starting with a From_ line where the index says) still the message that was
+ * indexed? While the mbox is as last synced, yes. Otherwise its bytes are scanned again
+ * (to the separator after them) and must give the same From_ line length and content
+ * fingerprint: a message that took the place of one cut away must not be served under
+ * the old UID. The fingerprint ignores a separator appended after a last message.
+ */
+static int
+same_message(struct store_folder *f, const struct store_msg *m, uint64_t size)
+{
+	struct mbox_scan_stats st;
+	struct mbox_entry e;
+	uint64_t end = m->e.offset + m->e.from_len + m->e.raw_len + 1;
+
+	if (mbox_unchanged(f)) {
+		return 1;
+	}
+	if (mbox_scan(f->mbox_fd, m->e.offset, end < size ? end : size, f->mboxrd, first_entry_cb,
+	    &e, &st) != 1) {
+		return 0;
+	}
+	return e.offset == m->e.offset && e.from_len == m->e.from_len &&
+	    e.fingerprint == m->e.fingerprint;
+}
+
 int
 store_msg_open(struct store_folder *f, uint32_t i, struct mbox_reader *r)
 {
@@ -1222,7 +1276,8 @@ store_msg_open(struct store_folder *f, uint32_t i, struct mbox_reader *r)
 	m = &f->msgs[i];
 	if (rc == STORE_OK && ((m->flags & STORE_VANISHED) || fstat(f->mbox_fd, &st) < 0 ||
 	    mbox_from_at(f->mbox_fd, m->e.offset) != 1 ||
-	    m->e.offset + m->e.from_len + m->e.raw_len > (uint64_t)st.st_size)) {
+	    m->e.offset + m->e.from_len + m->e.raw_len > (uint64_t)st.st_size ||
+	    !same_message(f, m, (uint64_t)st.st_size))) {
 		rc = STORE_GONE;
 	}
 	if (rc < 0) {
@@ -1264,8 +1319,33 @@ worth_compacting(const struct idx_set *img, int force)
 }
 
 /*
+ * Could compacting s (a synced view) be worth it? Its live messages span at least their
+ * From_ lines and contents, so the rest of the mbox bounds the dead bytes from above:
+ * a no here needs no image and no lock. Only a forced compaction looks closer.
+ */
+static int
+maybe_worth(const struct idx_set *s, int force)
+{
+	uint64_t live = 0;
+	uint32_t i, n = 0;
+
+	for (i = 0; i < s->count; i++) {
+		if ((s->msgs[i].flags & STORE_EXPUNGED) == 0) {
+			live += (uint64_t)s->msgs[i].e.from_len + s->msgs[i].e.raw_len;
+			n++;
+		}
+	}
+	if (force || n == 0) {
+		return s->ms.size > 0;
+	}
+	return s->ms.size > live && s->ms.size - live > s->ms.size / COMPACT_DEAD_DIV;
+}
+
+/*
  * Compact under the mbox write lock, waiting for it up to wait_ms (caller holds the
- * state lock). Sessions still open find the new state file by its generation.
+ * state lock), but only once the image says there is something to do: a session that
+ * changed nothing neither waits nor takes the dotlock (which costs fsyncs). Sessions
+ * still open find the new state file by its generation.
  */
 static int
 compact_locked(struct store_folder *f, struct idx_set *s, int force, int wait_ms)
@@ -1275,21 +1355,27 @@ compact_locked(struct store_folder *f, struct idx_set *s, int force, int wait_ms
 	struct idx_set img;
 	int rc;
 
+	if (!maybe_worth(s, force)) {
+		return STORE_OK;
+	}
+	rc = load_image(f, s, &img);
+	if (rc != STORE_OK || !worth_compacting(&img, force)) {
+		idx_free(&img);
+		return rc;
+	}
 	memset(&l, 0, sizeof(l));
 	rc = lock_mbox(&l, f->mbox_fd, f->mbox_path, 1, wait_ms);
 	if (rc < 0) {
-		return rc == STORE_INUSE ? STORE_INUSE : STORE_ERR;
+		idx_free(&img);
+		return rc == -2 ? STORE_INUSE : STORE_ERR;
 	}
 	rc = STORE_OK;
 	/* Mail that arrived between the sync and the write lock waits for the next time. */
 	if (idx_mbox_stat(f->mbox_fd, &now) == 0 && same_mbox(&now, &s->ms) &&
-	    load_image(f, s, &img) == STORE_OK) {
-		if (worth_compacting(&img, force) && img.ms.size == now.size &&
-		    compact_run(f->mbox_fd, f->side_base, &l, &img) < 0) {
-			rc = STORE_ERR;
-		}
-		idx_free(&img);
+	    img.ms.size == now.size && compact_run(f->mbox_fd, f->side_base, &l, &img) < 0) {
+		rc = STORE_ERR;
 	}
+	idx_free(&img);
 	unlock_mbox(&l);
 	return rc;
 }

@@ -134,6 +134,31 @@ compare(const struct idx_set *img, const struct idx_set *scan, struct report *r)
 	}
 }
 
+/*
+ * A dotlock of ours left by a dead writer names where its append began: the next writer
+ * cuts the bytes past it (lock.c, rule 7). No indexed message may lie there.
+ */
+static void
+dead_writer(const char *mbox, const struct idx_set *img, struct report *r)
+{
+	uint64_t end;
+	uint32_t i;
+
+	if (!lock_dead_end(mbox, &end) || end >= img->ms.size) {
+		return;
+	}
+	fprintf(r->out, "interrupted append: the bytes past offset %llu go at the next write\n",
+	    (unsigned long long)end);
+	for (i = 0; i < img->count; i++) {
+		const struct store_msg *m = &img->msgs[i];
+
+		if ((m->flags & STORE_EXPUNGED) == 0 &&
+		    m->e.offset + m->e.from_len + m->e.raw_len > end) {
+			problem(r, "indexed message in the bytes of an interrupted append", m->uid);
+		}
+	}
+}
+
 static void
 summary(const struct idx_set *img, struct report *r)
 {
@@ -152,7 +177,7 @@ summary(const struct idx_set *img, struct report *r)
 
 /* Load the state file read-only and compare it with the mbox under both read locks. */
 static int
-verify_locked(int sfd, int mfd, struct report *r)
+verify_locked(const char *mbox, int sfd, int mfd, struct report *r)
 {
 	struct idx_set img, scan;
 	struct store_mboxstat now;
@@ -187,6 +212,7 @@ verify_locked(int sfd, int mfd, struct report *r)
 			rc = -1;
 		} else {
 			compare(&img, &scan, r);
+			dead_writer(mbox, &img, r);
 		}
 	}
 	idx_free(&img);
@@ -224,7 +250,7 @@ verify(const char *mbox, const char *side, struct report *r)
 	if (fcntl(sfd, F_OFD_SETLKW, &fl) == 0) {
 		rc = lock_mbox(&l, mfd, mbox, 0, LOCK_TIMEOUT_MS);
 		if (rc == 0) {
-			rc = verify_locked(sfd, mfd, r);
+			rc = verify_locked(mbox, sfd, mfd, r);
 			unlock_mbox(&l);
 		}
 	}

@@ -443,7 +443,7 @@ lock_dead_end(const char *path, uint64_t *end)
 	struct stat st;
 
 	if (str_fmt(dotlock, sizeof(dotlock), "%s.lock", path) < 0 ||
-	    lock_dot_read(dotlock, &o, &st) != 0 || !o.ours) {
+	    lock_dot_read(dotlock, &o, &st) != 0 || !o.ours || !o.dead) {
 		return 0;
 	}
 	*end = o.size;

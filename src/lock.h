@@ -42,9 +42,8 @@ int unlock_mbox(struct mbox_lock *l);
 int lock_recover(int fd, const char *path);
 
 /*
- * Under the fcntl read lock, when no writer of ours can be at work: 1 and *end = the
- * mbox size a dotlock of ours names (its writer died; bytes past it may still be cut by
- * the undo above, so nothing past it may be indexed), else 0.
+ * 1 and *end = the mbox size named by a dotlock of ours whose writer is dead (bytes past
+ * it may still be cut by the undo above, so nothing new past it may be indexed), else 0.
  */
 int lock_dead_end(const char *path, uint64_t *end);
 

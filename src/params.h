@@ -141,6 +141,10 @@
 #define COMPACT_DIRECT_MIN	(64 * 1024)
 /* Compact when dead bytes pass 1/COMPACT_DEAD_DIV of the mbox. */
 #define COMPACT_DEAD_DIV	4
+/* An automatic compaction (after EXPUNGE, at close) waits this long for the mbox write
+ * lock, holding the folder's state lock meanwhile; if another tool keeps the mbox
+ * longer, the dead bytes simply wait for the next time. */
+#define COMPACT_WAIT_MS		2000
 /* Lock attempts back off with jitter and give up after this (then IN-USE / EX_TEMPFAIL). */
 #define LOCK_TIMEOUT_MS		60000
 /* First and longest pause between lock attempts (doubling, jittered to [d/2, d]). */

@@ -591,14 +591,15 @@ same_mbox(const struct store_mboxstat *a, const struct store_mboxstat *b)
 /*
  * Under the mbox read lock: a dead writer's dotlock that lock_recover could not clear
  * (another process held the mbox) still names where its append began. Index nothing
- * past it: the undo may cut those bytes later, and a record would then own others.
+ * new past it: the undo may cut those bytes later, and a record would then own others.
  */
 static int
-bound_by_dead_writer(struct store_folder *f, struct store_mboxstat *now)
+bound_by_dead_writer(struct store_folder *f, const struct idx_set *s,
+    struct store_mboxstat *now)
 {
 	uint64_t end;
 
-	if (!lock_dead_end(f->mbox_path, &end) || end >= now->size) {
+	if (!lock_dead_end(f->mbox_path, &end) || end >= now->size || end < s->ms.size) {
 		return 0;
 	}
 	now->size = end;
@@ -629,7 +630,7 @@ sync_mbox(struct store_folder *f, struct idx_set *s)
 	if (rc < 0) {
 		return rc == STORE_INUSE ? STORE_INUSE : STORE_ERR;
 	}
-	if (idx_mbox_stat(f->mbox_fd, &now) < 0 || bound_by_dead_writer(f, &now) < 0) {
+	if (idx_mbox_stat(f->mbox_fd, &now) < 0 || bound_by_dead_writer(f, s, &now) < 0) {
 		rc = STORE_ERR;
 	} else if (same_mbox(&now, &s->ms)) {
 		rc = STORE_OK;
@@ -1382,8 +1383,9 @@ compact_locked(struct store_folder *f, struct idx_set *s, int force, int wait_ms
 
 /*
  * Compact f if worth it (always with force). Alone, .ses is held exclusively and the
- * write lock awaited; with other sessions open, an automatic compaction runs only if no
- * reader holds the mbox at this instant, so that closing or expunging never stalls. An
+ * write lock awaited (COMPACT_WAIT_MS, a forced one LOCK_TIMEOUT_MS); with other sessions
+ * open, an automatic compaction runs only if no reader holds the mbox at this instant,
+ * so that closing or expunging never stalls: the bytes wait for the next time. An
  * IMAP APPEND or COPY indexes what it wrote under the state lock it took before the
  * write lock (store_append_indexed), so no compaction moves it before it has its UID.
  */
@@ -1403,7 +1405,7 @@ compact_now(struct store_folder *f, int force)
 		}
 		if (rc == STORE_OK) {
 			rc = compact_locked(f, &s, force,
-			    alone || force ? LOCK_TIMEOUT_MS : 0);
+			    force ? LOCK_TIMEOUT_MS : alone ? COMPACT_WAIT_MS : 0);
 		}
 		state_unlock(f);
 	}

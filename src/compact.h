@@ -24,6 +24,8 @@ struct compact_plan {
 	uint64_t old_size;	/* mbox size when planned (or extended) */
 	uint64_t new_size;	/* size to truncate to */
 	uint64_t idx_end;	/* end of the indexed messages after the moves */
+	uint32_t chunk;		/* piece sizes the plan is cut into: COMPACT_CHUNK and */
+	uint32_t direct_min;	/* COMPACT_DIRECT_MIN when made, the journal's when read */
 };
 
 /* Bytes held by expunged messages of img (a full state image synced with the mbox). */

@@ -139,6 +139,9 @@
  * reaches this; below it whole chunks go through the journal (written twice) rather
  * than paying two fsyncs for every few kilobytes. */
 #define COMPACT_DIRECT_MIN	(64 * 1024)
+/* A journal names the chunk size it was made with (an older build may have used
+ * another); recovery allocates one chunk, so a larger value is taken as damage. */
+#define COMPACT_CHUNK_MAX	(16 * 1024 * 1024)
 /* Compact when dead bytes pass 1/COMPACT_DEAD_DIV of the mbox. */
 #define COMPACT_DEAD_DIV	4
 /* An automatic compaction (after EXPUNGE, at close) waits this long for the mbox write

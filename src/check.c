@@ -220,6 +220,30 @@ verify_locked(const char *mbox, int sfd, int mfd, struct report *r)
 	return rc == -1 ? STORE_ERR : STORE_OK;
 }
 
+/*
+ * No state file. A folder never opened has none yet (deliver does not index): the
+ * first open makes it. One that sessions opened before (their .ses is there) lost it,
+ * and with it what only the index knew: say what, as a problem (check --repair, or the
+ * next open, indexes the mbox anew).
+ */
+static void
+missing_index(const char *side, struct report *r)
+{
+	char ses[PATH_LEN];
+
+	r->stale = 1;
+	if (str_fmt(ses, sizeof(ses), "%s.ses", side) < 0 || access(ses, F_OK) != 0) {
+		fprintf(r->out, "index: none yet (never opened)\n");
+		return;
+	}
+	fprintf(r->out, "index: missing, although the folder was opened before. Lost with it:\n"
+	    "  flags and keywords of every message (seen, answered, flagged, draft, deleted)\n"
+	    "  messages expunged but not yet compacted away: they come back\n"
+	    "  the UIDs: the messages are numbered anew under a new UIDVALIDITY, IMAP clients\n"
+	    "  download them again (POP3 UIDLs stay: they come from the contents)\n");
+	problem(r, "index missing: flags, keywords and pending deletions lost", 0);
+}
+
 static int
 verify(const char *mbox, const char *side, struct report *r)
 {
@@ -238,8 +262,7 @@ verify(const char *mbox, const char *side, struct report *r)
 	}
 	sfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (sfd < 0) {
-		fprintf(r->out, "index: none\n");
-		r->stale = 1;
+		missing_index(side, r);
 		close(mfd);
 		return STORE_OK;
 	}

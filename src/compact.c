@@ -513,6 +513,22 @@ room_for(const struct cjob *j, const struct idx_set *img)
 	return 1;
 }
 
+/*
+ * Only dead bytes at the end: cut them, then write the new state file, no journal. On
+ * a full disk this is what makes room. A crash in between leaves a state file naming
+ * bytes past the end: the next open rescans the mbox (an outside change) and matches
+ * every live message, all before the cut, by its fingerprint.
+ */
+static int
+truncate_only(struct cjob *j, struct idx_set *img)
+{
+	if (ftruncate(j->mbox_fd, (off_t)j->p.new_size) < 0 || fsync(j->mbox_fd) < 0) {
+		return -1;
+	}
+	idx_crash_point();
+	return write_state(j, img) < 0 ? -1 : 0;
+}
+
 int
 compact_run(int mbox_fd, const char *side, struct mbox_lock *l, struct idx_set *img)
 {
@@ -523,13 +539,18 @@ compact_run(int mbox_fd, const char *side, struct mbox_lock *l, struct idx_set *
 		return -1;
 	}
 	if (compact_make_plan(img, &j.p) == 0 && job_buffer(&j) == 0) {
-		if (j.p.new_size == j.p.old_size || !room_for(&j, img)) {
+		if (j.p.new_size == j.p.old_size) {
 			rc = 0;
+		} else if (j.p.n == 0) {
+			rc = truncate_only(&j, img);
+		} else if (!room_for(&j, img)) {
+			errno = ENOSPC;
+			rc = -2;
 		} else if (journal_create(&j, 0) == 0) {
 			rc = finish(&j, 0, img);
 		}
 	}
-	if (rc < 0) {
+	if (rc == -1) {
 		log_warn("compact %s", side);
 	}
 	job_done(&j);

@@ -115,7 +115,7 @@ lock_tmp_name(const char *dotlock, char *buf, size_t cap)
  * dotlock (rule 6), and a temp file left by a killed writer is simply reused.
  */
 static int
-lock_dot_create(struct mbox_lock *l, int fd)
+lock_dot_create(struct mbox_lock *l, int fd, int kind)
 {
 	char text[128], boot[40], tmp[PATH_LEN];
 	struct stat st;
@@ -132,6 +132,12 @@ lock_dot_create(struct mbox_lock *l, int fd)
 	n = str_fmt(text, sizeof(text), "%ld %lld %s\n", (long)getpid(),
 	    (long long)st.st_size, boot);
 	rc = n < 0 || write_all(tfd, text, (size_t)n) != 0 || fsync(tfd) != 0 ? -1 : 0;
+	if (rc != 0 && kind == LOCK_SHRINK && (errno == ENOSPC || errno == EDQUOT) &&
+	    ftruncate(tfd, 0) == 0) {
+		/* A full disk: an empty dotlock (no block needed) still keeps others out, and a
+		 * shrinking writer leaves nothing to undo; empty, it is stale soon if we die. */
+		rc = 0;
+	}
 	if (rc == 0 && link(tmp, l->dotlock) != 0) {
 		rc = errno == EEXIST ? 1 : -1;
 		if (fstat(tfd, &st) == 0 && st.st_nlink == 2) {
@@ -328,17 +334,17 @@ lock_dot_clear_stale(int fd, const char *dotlock)
 
 /* One all-or-nothing attempt: 0 locked, 1 busy, -1 error. */
 static int
-lock_try(struct mbox_lock *l, int fd, int write)
+lock_try(struct mbox_lock *l, int fd, int kind)
 {
-	int rc = lock_fcntl(fd, write ? F_WRLCK : F_RDLCK);
+	int rc = lock_fcntl(fd, kind != LOCK_READ ? F_WRLCK : F_RDLCK);
 
-	if (rc != 0 || !write) {
+	if (rc != 0 || kind == LOCK_READ) {
 		return rc;
 	}
-	rc = lock_dot_create(l, fd);
+	rc = lock_dot_create(l, fd, kind);
 	if (rc == 1) {
 		rc = lock_dot_clear_stale(fd, l->dotlock);
-		rc = rc == 1 ? lock_dot_create(l, fd) : (rc == 0 ? 1 : -1);
+		rc = rc == 1 ? lock_dot_create(l, fd, kind) : (rc == 0 ? 1 : -1);
 	}
 	if (rc != 0) {
 		lock_fcntl(fd, F_UNLCK);
@@ -362,7 +368,7 @@ lock_backoff(int d)
 }
 
 int
-lock_mbox(struct mbox_lock *l, int fd, const char *path, int write, int timeout_ms)
+lock_mbox(struct mbox_lock *l, int fd, const char *path, int kind, int timeout_ms)
 {
 	int64_t deadline = mono_ms() + timeout_ms, left;
 	int delay = LOCK_BACKOFF_MIN_MS, rc;
@@ -375,7 +381,7 @@ lock_mbox(struct mbox_lock *l, int fd, const char *path, int write, int timeout_
 		return -1;
 	}
 	for (;;) {
-		rc = lock_try(l, fd, write);
+		rc = lock_try(l, fd, kind);
 		if (rc <= 0) {
 			break;
 		}

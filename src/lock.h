@@ -17,14 +17,21 @@ struct mbox_lock {
 	long long last_touch_ms;
 };
 
+/* Lock kinds. A writer that only moves bytes down and shortens the mbox (compaction)
+ * needs no size in its dotlock: with the disk full, an empty one will do. */
+#define LOCK_READ	0
+#define LOCK_WRITE	1
+#define LOCK_SHRINK	2
+
 /*
- * Lock the mbox open on fd at path: write=1 takes fcntl write lock + dotlock, write=0 a
- * fcntl read lock only. Returns 0, or -2 (STORE_INUSE) after timeout_ms, -1 on error.
+ * Lock the mbox open on fd at path: LOCK_WRITE or LOCK_SHRINK takes fcntl write lock +
+ * dotlock, LOCK_READ a fcntl read lock only. Returns 0, or -2 (STORE_INUSE) after
+ * timeout_ms, -1 on error.
  * A write lock's holder that dies leaves the mbox truncated back to its size at lock
  * time when only its own partial message follows (see lock.c, rule 7): grow the mbox
  * only to append, and report an append as done only after unlock_mbox returned 0.
  */
-int lock_mbox(struct mbox_lock *l, int fd, const char *path, int write, int timeout_ms);
+int lock_mbox(struct mbox_lock *l, int fd, const char *path, int kind, int timeout_ms);
 /* Refresh the dotlock's mtime during long work (at most every DOTLOCK_TOUCH s). */
 void lock_touch(struct mbox_lock *l);
 /* Release; for a write lock the dotlock's removal is durable on return. 0, or -1

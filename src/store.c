@@ -77,6 +77,13 @@ side_path(const struct store_folder *f, const char *ext, char *buf, size_t cap)
 	return str_fmt(buf, cap, "%s%s", f->side_base, ext) < 0 ? -1 : 0;
 }
 
+/* The store code for a failed write: a full disk is told apart (errno). */
+static int
+write_error(void)
+{
+	return errno == ENOSPC || errno == EDQUOT ? STORE_NOSPACE : STORE_ERR;
+}
+
 /* ---- the session's view as an idx_set ---- */
 
 static void
@@ -169,7 +176,7 @@ recover_compaction(struct store_folder *f)
 	int rc, have;
 
 	memset(&l, 0, sizeof(l));
-	rc = lock_mbox(&l, f->mbox_fd, f->mbox_path, 1, LOCK_TIMEOUT_MS);
+	rc = lock_mbox(&l, f->mbox_fd, f->mbox_path, LOCK_SHRINK, LOCK_TIMEOUT_MS);
 	if (rc < 0) {
 		return rc == STORE_INUSE ? STORE_INUSE : STORE_ERR;
 	}
@@ -285,11 +292,12 @@ state_replace(struct store_folder *f, struct idx_set *s, const struct idx_set *i
 {
 	char path[PATH_LEN];
 	struct stat st;
-	int old = f->state_fd;
+	int old = f->state_fd, rc;
 
 	if (side_path(f, ".idx", path, sizeof(path)) < 0 || idx_write_file(path, img) < 0) {
+		rc = write_error();
 		log_warn("store: writing %s.idx", f->side_base);
-		return STORE_ERR;
+		return rc;
 	}
 	if (state_open_fd(f, 0) < 0 || state_fcntl(f->state_fd, F_WRLCK) < 0 ||
 	    fstat(f->state_fd, &st) < 0) {
@@ -367,8 +375,10 @@ static int
 state_append(struct store_folder *f, const unsigned char *buf, size_t n, int durable)
 {
 	if (idx_append(f->state_fd, buf, n, f->state_seen, durable) < 0) {
+		int rc = write_error();
+
 		log_warn("store: appending to %s.idx", f->side_base);
-		return errno == ENOSPC || errno == EDQUOT ? STORE_NOSPACE : STORE_ERR;
+		return rc;
 	}
 	f->state_seen += n;
 	return STORE_OK;
@@ -626,7 +636,7 @@ sync_mbox(struct store_folder *f, struct idx_set *s)
 		log_warn("store: recovering %s", f->mbox_path);
 	}
 	memset(&l, 0, sizeof(l));
-	rc = lock_mbox(&l, f->mbox_fd, f->mbox_path, 0, LOCK_TIMEOUT_MS);
+	rc = lock_mbox(&l, f->mbox_fd, f->mbox_path, LOCK_READ, LOCK_TIMEOUT_MS);
 	if (rc < 0) {
 		return rc == STORE_INUSE ? STORE_INUSE : STORE_ERR;
 	}
@@ -735,13 +745,16 @@ open_mbox(struct store_folder *f, int mode)
 static int
 fresh_state(struct store_folder *f, struct idx_set *s)
 {
+	int rc;
+
 	idx_free(s);
 	memset(s, 0, sizeof(*s));
 	s->uidnext = 1;
 	s->mboxrd = 1;
 	if (idx_new_uidvalidity(f->side_base, &s->uidvalidity) < 0) {
+		rc = write_error();
 		log_warn("store: uidvalidity for %s", f->side_base);
-		return STORE_ERR;
+		return rc;
 	}
 	f->state_seen = 0;
 	return STORE_OK;
@@ -960,7 +973,7 @@ append_lock(struct store_folder *f, const struct idx_set *s, struct mbox_lock *l
 		return errno == ENOENT ? STORE_NOFOLDER : STORE_ERR;
 	}
 	memset(l, 0, sizeof(*l));
-	rc = lock_mbox(l, *fd, f->mbox_path, 1, 0);
+	rc = lock_mbox(l, *fd, f->mbox_path, LOCK_WRITE, 0);
 	if (rc == 0) {
 		rc = idx_mbox_stat(*fd, &now) < 0 ? STORE_ERR :
 		    same_mbox(&now, &s->ms) ? STORE_OK : STORE_INUSE;
@@ -1208,13 +1221,13 @@ finish_compaction(struct store_folder *f)
 static int
 read_lock(struct store_folder *f)
 {
-	int rc = lock_mbox(&f->rlock, f->mbox_fd, f->mbox_path, 0, LOCK_TIMEOUT_MS);
+	int rc = lock_mbox(&f->rlock, f->mbox_fd, f->mbox_path, LOCK_READ, LOCK_TIMEOUT_MS);
 
 	if (rc == 0 && journal_exists(f)) {
 		unlock_mbox(&f->rlock);
 		rc = finish_compaction(f);
 		if (rc == STORE_OK) {
-			rc = lock_mbox(&f->rlock, f->mbox_fd, f->mbox_path, 0, LOCK_TIMEOUT_MS);
+			rc = lock_mbox(&f->rlock, f->mbox_fd, f->mbox_path, LOCK_READ, LOCK_TIMEOUT_MS);
 		}
 		if (rc == 0 && journal_exists(f)) {
 			unlock_mbox(&f->rlock);
@@ -1365,7 +1378,7 @@ compact_locked(struct store_folder *f, struct idx_set *s, int force, int wait_ms
 		return rc;
 	}
 	memset(&l, 0, sizeof(l));
-	rc = lock_mbox(&l, f->mbox_fd, f->mbox_path, 1, wait_ms);
+	rc = lock_mbox(&l, f->mbox_fd, f->mbox_path, LOCK_SHRINK, wait_ms);
 	if (rc < 0) {
 		idx_free(&img);
 		return rc == -2 ? STORE_INUSE : STORE_ERR;
@@ -1373,8 +1386,9 @@ compact_locked(struct store_folder *f, struct idx_set *s, int force, int wait_ms
 	rc = STORE_OK;
 	/* Mail that arrived between the sync and the write lock waits for the next time. */
 	if (idx_mbox_stat(f->mbox_fd, &now) == 0 && same_mbox(&now, &s->ms) &&
-	    img.ms.size == now.size && compact_run(f->mbox_fd, f->side_base, &l, &img) < 0) {
-		rc = STORE_ERR;
+	    img.ms.size == now.size) {
+		rc = compact_run(f->mbox_fd, f->side_base, &l, &img);
+		rc = rc == -2 ? STORE_NOSPACE : rc < 0 ? STORE_ERR : STORE_OK;
 	}
 	idx_free(&img);
 	unlock_mbox(&l);

@@ -95,7 +95,8 @@ try:
                        stderr=subprocess.PIPE)
     out = r.stdout.decode() + r.stderr.decode()
     check("check --compact that cannot run exits non-zero", r.returncode != 0, out)
-    check("... and says there is no room", "space" in out, out)
+    check("... and says there is no room", "result: no space left" in out and
+          "not enough free space" in out, out)
     check("... the INBOX as it was", open(box, "rb").read() == snap)
 
     sp = Session(env, "pop3")

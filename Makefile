@@ -42,7 +42,7 @@ LIBOBJS = $(filter-out $(B)/main.o,$(OBJS))
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
 
-.PHONY: all asan unit check soak run install clean bench fuzz
+.PHONY: all asan unit check soak run install clean bench fuzz layering
 
 all: mailnook
 
@@ -90,6 +90,10 @@ check:
 # The crash harness at every kill point instead of a sample (make check's), release build.
 soak: mailnook unit
 	CRASH_FULL=1 tests/run.sh build/release/mailnook build/release/unit soak crash_
+
+# Include cycles and store internals used outside the store (doc/architecture.md).
+layering:
+	python3 tests/layering.py
 
 run:
 	tests/demo.sh

@@ -49,6 +49,7 @@
 
 #include "lock.h"
 #include "log.h"
+#include "side.h"
 #include "util.h"
 
 #define LOCK_BOOT_ID	"/proc/sys/kernel/random/boot_id"
@@ -376,7 +377,7 @@ lock_mbox(struct mbox_lock *l, int fd, const char *path, int kind, int timeout_m
 	l->fd = -1;
 	l->dotlocked = 0;
 	l->last_touch_ms = 0;
-	if (str_fmt(l->dotlock, sizeof(l->dotlock), "%s.lock", path) < 0) {
+	if (str_fmt(l->dotlock, sizeof(l->dotlock), "%s" SIDE_DOTLOCK, path) < 0) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
@@ -448,7 +449,7 @@ lock_dead_end(const char *path, uint64_t *end)
 	struct lock_owner o;
 	struct stat st;
 
-	if (str_fmt(dotlock, sizeof(dotlock), "%s.lock", path) < 0 ||
+	if (str_fmt(dotlock, sizeof(dotlock), "%s" SIDE_DOTLOCK, path) < 0 ||
 	    lock_dot_read(dotlock, &o, &st) != 0 || !o.ours || !o.dead) {
 		return 0;
 	}
@@ -462,7 +463,7 @@ lock_recover(int fd, const char *path)
 	char dotlock[PATH_LEN];
 	int rc;
 
-	if (str_fmt(dotlock, sizeof(dotlock), "%s.lock", path) < 0) {
+	if (str_fmt(dotlock, sizeof(dotlock), "%s" SIDE_DOTLOCK, path) < 0) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}

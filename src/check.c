@@ -273,7 +273,7 @@ verify(const char *mbox, const char *side, struct report *r)
 	memset(&l, 0, sizeof(l));
 	rc = STORE_ERR;
 	if (fcntl(sfd, F_OFD_SETLKW, &fl) == 0) {
-		rc = lock_mbox(&l, mfd, mbox, LOCK_READ, LOCK_TIMEOUT_MS);
+		rc = lock_mbox(&l, mfd, mbox, MBOX_LOCK_READ, LOCK_TIMEOUT_MS);
 		if (rc == 0) {
 			rc = verify_locked(mbox, sfd, mfd, r);
 			unlock_mbox(&l);

@@ -133,7 +133,7 @@ lock_dot_create(struct mbox_lock *l, int fd, int kind)
 	n = str_fmt(text, sizeof(text), "%ld %lld %s\n", (long)getpid(),
 	    (long long)st.st_size, boot);
 	rc = n < 0 || write_all(tfd, text, (size_t)n) != 0 || fsync(tfd) != 0 ? -1 : 0;
-	if (rc != 0 && kind == LOCK_SHRINK && (errno == ENOSPC || errno == EDQUOT) &&
+	if (rc != 0 && kind == MBOX_LOCK_SHRINK && (errno == ENOSPC || errno == EDQUOT) &&
 	    ftruncate(tfd, 0) == 0) {
 		/* A full disk: an empty dotlock (no block needed) still keeps others out, and a
 		 * shrinking writer leaves nothing to undo; empty, it is stale soon if we die. */
@@ -337,9 +337,9 @@ lock_dot_clear_stale(int fd, const char *dotlock)
 static int
 lock_try(struct mbox_lock *l, int fd, int kind)
 {
-	int rc = lock_fcntl(fd, kind != LOCK_READ ? F_WRLCK : F_RDLCK);
+	int rc = lock_fcntl(fd, kind != MBOX_LOCK_READ ? F_WRLCK : F_RDLCK);
 
-	if (rc != 0 || kind == LOCK_READ) {
+	if (rc != 0 || kind == MBOX_LOCK_READ) {
 		return rc;
 	}
 	rc = lock_dot_create(l, fd, kind);

@@ -19,14 +19,14 @@ struct mbox_lock {
 
 /* Lock kinds. A writer that only moves bytes down and shortens the mbox (compaction)
  * needs no size in its dotlock: with the disk full, an empty one will do. */
-#define LOCK_READ	0
-#define LOCK_WRITE	1
-#define LOCK_SHRINK	2
+#define MBOX_LOCK_READ		0
+#define MBOX_LOCK_WRITE		1
+#define MBOX_LOCK_SHRINK	2
 
 /*
- * Lock the mbox open on fd at path: LOCK_WRITE or LOCK_SHRINK takes fcntl write lock +
- * dotlock, LOCK_READ a fcntl read lock only. Returns 0, or -2 (STORE_INUSE) after
- * timeout_ms, -1 on error.
+ * Lock the mbox open on fd at path: MBOX_LOCK_WRITE or MBOX_LOCK_SHRINK takes the fcntl
+ * write lock and the dotlock, MBOX_LOCK_READ a fcntl read lock only. Returns 0, or -2
+ * (STORE_INUSE) after timeout_ms, -1 on error.
  * A write lock's holder that dies leaves the mbox truncated back to its size at lock
  * time when only its own partial message follows (see lock.c, rule 7): grow the mbox
  * only to append, and report an append as done only after unlock_mbox returned 0.

@@ -171,7 +171,7 @@ recover_compaction(struct store_folder *f)
 	int rc, have;
 
 	memset(&l, 0, sizeof(l));
-	rc = lock_mbox(&l, f->mbox_fd, f->mbox_path, LOCK_SHRINK, LOCK_TIMEOUT_MS);
+	rc = lock_mbox(&l, f->mbox_fd, f->mbox_path, MBOX_LOCK_SHRINK, LOCK_TIMEOUT_MS);
 	if (rc < 0) {
 		return rc == STORE_INUSE ? STORE_INUSE : STORE_ERR;
 	}
@@ -616,7 +616,7 @@ sync_mbox(struct store_folder *f, struct idx_set *s)
 		log_warn("store: recovering %s", f->mbox_path);
 	}
 	memset(&l, 0, sizeof(l));
-	rc = lock_mbox(&l, f->mbox_fd, f->mbox_path, LOCK_READ, LOCK_TIMEOUT_MS);
+	rc = lock_mbox(&l, f->mbox_fd, f->mbox_path, MBOX_LOCK_READ, LOCK_TIMEOUT_MS);
 	if (rc < 0) {
 		return rc == STORE_INUSE ? STORE_INUSE : STORE_ERR;
 	}
@@ -953,7 +953,7 @@ append_lock(struct store_folder *f, const struct idx_set *s, struct mbox_lock *l
 		return errno == ENOENT ? STORE_NOFOLDER : STORE_ERR;
 	}
 	memset(l, 0, sizeof(*l));
-	rc = lock_mbox(l, *fd, f->mbox_path, LOCK_WRITE, 0);
+	rc = lock_mbox(l, *fd, f->mbox_path, MBOX_LOCK_WRITE, 0);
 	if (rc == 0) {
 		rc = idx_mbox_stat(*fd, &now) < 0 ? STORE_ERR :
 		    same_mbox(&now, &s->ms) ? STORE_OK : STORE_INUSE;
@@ -1201,13 +1201,15 @@ finish_compaction(struct store_folder *f)
 static int
 read_lock(struct store_folder *f)
 {
-	int rc = lock_mbox(&f->rlock, f->mbox_fd, f->mbox_path, LOCK_READ, LOCK_TIMEOUT_MS);
+	int rc = lock_mbox(&f->rlock, f->mbox_fd, f->mbox_path, MBOX_LOCK_READ,
+	    LOCK_TIMEOUT_MS);
 
 	if (rc == 0 && journal_exists(f)) {
 		unlock_mbox(&f->rlock);
 		rc = finish_compaction(f);
 		if (rc == STORE_OK) {
-			rc = lock_mbox(&f->rlock, f->mbox_fd, f->mbox_path, LOCK_READ, LOCK_TIMEOUT_MS);
+			rc = lock_mbox(&f->rlock, f->mbox_fd, f->mbox_path, MBOX_LOCK_READ,
+			    LOCK_TIMEOUT_MS);
 		}
 		if (rc == 0 && journal_exists(f)) {
 			unlock_mbox(&f->rlock);
@@ -1358,7 +1360,7 @@ compact_locked(struct store_folder *f, struct idx_set *s, int force, int wait_ms
 		return rc;
 	}
 	memset(&l, 0, sizeof(l));
-	rc = lock_mbox(&l, f->mbox_fd, f->mbox_path, LOCK_SHRINK, wait_ms);
+	rc = lock_mbox(&l, f->mbox_fd, f->mbox_path, MBOX_LOCK_SHRINK, wait_ms);
 	if (rc < 0) {
 		idx_free(&img);
 		return rc == -2 ? STORE_INUSE : STORE_ERR;

@@ -298,20 +298,20 @@ test_empty_dotlock(void)
 	int fd = mkbox(20), rc;
 
 	put_dotlock("", 0);
-	rc = lock_mbox(&l, fd, box, LOCK_WRITE, 200);
+	rc = lock_mbox(&l, fd, box, MBOX_LOCK_WRITE, 200);
 	CHECK(rc == -2, "a fresh empty dotlock is another tool's live lock");
 	put_dotlock("", DOTLOCK_EMPTY_STALE + 2);
-	rc = lock_mbox(&l, fd, box, LOCK_WRITE, 200);
+	rc = lock_mbox(&l, fd, box, MBOX_LOCK_WRITE, 200);
 	CHECK(rc == 0, "an empty dotlock %d s old is stale", DOTLOCK_EMPTY_STALE + 2);
 	unlock_mbox(&l);
 	put_dotlock("garbage\n", DOTLOCK_EMPTY_STALE + 2);
-	rc = lock_mbox(&l, fd, box, LOCK_SHRINK, 200);
+	rc = lock_mbox(&l, fd, box, MBOX_LOCK_SHRINK, 200);
 	CHECK(rc == 0, "... so is an unparseable one");
 	str_fmt(tmp, sizeof(tmp), "%s/.INBOX.lock.tmp", dir);
 	CHECK(access(tmp, F_OK) != 0, "no temp file left once the dotlock is in place");
 	unlock_mbox(&l);
 	put_dotlock("1\n", DOTLOCK_EMPTY_STALE + 2);
-	rc = lock_mbox(&l, fd, box, LOCK_WRITE, 200);
+	rc = lock_mbox(&l, fd, box, MBOX_LOCK_WRITE, 200);
 	CHECK(rc == -2, "a dotlock naming a live pid (init) is not stale after seconds");
 	unlink(dot);
 	close(fd);

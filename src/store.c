@@ -1389,10 +1389,15 @@ static int
 compact_now(struct store_folder *f, int force)
 {
 	struct idx_set s;
-	int alone = flock(f->session_fd, LOCK_EX | LOCK_NB) == 0;
-	int rc;
+	int alone, rc;
 
 	view_get(f, &s);
+	/* What this session saw is enough to tell most closes there is nothing to do,
+	 * before taking anything; dead bytes it did not see wait for another time. */
+	if (!maybe_worth(&s, force)) {
+		return STORE_OK;
+	}
+	alone = flock(f->session_fd, LOCK_EX | LOCK_NB) == 0;
 	rc = state_lock(f);
 	if (rc == STORE_OK) {
 		rc = catch_up(f, &s);

@@ -6,7 +6,9 @@ a dead writer of ours names the mbox size before UID 5. Then:
 - `check` reports it (not "consistent");
 - a session that listed UID 5 before a deliver ran must answer it as gone afterwards,
   never with the newly delivered message's bytes;
-- afterwards POP3 and IMAP agree and `check` is clean.
+- afterwards POP3 and IMAP agree and `check` is clean;
+- and a message still there is served after such a check: a POP3 session open across a
+  delivery that completed another tool's last line still reads it.
 That an APPEND no longer leaves this state, killed at any of its system calls, is
 tests/e2e/crash_harness.py's part."""
 import os
@@ -110,5 +112,33 @@ check("POP3 and IMAP list the same messages", pop_bodies == imap_bodies,
 check("... the four first and the new one", imap_bodies == msgs + [other], len(imap_bodies))
 rc, out = run_check()
 check("check clean afterwards", rc == 0 and "result: consistent" in out, out)
+
+# The other way round: a message that is still there is served, also when the mbox
+# changed since the session looked. The hard case: another tool's last message without
+# a final LF, which the next delivery's separator completes.
+env.add_user("bob", "secret")
+bbox = env.inbox("bob")
+os.makedirs(os.path.dirname(bbox), exist_ok=True)
+with open(bbox, "wb") as f:
+    f.write(b"From tool@example.org Sat Nov 28 12:00:00 2026\nSubject: no final LF\n\n"
+            b"last line without its LF")
+st = os.stat(env.mail)
+os.chown(os.path.dirname(bbox), st.st_uid, st.st_gid)
+os.chown(bbox, st.st_uid, st.st_gid)
+# POP3: the session never re-reads the index, so the message is checked again.
+s = Session(env, "pop3")
+p = POP3(s)
+p.user("bob")
+p.pass_("secret")
+before = p.retr(1)[1]
+check("bob: deliver after the open line", env.deliver("bob", make_msg(7, "next")) == 0)
+try:
+    after = p.retr(1)[1]
+except Exception as e:  # -ERR: answered as gone
+    after = repr(e)
+check("a POP3 session open across it still serves the message without a final LF",
+      after == before and after[-1] == b"last line without its LF", (before, after))
+p.quit()
+s.wait()
 env.close()
 done()

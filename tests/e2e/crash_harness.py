@@ -1,7 +1,8 @@
 """Crash harness: each writing operation is killed with SIGKILL (strace injection, on
 entry to the call, before it runs) at its mutating system calls: deliver, IMAP APPEND,
 COPY, MOVE, STORE (with a new keyword), STORE \\Deleted + EXPUNGE, POP3 DELE + QUIT,
-compaction (`check --compact`) and `check --repair`. The points are counted first by a
+compaction (`check --compact`: bytes moved, and dead bytes at the end only: a plain
+truncation) and `check --repair`. The points are counted first by a
 run under strace without a kill (calls: write, pwrite64, writev, fsync, fdatasync,
 ftruncate, rename, unlink, link, openat). After each kill, from the same starting state:
 - a session opened right after the kill (SELECT within a generous bound) that listed a
@@ -172,6 +173,20 @@ with open(os.path.join(udir, ".mailnook", "INBOX.ses"), "rb") as hold, \
     s.wait()
 save("dead")
 
+# dead bytes at the end only: the compaction is a truncation, without a journal
+restore("base")
+s, m = imap()
+m.select("INBOX")
+m.uid("STORE", "4:7", "+FLAGS", "(\\Deleted)")
+with open(os.path.join(udir, ".mailnook", "INBOX.ses"), "rb") as hold, \
+        open(box, "rb") as reading:
+    fcntl.flock(hold, fcntl.LOCK_SH)
+    fcntl.lockf(reading, fcntl.LOCK_SH)
+    m.expunge()
+    m.logout()
+    s.wait()
+save("deadtail")
+
 # a torn record at the end of the state file: check --repair rebuilds it
 restore("base")
 with open(os.path.join(udir, ".mailnook", "INBOX.idx"), "ab") as f:
@@ -320,7 +335,8 @@ def op_repair(kill, trace, base):
 OPS = [("deliver", op_deliver, "base"), ("APPEND", op_append, "base"),
        ("COPY", op_copy, "base"), ("MOVE", op_move, "base"), ("STORE", op_store, "base"),
        ("EXPUNGE", op_expunge, "base"), ("POP3 DELE+QUIT", op_pop3, "base"),
-       ("compaction", op_compact, "dead"), ("check --repair", op_repair, "torn")]
+       ("compaction", op_compact, "dead"), ("truncating compaction", op_compact, "deadtail"),
+       ("check --repair", op_repair, "torn")]
 trace_log = os.path.join(env.dir, "trace.log")
 
 

@@ -42,7 +42,7 @@ LIBOBJS = $(filter-out $(B)/main.o,$(OBJS))
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
 
-.PHONY: all asan unit check run install clean bench fuzz layering
+.PHONY: all asan unit check soak run install clean bench fuzz layering
 
 all: mailnook
 
@@ -93,6 +93,10 @@ build/fuzz/%: tests/fuzz/%.c tests/fuzz/*.h $(FUZZ_LIBSRCS) src/*.h
 
 check:
 	tests/check.sh
+
+# The crash harness at every kill point instead of a sample (make check's), release build.
+soak: mailnook unit
+	CRASH_FULL=1 tests/run.sh build/release/mailnook build/release/unit soak crash_
 
 # Include cycles and store internals used outside the store (doc/architecture.md).
 layering:

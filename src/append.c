@@ -117,7 +117,7 @@ store_append_fd(const char *mbox, int in_fd, const struct store_append_info *ai,
 		log_warn("deliver: open %s", mbox);
 		return errno == ENOSPC || errno == EDQUOT ? STORE_NOSPACE : STORE_ERR;
 	}
-	rc = lock_mbox(&l, fd, mbox, 1, timeout);
+	rc = lock_mbox(&l, fd, mbox, MBOX_LOCK_WRITE, timeout);
 	if (rc == 0) {
 		rc = append_locked(fd, mbox, &in, ai, max_size, quota_left, &keep_dotlock);
 		l.dotlocked = l.dotlocked && !keep_dotlock;

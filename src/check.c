@@ -136,6 +136,31 @@ compare(const struct idx_set *img, const struct idx_set *scan, struct report *r)
 	}
 }
 
+/*
+ * A dotlock of ours left by a dead writer names where its append began: the next writer
+ * cuts the bytes past it (lock.c, rule 7). No indexed message may lie there.
+ */
+static void
+dead_writer(const char *mbox, const struct idx_set *img, struct report *r)
+{
+	uint64_t end;
+	uint32_t i;
+
+	if (!lock_dead_end(mbox, &end) || end >= img->ms.size) {
+		return;
+	}
+	fprintf(r->out, "interrupted append: the bytes past offset %llu go at the next write\n",
+	    (unsigned long long)end);
+	for (i = 0; i < img->count; i++) {
+		const struct store_msg *m = &img->msgs[i];
+
+		if ((m->flags & STORE_EXPUNGED) == 0 &&
+		    m->e.offset + m->e.from_len + m->e.raw_len > end) {
+			problem(r, "indexed message in the bytes of an interrupted append", m->uid);
+		}
+	}
+}
+
 static void
 summary(const struct idx_set *img, struct report *r)
 {
@@ -154,7 +179,7 @@ summary(const struct idx_set *img, struct report *r)
 
 /* Load the state file read-only and compare it with the mbox under both read locks. */
 static int
-verify_locked(int sfd, int mfd, struct report *r)
+verify_locked(const char *mbox, int sfd, int mfd, struct report *r)
 {
 	struct idx_set img, scan;
 	struct store_mboxstat now;
@@ -189,11 +214,36 @@ verify_locked(int sfd, int mfd, struct report *r)
 			rc = -1;
 		} else {
 			compare(&img, &scan, r);
+			dead_writer(mbox, &img, r);
 		}
 	}
 	idx_free(&img);
 	idx_free(&scan);
 	return rc == -1 ? STORE_ERR : STORE_OK;
+}
+
+/*
+ * No state file. A folder never opened has none yet (deliver does not index): the
+ * first open makes it. One that sessions opened before (their .ses is there) lost it,
+ * and with it what only the index knew: say what, as a problem (check --repair, or the
+ * next open, indexes the mbox anew).
+ */
+static void
+missing_index(const char *side, struct report *r)
+{
+	char ses[PATH_LEN];
+
+	r->stale = 1;
+	if (side_path(ses, sizeof(ses), side, SIDE_SES) < 0 || access(ses, F_OK) != 0) {
+		fprintf(r->out, "index: none yet (never opened)\n");
+		return;
+	}
+	fprintf(r->out, "index: missing, although the folder was opened before. Lost with it:\n"
+	    "  flags and keywords of every message (seen, answered, flagged, draft, deleted)\n"
+	    "  messages expunged but not yet compacted away: they come back\n"
+	    "  the UIDs: the messages are numbered anew under a new UIDVALIDITY, IMAP clients\n"
+	    "  download them again (POP3 UIDLs stay: they come from the contents)\n");
+	problem(r, "index missing: flags, keywords and pending deletions lost", 0);
 }
 
 static int
@@ -214,8 +264,7 @@ verify(const char *mbox, const char *side, struct report *r)
 	}
 	sfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (sfd < 0) {
-		fprintf(r->out, "index: none\n");
-		r->stale = 1;
+		missing_index(side, r);
 		close(mfd);
 		return STORE_OK;
 	}
@@ -224,9 +273,9 @@ verify(const char *mbox, const char *side, struct report *r)
 	memset(&l, 0, sizeof(l));
 	rc = STORE_ERR;
 	if (fcntl(sfd, F_OFD_SETLKW, &fl) == 0) {
-		rc = lock_mbox(&l, mfd, mbox, 0, LOCK_TIMEOUT_MS);
+		rc = lock_mbox(&l, mfd, mbox, MBOX_LOCK_READ, LOCK_TIMEOUT_MS);
 		if (rc == 0) {
-			rc = verify_locked(sfd, mfd, r);
+			rc = verify_locked(mbox, sfd, mfd, r);
 			unlock_mbox(&l);
 		}
 	}

@@ -106,6 +106,8 @@ compact_make_plan(const struct idx_set *img, struct compact_plan *p)
 	memset(p, 0, sizeof(*p));
 	p->generation = img->generation;
 	p->old_size = img->ms.size;
+	p->chunk = COMPACT_CHUNK;
+	p->direct_min = COMPACT_DIRECT_MIN;
 	for (i = 0; i < img->count; i++) {
 		const struct store_msg *m = &img->msgs[i];
 		uint64_t len = msg_end(img, i) - m->e.offset;
@@ -140,15 +142,16 @@ compact_free_plan(struct compact_plan *p)
 /*
  * Piece size of a move. Pieces no longer than the shift never overwrite their own
  * source, so they need no copy in the journal: used when the shift is at least
- * COMPACT_DIRECT_MIN. Smaller shifts take whole chunks through the journal instead of
- * thousands of tiny pieces, each costing two fsyncs.
+ * direct_min. Smaller shifts take whole chunks through the journal instead of
+ * thousands of tiny pieces, each costing two fsyncs. The sizes are the plan's: a
+ * journal written by a build with other parameters is finished with its own.
  */
 static uint64_t
-move_step(const struct compact_move *m)
+move_step(const struct compact_plan *p, const struct compact_move *m)
 {
 	uint64_t shift = m->src - m->dst;
 
-	return shift >= COMPACT_DIRECT_MIN && shift < COMPACT_CHUNK ? shift : COMPACT_CHUNK;
+	return shift >= p->direct_min && shift < p->chunk ? shift : p->chunk;
 }
 
 static uint64_t
@@ -158,7 +161,7 @@ chunks_total(const struct compact_plan *p)
 	uint32_t i;
 
 	for (i = 0; i < p->n; i++) {
-		uint64_t step = move_step(&p->moves[i]);
+		uint64_t step = move_step(p, &p->moves[i]);
 
 		t += (p->moves[i].len + step - 1) / step;
 	}
@@ -177,7 +180,7 @@ chunk_next(const struct compact_plan *p, struct chunk *c)
 	}
 	m = &p->moves[c->mi];
 	left = m->len - c->done;
-	c->len = left < move_step(m) ? left : move_step(m);
+	c->len = left < move_step(p, m) ? left : move_step(p, m);
 	c->src = m->src + c->done;
 	c->dst = m->dst + c->done;
 	return 1;
@@ -249,8 +252,8 @@ journal_encode(const struct compact_plan *p, size_t *len)
 	put_le64(b + 24, p->old_size);
 	put_le64(b + 32, p->new_size);
 	put_le64(b + 40, p->idx_end);
-	put_le32(b + 48, COMPACT_CHUNK);
-	put_le32(b + 52, COMPACT_DIRECT_MIN);
+	put_le32(b + 48, p->chunk);
+	put_le32(b + 52, p->direct_min);
 	for (i = 0; i < p->n; i++) {
 		unsigned char *q = b + JNL_HDR_LEN + (size_t)i * JNL_MOVE_LEN;
 
@@ -463,7 +466,14 @@ job_init(struct cjob *j, int mbox_fd, const char *side, struct mbox_lock *l)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	j->buf = malloc(COMPACT_CHUNK);
+	return 0;
+}
+
+/* The chunk buffer, once the plan (and so its chunk size) is known. */
+static int
+job_buffer(struct cjob *j)
+{
+	j->buf = malloc(j->p.chunk);
 	return j->buf != NULL ? 0 : -1;
 }
 
@@ -485,7 +495,7 @@ static int
 room_for(const struct cjob *j, const struct idx_set *img)
 {
 	struct statvfs vfs;
-	uint64_t need = COMPACT_CHUNK + 3 * JNL_SECTOR + (uint64_t)j->p.n * JNL_MOVE_LEN +
+	uint64_t need = (uint64_t)j->p.chunk + 3 * JNL_SECTOR + (uint64_t)j->p.n * JNL_MOVE_LEN +
 	    IDX_HDR_LEN + (uint64_t)img->count * IDX_REC_LEN;
 	char dir[PATH_LEN];
 	char *slash;
@@ -505,6 +515,22 @@ room_for(const struct cjob *j, const struct idx_set *img)
 	return 1;
 }
 
+/*
+ * Only dead bytes at the end: cut them, then write the new state file, no journal. On
+ * a full disk this is what makes room. A crash in between leaves a state file naming
+ * bytes past the end: the next open rescans the mbox (an outside change) and matches
+ * every live message, all before the cut, by its fingerprint.
+ */
+static int
+truncate_only(struct cjob *j, struct idx_set *img)
+{
+	if (ftruncate(j->mbox_fd, (off_t)j->p.new_size) < 0 || fsync(j->mbox_fd) < 0) {
+		return -1;
+	}
+	idx_crash_point();
+	return write_state(j, img) < 0 ? -1 : 0;
+}
+
 int
 compact_run(int mbox_fd, const char *side, struct mbox_lock *l, struct idx_set *img)
 {
@@ -514,14 +540,19 @@ compact_run(int mbox_fd, const char *side, struct mbox_lock *l, struct idx_set *
 	if (job_init(&j, mbox_fd, side, l) < 0) {
 		return -1;
 	}
-	if (compact_make_plan(img, &j.p) == 0) {
-		if (j.p.new_size == j.p.old_size || !room_for(&j, img)) {
+	if (compact_make_plan(img, &j.p) == 0 && job_buffer(&j) == 0) {
+		if (j.p.new_size == j.p.old_size) {
 			rc = 0;
+		} else if (j.p.n == 0) {
+			rc = truncate_only(&j, img);
+		} else if (!room_for(&j, img)) {
+			errno = ENOSPC;
+			rc = -2;
 		} else if (journal_create(&j, 0) == 0) {
 			rc = finish(&j, 0, img);
 		}
 	}
-	if (rc < 0) {
+	if (rc == -1) {
 		log_warn("compact %s", side);
 	}
 	job_done(&j);
@@ -536,7 +567,6 @@ journal_decode(const unsigned char *b, size_t n, struct compact_plan *p)
 	size_t need;
 
 	if (n < JNL_HDR_LEN || memcmp(b, JNL_MAGIC, 8) != 0 || get_le32(b + 8) != JNL_VERSION ||
-	    get_le32(b + 48) != COMPACT_CHUNK || get_le32(b + 52) != COMPACT_DIRECT_MIN ||
 	    (cnt = get_le32(b + 12)) > FOLDER_MSGS_MAX) {
 		return -1;
 	}
@@ -550,6 +580,11 @@ journal_decode(const unsigned char *b, size_t n, struct compact_plan *p)
 	p->old_size = get_le64(b + 24);
 	p->new_size = get_le64(b + 32);
 	p->idx_end = get_le64(b + 40);
+	p->chunk = get_le32(b + 48);
+	p->direct_min = get_le32(b + 52);
+	if (p->chunk == 0 || p->chunk > COMPACT_CHUNK_MAX) {
+		return -1;
+	}
 	for (i = 0; i < cnt; i++) {
 		const unsigned char *q = b + JNL_HDR_LEN + (size_t)i * JNL_MOVE_LEN;
 
@@ -576,7 +611,7 @@ journal_load(struct cjob *j, unsigned char *prog)
 		rc = journal_decode(b, (size_t)st.st_size, &j->p);
 	}
 	free(b);
-	if (rc < 0) {
+	if (rc < 0 || job_buffer(j) < 0) {
 		return -1;
 	}
 	j->prog_off = journal_prog_off(j->p.n);
@@ -604,7 +639,7 @@ redo_from_journal(struct cjob *j, uint64_t k, const unsigned char *prog)
 	while (chunk_next(&j->p, &c) && c.k < k) {
 		chunk_advance(&j->p, &c);
 	}
-	if (c.k != k || len != c.len || len > COMPACT_CHUNK) {
+	if (c.k != k || len != c.len || len > j->p.chunk) {
 		return -1;
 	}
 	if (pread_full(j->jfd, j->buf, len, (off_t)(j->prog_off + 2 * JNL_SECTOR)) != (ssize_t)len ||

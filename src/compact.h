@@ -25,6 +25,8 @@ struct compact_plan {
 	uint64_t old_size;	/* mbox size when planned (or extended) */
 	uint64_t new_size;	/* size to truncate to */
 	uint64_t idx_end;	/* end of the indexed messages after the moves */
+	uint32_t chunk;		/* piece sizes the plan is cut into: COMPACT_CHUNK and */
+	uint32_t direct_min;	/* COMPACT_DIRECT_MIN when made, the journal's when read */
 };
 
 /* Bytes held by expunged messages of img (a full state image synced with the mbox). */
@@ -39,8 +41,10 @@ void compact_free_plan(struct compact_plan *p);
  * Compact the mbox open on mbox_fd whose full state image img is synced with it (size
  * equal). The caller holds the mbox write lock l and the state file lock (other
  * sessions may have the folder open: they follow the new generation). Writes <side>.idx
- * anew (generation + 1) and puts that image in img. 0 (also when nothing is dead) or -1
- * (the journal then finishes it later).
+ * anew (generation + 1) and puts that image in img. 0 (also when nothing is dead), -1
+ * (the journal then finishes it later), or -2 when bytes would have to move and the free
+ * space for the journal is not there (nothing done; errno ENOSPC). Cutting dead bytes
+ * at the end needs no space and no journal.
  */
 int compact_run(int mbox_fd, const char *side, struct mbox_lock *l, struct idx_set *img);
 

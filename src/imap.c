@@ -5,12 +5,15 @@
  */
 #include "imap.h"
 
+#include <errno.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "imap_cmd.h"
 #include "imap_reply.h"
 #include "log.h"
 #include "util.h"
@@ -315,7 +318,8 @@ spool_cb(void *ctx, uint32_t size, struct imap_err *err)
 	if (s->spool_fd < 0) {
 		if (str_fmt(path, sizeof(path), "%s/appendXXXXXX", s->tmpdir) < 0 ||
 		    (mkdir_p(s->tmpdir, 0700) < 0) || (s->spool_fd = mkstemp(path)) < 0) {
-			(void)str_fmt(err->text, sizeof(err->text), "[SERVERBUG] no spool file");
+			(void)str_fmt(err->text, sizeof(err->text), "%s",
+			    imap_write_text(errno, "[SERVERBUG] no spool file"));
 			return -1;
 		}
 		(void)unlink(path);

@@ -5,6 +5,7 @@
  */
 #include "imap_cmd.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,6 +253,16 @@ folders_fail(struct imap *s, int rc)
 	}
 }
 
+const char *
+imap_write_text(int err, const char *text)
+{
+	if (err != ENOSPC && err != EDQUOT) {
+		return text;
+	}
+	log_warnx("imap: disk full, a write was refused (%s)", strerror(err));
+	return "[OVERQUOTA] the server's disk is full, delete mail or try later";
+}
+
 int
 imap_store_fail(struct imap *s, int rc)
 {
@@ -259,7 +270,7 @@ imap_store_fail(struct imap *s, int rc)
 	case STORE_INUSE:
 		return imap_fail(s, IMAP_NO, "[INUSE] mailbox is locked, try again later");
 	case STORE_NOSPACE:
-		return imap_fail(s, IMAP_NO, "[OVERQUOTA] no space left on the server");
+		return imap_fail(s, IMAP_NO, "%s", imap_write_text(ENOSPC, NULL));
 	case STORE_QUOTA:
 		return imap_fail(s, IMAP_NO, "[OVERQUOTA] quota exceeded");
 	case STORE_TOOBIG:

@@ -5,6 +5,7 @@
  */
 #include "imap_cmd.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -67,12 +68,16 @@ keyword_bits(struct imap *s, const char *side, struct store_keywords *kw,
 
 	*bits = 0;
 	for (k = 0; k < fl->nkw; k++) {
-		int b = store_kw_find(side, kw, fl->kw[k].s, add);
+		int b;
 
+		errno = 0;
+		b = store_kw_find(side, kw, fl->kw[k].s, add);
 		if (b >= 0) {
 			*bits |= (uint64_t)1 << b;
 		} else if (add) {
-			return imap_fail(s, IMAP_NO, "[LIMIT] too many keywords in this mailbox");
+			/* a full table fails without a system call; a full disk with ENOSPC */
+			return imap_fail(s, IMAP_NO, "%s", imap_write_text(errno,
+			    "[LIMIT] too many keywords in this mailbox"));
 		}
 	}
 	return IMAP_OK;

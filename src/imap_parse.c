@@ -4,11 +4,13 @@
  * grammars turn its text into structures in the same storage (RFC 3501 section 9,
  * RFC 7888, RFC 4731, RFC 5032, RFC 5258, RFC 2971). Runs in the session, never as root.
  */
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "imap_parse.h"
 #include "date.h"
+#include "imap_cmd.h"
 #include "mutf7.h"
 #include "util.h"
 
@@ -187,13 +189,13 @@ rd_spool(struct rd *r, uint64_t size, int nonsync)
 			return rd_io(r, rc);
 		}
 		/* After a failed write keep reading: the client's data must all be consumed. */
-		if (!wfail && write_all(fd, buf, take) < 0) {
-			wfail = 1;
+		if (wfail == 0 && write_all(fd, buf, take) < 0) {
+			wfail = errno != 0 ? errno : EIO;
 		}
 		size -= take;
 	}
-	if (wfail) {
-		rd_fail(r, IMAP_NO, "[SERVERBUG] Cannot spool the message");
+	if (wfail != 0) {
+		rd_fail(r, IMAP_NO, imap_write_text(wfail, "[SERVERBUG] Cannot spool the message"));
 	}
 	c->text[c->len++] = MARK_SPOOL;
 	return RD_MORE;

@@ -8,8 +8,9 @@
  *    writers. OFD locks (F_OFD_SETLK) belong to the open file, so closing some other fd
  *    of the same file in this process cannot drop them; kernels without OFD (EINVAL) get
  *    classic F_SETLK, which is why callers keep one fd per file.
- * 2. Writers also create <mbox>.lock with O_CREAT|O_EXCL: the dotlock that mutt,
- *    procmail, postfix and fetchmail's MDAs respect.
+ * 2. Writers also create <mbox>.lock, the dotlock that mutt, procmail, postfix and
+ *    fetchmail's MDAs respect: a temp file with the contents, then link() (atomic, the
+ *    NFS-safe way; a kill leaves no empty dotlock of ours).
  * 3. Never block, all or nothing: fcntl first, then the dotlock; if either is busy,
  *    drop both, sleep a jittered, doubling delay and retry until the deadline (then
  *    -2, STORE_INUSE). Tools take these locks in different orders, and blocking on one
@@ -20,8 +21,9 @@
  *    from a process that got the same pid since.
  * 5. A dotlock is stale when it is ours and its writer is dead (other boot, or no such
  *    pid here), or when neither it nor the mbox changed for DOTLOCK_STALE seconds
- *    (other tools' dotlocks may be empty or hold just a pid). Long work refreshes
- *    ours every DOTLOCK_TOUCH seconds.
+ *    (other tools' dotlocks may hold just a pid), DOTLOCK_EMPTY_STALE for one that
+ *    names no pid (empty: a tool killed between create and write, or a `touch`).
+ *    Long work refreshes ours every DOTLOCK_TOUCH seconds.
  * 6. Stale dotlocks are judged and removed only while holding the fcntl write lock, so
  *    two of our processes never both remove one and then each create their own.
  * 7. Recovery: a stale dotlock of ours naming a size below the mbox's means its writer
@@ -96,33 +98,61 @@ lock_boot_id(char *buf, size_t cap)
 	buf[n] = '\0';
 }
 
-/* Create our dotlock naming the mbox size: 0, 1 exists, -1 error. */
+/* <dir>/.<name>.lock.tmp for the dotlock <dir>/<name>.lock: hidden from folder lists. */
 static int
-lock_dot_create(struct mbox_lock *l, int fd)
+lock_tmp_name(const char *dotlock, char *buf, size_t cap)
 {
-	char text[128], boot[40];
-	struct stat st;
-	int dfd, n;
+	const char *slash = strrchr(dotlock, '/');
+	int dl = slash != NULL ? (int)(slash + 1 - dotlock) : 0;
 
-	if (fstat(fd, &st) != 0) {
+	return str_fmt(buf, cap, "%.*s.%s.tmp", dl, dotlock, dotlock + dl) < 0 ? -1 : 0;
+}
+
+/*
+ * Create our dotlock naming the mbox size: 0, 1 exists, -1 error. The contents are
+ * written and synced in a temp file first, then linked into place (atomic, and safe on
+ * NFS, where a lost reply to link is told by the link count): a dotlock of ours is never
+ * seen empty. The temp name is fixed: only the holder of the fcntl write lock creates a
+ * dotlock (rule 6), and a temp file left by a killed writer is simply reused.
+ */
+static int
+lock_dot_create(struct mbox_lock *l, int fd, int kind)
+{
+	char text[128], boot[40], tmp[PATH_LEN];
+	struct stat st;
+	int tfd, n, rc;
+
+	if (fstat(fd, &st) != 0 || lock_tmp_name(l->dotlock, tmp, sizeof(tmp)) != 0) {
 		return -1;
 	}
-	dfd = open(l->dotlock, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (dfd < 0) {
-		return errno == EEXIST ? 1 : -1;
+	tfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (tfd < 0) {
+		return -1;
 	}
 	lock_boot_id(boot, sizeof(boot));
 	n = str_fmt(text, sizeof(text), "%ld %lld %s\n", (long)getpid(),
 	    (long long)st.st_size, boot);
-	if (n < 0 || write_all(dfd, text, (size_t)n) != 0 || fsync(dfd) != 0) {
-		close(dfd);
-		unlink(l->dotlock);
-		return -1;
+	rc = n < 0 || write_all(tfd, text, (size_t)n) != 0 || fsync(tfd) != 0 ? -1 : 0;
+	if (rc != 0 && kind == MBOX_LOCK_SHRINK && (errno == ENOSPC || errno == EDQUOT) &&
+	    ftruncate(tfd, 0) == 0) {
+		/* A full disk: an empty dotlock (no block needed) still keeps others out, and a
+		 * shrinking writer leaves nothing to undo; empty, it is stale soon if we die. */
+		rc = 0;
 	}
-	close(dfd);
-	if (fsync_parent(l->dotlock) != 0) {
+	if (rc == 0 && link(tmp, l->dotlock) != 0) {
+		rc = errno == EEXIST ? 1 : -1;
+		if (fstat(tfd, &st) == 0 && st.st_nlink == 2) {
+			rc = 0;
+		}
+	}
+	close(tfd);
+	unlink(tmp);
+	if (rc == 0 && fsync_parent(l->dotlock) != 0) {
 		unlink(l->dotlock);
-		return -1;
+		rc = -1;
+	}
+	if (rc != 0) {
+		return rc;
 	}
 	l->dotlocked = 1;
 	l->last_touch_ms = mono_ms();
@@ -131,6 +161,7 @@ lock_dot_create(struct mbox_lock *l, int fd)
 
 /* What a dotlock says about its writer. */
 struct lock_owner {
+	int named;		/* it names a pid: else empty or unparseable */
 	int ours;		/* "pid size boot" */
 	int dead;		/* writer known gone */
 	uint64_t size;
@@ -151,6 +182,7 @@ lock_dot_parse(char *text, size_t n, struct lock_owner *o)
 	if (parse_u32(text, plen, 0x7fffffff, &pid) != 0 || pid == 0) {
 		return;
 	}
+	o->named = 1;
 	o->dead = kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 	if (sp1 == NULL) {
 		return;
@@ -246,17 +278,11 @@ lock_undo_append(int fd, const struct lock_owner *o)
 	return 0;
 }
 
-/*
- * With the fcntl write lock held: remove the dotlock if stale, undoing a dead writer's
- * partial append first. 1 removed (or gone), 0 still valid, -1 error.
- */
+/* Read and judge the dotlock at path: 0 (o and st set), 1 there is none, -1 error. */
 static int
-lock_dot_clear_stale(int fd, const char *dotlock)
+lock_dot_read(const char *dotlock, struct lock_owner *o, struct stat *st)
 {
 	char text[128];
-	struct stat st, mst;
-	struct lock_owner o;
-	time_t now = time(NULL);
 	ssize_t n;
 	int dfd = open(dotlock, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
@@ -264,14 +290,36 @@ lock_dot_clear_stale(int fd, const char *dotlock)
 		return errno == ENOENT ? 1 : -1;
 	}
 	n = read_full(dfd, text, sizeof(text) - 1);
-	if (n < 0 || fstat(dfd, &st) != 0 || fstat(fd, &mst) != 0) {
+	if (n < 0 || fstat(dfd, st) != 0) {
 		close(dfd);
 		return -1;
 	}
 	close(dfd);
 	text[n] = '\0';
-	lock_dot_parse(text, (size_t)n, &o);
-	if (!o.dead && (now - st.st_mtime < DOTLOCK_STALE || now - mst.st_mtime < DOTLOCK_STALE)) {
+	lock_dot_parse(text, (size_t)n, o);
+	return 0;
+}
+
+/*
+ * With the fcntl write lock held: remove the dotlock if stale, undoing a dead writer's
+ * partial append first. 1 removed (or gone), 0 still valid, -1 error.
+ */
+static int
+lock_dot_clear_stale(int fd, const char *dotlock)
+{
+	struct stat st, mst;
+	struct lock_owner o;
+	time_t now = time(NULL), stale;
+	int rc = lock_dot_read(dotlock, &o, &st);
+
+	if (rc != 0) {
+		return rc;
+	}
+	if (fstat(fd, &mst) != 0) {
+		return -1;
+	}
+	stale = o.named ? DOTLOCK_STALE : DOTLOCK_EMPTY_STALE;
+	if (!o.dead && (now - st.st_mtime < stale || now - mst.st_mtime < stale)) {
 		return 0;
 	}
 	if (o.ours && o.dead && lock_undo_append(fd, &o) != 0) {
@@ -287,17 +335,17 @@ lock_dot_clear_stale(int fd, const char *dotlock)
 
 /* One all-or-nothing attempt: 0 locked, 1 busy, -1 error. */
 static int
-lock_try(struct mbox_lock *l, int fd, int write)
+lock_try(struct mbox_lock *l, int fd, int kind)
 {
-	int rc = lock_fcntl(fd, write ? F_WRLCK : F_RDLCK);
+	int rc = lock_fcntl(fd, kind != MBOX_LOCK_READ ? F_WRLCK : F_RDLCK);
 
-	if (rc != 0 || !write) {
+	if (rc != 0 || kind == MBOX_LOCK_READ) {
 		return rc;
 	}
-	rc = lock_dot_create(l, fd);
+	rc = lock_dot_create(l, fd, kind);
 	if (rc == 1) {
 		rc = lock_dot_clear_stale(fd, l->dotlock);
-		rc = rc == 1 ? lock_dot_create(l, fd) : (rc == 0 ? 1 : -1);
+		rc = rc == 1 ? lock_dot_create(l, fd, kind) : (rc == 0 ? 1 : -1);
 	}
 	if (rc != 0) {
 		lock_fcntl(fd, F_UNLCK);
@@ -321,7 +369,7 @@ lock_backoff(int d)
 }
 
 int
-lock_mbox(struct mbox_lock *l, int fd, const char *path, int write, int timeout_ms)
+lock_mbox(struct mbox_lock *l, int fd, const char *path, int kind, int timeout_ms)
 {
 	int64_t deadline = mono_ms() + timeout_ms, left;
 	int delay = LOCK_BACKOFF_MIN_MS, rc;
@@ -334,7 +382,7 @@ lock_mbox(struct mbox_lock *l, int fd, const char *path, int write, int timeout_
 		return -1;
 	}
 	for (;;) {
-		rc = lock_try(l, fd, write);
+		rc = lock_try(l, fd, kind);
 		if (rc <= 0) {
 			break;
 		}
@@ -368,7 +416,7 @@ lock_touch(struct mbox_lock *l)
 }
 
 int
-unlock_mbox(struct mbox_lock *l)
+lock_commit(struct mbox_lock *l)
 {
 	int rc = 0;
 
@@ -379,11 +427,34 @@ unlock_mbox(struct mbox_lock *l)
 		}
 		l->dotlocked = 0;
 	}
+	return rc;
+}
+
+int
+unlock_mbox(struct mbox_lock *l)
+{
+	int rc = lock_commit(l);
+
 	if (l->fd >= 0) {
 		lock_fcntl(l->fd, F_UNLCK);
 		l->fd = -1;
 	}
 	return rc;
+}
+
+int
+lock_dead_end(const char *path, uint64_t *end)
+{
+	char dotlock[PATH_LEN];
+	struct lock_owner o;
+	struct stat st;
+
+	if (str_fmt(dotlock, sizeof(dotlock), "%s" SIDE_DOTLOCK, path) < 0 ||
+	    lock_dot_read(dotlock, &o, &st) != 0 || !o.ours || !o.dead) {
+		return 0;
+	}
+	*end = o.size;
+	return 1;
 }
 
 int

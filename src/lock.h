@@ -6,6 +6,8 @@
 #ifndef MAILNOOK_LOCK_H
 #define MAILNOOK_LOCK_H
 
+#include <stdint.h>
+
 #include "params.h"
 
 struct mbox_lock {
@@ -15,14 +17,21 @@ struct mbox_lock {
 	long long last_touch_ms;
 };
 
+/* Lock kinds. A writer that only moves bytes down and shortens the mbox (compaction)
+ * needs no size in its dotlock: with the disk full, an empty one will do. */
+#define MBOX_LOCK_READ		0
+#define MBOX_LOCK_WRITE		1
+#define MBOX_LOCK_SHRINK	2
+
 /*
- * Lock the mbox open on fd at path: write=1 takes fcntl write lock + dotlock, write=0 a
- * fcntl read lock only. Returns 0, or -2 (STORE_INUSE) after timeout_ms, -1 on error.
+ * Lock the mbox open on fd at path: MBOX_LOCK_WRITE or MBOX_LOCK_SHRINK takes the fcntl
+ * write lock and the dotlock, MBOX_LOCK_READ a fcntl read lock only. Returns 0, or -2
+ * (STORE_INUSE) after timeout_ms, -1 on error.
  * A write lock's holder that dies leaves the mbox truncated back to its size at lock
  * time when only its own partial message follows (see lock.c, rule 7): grow the mbox
  * only to append, and report an append as done only after unlock_mbox returned 0.
  */
-int lock_mbox(struct mbox_lock *l, int fd, const char *path, int write, int timeout_ms);
+int lock_mbox(struct mbox_lock *l, int fd, const char *path, int kind, int timeout_ms);
 /* Refresh the dotlock's mtime during long work (at most every DOTLOCK_TOUCH s). */
 void lock_touch(struct mbox_lock *l);
 /* Release; for a write lock the dotlock's removal is durable on return. 0, or -1
@@ -38,5 +47,17 @@ int unlock_mbox(struct mbox_lock *l);
  * 1 recovered, 0 nothing to do, -1 error.
  */
 int lock_recover(int fd, const char *path);
+
+/*
+ * 1 and *end = the mbox size named by a dotlock of ours whose writer is dead (bytes past
+ * it may still be cut by the undo above, so nothing new past it may be indexed), else 0.
+ */
+int lock_dead_end(const char *path, uint64_t *end);
+
+/*
+ * Make a write final before letting go: remove the dotlock durably (an undo can no
+ * longer cut what was written), keep the fcntl lock for unlock_mbox. 0 or -1 (logged).
+ */
+int lock_commit(struct mbox_lock *l);
 
 #endif

@@ -180,8 +180,15 @@
  * reaches this; below it whole chunks go through the journal (written twice) rather
  * than paying two fsyncs for every few kilobytes. */
 #define COMPACT_DIRECT_MIN	(64 * 1024)
+/* A journal names the chunk size it was made with (an older build may have used
+ * another); recovery allocates one chunk, so a larger value is taken as damage. */
+#define COMPACT_CHUNK_MAX	(16 * 1024 * 1024)
 /* Compact when dead bytes pass 1/COMPACT_DEAD_DIV of the mbox. */
 #define COMPACT_DEAD_DIV	4
+/* An automatic compaction (after EXPUNGE, at close) waits this long for the mbox write
+ * lock, holding the folder's state lock meanwhile; if another tool keeps the mbox
+ * longer, the dead bytes simply wait for the next time. */
+#define COMPACT_WAIT_MS		2000
 /* Lock attempts back off with jitter and give up after this (then IN-USE / EX_TEMPFAIL). */
 #define LOCK_TIMEOUT_MS		60000
 /* First and longest pause between lock attempts (doubling, jittered to [d/2, d]). */
@@ -189,6 +196,9 @@
 #define LOCK_BACKOFF_MAX_MS	250
 /* A dotlock whose mbox has not changed for this long is stale (mutt and procmail use ~2-5 min). */
 #define DOTLOCK_STALE		120
+/* ... and one naming no pid (empty, like mutt's, or unparseable) after this: a writer
+ * holding one is writing the mbox meanwhile, which keeps its mtime fresh. */
+#define DOTLOCK_EMPTY_STALE	5
 /* Long work holding a dotlock refreshes its mtime this often. */
 #define DOTLOCK_TOUCH		30
 /* Read size when checking a dead writer's partial append before undoing it (lock.c,

@@ -72,6 +72,13 @@ store_paths(const struct config *cfg, const char *user, const char *folder,
 	return 0;
 }
 
+/* The store code for a failed write: a full disk is told apart (errno). */
+static int
+write_error(void)
+{
+	return errno == ENOSPC || errno == EDQUOT ? STORE_NOSPACE : STORE_ERR;
+}
+
 /* ---- the session's view as an idx_set ---- */
 
 static void
@@ -165,7 +172,7 @@ recover_compaction(struct store_folder *f)
 	int rc, have;
 
 	memset(&l, 0, sizeof(l));
-	rc = lock_mbox(&l, f->mbox_fd, f->mbox_path, 1, LOCK_TIMEOUT_MS);
+	rc = lock_mbox(&l, f->mbox_fd, f->mbox_path, MBOX_LOCK_SHRINK, LOCK_TIMEOUT_MS);
 	if (rc < 0) {
 		return rc == STORE_INUSE ? STORE_INUSE : STORE_ERR;
 	}
@@ -281,11 +288,12 @@ state_replace(struct store_folder *f, struct idx_set *s, const struct idx_set *i
 {
 	char path[PATH_LEN];
 	struct stat st;
-	int old = f->state_fd;
+	int old = f->state_fd, rc;
 
 	if (side_path(path, sizeof(path), f->side_base, SIDE_IDX) < 0 || idx_write_file(path, img) < 0) {
+		rc = write_error();
 		log_warn("store: writing %s.idx", f->side_base);
-		return STORE_ERR;
+		return rc;
 	}
 	if (state_open_fd(f, 0) < 0 || state_fcntl(f->state_fd, F_WRLCK) < 0 ||
 	    fstat(f->state_fd, &st) < 0) {
@@ -363,8 +371,10 @@ static int
 state_append(struct store_folder *f, const unsigned char *buf, size_t n, int durable)
 {
 	if (idx_append(f->state_fd, buf, n, f->state_seen, durable) < 0) {
+		int rc = write_error();
+
 		log_warn("store: appending to %s.idx", f->side_base);
-		return errno == ENOSPC || errno == EDQUOT ? STORE_NOSPACE : STORE_ERR;
+		return rc;
 	}
 	f->state_seen += n;
 	return STORE_OK;
@@ -569,6 +579,24 @@ same_mbox(const struct store_mboxstat *a, const struct store_mboxstat *b)
 	    a->tail_crc == b->tail_crc;
 }
 
+/*
+ * Under the mbox read lock: a dead writer's dotlock that lock_recover could not clear
+ * (another process held the mbox) still names where its append began. Index nothing
+ * new past it: the undo may cut those bytes later, and a record would then own others.
+ */
+static int
+bound_by_dead_writer(struct store_folder *f, const struct idx_set *s,
+    struct store_mboxstat *now)
+{
+	uint64_t end;
+
+	if (!lock_dead_end(f->mbox_path, &end) || end >= now->size || end < s->ms.size) {
+		return 0;
+	}
+	now->size = end;
+	return idx_tail_crc(f->mbox_fd, end, &now->tail_crc);
+}
+
 /* Bring s in line with the mbox (caller holds the state lock). */
 static int
 sync_mbox(struct store_folder *f, struct idx_set *s)
@@ -589,11 +617,11 @@ sync_mbox(struct store_folder *f, struct idx_set *s)
 		log_warn("store: recovering %s", f->mbox_path);
 	}
 	memset(&l, 0, sizeof(l));
-	rc = lock_mbox(&l, f->mbox_fd, f->mbox_path, 0, LOCK_TIMEOUT_MS);
+	rc = lock_mbox(&l, f->mbox_fd, f->mbox_path, MBOX_LOCK_READ, LOCK_TIMEOUT_MS);
 	if (rc < 0) {
 		return rc == STORE_INUSE ? STORE_INUSE : STORE_ERR;
 	}
-	if (idx_mbox_stat(f->mbox_fd, &now) < 0) {
+	if (idx_mbox_stat(f->mbox_fd, &now) < 0 || bound_by_dead_writer(f, s, &now) < 0) {
 		rc = STORE_ERR;
 	} else if (same_mbox(&now, &s->ms)) {
 		rc = STORE_OK;
@@ -698,13 +726,16 @@ open_mbox(struct store_folder *f, int mode)
 static int
 fresh_state(struct store_folder *f, struct idx_set *s)
 {
+	int rc;
+
 	idx_free(s);
 	memset(s, 0, sizeof(*s));
 	s->uidnext = 1;
 	s->mboxrd = 1;
 	if (idx_new_uidvalidity(f->side_base, &s->uidvalidity) < 0) {
+		rc = write_error();
 		log_warn("store: uidvalidity for %s", f->side_base);
-		return STORE_ERR;
+		return rc;
 	}
 	f->state_seen = 0;
 	return STORE_OK;
@@ -923,7 +954,7 @@ append_lock(struct store_folder *f, const struct idx_set *s, struct mbox_lock *l
 		return errno == ENOENT ? STORE_NOFOLDER : STORE_ERR;
 	}
 	memset(l, 0, sizeof(*l));
-	rc = lock_mbox(l, *fd, f->mbox_path, 1, 0);
+	rc = lock_mbox(l, *fd, f->mbox_path, MBOX_LOCK_WRITE, 0);
 	if (rc == 0) {
 		rc = idx_mbox_stat(*fd, &now) < 0 ? STORE_ERR :
 		    same_mbox(&now, &s->ms) ? STORE_OK : STORE_INUSE;
@@ -940,7 +971,11 @@ append_lock(struct store_folder *f, const struct idx_set *s, struct mbox_lock *l
 	return STORE_OK;
 }
 
-/* Both locks held: run put, then index what it wrote, or cut the mbox back. */
+/*
+ * Both locks held: run put, then index what it wrote, or cut the mbox back. The dotlock
+ * goes (durably) before the records are written: a dotlock left by a kill makes the
+ * next locker cut the bytes past the size it names, and no record may point there.
+ */
 static int
 append_put(struct store_folder *f, struct idx_set *s, struct mbox_lock *l, int fd,
     uint64_t end, int (*put)(void *ctx, int fd, uint64_t end), void *ctx)
@@ -949,7 +984,8 @@ append_put(struct store_folder *f, struct idx_set *s, struct mbox_lock *l, int f
 	int rc = put(ctx, fd, end);
 
 	if (rc == STORE_OK) {
-		rc = idx_mbox_stat(f->mbox_fd, &now) < 0 ? STORE_ERR : scan_new(f, s, &now);
+		rc = idx_mbox_stat(f->mbox_fd, &now) < 0 || lock_commit(l) < 0 ? STORE_ERR :
+		    scan_new(f, s, &now);
 	} else if (ftruncate(fd, (off_t)end) != 0 || fsync(fd) != 0) {
 		/* our dotlock stays: the next locker cuts the mbox back (lock.c) */
 		log_warn("store: cannot cut %s back after a failed append", f->mbox_path);
@@ -1166,13 +1202,15 @@ finish_compaction(struct store_folder *f)
 static int
 read_lock(struct store_folder *f)
 {
-	int rc = lock_mbox(&f->rlock, f->mbox_fd, f->mbox_path, 0, LOCK_TIMEOUT_MS);
+	int rc = lock_mbox(&f->rlock, f->mbox_fd, f->mbox_path, MBOX_LOCK_READ,
+	    LOCK_TIMEOUT_MS);
 
 	if (rc == 0 && journal_exists(f)) {
 		unlock_mbox(&f->rlock);
 		rc = finish_compaction(f);
 		if (rc == STORE_OK) {
-			rc = lock_mbox(&f->rlock, f->mbox_fd, f->mbox_path, 0, LOCK_TIMEOUT_MS);
+			rc = lock_mbox(&f->rlock, f->mbox_fd, f->mbox_path, MBOX_LOCK_READ,
+			    LOCK_TIMEOUT_MS);
 		}
 		if (rc == 0 && journal_exists(f)) {
 			unlock_mbox(&f->rlock);
@@ -1183,6 +1221,38 @@ read_lock(struct store_folder *f)
 		return rc == STORE_INUSE ? STORE_INUSE : STORE_ERR;
 	}
 	return STORE_OK;
+}
+
+static int
+first_entry_cb(void *ctx, const struct mbox_entry *e)
+{
+	*(struct mbox_entry *)ctx = *e;
+	return 1;
+}
+
+/*
+ * Is m (starting with a From_ line where the index says) still the message that was
+ * indexed? While the mbox is as last synced, yes. Otherwise its bytes are scanned again
+ * (to the separator after them) and must give the same From_ line length and content
+ * fingerprint: a message that took the place of one cut away must not be served under
+ * the old UID. The fingerprint ignores a separator appended after a last message.
+ */
+static int
+same_message(struct store_folder *f, const struct store_msg *m, uint64_t size)
+{
+	struct mbox_scan_stats st;
+	struct mbox_entry e;
+	uint64_t end = m->e.offset + m->e.from_len + m->e.raw_len + 1;
+
+	if (mbox_unchanged(f)) {
+		return 1;
+	}
+	if (mbox_scan(f->mbox_fd, m->e.offset, end < size ? end : size, f->mboxrd, first_entry_cb,
+	    &e, &st) != 1) {
+		return 0;
+	}
+	return e.offset == m->e.offset && e.from_len == m->e.from_len &&
+	    e.fingerprint == m->e.fingerprint;
 }
 
 int
@@ -1203,7 +1273,8 @@ store_msg_open(struct store_folder *f, uint32_t i, struct mbox_reader *r)
 	m = &f->msgs[i];
 	if (rc == STORE_OK && ((m->flags & STORE_VANISHED) || fstat(f->mbox_fd, &st) < 0 ||
 	    mbox_from_at(f->mbox_fd, m->e.offset) != 1 ||
-	    m->e.offset + m->e.from_len + m->e.raw_len > (uint64_t)st.st_size)) {
+	    m->e.offset + m->e.from_len + m->e.raw_len > (uint64_t)st.st_size ||
+	    !same_message(f, m, (uint64_t)st.st_size))) {
 		rc = STORE_GONE;
 	}
 	if (rc < 0) {
@@ -1245,8 +1316,33 @@ worth_compacting(const struct idx_set *img, int force)
 }
 
 /*
+ * Could compacting s (a synced view) be worth it? Its live messages span at least their
+ * From_ lines and contents, so the rest of the mbox bounds the dead bytes from above:
+ * a no here needs no image and no lock. Only a forced compaction looks closer.
+ */
+static int
+maybe_worth(const struct idx_set *s, int force)
+{
+	uint64_t live = 0;
+	uint32_t i, n = 0;
+
+	for (i = 0; i < s->count; i++) {
+		if ((s->msgs[i].flags & STORE_EXPUNGED) == 0) {
+			live += (uint64_t)s->msgs[i].e.from_len + s->msgs[i].e.raw_len;
+			n++;
+		}
+	}
+	if (force || n == 0) {
+		return s->ms.size > 0;
+	}
+	return s->ms.size > live && s->ms.size - live > s->ms.size / COMPACT_DEAD_DIV;
+}
+
+/*
  * Compact under the mbox write lock, waiting for it up to wait_ms (caller holds the
- * state lock). Sessions still open find the new state file by its generation.
+ * state lock), but only once the image says there is something to do: a session that
+ * changed nothing neither waits nor takes the dotlock (which costs fsyncs). Sessions
+ * still open find the new state file by its generation.
  */
 static int
 compact_locked(struct store_folder *f, struct idx_set *s, int force, int wait_ms)
@@ -1256,29 +1352,37 @@ compact_locked(struct store_folder *f, struct idx_set *s, int force, int wait_ms
 	struct idx_set img;
 	int rc;
 
+	if (!maybe_worth(s, force)) {
+		return STORE_OK;
+	}
+	rc = load_image(f, s, &img);
+	if (rc != STORE_OK || !worth_compacting(&img, force)) {
+		idx_free(&img);
+		return rc;
+	}
 	memset(&l, 0, sizeof(l));
-	rc = lock_mbox(&l, f->mbox_fd, f->mbox_path, 1, wait_ms);
+	rc = lock_mbox(&l, f->mbox_fd, f->mbox_path, MBOX_LOCK_SHRINK, wait_ms);
 	if (rc < 0) {
-		return rc == STORE_INUSE ? STORE_INUSE : STORE_ERR;
+		idx_free(&img);
+		return rc == -2 ? STORE_INUSE : STORE_ERR;
 	}
 	rc = STORE_OK;
 	/* Mail that arrived between the sync and the write lock waits for the next time. */
 	if (idx_mbox_stat(f->mbox_fd, &now) == 0 && same_mbox(&now, &s->ms) &&
-	    load_image(f, s, &img) == STORE_OK) {
-		if (worth_compacting(&img, force) && img.ms.size == now.size &&
-		    compact_run(f->mbox_fd, f->side_base, &l, &img) < 0) {
-			rc = STORE_ERR;
-		}
-		idx_free(&img);
+	    img.ms.size == now.size) {
+		rc = compact_run(f->mbox_fd, f->side_base, &l, &img);
+		rc = rc == -2 ? STORE_NOSPACE : rc < 0 ? STORE_ERR : STORE_OK;
 	}
+	idx_free(&img);
 	unlock_mbox(&l);
 	return rc;
 }
 
 /*
  * Compact f if worth it (always with force). Alone, .ses is held exclusively and the
- * write lock awaited; with other sessions open, an automatic compaction runs only if no
- * reader holds the mbox at this instant, so that closing or expunging never stalls. An
+ * write lock awaited (COMPACT_WAIT_MS, a forced one LOCK_TIMEOUT_MS); with other sessions
+ * open, an automatic compaction runs only if no reader holds the mbox at this instant,
+ * so that closing or expunging never stalls: the bytes wait for the next time. An
  * IMAP APPEND or COPY indexes what it wrote under the state lock it took before the
  * write lock (store_append_indexed), so no compaction moves it before it has its UID.
  */
@@ -1286,10 +1390,15 @@ static int
 compact_now(struct store_folder *f, int force)
 {
 	struct idx_set s;
-	int alone = flock(f->session_fd, LOCK_EX | LOCK_NB) == 0;
-	int rc;
+	int alone, rc;
 
 	view_get(f, &s);
+	/* What this session saw is enough to tell most closes there is nothing to do,
+	 * before taking anything; dead bytes it did not see wait for another time. */
+	if (!maybe_worth(&s, force)) {
+		return STORE_OK;
+	}
+	alone = flock(f->session_fd, LOCK_EX | LOCK_NB) == 0;
 	rc = state_lock(f);
 	if (rc == STORE_OK) {
 		rc = catch_up(f, &s);
@@ -1298,7 +1407,7 @@ compact_now(struct store_folder *f, int force)
 		}
 		if (rc == STORE_OK) {
 			rc = compact_locked(f, &s, force,
-			    alone || force ? LOCK_TIMEOUT_MS : 0);
+			    force ? LOCK_TIMEOUT_MS : alone ? COMPACT_WAIT_MS : 0);
 		}
 		state_unlock(f);
 	}

@@ -258,7 +258,7 @@ batch_write(struct batch *b, int fd, uint64_t size, uint64_t max_size, uint64_t 
 	int rc = STORE_OK;
 
 	if (mbox_prepare_append(fd, size, &at) != 0) {
-		return STORE_ERR;
+		return write_rc();
 	}
 	total = at - size;
 	for (k = 0; k < b->n && rc == STORE_OK; k++) {
@@ -496,7 +496,7 @@ store_imap_copy(struct store_folder *src, const struct store_keywords *src_kw,
 	if (rc == STORE_OK) {
 		b.all_fd = scratch_fd(tmpdir);
 		b.one_fd = scratch_fd(tmpdir);
-		rc = b.all_fd < 0 || b.one_fd < 0 ? STORE_ERR : STORE_OK;
+		rc = b.all_fd < 0 || b.one_fd < 0 ? write_rc() : STORE_OK;
 	}
 	/* in batches, so the scratch space a COPY needs stays small */
 	while (rc == STORE_OK && done < n) {

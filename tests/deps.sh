@@ -1,7 +1,10 @@
 #!/bin/sh
 # Install the build and test packages that are missing (Debian); quiet when all present.
+# Another apt (unattended-upgrades on a fresh system) may hold the dpkg lock: wait for it,
+# up to DEPS_LOCK_WAIT seconds per apt-get call, and try each call a few times.
 set -u
-pkgs="make gcc valgrind musl-tools libbearssl-dev python3 curl openssl fetchmail ipsvd openbsd-inetd systemd procps iproute2 strace libpython3.11-testsuite isync mutt"
+pkgs="make gcc valgrind musl-tools libbearssl-dev python3 curl openssl fetchmail ipsvd openbsd-inetd systemd procps iproute2 libpython3.11-testsuite isync mutt strace"
+wait=${DEPS_LOCK_WAIT:-300}
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
@@ -10,5 +13,14 @@ done
 echo "installing:$missing"
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null &&
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+apt() {
+	tries=0
+	until $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout="$wait" \
+	    -qq "$@" >/dev/null; do
+		tries=$((tries + 1))
+		[ "$tries" -ge 3 ] && { echo "deps.sh: apt-get $1 failed"; return 1; }
+		echo "deps.sh: apt-get $1 failed, trying again"
+		sleep 10
+	done
+}
+apt update && apt install -y --no-install-recommends $missing

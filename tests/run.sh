@@ -2,7 +2,8 @@
 # Run every test against one binary: tests/run.sh BINARY UNITDIR [LABEL] [PATTERN]
 # Unit binaries in UNITDIR, then tests/e2e/*.sh and *.py with $MAILNOOK set.
 # Each test prints "ok - what" / "FAIL - what"; a test that exits non-zero with no
-# FAIL line counts as one failure. Full output goes to tests/out/LABEL/.
+# FAIL line, or that checked nothing (no ok line), counts as one failure. Full output
+# goes to tests/out/LABEL/.
 set -u
 cd "$(dirname "$0")/.."
 bin=$(realpath "$1")
@@ -31,6 +32,10 @@ run_one() {
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		f=1
 		echo "FAIL - $name exited $rc" >>"$log"
+	fi
+	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+		echo "FAIL - $name checked nothing" >>"$log"
 	fi
 	pass=$((pass + p))
 	fail=$((fail + f))

@@ -36,11 +36,20 @@ printf '\377' | dd of="$SIDE.idx" bs=1 seek=200 conv=notrunc 2>/dev/null
 run_check alice
 check "damaged record: exit 1" [ "$(rc)" -eq 1 ]
 check "damaged record reported" has '^problem: index damaged: records salvaged, identity kept'
-flock -s "$SIDE.ses" sleep 3 &
-sleep 0.3
+# hold_ses / free_ses: a session's shared lock on .ses, taken for sure when hold_ses returns
+mkfifo "$T/held" "$T/go"
+hold_ses() {
+	flock -s "$SIDE.ses" sh -c 'echo held >"$1"; read x <"$2"' sh "$T/held" "$T/go" &
+	read x <"$T/held"
+}
+free_ses() {
+	echo go >"$T/go"
+	wait
+}
+hold_ses
 run_check --repair alice
 check "repair while a session is open: exit 75" [ "$(rc)" -eq 75 ]
-wait
+free_ses
 run_check --repair alice
 check "repair: exit 1 (problems were found)" [ "$(rc)" -eq 1 ]
 check "repair rebuilt all five messages" has '^rebuilt: 5 messages'
@@ -58,11 +67,10 @@ run_check --repair alice
 run_check alice
 check "torn tail repaired" [ "$(rc)" -eq 0 ]
 
-flock -s "$SIDE.ses" sleep 3 &
-sleep 0.3
+hold_ses
 run_check --compact alice
 check "compact while a session is open (not reading): runs, exit 0" [ "$(rc)" -eq 0 ]
-wait
+free_ses
 run_check --compact alice
 check "compact with nothing expunged: exit 0" [ "$(rc)" -eq 0 ]
 

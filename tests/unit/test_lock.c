@@ -1,10 +1,11 @@
 /*
  * mbox locks: dotlock content and removal, contention ending in -2 after the timeout,
- * stale dotlocks (dead pid, other boot, old foreign ones) and the undo of a dead
- * writer's partial append by lock_recover.
+ * stale dotlocks (dead pid, other boot, old foreign ones, empty ones after seconds), the
+ * undo of a dead writer's partial append by lock_recover and the bound it sets.
  */
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -288,6 +289,60 @@ test_undo_conservative(void)
 	    bad);
 }
 
+/* Empty or unparseable dotlocks: live for DOTLOCK_EMPTY_STALE seconds, then stale. */
+static void
+test_empty_dotlock(void)
+{
+	struct mbox_lock l;
+	char tmp[PATH_LEN];
+	int fd = mkbox(20), rc;
+
+	put_dotlock("", 0);
+	rc = lock_mbox(&l, fd, box, MBOX_LOCK_WRITE, 200);
+	CHECK(rc == -2, "a fresh empty dotlock is another tool's live lock");
+	put_dotlock("", DOTLOCK_EMPTY_STALE + 2);
+	rc = lock_mbox(&l, fd, box, MBOX_LOCK_WRITE, 200);
+	CHECK(rc == 0, "an empty dotlock %d s old is stale", DOTLOCK_EMPTY_STALE + 2);
+	unlock_mbox(&l);
+	put_dotlock("garbage\n", DOTLOCK_EMPTY_STALE + 2);
+	rc = lock_mbox(&l, fd, box, MBOX_LOCK_SHRINK, 200);
+	CHECK(rc == 0, "... so is an unparseable one");
+	str_fmt(tmp, sizeof(tmp), "%s/.INBOX.lock.tmp", dir);
+	CHECK(access(tmp, F_OK) != 0, "no temp file left once the dotlock is in place");
+	unlock_mbox(&l);
+	put_dotlock("1\n", DOTLOCK_EMPTY_STALE + 2);
+	rc = lock_mbox(&l, fd, box, MBOX_LOCK_WRITE, 200);
+	CHECK(rc == -2, "a dotlock naming a live pid (init) is not stale after seconds");
+	unlink(dot);
+	close(fd);
+}
+
+/* lock_dead_end: only a dotlock of ours whose writer is gone bounds the indexable end. */
+static void
+test_dead_end(void)
+{
+	char text[160], boot[64];
+	uint64_t end = 0;
+	pid_t dead = fork();
+
+	if (dead == 0) {
+		_exit(0);
+	}
+	waitpid(dead, NULL, 0);
+	boot_id(boot, sizeof(boot));
+	CHECK(lock_dead_end(box, &end) == 0, "no dotlock: no bound");
+	str_fmt(text, sizeof(text), "%ld 77 %s\n", (long)dead, boot);
+	put_dotlock(text, 0);
+	CHECK(lock_dead_end(box, &end) == 1 && end == 77, "dead writer of ours: bound %llu",
+	    (unsigned long long)end);
+	str_fmt(text, sizeof(text), "%ld 77 %s\n", (long)getpid(), boot);
+	put_dotlock(text, 0);
+	CHECK(lock_dead_end(box, &end) == 0, "live writer: no bound");
+	put_dotlock("", 0);
+	CHECK(lock_dead_end(box, &end) == 0, "another tool's empty dotlock: no bound");
+	unlink(dot);
+}
+
 int
 main(void)
 {
@@ -301,6 +356,8 @@ main(void)
 	test_contention();
 	test_recover();
 	test_undo_conservative();
+	test_empty_dotlock();
+	test_dead_end();
 	unlink(dot);
 	unlink(box);
 	rmdir(dir);

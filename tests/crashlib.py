@@ -1,0 +1,127 @@
+"""Helpers for the store's crash and write-count tests (tests/e2e/crash_*.py).
+
+A session is one `mailnook imap` or `mailnook pop3` process (the inetd way) whose stdin
+and stdout are the server end of a real loopback TCP connection, so the peer is
+127.0.0.1 as under any launcher; it can run under strace, which counts its system calls
+or kills it with SIGKILL at the N-th call of one kind (deterministic, whatever the load).
+"""
+import imaplib
+import os
+import poplib
+import re
+import socket
+import subprocess
+
+from lib import MAILNOOK
+
+# The calls that change files: a kill at each of them is a crash point.
+MUTATING = ("write", "pwrite64", "writev", "fsync", "fdatasync", "ftruncate", "rename",
+            "unlink", "link", "openat")
+
+
+def tcp_pair():
+    """(client, server) ends of one loopback TCP connection."""
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(1)
+    cli = socket.create_connection(lst.getsockname(), 10)
+    srv, _ = lst.accept()
+    lst.close()
+    return cli, srv
+
+
+def strace_prefix(trace=None, kill=None, out="/dev/null"):
+    """strace arguments: trace a list of calls into out, and kill=(call, n) injects
+    SIGKILL on entry to the n-th call of that kind (before it runs)."""
+    if trace is None and kill is None:
+        return []
+    args = ["strace", "-f", "-qq", "-y", "-o", out]
+    calls = list(trace or ())
+    if kill is not None:
+        calls.append(kill[0])
+        args += ["-e", "inject=%s:signal=KILL:when=%d" % kill]
+    return args + ["-e", "trace=" + ",".join(sorted(set(calls)))]
+
+
+class Session:
+    """One protocol session process; .client is the socket to speak to it."""
+
+    def __init__(self, env, proto, trace=None, kill=None, out="/dev/null"):
+        self.client, srv = tcp_pair()
+        err = open(os.path.join(env.dir, "session.log"), "ab")
+        self.proc = subprocess.Popen(strace_prefix(trace, kill, out) +
+                                     env.cmd(proto), stdin=srv, stdout=srv, stderr=err)
+        srv.close()
+        err.close()
+
+    def wait(self, timeout=30):
+        """Exit status (negative: signal; strace passes a kill on as 128 + 9)."""
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.client.close()
+        return rc
+
+    def killed(self):
+        return self.wait() in (-9, 137)
+
+
+class IMAP(imaplib.IMAP4):
+    """imaplib over a Session's socket."""
+
+    def __init__(self, session):
+        self._given = session.client
+        imaplib.IMAP4.__init__(self, "127.0.0.1", 0, timeout=30)
+
+    def _create_socket(self, timeout=None):
+        return self._given
+
+
+class POP3(poplib.POP3):
+    """poplib over a Session's socket."""
+
+    def __init__(self, session):
+        self._given = session.client
+        poplib.POP3.__init__(self, "127.0.0.1", 0, timeout=30)
+
+    def _create_socket(self, timeout):
+        return self._given
+
+
+def count_calls(path, mail_dir):
+    """From an strace -y log: {call: n} of the calls that change something under
+    mail_dir (writes to files there, syncs, renames, links, unlinks, truncations), not
+    counting the socket and the log."""
+    counts = {}
+    for line in open(path, errors="replace"):
+        m = re.match(r"(?:\d+ +)?(\w+)\((.*)\) += (-?\d+)", line)
+        if not m:
+            continue
+        call, args, ret = m.group(1), m.group(2), int(m.group(3))
+        if ret < 0:
+            continue
+        if call in ("write", "pwrite64", "writev", "fsync", "fdatasync", "ftruncate"):
+            fd = re.match(r"\d+<([^>]*)>", args)
+            if not fd or not fd.group(1).startswith(mail_dir):
+                continue
+        elif call == "openat" or mail_dir not in args:
+            continue
+        counts[call] = counts.get(call, 0) + 1
+    return counts
+
+
+def tree_state(top):
+    """{path: (size, mtime_ns)} of every file under top: equal before and after means
+    nothing was created, removed or written."""
+    st = {}
+    for d, _dirs, files in os.walk(top):
+        for f in files:
+            p = os.path.join(d, f)
+            try:
+                s = os.lstat(p)
+            except OSError:
+                continue
+            st[p] = (s.st_size, s.st_mtime_ns)
+    return st

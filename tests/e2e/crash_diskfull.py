@@ -1,0 +1,123 @@
+"""A full disk: the mail root on a 3 MiB tmpfs (mounted here: root is required; without
+it this test fails, it does not skip), filled to the last byte. Then:
+- deliver exits 75 (the MTA retries) and leaves the INBOX as it was;
+- IMAP APPEND, COPY and STORE of a new keyword answer NO [OVERQUOTA] saying the disk is
+  full, and the session log says so too;
+- `check --compact` of a compaction that has to move bytes says it cannot run for want
+  of space and exits non-zero, the folder unharmed;
+- POP3 DELE of every message + QUIT empties the INBOX although no byte was free: a
+  compaction that only shortens the mbox needs no space;
+- afterwards deliver works again and `check` is clean."""
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from lib import Env, check, done, fail, make_msg  # noqa: E402
+from crashlib import IMAP, POP3, Session  # noqa: E402
+
+env = Env()
+if os.getuid() != 0:
+    fail("mounting a small tmpfs needs root (run make check as root, as in CI)")
+    env.close()
+    done()
+r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m,mode=0755", "tmpfs", env.mail],
+                   stderr=subprocess.PIPE)
+if not check("a 3 MiB tmpfs mounted for the mail root", r.returncode == 0, r.stderr):
+    env.close()
+    done()
+try:
+    os.chown(env.mail, *(lambda st: (st.st_uid, st.st_gid))(os.stat(env.run)))
+    env.add_user("alice", "secret")
+    box = env.inbox("alice")
+    msgs = [make_msg(i, "full disk %d" % i, body_lines=1500) for i in range(40)]
+    for m in msgs:
+        env.deliver("alice", m)
+
+    def imap():
+        s = Session(env, "imap")
+        m = IMAP(s)
+        m.login("alice", "secret")
+        return s, m
+
+    s, m = imap()
+    m.create("Club")
+    m.select("INBOX")
+    m.logout()
+    s.wait()
+    # Fill the file system to the last byte.
+    filler = os.path.join(env.mail, "filler")
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    for piece in (65536, 4096, 1):
+        try:
+            while True:
+                os.write(fd, b"\0" * piece)
+        except OSError:
+            pass
+    os.close(fd)
+    st = os.statvfs(env.mail)
+    check("the file system is full", st.f_bavail == 0, st.f_bavail)
+    size = os.path.getsize(box)
+    snap = open(box, "rb").read()
+
+    rc = env.deliver("alice", make_msg(100, "no room"))
+    check("deliver on a full disk exits 75", rc == 75, rc)
+    check("... the INBOX as it was", open(box, "rb").read() == snap)
+
+    s, m = imap()
+    typ, data = m.append("INBOX", None, None, make_msg(101, "append no room", body_lines=100))
+    check("APPEND answers NO [OVERQUOTA] saying the disk is full",
+          typ == "NO" and data[0].startswith(b"[OVERQUOTA]") and b"disk is full" in data[0],
+          (typ, data))
+    m.select("INBOX")
+    typ, data = m.uid("COPY", "1:3", "Club")
+    check("COPY answers NO [OVERQUOTA] saying the disk is full",
+          typ == "NO" and data[0].startswith(b"[OVERQUOTA]") and b"disk is full" in data[0],
+          (typ, data))
+    typ, data = m.uid("STORE", "1", "+FLAGS", "(BrandNewKeyword)")
+    check("STORE of a new keyword answers NO [OVERQUOTA] saying the disk is full",
+          typ == "NO" and data[0].startswith(b"[OVERQUOTA]") and b"disk is full" in data[0],
+          (typ, data))
+    m.logout()
+    s.wait()
+    log = open(os.path.join(env.dir, "session.log"), errors="replace").read()
+    check("the session log says the disk is full", "disk full" in log, log[-500:])
+    check("the INBOX as it was after APPEND, COPY and STORE", open(box, "rb").read() == snap)
+
+    # A compaction that moves bytes needs room for its journal: none.
+    p = POP3(Session(env, "pop3"))
+    p.user("alice")
+    p.pass_("secret")
+    p.dele(1)
+    quit_ok = p.quit()
+    check("POP3 DELE 1 + QUIT", quit_ok.startswith(b"+OK"), quit_ok)
+    r = subprocess.run(env.cmd("check", "--compact", "alice"), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE)
+    out = r.stdout.decode() + r.stderr.decode()
+    check("check --compact that cannot run exits non-zero", r.returncode != 0, out)
+    check("... and says there is no room", "result: no space left" in out and
+          "not enough free space" in out, out)
+    check("... the INBOX as it was", open(box, "rb").read() == snap)
+
+    sp = Session(env, "pop3")
+    p = POP3(sp)
+    p.user("alice")
+    p.pass_("secret")
+    n = p.stat()[0]
+    for i in range(1, n + 1):
+        p.dele(i)
+    quit_ok = p.quit()
+    sp.wait()
+    check("POP3 DELE of all %d messages + QUIT on the full disk" % n,
+          n == len(msgs) - 1 and quit_ok.startswith(b"+OK"), (n, quit_ok))
+    check("... empties the INBOX (a truncation needs no space)",
+          os.path.getsize(box) == 0, os.path.getsize(box))
+    check("... which frees the space", os.statvfs(env.mail).f_bavail > size // 4096 // 2)
+    rc = env.deliver("alice", make_msg(102, "room again"))
+    check("deliver works again", rc == 0, rc)
+    r = subprocess.run(env.cmd("check", "alice"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    check("check clean", r.returncode == 0 and b"result: consistent" in r.stdout, r.stdout)
+finally:
+    subprocess.run(["umount", "-l", env.mail])
+env.close()
+done()

@@ -77,7 +77,14 @@ imap_claim_recent(struct imap *s)
 {
 	uint32_t lo, hi;
 
-	if (s->readonly || store_imap_claim_recent(&s->f, &lo, &hi) != STORE_OK || lo > hi) {
+	/* EXAMINE sees them as recent but leaves them so for the next SELECT (RFC 3501 6.3.2) */
+	if (store_imap_claim_recent(&s->f, !s->readonly, &lo, &hi) != STORE_OK) {
+		return;
+	}
+	if (s->nrecent > 0 && lo <= s->recent_hi[s->nrecent - 1]) {
+		lo = s->recent_hi[s->nrecent - 1] + 1;
+	}
+	if (lo > hi) {
 		return;
 	}
 	if (s->nrecent == IMAP_RECENT_RANGES) {
@@ -187,7 +194,6 @@ void
 imap_update(struct imap *s, int may_expunge)
 {
 	struct store_changes ch;
-	uint32_t kw_before = s->kw.n;
 	int rc;
 
 	if (s->state != IMAP_ST_SELECTED) {
@@ -207,7 +213,8 @@ imap_update(struct imap *s, int may_expunge)
 		    store_strerror(rc));
 		return;
 	}
-	if (ch.flagged > 0 && store_kw_load(s->side, &s->kw) == 0 && s->kw.n != kw_before) {
+	/* names another session added, before any FETCH that may show them */
+	if (store_kw_refresh(s->side, &s->kw) > 0) {
 		imap_put_flag_lists(s);
 	}
 	announce_flags(s);
@@ -216,7 +223,12 @@ imap_update(struct imap *s, int may_expunge)
 	}
 	if (s->f.count != s->exists) {
 		int grew = s->f.count > s->exists;
+		uint32_t i;
 
+		/* the client learns new messages' flags when it asks: no change to tell */
+		for (i = s->exists; i < s->f.count; i++) {
+			store_imap_ack_changed(&s->f, i);
+		}
 		s->exists = s->f.count;
 		imap_untagged(s->io, "%u EXISTS", s->exists);
 		if (grew) {
@@ -390,6 +402,13 @@ dispatch(struct imap *s)
 	rc = d->parse(&s->cmd, s->utf8, &s->args, &s->err);
 	if (rc != IMAP_OK) {
 		return rc;
+	}
+	/*
+	 * Message commands start from the folder as it is now (others' flags, keywords, new
+	 * mail); expunges are told first only when no sequence numbers are involved.
+	 */
+	if ((d->flags & IMAP_CF_UID) && s->state == IMAP_ST_SELECTED) {
+		imap_update(s, s->cmd.uid);
 	}
 	rc = d->run(s);
 	if (rc != IMAP_DONE && rc != IMAP_BYE && rc != IMAP_GONE) {

@@ -118,3 +118,41 @@ def uid_code(line):
     if m.group(1) == b"APPENDUID":
         return ("APPENDUID", int(m.group(2)), [], expand(m.group(3)))
     return ("COPYUID", int(m.group(2)), expand(m.group(3)), expand(m.group(4)))
+
+
+class View:
+    """A client's sequence-number view of the selected folder: UIDs by sequence number,
+    kept up to date from the EXPUNGE and EXISTS responses of every reply (apply). A
+    message the server announced but no longer shows (expunged meanwhile, not yet told)
+    is None until its EXPUNGE comes."""
+
+    def __init__(self, c, select_lines):
+        self.c = c
+        self.uids = []
+        self.apply(select_lines)
+
+    UNKNOWN = object()
+
+    def apply(self, lines):
+        """Follow one reply's EXPUNGE and EXISTS lines in order, then ask for the UIDs of
+        the messages the EXISTS lines added."""
+        for ln in lines:
+            p = ln.split()
+            if len(p) == 3 and p[0] == b"*" and p[2] == b"EXPUNGE":
+                del self.uids[int(p[1]) - 1]
+            elif len(p) == 3 and p[0] == b"*" and p[2] == b"EXISTS":
+                self.uids += [self.UNKNOWN] * (int(p[1]) - len(self.uids))
+        while self.UNKNOWN in self.uids:
+            lo = self.uids.index(self.UNKNOWN) + 1
+            u, t = self.c.ok("FETCH %d:%d (UID)" % (lo, len(self.uids)))
+            got = {seq: uid for seq, uid, fl in fetches(u) if uid is not None}
+            for k in range(lo, len(self.uids) + 1):
+                if self.uids[k - 1] is self.UNKNOWN:
+                    self.uids[k - 1] = got.get(k)
+            self.apply(u)
+
+    def run(self, text, literal=None):
+        """c.cmd(), keeping the view; returns (untagged, tagged)."""
+        u, t = self.c.cmd(text, literal)
+        self.apply(u)
+        return u, t

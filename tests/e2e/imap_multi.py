@@ -10,7 +10,7 @@ import socket
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from imapc import Session, fetches, numbers, uid_code  # noqa: E402
+from imapc import Session, View, fetches, numbers, uid_code  # noqa: E402
 from lib import Env, check, done, free_port, make_msg  # noqa: E402
 
 env = Env()
@@ -70,39 +70,16 @@ def all_agree(what, sessions):
           (truth, views))
 
 
-class Tracked:
-    """A client's sequence-number view: UIDs by sequence, kept from the replies."""
-
-    def __init__(self, c):
-        self.c = c
-        u, t = c.ok("FETCH 1:* (UID)")
-        self.uids = [uid for seq, uid, fl in sorted(fetches(u))]
-
-    def apply(self, lines):
-        for n in numbers(lines, "EXPUNGE"):
-            del self.uids[n - 1]
-        for n in numbers(lines, "EXISTS"):
-            if n > len(self.uids):
-                u, t = self.c.ok("UID FETCH %d:* (UID)" % (max(self.uids or [0]) + 1))
-                self.uids += sorted(uid for seq, uid, fl in fetches(u)
-                                    if uid > max(self.uids or [0]))
-
-    def consistent(self):
-        """Does the server's numbering (FETCH 1:* UID, no expunge told) match ours? A
-        message expunged elsewhere and not yet told may be left out of the FETCH."""
-        u, t = self.c.ok("FETCH 1:* (UID)")
-        got = {seq: uid for seq, uid, fl in fetches(u)}
-        live = stored()
-        good = all(0 < seq <= len(self.uids) and self.uids[seq - 1] == uid
-                   for seq, uid in got.items()) and \
-            all(uid not in live for seq, uid in enumerate(self.uids, 1) if seq not in got)
-        return good, (got, self.uids)
-
-
-def run(c, tr, text, literal=None):
-    u, t = c.cmd(text, literal)
-    tr.apply(u)
-    return u, t
+def consistent(view):
+    """Does the server's numbering (FETCH 1:* UID, no expunge told) match the client's?
+    A message expunged elsewhere and not yet told may be left out of the FETCH."""
+    u, t = view.c.ok("FETCH 1:* (UID)")
+    got = {seq: uid for seq, uid, fl in fetches(u)}
+    live = stored()
+    good = all(0 < seq <= len(view.uids) and view.uids[seq - 1] == uid
+               for seq, uid in got.items()) and \
+        all(uid not in live for seq, uid in enumerate(view.uids, 1) if seq not in got)
+    return good, (got, view.uids)
 
 
 try:
@@ -249,61 +226,60 @@ try:
     for k in range(6):
         x.ok("APPEND INBOX", make_msg(100 + k, "n%d" % k))
     x.ok("NOOP")
-    y.ok("SELECT INBOX")
+    ty = View(y, y.ok("SELECT INBOX")[0])
     y.ok("CREATE Load")
-    ty = Tracked(y)
     st = stored()
     n0, n1, n2, n3 = (uid_of(st, "n%d" % k) for k in range(4))
     x.ok("UID STORE %d +FLAGS (\\Deleted)" % n0)
     x.ok("UID EXPUNGE %d" % n0)
-    u, t = run(y, ty, "UID COPY %d:%d Load" % (n0, n1))
+    u, t = ty.run("UID COPY %d:%d Load" % (n0, n1))
     code = uid_code(t) or uid_code(b"\n".join(u))
     load = stored("Load")
     pairs = list(zip(code[2], code[3])) if code else []
     check("UID COPY after another's expunge: COPYUID names what was copied",
           code is not None and all(st[s][1] == load[d][1] for s, d in pairs) and
           len(pairs) == len(load), (t, pairs, load))
-    check("UID COPY: the expunged source was announced", ty.consistent()[0], ty.consistent()[1])
+    check("UID COPY: the expunged source was announced", consistent(ty)[0], consistent(ty)[1])
     x.ok("UID STORE %d +FLAGS (\\Deleted)" % n1)
     x.ok("UID EXPUNGE %d" % n1)
-    u, t = run(y, ty, "COPY 1:* Load")
+    u, t = ty.run("COPY 1:* Load")
     code = uid_code(t)
     load2 = stored("Load")
     pairs = list(zip(code[2], code[3])) if code else []
     check("COPY 1:* after another's expunge: every COPYUID pair is the same message",
           code is not None and all(st.get(s, (0, "?"))[1] == load2[d][1] for s, d in pairs), (t, pairs))
     check("COPY: no EXPUNGE told during COPY, numbering unchanged",
-          numbers(u, "EXPUNGE") == [] and ty.consistent()[0], (u, ty.consistent()[1]))
-    u, t = run(y, ty, "NOOP")
-    check("NOOP then tells the expunge, numbering consistent", ty.consistent()[0], ty.consistent()[1])
+          numbers(u, "EXPUNGE") == [] and consistent(ty)[0], (u, consistent(ty)[1]))
+    u, t = ty.run("NOOP")
+    check("NOOP then tells the expunge, numbering consistent", consistent(ty)[0], consistent(ty)[1])
 
     st = stored()
     x.ok("UID STORE %d +FLAGS (\\Deleted)" % n2)
     x.ok("UID EXPUNGE %d" % n2)
-    u, t = run(y, ty, "UID MOVE %d:%d Load" % (n2, n3))
+    u, t = ty.run("UID MOVE %d:%d Load" % (n2, n3))
     code = uid_code(b"\n".join(u))
     load3 = stored("Load")
     pairs = list(zip(code[2], code[3])) if code else []
     check("UID MOVE after another's expunge: COPYUID names what moved",
           code is not None and pairs and all(st[s][1] == load3[d][1] for s, d in pairs), (u, pairs))
-    check("UID MOVE: EXPUNGE responses keep the numbering", ty.consistent()[0], ty.consistent()[1])
+    check("UID MOVE: EXPUNGE responses keep the numbering", consistent(ty)[0], consistent(ty)[1])
     check("UID MOVE: the moved source is gone", n3 not in stored())
 
     st = stored()
     last = ty.uids[-1]
     x.ok("UID STORE %d +FLAGS (\\Deleted)" % ty.uids[0])
     x.ok("EXPUNGE")
-    u, t = run(y, ty, "MOVE %d Load" % len(ty.uids))
+    u, t = ty.run("MOVE %d Load" % len(ty.uids))
     code = uid_code(b"\n".join(u))
     check("MOVE by sequence after another's expunge: the right message moved",
           code is not None and code[2] == [last] and last not in stored() and
           stored("Load")[code[3][0]][1] == st[last][1], (u, code))
-    check("MOVE: numbering consistent", ty.consistent()[0], ty.consistent()[1])
+    check("MOVE: numbering consistent", consistent(ty)[0], consistent(ty)[1])
 
     st = stored()
     x.ok("UID STORE %d +FLAGS (\\Deleted)" % ty.uids[0])
     x.ok("EXPUNGE")
-    u, t = run(y, ty, "APPEND INBOX", make_msg(200, "appended"))
+    u, t = ty.run("APPEND INBOX", make_msg(200, "appended"))
     code = uid_code(t)
     st2 = stored()
     check("APPENDUID after another's expunge names the new message",
@@ -312,30 +288,30 @@ try:
     target = ty.uids[2]
     x.ok("UID STORE %d +FLAGS (\\Deleted)" % ty.uids[1])
     x.ok("EXPUNGE")
-    u, t = run(y, ty, "FETCH 3 (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    u, t = ty.run("FETCH 3 (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
     m = [SUBJ_RE.match(ln) for ln in u if SUBJ_RE.match(ln)]
     check("FETCH by sequence after another's expunge: the client's message 3",
           len(m) == 1 and int(m[0].group(1)) == target and m[0].group(2).decode() == st2[target][1], u)
     subj = st2[target][1]
-    u, t = run(y, ty, "SEARCH SUBJECT %s" % subj)
+    u, t = ty.run("SEARCH SUBJECT %s" % subj)
     check("SEARCH after another's expunge: the client's sequence number", u == [b"* SEARCH 3"], u)
-    u, t = run(y, ty, "UID SEARCH SUBJECT %s" % subj)
+    u, t = ty.run("UID SEARCH SUBJECT %s" % subj)
     check("UID SEARCH after another's expunge: the UID", u[-1:] == [b"* SEARCH %d" % target], u)
-    check("UID SEARCH: the expunge was told first, numbering consistent", ty.consistent()[0],
-          ty.consistent()[1])
+    check("UID SEARCH: the expunge was told first, numbering consistent", consistent(ty)[0],
+          consistent(ty)[1])
     # EXPUNGE and UID EXPUNGE responses while another session expunges too
     st = stored()
     u1, u2, u3 = ty.uids[0], ty.uids[2], ty.uids[-1]
     y.ok("UID STORE %d,%d,%d +FLAGS (\\Deleted)" % (u1, u2, u3))
     x.ok("UID STORE %d +FLAGS (\\Deleted)" % ty.uids[1])
     x.ok("UID EXPUNGE %d" % ty.uids[1])
-    u, t = run(y, ty, "UID EXPUNGE %d" % u2)
-    check("UID EXPUNGE: responses number every expunge right", ty.consistent()[0] and
-          u2 not in ty.uids and u1 in ty.uids, ty.consistent()[1])
+    u, t = ty.run("UID EXPUNGE %d" % u2)
+    check("UID EXPUNGE: responses number every expunge right", consistent(ty)[0] and
+          u2 not in ty.uids and u1 in ty.uids, consistent(ty)[1])
     x.ok("UID EXPUNGE %d" % u1)
-    u, t = run(y, ty, "EXPUNGE")
-    check("EXPUNGE: responses number every expunge right", ty.consistent()[0] and
-          u1 not in ty.uids and u3 not in ty.uids, ty.consistent()[1])
+    u, t = ty.run("EXPUNGE")
+    check("EXPUNGE: responses number every expunge right", consistent(ty)[0] and
+          u1 not in ty.uids and u3 not in ty.uids, consistent(ty)[1])
     check("EXPUNGE: the session's view is what is stored", ty.uids == sorted(stored()),
           (ty.uids, sorted(stored())))
     x.close()

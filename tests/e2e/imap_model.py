@@ -18,7 +18,7 @@ from imapc import Session, View, fetches, uid_code  # noqa: E402
 from lib import Env, check, done, free_port, make_msg  # noqa: E402
 
 SEEDS = [int(x) for x in os.environ.get("MODEL_SEEDS", "1,2,3").split(",")]
-OPS = int(os.environ.get("MODEL_OPS", "1500"))
+OPS = int(os.environ.get("MODEL_OPS", "800"))
 SYSTEM = ["\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"]
 KEYWORDS = ["$k%d" % i for i in range(6)]
 SUBJ_RE = re.compile(rb"^\* \d+ FETCH \(.*UID (\d+).*Subject: (\S+)", re.S)

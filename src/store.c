@@ -931,14 +931,6 @@ store_change_flags(struct store_folder *f, uint32_t i, const struct store_flagop
 	return rc;
 }
 
-int
-store_set_flags(struct store_folder *f, uint32_t i, uint32_t flags, uint64_t keywords)
-{
-	struct store_flagop op = { flags & STORE_FLAGS_ALL, STORE_FLAGS_ALL, keywords, ~(uint64_t)0 };
-
-	return store_change_flags(f, i, &op);
-}
-
 static int compact_now(struct store_folder *f, int force);
 
 /*

@@ -130,8 +130,6 @@ struct store_flagop {
  * others' changes included. An expunged message is left alone.
  */
 int store_change_flags(struct store_folder *f, uint32_t i, const struct store_flagop *op);
-/* Give msgs[i] exactly these flags and keywords (store_change_flags clearing all). */
-int store_set_flags(struct store_folder *f, uint32_t i, uint32_t flags, uint64_t keywords);
 
 /* Logically remove messages by UID; durable (fsynced) before returning; then compacts if
  * dead bytes are worth it and no session is reading the mbox. */

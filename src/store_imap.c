@@ -339,7 +339,10 @@ batch_index(struct batch *b, struct store_folder *d, uint32_t i, uint32_t *uids)
 		}
 		uids[k] = d->msgs[i].uid;
 		if (b->flags[k] != 0 || b->kw[k] != 0) {
-			rc = store_set_flags(d, i, b->flags[k], b->kw[k]);
+			/* added to what a session may have set since it saw the message */
+			struct store_flagop op = { b->flags[k], 0, b->kw[k], 0 };
+
+			rc = store_change_flags(d, i, &op);
 		}
 		i++;
 	}

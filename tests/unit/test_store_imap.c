@@ -205,6 +205,7 @@ append_n(const char *mbox, const char *side, const char *fmt, int n, uint32_t *u
 static void
 test_stale_views(void)
 {
+	static const struct store_flagop only_seen = { STORE_SEEN, STORE_FLAGS_ALL, 1, ~(uint64_t)0 };
 	static const struct store_flagop seen = { STORE_SEEN, 0, 0, 0 };
 	static const struct store_flagop answered = { STORE_ANSWERED, 0, 2, 0 };
 	static const struct store_flagop unseen = { 0, STORE_SEEN, 0, 1 };
@@ -224,7 +225,7 @@ test_stale_views(void)
 	if (!ok) {
 		return;
 	}
-	CHECK(store_set_flags(&a, 0, STORE_SEEN, 1) == STORE_OK &&
+	CHECK(store_change_flags(&a, 0, &only_seen) == STORE_OK &&
 	    store_change_flags(&a, 0, &answered) == STORE_OK &&
 	    a.msgs[0].flags == (STORE_SEEN | STORE_ANSWERED) && a.msgs[0].keywords == 3,
 	    "set, then add: one session");

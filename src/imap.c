@@ -409,6 +409,9 @@ dispatch(struct imap *s)
 	 */
 	if ((d->flags & IMAP_CF_UID) && s->state == IMAP_ST_SELECTED) {
 		imap_update(s, s->cmd.uid);
+		if (s->state != IMAP_ST_SELECTED) {
+			return imap_fail(s, IMAP_NO, "[NONEXISTENT] mailbox went away");
+		}
 	}
 	rc = d->run(s);
 	if (rc != IMAP_DONE && rc != IMAP_BYE && rc != IMAP_GONE) {

@@ -317,6 +317,17 @@ try:
     x.close()
     y.close()
 
+    # a folder deleted under a session that then runs a message command
+    x, y = login(), login()
+    x.ok("CREATE Brief")
+    x.ok("APPEND Brief", make_msg(400, "brief"))
+    y.ok("SELECT Brief")
+    x.ok("DELETE Brief")
+    u, t = y.cmd("UID FETCH 1:* (FLAGS)")
+    check("a message command on a folder deleted elsewhere: BYE, then NO, no FETCH",
+          any(x.startswith(b"* BYE") for x in u) and t.split()[1] == b"NO" and not fetches(u), (u, t))
+    x.close()
+
     # ---- 7: EXAMINE reports \Recent without taking it ----
     env.deliver("alice", make_msg(300, "r1"))
     env.deliver("alice", make_msg(301, "r2"))

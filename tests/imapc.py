@@ -9,6 +9,7 @@ FETCH_RE = re.compile(rb"^\* (\d+) FETCH \((.*)\)$", re.S)
 FLAGS_RE = re.compile(rb"FLAGS \(([^)]*)\)")
 UID_RE = re.compile(rb"UID (\d+)")
 CODE_RE = re.compile(rb"\[(COPYUID|APPENDUID) (\d+) ([0-9:,]+)(?: ([0-9:,]+))?\]")
+SUBJ_RE = re.compile(rb"^\* \d+ FETCH \(.*UID (\d+).*Subject: (\S+)", re.S)
 
 
 class Session:
@@ -67,6 +68,21 @@ class Session:
         except (OSError, EOFError):
             pass
         self.sock.close()
+
+
+def stored(port, folder="INBOX", user="alice"):
+    """{uid: (flags without \\Recent, subject)} of a folder as a fresh session reads it."""
+    c = Session(port, user)
+    c.ok("EXAMINE %s" % folder)
+    u, t = c.ok("UID FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    c.close()
+    out = {}
+    for ln in u:
+        m = SUBJ_RE.match(ln)
+        fl = fetches([ln])
+        if m and fl:
+            out[int(m.group(1))] = (fl[0][2] - {"\\Recent"}, m.group(2).decode())
+    return out
 
 
 def flagset(raw):

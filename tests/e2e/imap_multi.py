@@ -5,12 +5,12 @@ messages, and EXAMINE reports \\Recent without taking it. After each step the st
 flags (read by a fresh session) and every session's view are compared."""
 import os
 import poplib
-import re
 import socket
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from imapc import Session, View, fetches, numbers, uid_code  # noqa: E402
+import imapc  # noqa: E402
+from imapc import SUBJ_RE, Session, View, fetches, numbers, uid_code  # noqa: E402
 from lib import Env, check, done, free_port, make_msg  # noqa: E402
 
 env = Env()
@@ -20,7 +20,6 @@ for i in range(8):
 IMAP = free_port()
 POP = free_port()
 env.serve("listen=127.0.0.1:%d imap" % IMAP, port=POP)
-SUBJ_RE = re.compile(rb"^\* \d+ FETCH \(.*UID (\d+).*Subject: (\S+)", re.S)
 
 
 def login():
@@ -28,18 +27,7 @@ def login():
 
 
 def stored(folder="INBOX"):
-    """{uid: (flags without \\Recent, subject)} as a fresh session reads them."""
-    c = login()
-    c.ok("EXAMINE %s" % folder)
-    u, t = c.ok("UID FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
-    c.close()
-    out = {}
-    for ln in u:
-        m = SUBJ_RE.match(ln)
-        fl = fetches([ln])
-        if m and fl:
-            out[int(m.group(1))] = (fl[0][2] - {"\\Recent"}, m.group(2).decode())
-    return out
+    return imapc.stored(IMAP, folder)
 
 
 def flags_of(store):

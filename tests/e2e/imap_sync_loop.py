@@ -12,13 +12,12 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from imapc import Session, fetches, uid_code  # noqa: E402
+from imapc import SUBJ_RE, Session, fetches, stored, uid_code  # noqa: E402
 from lib import Env, check, done, free_port, make_msg  # noqa: E402
 
 SEED = int(os.environ.get("SYNC_SEED", "7"))
 ROUNDS = 8
 MAILDIR_FLAGS = {"S": "\\Seen", "R": "\\Answered", "F": "\\Flagged", "T": "\\Deleted", "D": "\\Draft"}
-SUBJ_RE = re.compile(rb"^\* \d+ FETCH \(.*UID (\d+).*Subject: (\S+)", re.S)
 
 env = Env()
 env.add_user("alice", "secret")
@@ -45,18 +44,9 @@ def mbsync():
 
 def server():
     """{subject: flags} of INBOX as stored, the subjects in UID order, {uid: subject}."""
-    c = Session(PORT)
-    c.ok("EXAMINE INBOX")
-    u, t = c.ok("UID FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
-    c.close()
-    out, order, by_uid = {}, [], {}
-    for ln in u:
-        m = SUBJ_RE.match(ln)
-        if m:
-            order.append(m.group(2).decode())
-            out[order[-1]] = set(fetches([ln])[0][2]) - {"\\Recent"}
-            by_uid[int(m.group(1))] = order[-1]
-    return out, order, by_uid
+    st = stored(PORT)
+    order = [st[uid][1] for uid in sorted(st)]
+    return {subj: set(fl) for fl, subj in st.values()}, order, {uid: x[1] for uid, x in st.items()}
 
 
 def local_files():

@@ -3,10 +3,12 @@ the flags as stored at that moment, keywords and their names reach the other ses
 replies that name UIDs or sequence numbers after another session's expunge name the right
 messages, and EXAMINE reports \\Recent without taking it. After each step the stored
 flags (read by a fresh session) and every session's view are compared."""
+import fcntl
 import os
 import poplib
 import socket
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import imapc  # noqa: E402
@@ -56,6 +58,17 @@ def all_agree(what, sessions):
     views = [view(c) for c in sessions]
     check(what + ": every session sees the stored flags", all(v == truth for v in views),
           (truth, views))
+
+
+def lock_waited(ino, seconds=30):
+    """Wait until some process waits for a lock on inode ino (/proc/locks '->' lines)."""
+    end = time.time() + seconds
+    while time.time() < end:
+        with open("/proc/locks") as f:
+            if any("->" in ln and ln.split()[-3].endswith(":%d" % ino) for ln in f):
+                return True
+        time.sleep(0.01)
+    return False
 
 
 def consistent(view):
@@ -302,6 +315,34 @@ try:
           u1 not in ty.uids and u3 not in ty.uids, consistent(ty)[1])
     check("EXPUNGE: the session's view is what is stored", ty.uids == sorted(stored()),
           (ty.uids, sorted(stored())))
+
+    # UID COPY held up by the destination's lock while another session expunges below
+    # the copied message: the expunge is told when the COPY ends, and COPYUID must still
+    # name the message copied (the kernel's lock table shows when the COPY waits)
+    for k in range(3):
+        x.ok("APPEND INBOX", make_msg(450 + k, "w%d" % k))
+    ty.run("NOOP")
+    st = stored()
+    x.ok("CREATE Wait")
+    x.ok("STATUS Wait (MESSAGES)")
+    low, mid = sorted(st)[0], sorted(st)[2]
+    lockfd = os.open(os.path.join(env.mail, "alice", ".mailnook", "Wait.idx"), os.O_RDWR)
+    fcntl.lockf(lockfd, fcntl.LOCK_EX)
+    y.send("w1 UID COPY %d Wait\r\n" % mid)
+    check("UID COPY waits for the destination's lock", lock_waited(os.fstat(lockfd).st_ino))
+    x.ok("UID STORE %d +FLAGS (\\Deleted)" % low)
+    x.ok("UID EXPUNGE %d" % low)
+    fcntl.lockf(lockfd, fcntl.LOCK_UN)
+    os.close(lockfd)
+    u = []
+    while not u or not u[-1].startswith(b"w1 "):
+        u.append(y.line())
+    ty.apply(u)
+    code = uid_code(u[-1])
+    check("COPYUID after an expunge told at the COPY's end names the message copied",
+          code is not None and code[2] == [mid] and
+          list(stored("Wait").values()) == [(st[mid][0], st[mid][1])], (u, stored("Wait")))
+    check("and the EXPUNGE keeps the numbering", consistent(ty)[0], consistent(ty)[1])
     x.close()
     y.close()
 

@@ -2,7 +2,9 @@
 the flags as stored at that moment, keywords and their names reach the other sessions,
 replies that name UIDs or sequence numbers after another session's expunge name the right
 messages, and EXAMINE reports \\Recent without taking it. After each step the stored
-flags (read by a fresh session) and every session's view are compared."""
+flags (read by a fresh session) and every session's view are compared. Races are made
+deterministic by holding a folder's state-file lock from the test and letting go once the
+kernel's lock table shows the commands waiting for it."""
 import fcntl
 import os
 import poplib
@@ -17,7 +19,7 @@ from lib import Env, check, done, free_port, make_msg  # noqa: E402
 
 env = Env()
 env.add_user("alice", "secret")
-for i in range(8):
+for i in range(10):
     env.deliver("alice", make_msg(i, "m%d" % i))
 IMAP = free_port()
 POP = free_port()
@@ -60,15 +62,48 @@ def all_agree(what, sessions):
           (truth, views))
 
 
-def lock_waited(ino, seconds=30):
-    """Wait until some process waits for a lock on inode ino (/proc/locks '->' lines)."""
+def lock_waited(ino, n=1, seconds=30):
+    """Wait until n processes wait for a lock on inode ino (/proc/locks '->' lines)."""
     end = time.time() + seconds
     while time.time() < end:
         with open("/proc/locks") as f:
-            if any("->" in ln and ln.split()[-3].endswith(":%d" % ino) for ln in f):
+            if sum(1 for ln in f if "->" in ln and ln.split()[-3].endswith(":%d" % ino)) >= n:
                 return True
         time.sleep(0.01)
     return False
+
+
+def held(folder):
+    """An exclusive lock on a folder's state file, as a session in the middle of a write."""
+    fd = os.open(os.path.join(env.mail, "alice", ".mailnook", folder + ".idx"), os.O_RDWR)
+    fcntl.lockf(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def release(fd):
+    fcntl.lockf(fd, fcntl.LOCK_UN)
+    os.close(fd)
+
+
+def racing(c1, cmd1, c2, cmd2):
+    """Run cmd1 on c1 and cmd2 on c2 both waiting for INBOX's state lock, then let them
+    go (in whichever order the kernel picks); returns both replies."""
+    lockfd = held("INBOX")
+    ino = os.fstat(lockfd).st_ino
+    c1.send("r1 %s\r\n" % cmd1)
+    ok = lock_waited(ino, 1)
+    c2.send("r2 %s\r\n" % cmd2)
+    check("%s and %s wait for the state lock together" % (cmd1, cmd2), ok and lock_waited(ino, 2))
+    release(lockfd)
+    u1, u2 = reply(c1, b"r1"), reply(c2, b"r2")
+    return u1, u2
+
+
+def reply(c, tag):
+    u = []
+    while not u or not u[-1].startswith(tag + b" "):
+        u.append(c.line())
+    return u
 
 
 def consistent(view):
@@ -95,6 +130,19 @@ try:
     check("stale -FLAGS: the reply shows the other's \\Answered", flags_reply(u, 1) == {"\\Answered"}, u)
     check("stale -FLAGS: \\Answered stays stored", flags_of(stored())[1] == {"\\Answered"}, stored())
     all_agree("stale -FLAGS", [a, b])
+
+    # two STOREs waiting for the state lock at once, each from a view older than the
+    # other's change: whichever goes first, the second applies to its result
+    a.ok("STORE 1 FLAGS (\\Seen)")
+    b.ok("NOOP")
+    u = racing(a, "STORE 1 +FLAGS (\\Answered $Both)", b, "STORE 1 -FLAGS (\\Seen)")
+    check("two STOREs racing: both changes stored", flags_of(stored())[1] == {"\\Answered", "$Both"},
+          (u, stored()))
+    all_agree("two STOREs racing", [a, b])
+    u = racing(a, "FETCH 1 (BODY[TEXT])", b, "STORE 1 +FLAGS (\\Flagged)")
+    check("FETCH BODY[] racing STORE: \\Seen and \\Flagged both stored",
+          flags_of(stored())[1] == {"\\Answered", "$Both", "\\Seen", "\\Flagged"}, (u, stored()))
+    all_agree("FETCH racing STORE", [a, b])
 
     a.ok("STORE 2 +FLAGS ($Work)")
     u, t = b.ok("STORE 2 +FLAGS ($Home \\Flagged)")
@@ -181,6 +229,32 @@ try:
     check("POP3 DELE racing IMAP: no flag update lost",
           after[uids[1]][0] == before[uids[1]][0] | {"$Pop", "\\Answered"}, after)
     all_agree("POP3 and IMAP", [a, b, c])
+
+    # POP3's QUIT and an IMAP STORE waiting for the state lock together
+    before = stored()
+    uids = sorted(before)
+    p = socket.create_connection(("127.0.0.1", POP))
+    pf = p.makefile("rb")
+    pf.readline()
+    for line in (b"USER alice", b"PASS secret", b"DELE 1"):
+        p.sendall(line + b"\r\n")
+        pf.readline()
+    lockfd = held("INBOX")
+    ino = os.fstat(lockfd).st_ino
+    p.sendall(b"QUIT\r\n")
+    ok1 = lock_waited(ino, 1)
+    a.send("r1 STORE 1:2 +FLAGS ($PopRace)\r\n")
+    check("POP3 QUIT and IMAP STORE wait for the state lock together", ok1 and lock_waited(ino, 2))
+    release(lockfd)
+    quit_reply = pf.readline()
+    reply(a, b"r1")
+    p.close()
+    after = stored()
+    check("POP3 QUIT racing STORE: DELE 1 removed message 1",
+          quit_reply.startswith(b"+OK") and set(after) == set(uids[1:]), (quit_reply, after))
+    check("POP3 QUIT racing STORE: the STORE kept on message 2",
+          after[uids[1]][0] == before[uids[1]][0] | {"$PopRace"}, after)
+    all_agree("POP3 QUIT racing STORE", [a, b, c])
     for s in (a, b, c):
         s.close()
 
@@ -326,17 +400,13 @@ try:
     x.ok("CREATE Wait")
     x.ok("STATUS Wait (MESSAGES)")
     low, mid = sorted(st)[0], sorted(st)[2]
-    lockfd = os.open(os.path.join(env.mail, "alice", ".mailnook", "Wait.idx"), os.O_RDWR)
-    fcntl.lockf(lockfd, fcntl.LOCK_EX)
+    lockfd = held("Wait")
     y.send("w1 UID COPY %d Wait\r\n" % mid)
     check("UID COPY waits for the destination's lock", lock_waited(os.fstat(lockfd).st_ino))
     x.ok("UID STORE %d +FLAGS (\\Deleted)" % low)
     x.ok("UID EXPUNGE %d" % low)
-    fcntl.lockf(lockfd, fcntl.LOCK_UN)
-    os.close(lockfd)
-    u = []
-    while not u or not u[-1].startswith(b"w1 "):
-        u.append(y.line())
+    release(lockfd)
+    u = reply(y, b"w1")
     ty.apply(u)
     code = uid_code(u[-1])
     check("COPYUID after an expunge told at the COPY's end names the message copied",

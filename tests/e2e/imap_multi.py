@@ -206,6 +206,16 @@ try:
     check("EXPUNGE takes a message another session deleted meanwhile",
           numbers(u, "EXPUNGE") == [5] and 5 not in stored(), (u, stored()))
     all_agree("EXPUNGE by current flags", [a, b, c])
+    # EXPUNGE and an undelete waiting for the lock together: the message goes exactly
+    # when the EXPUNGE ran first (then the STORE's reply still shows \Deleted)
+    victim = sorted(stored())[-1]
+    a.ok("UID STORE %d +FLAGS (\\Deleted)" % victim)
+    b.ok("NOOP")
+    u1, u2 = racing(a, "EXPUNGE", b, "UID STORE %d -FLAGS (\\Deleted)" % victim)
+    fl = [x[2] for x in fetches(u2) if x[1] == victim and x[2] is not None]
+    check("EXPUNGE racing an undelete: removed exactly when it went first",
+          fl and ("\\Deleted" in fl[-1]) == (victim not in stored()), (u1, u2, stored()))
+    all_agree("EXPUNGE racing an undelete", [a, b, c])
 
     # POP3 DELE and QUIT while IMAP sessions flag and expunge the same messages
     before = stored()

@@ -1030,8 +1030,9 @@ expunge_records(unsigned char *buf, const uint32_t *uids, size_t n)
 }
 
 /*
- * Under the state lock, caught up: keep those of uids[0..n) that are in s, not yet
- * expunged and, with need, carry every flag of need as stored now; returns how many.
+ * Under the state lock, caught up: with need, keep only those of uids[0..n) that are in
+ * s, not expunged, and carry every flag of need as stored now; without, keep all.
+ * Returns how many are kept (at the front of uids).
  */
 static size_t
 expunge_filter(const struct idx_set *s, uint32_t *uids, size_t n, uint32_t need)

@@ -1,8 +1,8 @@
 """Randomized two-session model check: two IMAP sessions on one folder run a seeded,
 deterministic sequence of STORE (+FLAGS, -FLAGS, FLAGS, .SILENT; system flags and
-keywords; by UID and by sequence number), APPEND, EXPUNGE, UID EXPUNGE, COPY, UID MOVE,
-FETCH BODY[] and NOOP, and every reply is compared with a simple in-memory model of the
-folder: STORE replies show the flags the model has, APPENDUID and COPYUID name the right
+keywords; by UID and by sequence number), APPEND, EXPUNGE, UID EXPUNGE, COPY and UID COPY
+(into another folder and the same one), UID MOVE, FETCH BODY[] and NOOP, and every reply
+is compared with a simple in-memory model of the folder: STORE replies show the flags the model has, APPENDUID and COPYUID name the right
 messages, EXPUNGE/EXISTS keep each session's numbering right, NOOP shows each session
 the model's folder, and the stored folders equal the model at the end.
 MODEL_SEEDS (comma-separated), MODEL_OPS and MODEL_SECONDS choose the runs; the defaults
@@ -92,7 +92,8 @@ def one_run(seed, port, env, user):
         ran = n + 1
         v = views[rnd.randrange(2)]
         op = rnd.choices(["store", "store_seq", "append", "expunge", "uid_expunge", "copy",
-                          "move", "fetch", "noop"], [30, 15, 12, 3, 3, 6, 2, 8, 10])[0]
+                          "copy_seq", "move", "fetch", "noop"],
+                         [30, 15, 12, 3, 3, 5, 3, 2, 8, 10])[0]
         live = sorted(inbox)
         if op in ("store", "store_seq"):
             mode = rnd.choice(["+", "-", ""])
@@ -143,20 +144,29 @@ def one_run(seed, port, env, user):
                 if uid in inbox and "\\Deleted" in inbox[uid][0]:
                     del inbox[uid]
                     gone.append(uid)
-        elif op in ("copy", "move"):
-            if not live:
-                continue
-            srcs = sorted(set(rnd.sample(live, min(len(live), rnd.randint(1, 3)))))
-            if gone and rnd.random() < 0.3:
-                srcs = sorted(set(srcs + [rnd.choice(gone)]))
-            dest = "INBOX" if op == "copy" and rnd.random() < 0.2 else "Other"
-            verb = "UID MOVE" if op == "move" else "UID COPY"
-            u, t = v.run("%s %s %s" % (verb, ",".join(map(str, srcs)), dest))
+        elif op in ("copy", "copy_seq", "move"):
+            dest = "INBOX" if op != "move" and rnd.random() < 0.2 else "Other"
+            if op == "copy_seq":
+                # by sequence number: a message expunged elsewhere and not yet told is skipped
+                known = [(i + 1, x) for i, x in enumerate(v.uids) if x is not None]
+                if not known:
+                    continue
+                picked = sorted(rnd.sample(known, min(len(known), rnd.randint(1, 3))))
+                srcs = [uid for seq, uid in picked]
+                u, t = v.run("COPY %s %s" % (",".join(str(seq) for seq, uid in picked), dest))
+            else:
+                if not live:
+                    continue
+                srcs = sorted(set(rnd.sample(live, min(len(live), rnd.randint(1, 3)))))
+                if gone and rnd.random() < 0.3:
+                    srcs = sorted(set(srcs + [rnd.choice(gone)]))
+                verb = "UID MOVE" if op == "move" else "UID COPY"
+                u, t = v.run("%s %s %s" % (verb, ",".join(map(str, srcs)), dest))
             code = uid_code(t) or uid_code(b"\n".join(u))
             pairs = list(zip(code[2], code[3])) if code else []
             want = [s for s in srcs if s in inbox]
             if [s for s, d in pairs] != want:
-                bad("%s COPYUID names %r, the model %r" % (verb, pairs, want), (u, t))
+                bad("%s COPYUID names %r, the model %r" % (op, pairs, want), (u, t))
                 continue
             for s, d in pairs:
                 model.box[dest][d] = [set(inbox[s][0]), inbox[s][1]]

@@ -149,14 +149,23 @@ imap_put_flag_lists(struct imap *s)
 	io_puts(s->io, "] flags\r\n");
 }
 
-/* Flag changes made by other sessions, as FETCH responses. */
+/*
+ * Flag changes made by other sessions, as FETCH responses, for the messages the client
+ * has had a FETCH response for: of one it has only counted in EXISTS it asks itself, and
+ * an unasked FETCH naming a UID it never listed makes sync tools (mbsync) take it for
+ * the newest message and skip those between.
+ */
 static void
 announce_flags(struct imap *s)
 {
 	uint32_t i;
 
 	for (i = 0; i < s->exists && i < s->f.count; i++) {
-		if ((s->f.msgs[i].flags & (STORE_CHANGED | STORE_EXPUNGED)) == STORE_CHANGED) {
+		uint32_t fl = s->f.msgs[i].flags;
+
+		if ((fl & (STORE_CHANGED | STORE_EXPUNGED | STORE_TOLD)) == STORE_CHANGED) {
+			store_imap_ack_changed(&s->f, i);
+		} else if ((fl & (STORE_CHANGED | STORE_EXPUNGED)) == STORE_CHANGED) {
 			io_printf(s->io, "* %u FETCH (", i + 1);
 			if (s->cmd.uid) {
 				io_printf(s->io, "UID %u ", s->f.msgs[i].uid);

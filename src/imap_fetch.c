@@ -337,6 +337,7 @@ fetch_one(struct imap *s, struct fetch_msg *fm, int sets_seen, int has_flags, in
 		imap_put_msg_flags(s, fm->i);
 	}
 	io_puts(s->io, ")\r\n");
+	store_imap_told(&s->f, fm->i);
 	if (fm->open) {
 		store_msg_close(&s->f, fm->r);
 	}

@@ -434,6 +434,7 @@ store_each(struct imap *s, const uint32_t *idx, size_t n, uint64_t kwbits)
 			}
 			io_puts(s->io, ")\r\n");
 			store_imap_ack_changed(&s->f, idx[k]);
+			store_imap_told(&s->f, idx[k]);
 		}
 	}
 	return IMAP_OK;

@@ -208,6 +208,8 @@ int store_imap_copy(struct store_folder *src, const struct store_keywords *src_k
 
 /* Forget the STORE_CHANGED mark of msgs[i] once the change was announced. */
 void store_imap_ack_changed(struct store_folder *f, uint32_t i);
+/* Note that the client has had a FETCH response for msgs[i] (STORE_TOLD). */
+void store_imap_told(struct store_folder *f, uint32_t i);
 
 /*
  * \Recent (RFC 3501 2.3.2): the messages of f whose UIDs are above the folder's recent

@@ -606,6 +606,14 @@ store_imap_ack_changed(struct store_folder *f, uint32_t i)
 	}
 }
 
+void
+store_imap_told(struct store_folder *f, uint32_t i)
+{
+	if (i < f->count) {
+		f->msgs[i].flags |= STORE_TOLD;
+	}
+}
+
 int
 store_imap_status(const char *mbox, const char *side, struct store_status *st)
 {

@@ -300,6 +300,21 @@ try:
     while not b.line().startswith(b"i1 "):
         pass
     all_agree("keywords", [a, b])
+    # a message b only counted in EXISTS: its flag changes wait until b fetched it
+    u, t = a.ok("APPEND INBOX", make_msg(700, "fresh"))
+    fresh = uid_code(t)[3][0]
+    u, t = b.ok("NOOP")
+    check("new message told by EXISTS", numbers(u, "EXISTS") != [], u)
+    a.ok("UID STORE %d +FLAGS ($Unasked)" % fresh)
+    u, t = b.ok("UID FETCH 1:%d (FLAGS)" % (fresh - 1))
+    check("no unasked FETCH for a message the client never fetched",
+          all(uid != fresh for seq, uid, fl in fetches(u)), u)
+    u, t = b.ok("UID FETCH %d (FLAGS)" % fresh)
+    check("its FETCH shows the flags", fetches(u)[-1][2] == {"$Unasked"}, u)
+    a.ok("UID STORE %d +FLAGS (\\Flagged)" % fresh)
+    u, t = b.ok("NOOP")
+    check("once fetched, its changes are told", [fl for seq, uid, fl in fetches(u) if uid is None
+                                                 or uid == fresh] == [{"$Unasked", "\\Flagged"}], u)
     u, t = b.ok("SEARCH KEYWORD $Idle")
     check("SEARCH KEYWORD finds another session's keyword", u == [b"* SEARCH 3"], u)
     a.close()

@@ -176,7 +176,8 @@ try:
     srv, order, by_uid = server()
     loc = local()
     check("server and Maildir hold the same messages", set(srv) == set(loc),
-          (sorted(set(srv) - set(loc)), sorted(set(loc) - set(srv))))
+          ([(x, srv[x]) for x in sorted(set(srv) - set(loc))], sorted(set(loc) - set(srv)),
+           out1, out2))
     check("no message duplicated on the server", len(order) == len(set(order)), order)
     check("no message duplicated in the Maildir", len(local_files()) == len(loc))
     system = {s: {f for f in fl if f.startswith("\\")} for s, fl in srv.items()}

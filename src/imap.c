@@ -232,12 +232,7 @@ imap_update(struct imap *s, int may_expunge)
 	}
 	if (s->f.count != s->exists) {
 		int grew = s->f.count > s->exists;
-		uint32_t i;
 
-		/* the client learns new messages' flags when it asks: no change to tell */
-		for (i = s->exists; i < s->f.count; i++) {
-			store_imap_ack_changed(&s->f, i);
-		}
 		s->exists = s->f.count;
 		imap_untagged(s->io, "%u EXISTS", s->exists);
 		if (grew) {

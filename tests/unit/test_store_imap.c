@@ -229,9 +229,12 @@ test_stale_views(void)
 	    store_change_flags(&a, 0, &answered) == STORE_OK &&
 	    a.msgs[0].flags == (STORE_SEEN | STORE_ANSWERED) && a.msgs[0].keywords == 3,
 	    "set, then add: one session");
+	store_imap_told(&b, 0);
 	CHECK(store_change_flags(&b, 0, &unseen) == STORE_OK &&
 	    (b.msgs[0].flags & STORE_FLAGS_ALL) == STORE_ANSWERED && b.msgs[0].keywords == 2,
 	    "a stale session's removal keeps the other's \\Answered and keyword");
+	CHECK((b.msgs[0].flags & (STORE_TOLD | STORE_CHANGED)) == (STORE_TOLD | STORE_CHANGED),
+	    "catching up marks the other's change and keeps the session's own marks");
 	CHECK(store_change_flags(&a, 0, &seen) == STORE_OK &&
 	    (a.msgs[0].flags & STORE_FLAGS_ALL) == (STORE_SEEN | STORE_ANSWERED) &&
 	    a.msgs[0].keywords == 2, "and the first session's next change starts from that");
@@ -246,6 +249,9 @@ test_stale_views(void)
 	    !(b.msgs[2].flags & STORE_SEEN), "no flag change on an expunged message");
 	store_close(&a);
 	store_close(&b);
+	CHECK(store_open(&a, mbox, side, STORE_RDWR) == STORE_OK && a.count == 2 &&
+	    a.msgs[0].flags == (STORE_SEEN | STORE_ANSWERED), "reopened: the flags, no in-memory marks");
+	store_close(&a);
 }
 
 /* Expunge uids[0..n) one by one from another session, compacting after each. */

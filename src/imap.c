@@ -80,7 +80,14 @@ imap_claim_recent(struct imap *s)
 {
 	uint32_t lo, hi;
 
-	if (s->readonly || store_imap_claim_recent(&s->f, &lo, &hi) != STORE_OK || lo > hi) {
+	/* EXAMINE sees them as recent but leaves them so for the next SELECT (RFC 3501 6.3.2) */
+	if (store_imap_claim_recent(&s->f, !s->readonly, &lo, &hi) != STORE_OK) {
+		return;
+	}
+	if (s->nrecent > 0 && lo <= s->recent_hi[s->nrecent - 1]) {
+		lo = s->recent_hi[s->nrecent - 1] + 1;
+	}
+	if (lo > hi) {
 		return;
 	}
 	if (s->nrecent == IMAP_RECENT_RANGES) {
@@ -145,14 +152,23 @@ imap_put_flag_lists(struct imap *s)
 	io_puts(s->io, "] flags\r\n");
 }
 
-/* Flag changes made by other sessions, as FETCH responses. */
+/*
+ * Flag changes made by other sessions, as FETCH responses, for the messages the client
+ * has had a FETCH response for: of one it has only counted in EXISTS it asks itself, and
+ * an unasked FETCH naming a UID it never listed makes sync tools (mbsync) take it for
+ * the newest message and skip those between.
+ */
 static void
 announce_flags(struct imap *s)
 {
 	uint32_t i;
 
 	for (i = 0; i < s->exists && i < s->f.count; i++) {
-		if ((s->f.msgs[i].flags & (STORE_CHANGED | STORE_EXPUNGED)) == STORE_CHANGED) {
+		uint32_t fl = s->f.msgs[i].flags;
+
+		if ((fl & (STORE_CHANGED | STORE_EXPUNGED | STORE_TOLD)) == STORE_CHANGED) {
+			store_imap_ack_changed(&s->f, i);
+		} else if ((fl & (STORE_CHANGED | STORE_EXPUNGED)) == STORE_CHANGED) {
 			io_printf(s->io, "* %u FETCH (", i + 1);
 			if (s->cmd.uid) {
 				io_printf(s->io, "UID %u ", s->f.msgs[i].uid);
@@ -190,7 +206,6 @@ void
 imap_update(struct imap *s, int may_expunge)
 {
 	struct store_changes ch;
-	uint32_t kw_before = s->kw.n;
 	int rc;
 
 	if (s->state != IMAP_ST_SELECTED) {
@@ -210,7 +225,8 @@ imap_update(struct imap *s, int may_expunge)
 		    store_strerror(rc));
 		return;
 	}
-	if (ch.flagged > 0 && store_kw_load(s->side, &s->kw) == 0 && s->kw.n != kw_before) {
+	/* names another session added, before any FETCH that may show them */
+	if (store_kw_refresh(s->side, &s->kw) > 0) {
 		imap_put_flag_lists(s);
 	}
 	announce_flags(s);
@@ -377,6 +393,16 @@ dispatch(struct imap *s)
 	rc = d->parse(&s->cmd, s->utf8, &s->args, &s->err);
 	if (rc != IMAP_OK) {
 		return rc;
+	}
+	/*
+	 * Message commands start from the folder as it is now (others' flags, keywords, new
+	 * mail); expunges are told first only when no sequence numbers are involved.
+	 */
+	if ((d->flags & IMAP_CF_UID) && s->state == IMAP_ST_SELECTED) {
+		imap_update(s, s->cmd.uid);
+		if (s->state != IMAP_ST_SELECTED) {
+			return imap_fail(s, IMAP_NO, "[NONEXISTENT] mailbox went away");
+		}
 	}
 	rc = d->run(s);
 	if (rc != IMAP_DONE && rc != IMAP_BYE && rc != IMAP_GONE) {

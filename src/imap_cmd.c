@@ -310,6 +310,7 @@ do_select(struct imap *s, int readonly)
 	char mbox[PATH_LEN];
 	const char *name = s->args.mbox;
 	int inbox = strcmp(name, "INBOX") == 0;
+	uint32_t i;
 	int rc;
 
 	imap_deselect(s);
@@ -334,6 +335,9 @@ do_select(struct imap *s, int readonly)
 	s->state = IMAP_ST_SELECTED;
 	s->readonly = readonly;
 	s->exists = s->f.count;
+	for (i = 0; i < s->exists; i++) {
+		store_imap_told(&s->f, i);	/* listed by SELECT: changes are told from now on */
+	}
 	imap_claim_recent(s);
 	select_replies(s);
 	(void)str_copy(s->ok_code, sizeof(s->ok_code), readonly ? "[READ-ONLY]" : "[READ-WRITE]");

@@ -313,8 +313,9 @@ fetch_one(struct imap *s, struct fetch_msg *fm, int sets_seen, int has_flags, in
 	fm->have_cache = 0;
 	fm->open = 0;
 	if (sets_seen && !s->readonly && !(m->flags & STORE_SEEN)) {
-		rc = store_set_flags(&s->f, fm->i, (m->flags & STORE_FLAGS_ALL) | STORE_SEEN,
-		    m->keywords);
+		static const struct store_flagop seen = { STORE_SEEN, 0, 0, 0 };
+
+		rc = store_change_flags(&s->f, fm->i, &seen);
 		if (rc != STORE_OK) {
 			return imap_fail(s, IMAP_NO, "[UNAVAILABLE] %s", store_strerror(rc));
 		}
@@ -336,6 +337,7 @@ fetch_one(struct imap *s, struct fetch_msg *fm, int sets_seen, int has_flags, in
 		imap_put_msg_flags(s, fm->i);
 	}
 	io_puts(s->io, ")\r\n");
+	store_imap_told(&s->f, fm->i);
 	if (fm->open) {
 		store_msg_close(&s->f, fm->r);
 	}

@@ -136,12 +136,13 @@ imap_expunge_deleted(struct imap *s, const struct imap_seqset *set)
 	for (i = 0; i < s->exists; i++) {
 		const struct store_msg *m = &s->f.msgs[i];
 
-		if ((m->flags & (STORE_DELETED | STORE_EXPUNGED)) == STORE_DELETED &&
+		/* \Deleted as stored when the store takes its lock decides, not this view */
+		if (!(m->flags & STORE_EXPUNGED) &&
 		    (set == NULL || imap_seq_contains(set, m->uid, star))) {
 			uids[n++] = m->uid;
 		}
 	}
-	rc = store_expunge(&s->f, uids, n);
+	rc = store_expunge_deleted(&s->f, uids, n);
 	free(uids);
 	return rc == STORE_OK ? IMAP_OK : imap_store_fail(s, rc);
 }
@@ -392,52 +393,53 @@ imap_cmd_fetch(struct imap *s)
 	return rc;
 }
 
-/* A STORE's new bit set: FLAGS replaces, +FLAGS adds, -FLAGS removes (system flags or keywords). */
-static uint64_t
-new_bits(enum imap_store_mode mode, uint64_t old, uint64_t arg)
+/* The change a STORE makes: FLAGS replaces, +FLAGS adds, -FLAGS removes. */
+static void
+store_op(enum imap_store_mode mode, uint32_t sys, uint64_t kw, struct store_flagop *op)
 {
-	switch (mode) {
-	case IMAP_STORE_ADD:
-		return old | arg;
-	case IMAP_STORE_REMOVE:
-		return old & ~arg;
-	default:
-		return arg;
+	memset(op, 0, sizeof(*op));
+	if (mode == IMAP_STORE_REMOVE) {
+		op->clear = sys;
+		op->kw_clear = kw;
+		return;
+	}
+	op->set = sys;
+	op->kw_set = kw;
+	if (mode != IMAP_STORE_ADD) {
+		op->clear = STORE_FLAGS_ALL;
+		op->kw_clear = ~(uint64_t)0;
 	}
 }
 
-/* Set flags of msgs[idx[0..n)], answering with FETCH unless silent. */
+/* Change the flags of msgs[idx[0..n)] as stored now, answering with FETCH unless silent. */
 static int
 store_each(struct imap *s, const uint32_t *idx, size_t n, uint64_t kwbits)
 {
 	const struct imap_store_args *a = &s->args.store;
+	struct store_flagop op;
 	size_t k;
 
+	store_op(a->mode, a->flags.sys & STORE_FLAGS_ALL, kwbits, &op);
 	for (k = 0; k < n; k++) {
-		const struct store_msg *m = &s->f.msgs[idx[k]];
-		/* both operands are within STORE_FLAGS_ALL, so the result fits 32 bits */
-		uint32_t fl = (uint32_t)new_bits(a->mode, m->flags & STORE_FLAGS_ALL,
-		    a->flags.sys & STORE_FLAGS_ALL);
-		uint64_t kw = new_bits(a->mode, m->keywords, kwbits);
 		int rc;
 
-		if (m->flags & STORE_EXPUNGED) {
+		if (s->f.msgs[idx[k]].flags & STORE_EXPUNGED) {
 			continue;
 		}
-		if (fl != (m->flags & STORE_FLAGS_ALL) || kw != m->keywords) {
-			rc = store_set_flags(&s->f, idx[k], fl, kw);
-			if (rc != STORE_OK) {
-				return imap_store_fail(s, rc);
-			}
+		rc = store_change_flags(&s->f, idx[k], &op);
+		if (rc != STORE_OK) {
+			return imap_store_fail(s, rc);
 		}
 		if (!a->silent) {
-			/* msgs[] may have moved: store_set_flags catches up with others' changes */
+			/* the flags as stored now, others' changes included: nothing left to tell */
 			io_printf(s->io, "* %u FETCH (", idx[k] + 1);
 			imap_put_msg_flags(s, idx[k]);
 			if (s->cmd.uid) {
 				io_printf(s->io, " UID %u", s->f.msgs[idx[k]].uid);
 			}
 			io_puts(s->io, ")\r\n");
+			store_imap_ack_changed(&s->f, idx[k]);
+			store_imap_told(&s->f, idx[k]);
 		}
 	}
 	return IMAP_OK;
@@ -500,36 +502,36 @@ copy_to(struct imap *s, const uint32_t *idx, size_t n, uint32_t **dst_out, uint3
 
 /* "COPYUID uv src dst" of the messages that were copied (dst[k] != 0). */
 static void
-put_copyuid(struct imap *s, const uint32_t *idx, const uint32_t *dst, size_t n, uint32_t uv)
+put_copyuid(struct imap *s, const uint32_t *src, const uint32_t *dst, size_t n, uint32_t uv)
 {
-	uint32_t *src = malloc((n + 1) * sizeof(*src)), *d = malloc((n + 1) * sizeof(*d));
+	uint32_t *from = malloc((n + 1) * sizeof(*from)), *to = malloc((n + 1) * sizeof(*to));
 	size_t k, m = 0;
 
-	if (src == NULL || d == NULL) {
-		free(src);
-		free(d);
+	if (from == NULL || to == NULL) {
+		free(from);
+		free(to);
 		return;
 	}
 	for (k = 0; k < n; k++) {
 		if (dst[k] != 0) {
-			src[m] = s->f.msgs[idx[k]].uid;
-			d[m++] = dst[k];
+			from[m] = src[k];
+			to[m++] = dst[k];
 		}
 	}
 	if (m > 0) {
 		io_printf(s->io, "[COPYUID %u ", uv);
-		put_set(s->io, src, m);
+		put_set(s->io, from, m);
 		io_puts(s->io, " ");
-		put_set(s->io, d, m);
+		put_set(s->io, to, m);
 		io_puts(s->io, "] ");
 	}
-	free(src);
-	free(d);
+	free(from);
+	free(to);
 }
 
 /* Expunge the copied sources of a MOVE. */
 static int
-expunge_moved(struct imap *s, const uint32_t *idx, const uint32_t *dst, size_t n)
+expunge_moved(struct imap *s, const uint32_t *src, const uint32_t *dst, size_t n)
 {
 	uint32_t *uids = malloc((n + 1) * sizeof(*uids));
 	size_t k, m = 0;
@@ -540,7 +542,7 @@ expunge_moved(struct imap *s, const uint32_t *idx, const uint32_t *dst, size_t n
 	}
 	for (k = 0; k < n; k++) {
 		if (dst[k] != 0) {
-			uids[m++] = s->f.msgs[idx[k]].uid;
+			uids[m++] = src[k];
 		}
 	}
 	rc = store_expunge(&s->f, uids, m);
@@ -548,11 +550,15 @@ expunge_moved(struct imap *s, const uint32_t *idx, const uint32_t *dst, size_t n
 	return rc == STORE_OK ? IMAP_OK : imap_store_fail(s, rc);
 }
 
+/*
+ * The source UIDs are taken when the set is resolved: the update before the reply
+ * drops expunged messages from msgs[], after which idx[] would name others.
+ */
 static int
 copy_or_move(struct imap *s, int move)
 {
-	uint32_t *idx = NULL, *dst = NULL, uv = 0;
-	size_t n;
+	uint32_t *idx = NULL, *src = NULL, *dst = NULL, uv = 0;
+	size_t k, n;
 	int rc;
 
 	if (move && s->readonly) {
@@ -560,17 +566,25 @@ copy_or_move(struct imap *s, int move)
 	}
 	rc = imap_resolve(s, &s->args.set, s->cmd.uid, &idx, &n);
 	if (rc == IMAP_OK && n > 0) {
+		src = malloc(n * sizeof(*src));
+		rc = src != NULL ? IMAP_OK : imap_fail(s, IMAP_NO, "[SERVERBUG] out of memory");
+	}
+	for (k = 0; rc == IMAP_OK && k < n; k++) {
+		src[k] = s->f.msgs[idx[k]].uid;
+	}
+	if (rc == IMAP_OK && n > 0) {
 		rc = copy_to(s, idx, n, &dst, &uv);
 	}
+	free(idx);
 	if (rc != IMAP_OK || n == 0) {
-		free(idx);
+		free(src);
 		return rc;
 	}
 	if (move) {
 		io_puts(s->io, "* OK ");
-		put_copyuid(s, idx, dst, n, uv);
+		put_copyuid(s, src, dst, n, uv);
 		io_puts(s->io, "moved\r\n");
-		rc = expunge_moved(s, idx, dst, n);
+		rc = expunge_moved(s, src, dst, n);
 		imap_update(s, 1);
 		if (rc == IMAP_OK) {
 			imap_tagged(s->io, s->cmd.tag, "OK MOVE completed");
@@ -578,10 +592,10 @@ copy_or_move(struct imap *s, int move)
 	} else {
 		imap_update(s, s->cmd.uid);
 		io_printf(s->io, "%s OK ", s->cmd.tag);
-		put_copyuid(s, idx, dst, n, uv);
+		put_copyuid(s, src, dst, n, uv);
 		io_puts(s->io, "COPY completed\r\n");
 	}
-	free(idx);
+	free(src);
 	free(dst);
 	return rc == IMAP_OK ? IMAP_DONE : rc;
 }

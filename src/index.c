@@ -118,7 +118,7 @@ void
 idx_put_rec(unsigned char *p, const struct store_msg *m)
 {
 	put_le32(p, m->uid);
-	put_le32(p + 4, m->flags & ~STORE_CHANGED);
+	put_le32(p + 4, m->flags & ~(STORE_CHANGED | STORE_TOLD));
 	put_le64(p + 8, m->keywords);
 	put_le64(p + 16, m->e.offset);
 	put_le32(p + 24, m->e.from_len);
@@ -281,7 +281,7 @@ static void
 set_flags(struct idx_set *s, uint32_t i, uint32_t flags, uint64_t kw, uint64_t modseq)
 {
 	struct store_msg *m = &s->msgs[i];
-	uint32_t keep = m->flags & (STORE_CHANGED | STORE_EXPUNGED | STORE_VANISHED);
+	uint32_t keep = m->flags & (STORE_CHANGED | STORE_EXPUNGED | STORE_VANISHED | STORE_TOLD);
 
 	if ((m->flags & STORE_EXPUNGED) == 0 && flags & STORE_EXPUNGED) {
 		keep |= STORE_EXPUNGED;

@@ -902,7 +902,7 @@ store_find_uid(const struct store_folder *f, uint32_t uid)
 }
 
 int
-store_set_flags(struct store_folder *f, uint32_t i, uint32_t flags, uint64_t keywords)
+store_change_flags(struct store_folder *f, uint32_t i, const struct store_flagop *op)
 {
 	unsigned char buf[IDX_LOG_MAX];
 	struct idx_set s;
@@ -915,19 +915,27 @@ store_set_flags(struct store_folder *f, uint32_t i, uint32_t flags, uint64_t key
 	view_get(f, &s);
 	rc = state_lock(f);
 	if (rc == STORE_OK) {
+		/* others' changes first: the operation applies to the flags as stored now */
 		rc = catch_up(f, &s);
 		if (rc == STORE_OK) {
-			memset(&l, 0, sizeof(l));
-			l.type = IDX_FLAGS;
-			l.m = s.msgs[i];
-			l.m.flags = flags & STORE_FLAGS_ALL;
-			l.m.keywords = keywords;
-			rc = state_append(f, buf, idx_put_log(buf, &l), 0);
-		}
-		if (rc == STORE_OK) {
-			s.msgs[i].flags = (s.msgs[i].flags & ~STORE_FLAGS_ALL) | (flags & STORE_FLAGS_ALL);
-			s.msgs[i].keywords = keywords;
-			rc = maybe_checkpoint(f, &s);
+			struct store_msg *m = &s.msgs[i];
+			uint32_t fl = ((m->flags & ~op->clear) | op->set) & STORE_FLAGS_ALL;
+			uint64_t kw = (m->keywords & ~op->kw_clear) | op->kw_set;
+
+			if ((m->flags & STORE_EXPUNGED) == 0 &&
+			    (fl != (m->flags & STORE_FLAGS_ALL) || kw != m->keywords)) {
+				memset(&l, 0, sizeof(l));
+				l.type = IDX_FLAGS;
+				l.m = *m;
+				l.m.flags = fl;
+				l.m.keywords = kw;
+				rc = state_append(f, buf, idx_put_log(buf, &l), 0);
+				if (rc == STORE_OK) {
+					m->flags = (m->flags & ~STORE_FLAGS_ALL) | fl;
+					m->keywords = kw;
+					rc = maybe_checkpoint(f, &s);
+				}
+			}
 		}
 		state_unlock(f);
 	}
@@ -1058,12 +1066,34 @@ expunge_records(unsigned char *buf, const uint32_t *uids, size_t n)
 	return len;
 }
 
-int
-store_expunge(struct store_folder *f, const uint32_t *uids, size_t n)
+/*
+ * Under the state lock, caught up: with need, keep only those of uids[0..n) that are in
+ * s, not expunged, and carry every flag of need as stored now; without, keep all.
+ * Returns how many are kept (at the front of uids).
+ */
+static size_t
+expunge_filter(const struct idx_set *s, uint32_t *uids, size_t n, uint32_t need)
+{
+	size_t k, m = 0;
+
+	for (k = 0; k < n; k++) {
+		long i = idx_find(s, uids[k]);
+
+		if (need == 0 || (i >= 0 && (s->msgs[i].flags & (need | STORE_EXPUNGED)) == need)) {
+			uids[m++] = uids[k];
+		}
+	}
+	return m;
+}
+
+/* store_expunge and store_expunge_deleted: need = flags a message must have now. */
+static int
+expunge_uids(struct store_folder *f, const uint32_t *uids_in, size_t n, uint32_t need)
 {
 	unsigned char *buf;
+	uint32_t *uids;
 	struct idx_set s;
-	size_t len;
+	size_t len = 0;
 	int rc;
 
 	if (n == 0) {
@@ -1072,15 +1102,20 @@ store_expunge(struct store_folder *f, const uint32_t *uids, size_t n)
 	if (n > FOLDER_MSGS_MAX || (buf = malloc(n * IDX_LOG_MAX)) == NULL) {
 		return STORE_ERR;
 	}
-	len = expunge_records(buf, uids, n);
+	if ((uids = malloc(n * sizeof(*uids))) == NULL) {
+		free(buf);
+		return STORE_ERR;
+	}
+	memcpy(uids, uids_in, n * sizeof(*uids));
 	view_get(f, &s);
 	rc = state_lock(f);
 	if (rc == STORE_OK) {
 		rc = catch_up(f, &s);
 		if (rc == STORE_OK) {
-			rc = state_append(f, buf, len, 1);
+			len = expunge_records(buf, uids, expunge_filter(&s, uids, n, need));
+			rc = len > 0 ? state_append(f, buf, len, 1) : STORE_OK;
 		}
-		if (rc == STORE_OK) {
+		if (rc == STORE_OK && len > 0) {
 			size_t at = 0;
 			struct idx_log l;
 			long k;
@@ -1095,11 +1130,24 @@ store_expunge(struct store_folder *f, const uint32_t *uids, size_t n)
 	}
 	view_put(f, &s);
 	free(buf);
+	free(uids);
 	/* Long-lived sessions rarely close: give the dead bytes back now if worth it. */
-	if (rc == STORE_OK && (f->mode & STORE_RDWR)) {
+	if (rc == STORE_OK && len > 0 && (f->mode & STORE_RDWR)) {
 		(void)compact_now(f, 0);
 	}
 	return rc;
+}
+
+int
+store_expunge(struct store_folder *f, const uint32_t *uids, size_t n)
+{
+	return expunge_uids(f, uids, n, 0);
+}
+
+int
+store_expunge_deleted(struct store_folder *f, const uint32_t *uids, size_t n)
+{
+	return expunge_uids(f, uids, n, STORE_DELETED);
 }
 
 /* Generation in the header of the state file open on fd; 0 or -1. */

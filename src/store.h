@@ -81,12 +81,23 @@ void store_forget_expunged(struct store_folder *f);
 /* Find the index of uid in msgs[]; -1 if absent. */
 long store_find_uid(const struct store_folder *f, uint32_t uid);
 
-/* Set flags and keywords of msgs[i] (absolute values), logged, not fsynced. */
-int store_set_flags(struct store_folder *f, uint32_t i, uint32_t flags, uint64_t keywords);
+/* A flag change: new = (stored & ~clear) | set, for the flags and the keywords apart. */
+struct store_flagop {
+	uint32_t set, clear;	/* STORE_SEEN ... */
+	uint64_t kw_set, kw_clear;
+};
+/*
+ * Apply op to msgs[i] as its flags are stored at that moment (under the state lock, after
+ * catching up with other sessions), logged, not fsynced; msgs[] then holds the result,
+ * others' changes included. An expunged message is left alone.
+ */
+int store_change_flags(struct store_folder *f, uint32_t i, const struct store_flagop *op);
 
 /* Logically remove messages by UID; durable (fsynced) before returning; then compacts if
  * dead bytes are worth it and no session is reading the mbox. */
 int store_expunge(struct store_folder *f, const uint32_t *uids, size_t n);
+/* store_expunge of those of uids that carry \Deleted as stored at that moment. */
+int store_expunge_deleted(struct store_folder *f, const uint32_t *uids, size_t n);
 
 /*
  * Start reading msgs[i]: takes the mbox read lock for the duration of one command,
@@ -156,11 +167,14 @@ const char *store_strerror(int rc);
 #define STORE_KW_LEN	64	/* longest keyword plus NUL (RFC 3501 atom) */
 struct store_keywords {
 	uint32_t n;
+	uint64_t bytes;		/* size of the side file when read: it only grows */
 	char name[STORE_KW_MAX][STORE_KW_LEN];
 };
 
 /* Load the keyword table of the folder with side base side (<side>.kw); empty if none. */
 int store_kw_load(const char *side, struct store_keywords *kw);
+/* Reload kw when another session added names (the side file grew): 1 if it did, 0, -1. */
+int store_kw_refresh(const char *side, struct store_keywords *kw);
 /*
  * Bit index of keyword name (ASCII case-insensitive) in kw, reloading from the side file
  * first; when absent and add is set, appends it durably (flock'ed against other
@@ -194,14 +208,17 @@ int store_imap_copy(struct store_folder *src, const struct store_keywords *src_k
 
 /* Forget the STORE_CHANGED mark of msgs[i] once the change was announced. */
 void store_imap_ack_changed(struct store_folder *f, uint32_t i);
+/* Note that the client has had a FETCH response for msgs[i] (STORE_TOLD). */
+void store_imap_told(struct store_folder *f, uint32_t i);
 
 /*
- * \Recent (RFC 3501 2.3.2): claim for the calling session the messages of f whose UIDs are
- * above the folder's recent mark (side file <side>.rct) and move the mark past them, under
- * a lock, so that no other session sees them as recent. *lo..*hi (inclusive) get the UIDs
- * claimed; *lo > *hi when there were none. STORE_OK or STORE_ERR.
+ * \Recent (RFC 3501 2.3.2): the messages of f whose UIDs are above the folder's recent
+ * mark (side file <side>.rct). With take, claim them for the calling session: the mark
+ * moves past them, under a lock, so that no other session sees them as recent; without
+ * (EXAMINE), only read them. *lo..*hi (inclusive) get their UIDs; *lo > *hi when there
+ * were none. STORE_OK or STORE_ERR.
  */
-int store_imap_claim_recent(const struct store_folder *f, uint32_t *lo, uint32_t *hi);
+int store_imap_claim_recent(const struct store_folder *f, int take, uint32_t *lo, uint32_t *hi);
 
 /* UIDVALIDITY, UIDNEXT, live count, unseen and recent counts and live bytes of a folder
  * without keeping it open (STATUS). */

@@ -65,6 +65,7 @@ kw_read_fd(int fd, struct store_keywords *kw)
 	n = pread(fd, buf, KW_FILE_MAX, 0);
 	if (n >= 0) {
 		kw_parse(buf, (size_t)n, kw);
+		kw->bytes = (uint64_t)n;
 	}
 	free(buf);
 	return n < 0 ? -1 : 0;
@@ -77,6 +78,7 @@ store_kw_load(const char *side, struct store_keywords *kw)
 	int fd, rc;
 
 	kw->n = 0;
+	kw->bytes = 0;
 	if (kw_path(side, path, sizeof(path)) < 0) {
 		return -1;
 	}
@@ -122,7 +124,30 @@ kw_add_locked(int fd, struct store_keywords *kw, const char *name)
 		return -1;
 	}
 	(void)str_copy(kw->name[kw->n], STORE_KW_LEN, name);
+	kw->bytes += strlen(line);
 	return (int)kw->n++;
+}
+
+int
+store_kw_refresh(const char *side, struct store_keywords *kw)
+{
+	char path[PATH_LEN];
+	struct stat st;
+	uint32_t was = kw->n;
+
+	if (kw_path(side, path, sizeof(path)) < 0) {
+		return -1;
+	}
+	if (stat(path, &st) < 0) {
+		return errno == ENOENT ? 0 : -1;
+	}
+	if ((uint64_t)st.st_size == kw->bytes) {
+		return 0;
+	}
+	if (store_kw_load(side, kw) < 0) {
+		return -1;
+	}
+	return kw->n != was;
 }
 
 int
@@ -315,7 +340,10 @@ batch_index(struct batch *b, struct store_folder *d, uint32_t i, uint32_t *uids)
 		}
 		uids[k] = d->msgs[i].uid;
 		if (b->flags[k] != 0 || b->kw[k] != 0) {
-			rc = store_set_flags(d, i, b->flags[k], b->kw[k]);
+			/* added to what a session may have set since it saw the message */
+			struct store_flagop op = { b->flags[k], 0, b->kw[k], 0 };
+
+			rc = store_change_flags(d, i, &op);
 		}
 		i++;
 	}
@@ -538,26 +566,30 @@ recent_open(const char *side, int flags)
 }
 
 int
-store_imap_claim_recent(const struct store_folder *f, uint32_t *lo, uint32_t *hi)
+store_imap_claim_recent(const struct store_folder *f, int take, uint32_t *lo, uint32_t *hi)
 {
 	unsigned char b[4];
 	uint32_t last = f->count > 0 ? f->msgs[f->count - 1].uid : 0;
-	int fd = recent_open(f->side_base, O_RDWR | O_CREAT);
+	int fd = recent_open(f->side_base, take ? O_RDWR | O_CREAT : O_RDONLY);
 	int rc = STORE_ERR;
 
 	*lo = 1;
 	*hi = 0;
 	if (fd < 0) {
-		return STORE_ERR;
+		if (take || errno != ENOENT) {
+			return STORE_ERR;
+		}
+		*hi = last;	/* nobody ever claimed any: all are recent to a reader */
+		return STORE_OK;
 	}
-	if (flock(fd, LOCK_EX) == 0) {
+	if (flock(fd, take ? LOCK_EX : LOCK_SH) == 0) {
 		uint32_t mark = recent_mark(fd);
 
 		rc = STORE_OK;
 		if (last > mark) {
 			/* losing the mark to a crash only shows some messages as recent again */
 			put_le32(b, last);
-			rc = pwrite_all(fd, b, sizeof(b), 0) == 0 ? STORE_OK : STORE_ERR;
+			rc = !take || pwrite_all(fd, b, sizeof(b), 0) == 0 ? STORE_OK : STORE_ERR;
 			*lo = mark + 1;
 			*hi = last;
 		}
@@ -571,6 +603,14 @@ store_imap_ack_changed(struct store_folder *f, uint32_t i)
 {
 	if (i < f->count) {
 		f->msgs[i].flags &= ~STORE_CHANGED;
+	}
+}
+
+void
+store_imap_told(struct store_folder *f, uint32_t i)
+{
+	if (i < f->count) {
+		f->msgs[i].flags |= STORE_TOLD;
 	}
 }
 

@@ -21,6 +21,8 @@
 #define STORE_CHANGED	0x40000000u
 /* In-memory only: bytes compacted away after an expunge elsewhere; read as STORE_GONE. */
 #define STORE_VANISHED	0x20000000u
+/* In-memory only, kept by the store for IMAP: the client has had a FETCH response for it. */
+#define STORE_TOLD	0x10000000u
 /* Logically removed; never served again. */
 #define STORE_EXPUNGED	0x80000000u
 

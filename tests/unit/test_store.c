@@ -17,6 +17,15 @@
 static char dir[] = "/tmp/mailnook-store.XXXXXX";
 static char mbox[256], side[256];
 
+/* Give msgs[i] exactly these flags and keywords. */
+static int
+set_flags(struct store_folder *f, uint32_t i, uint32_t flags, uint64_t kw)
+{
+	struct store_flagop op = { flags, STORE_FLAGS_ALL, kw, ~(uint64_t)0 };
+
+	return store_change_flags(f, i, &op);
+}
+
 /* Body of message n: lines enough for about size bytes. */
 static size_t
 body(char *buf, size_t cap, int n, size_t size)
@@ -148,7 +157,7 @@ test_sessions(void)
 	CHECK(f.msgs[0].e.wire_size > f.msgs[0].e.raw_len, "wire size counts CRLF");
 	CHECK(store_open(&g, mbox, side, STORE_RDWR) == STORE_OK && uids_are(&g, u5, 5) &&
 	    g.uidvalidity == f.uidvalidity, "second session sees the same uids");
-	CHECK(store_set_flags(&f, 0, STORE_SEEN, 0) == STORE_OK && store_refresh(&g, &ch) == STORE_OK &&
+	CHECK(set_flags(&f, 0, STORE_SEEN, 0) == STORE_OK && store_refresh(&g, &ch) == STORE_OK &&
 	    ch.flagged == 1 && g.msgs[0].flags == (STORE_SEEN | STORE_CHANGED), "flag change seen elsewhere");
 	CHECK(store_expunge(&f, &uid, 1) == STORE_OK && store_refresh(&g, &ch) == STORE_OK &&
 	    ch.expunged == 1 && (g.msgs[1].flags & STORE_EXPUNGED), "expunge seen elsewhere");
@@ -164,12 +173,12 @@ test_sessions(void)
 
 	str_fmt(idx, sizeof(idx), "%s.idx", side);
 	stat(idx, &a);
-	CHECK(store_set_flags(&f, 3, STORE_SEEN, 0) == STORE_OK && stat(idx, &b) == 0 &&
+	CHECK(set_flags(&f, 3, STORE_SEEN, 0) == STORE_OK && stat(idx, &b) == 0 &&
 	    b.st_size - a.st_size == 32, "a flag change writes one 32-byte record");
 	printf("# measure: flag change: %lld bytes written to the store, no fsync\n",
 	    (long long)(b.st_size - a.st_size));
 	for (i = 0; i < 3000 && ok; i++) {
-		ok = store_set_flags(&f, 2, (uint32_t)(i & 1 ? STORE_FLAGGED : STORE_ANSWERED), 0) == STORE_OK;
+		ok = set_flags(&f, 2, (uint32_t)(i & 1 ? STORE_FLAGGED : STORE_ANSWERED), 0) == STORE_OK;
 	}
 	stat(idx, &b);
 	CHECK(ok && a.st_ino != b.st_ino && b.st_size < 65536 + 4096, "log folded by a checkpoint");
@@ -194,7 +203,7 @@ test_compact_at_close(void)
 	stat(mbox, &a);
 	CHECK(store_open(&f, mbox, side, STORE_RDWR) == STORE_OK, "open for expunge");
 	uv = f.uidvalidity;
-	CHECK(store_expunge(&f, gone, 3) == STORE_OK && store_set_flags(&f, 3, STORE_DRAFT, 0) == STORE_OK,
+	CHECK(store_expunge(&f, gone, 3) == STORE_OK && set_flags(&f, 3, STORE_DRAFT, 0) == STORE_OK,
 	    "expunge 3 of 5, flag another");
 	store_close(&f);
 	stat(mbox, &b);
@@ -276,7 +285,7 @@ test_resync(void)
 	write_mbox(all, 6, 0, 0);
 	CHECK(store_open(&f, mbox, side, STORE_RDWR) == STORE_OK, "open for resync");
 	uv = f.uidvalidity;
-	CHECK(store_set_flags(&f, 4, STORE_FLAGGED, 0) == STORE_OK, "flag uid of message 5");
+	CHECK(set_flags(&f, 4, STORE_FLAGGED, 0) == STORE_OK, "flag uid of message 5");
 	write_mbox(without4, 5, 1, 1);
 	CHECK(store_open(&g, mbox, side, STORE_RDWR) == STORE_OK && uids_are(&g, u_rm, 5) &&
 	    g.uidvalidity == uv && g.msgs[3].flags == STORE_FLAGGED,
@@ -394,7 +403,7 @@ test_torn_between(void)
 	CHECK(write_all(fd, "\x03\x00\x08\x00\x01", 5) == 0, "a dead writer's torn record");
 	close(fd);
 	uid = f.msgs[1].uid;
-	CHECK(store_set_flags(&g, 0, STORE_SEEN | STORE_DELETED, 0) == STORE_OK &&
+	CHECK(set_flags(&g, 0, STORE_SEEN | STORE_DELETED, 0) == STORE_OK &&
 	    store_expunge(&g, &uid, 1) == STORE_OK, "flags and expunge after it");
 	CHECK(store_refresh(&f, &ch) == STORE_OK && ch.flagged == 1 && ch.expunged == 1,
 	    "the other session still sees them");
@@ -428,7 +437,7 @@ test_crash_checkpoint(void)
 				_exit(2);
 			}
 			for (i = 0; i < 2500; i++) {
-				store_set_flags(&f, 0, i & 1 ? STORE_SEEN : STORE_FLAGGED, (uint64_t)i);
+				set_flags(&f, 0, i & 1 ? STORE_SEEN : STORE_FLAGGED, (uint64_t)i);
 			}
 			_exit(0);
 		}
@@ -457,7 +466,7 @@ racer(int id, int out_fd)
 	}
 	for (k = 0; k < 300; k++) {
 		if (store_refresh(&f, &ch) != STORE_OK ||
-		    store_set_flags(&f, (uint32_t)(k % f.count), (uint32_t)id, 0) != STORE_OK) {
+		    set_flags(&f, (uint32_t)(k % f.count), (uint32_t)id, 0) != STORE_OK) {
 			_exit(3);
 		}
 	}
@@ -680,7 +689,7 @@ test_salvage(void)
 	n = f.count;
 	gone[0] = f.msgs[2].uid;
 	gone[1] = f.msgs[15].uid;
-	CHECK(store_set_flags(&f, 5, STORE_FLAGGED, 0) == STORE_OK &&
+	CHECK(set_flags(&f, 5, STORE_FLAGGED, 0) == STORE_OK &&
 	    store_expunge(&f, gone, 2) == STORE_OK, "salvage: uid %u flagged, uids %u and %u expunged",
 	    f.msgs[5].uid, gone[0], gone[1]);
 	for (i = 0; i < n; i++) {

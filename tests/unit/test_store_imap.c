@@ -57,7 +57,11 @@ test_keywords(void)
 	CHECK(store_kw_load(side, a) == 0 && a->n == 0, "no keyword file: empty table");
 	CHECK(store_kw_find(side, a, "$Label1", 0) == -1, "lookup without add finds nothing");
 	CHECK(store_kw_find(side, a, "$Label1", 1) == 0, "first keyword gets bit 0");
+	CHECK(store_kw_refresh(side, b) == 1 && b->n == 1 && store_kw_refresh(side, b) == 0,
+	    "an empty table reloads the names on file, once");
 	CHECK(store_kw_find(side, b, "$Junk", 1) == 1, "a second session's table sees it and adds bit 1");
+	CHECK(store_kw_refresh(side, a) == 1 && a->n == 2 && store_kw_refresh(side, a) == 0 &&
+	    store_kw_refresh(side, b) == 0, "a table reloads once when another adds a name");
 	CHECK(store_kw_find(side, a, "$junk", 0) == 1, "the first session finds the other's, any case");
 	for (i = 2; i < STORE_KW_MAX; i++) {
 		str_fmt(name, sizeof(name), "k%d", i);
@@ -124,10 +128,14 @@ test_append_copy(void)
 	    f.msgs[0].e.date == 1000000000, "flags, keyword and date of the first kept");
 	CHECK(f.msgs[0].e.wire_size == 26, "CRLF input stored with its exact wire size");
 	store_kw_load(is, kw);
-	CHECK(store_imap_claim_recent(&f, &lo, &hi) == STORE_OK && lo == 1 && hi == 2,
+	CHECK(store_imap_claim_recent(&f, 0, &lo, &hi) == STORE_OK && lo == 1 && hi == 2 &&
+	    store_imap_claim_recent(&f, 0, &lo, &hi) == STORE_OK && lo == 1 && hi == 2,
+	    "a reader sees UIDs 1..2 as \\Recent and leaves them so");
+	CHECK(store_imap_claim_recent(&f, 1, &lo, &hi) == STORE_OK && lo == 1 && hi == 2,
 	    "first claim takes \\Recent of UIDs 1..2");
-	CHECK(store_imap_claim_recent(&f, &lo, &hi) == STORE_OK && lo > hi,
-	    "a second claim gets nothing");
+	CHECK(store_imap_claim_recent(&f, 1, &lo, &hi) == STORE_OK && lo > hi &&
+	    store_imap_claim_recent(&f, 0, &lo, &hi) == STORE_OK && lo > hi,
+	    "a second claim gets nothing, nor does a reader");
 	rc = store_imap_copy(&f, kw, idx, 2, tm, ts, dir, 1 << 20, UINT64_MAX, &uv2, uids);
 	CHECK(rc == STORE_OK && uids[0] == 1 && uids[1] == 2 && uv2 != uv, "COPY gives UIDs 1, 2");
 	store_close(&f);
@@ -188,6 +196,62 @@ append_n(const char *mbox, const char *side, const char *fmt, int n, uint32_t *u
 		}
 		close(fd);
 	}
+}
+
+/*
+ * Two sessions on one folder, the second never refreshed: each flag change applies to the
+ * flags as stored, and EXPUNGE of \Deleted goes by the stored flags too.
+ */
+static void
+test_stale_views(void)
+{
+	static const struct store_flagop only_seen = { STORE_SEEN, STORE_FLAGS_ALL, 1, ~(uint64_t)0 };
+	static const struct store_flagop seen = { STORE_SEEN, 0, 0, 0 };
+	static const struct store_flagop answered = { STORE_ANSWERED, 0, 2, 0 };
+	static const struct store_flagop unseen = { 0, STORE_SEEN, 0, 1 };
+	static const struct store_flagop deleted = { STORE_DELETED, 0, 0, 0 };
+	static const struct store_flagop undeleted = { 0, STORE_DELETED, 0, 0 };
+	char mbox[PATH_LEN], side[PATH_LEN];
+	struct store_folder a, b;
+	uint32_t uids[3];
+	int ok;
+
+	paths("Stale", mbox, side);
+	CHECK(folders_create(&cfg, "u", "Stale") == FOLDERS_OK, "folder for stale views");
+	append_n(mbox, side, "From: x\n\nstale %d %d\n", 3, uids);
+	ok = store_open(&a, mbox, side, STORE_RDWR) == STORE_OK &&
+	    store_open(&b, mbox, side, STORE_RDWR) == STORE_OK && a.count == 3 && b.count == 3;
+	CHECK(ok, "two sessions open");
+	if (!ok) {
+		return;
+	}
+	CHECK(store_change_flags(&a, 0, &only_seen) == STORE_OK &&
+	    store_change_flags(&a, 0, &answered) == STORE_OK &&
+	    a.msgs[0].flags == (STORE_SEEN | STORE_ANSWERED) && a.msgs[0].keywords == 3,
+	    "set, then add: one session");
+	store_imap_told(&b, 0);
+	CHECK(store_change_flags(&b, 0, &unseen) == STORE_OK &&
+	    (b.msgs[0].flags & STORE_FLAGS_ALL) == STORE_ANSWERED && b.msgs[0].keywords == 2,
+	    "a stale session's removal keeps the other's \\Answered and keyword");
+	CHECK((b.msgs[0].flags & (STORE_TOLD | STORE_CHANGED)) == (STORE_TOLD | STORE_CHANGED),
+	    "catching up marks the other's change and keeps the session's own marks");
+	CHECK(store_change_flags(&a, 0, &seen) == STORE_OK &&
+	    (a.msgs[0].flags & STORE_FLAGS_ALL) == (STORE_SEEN | STORE_ANSWERED) &&
+	    a.msgs[0].keywords == 2, "and the first session's next change starts from that");
+	CHECK(store_change_flags(&a, 1, &deleted) == STORE_OK &&
+	    store_change_flags(&b, 1, &undeleted) == STORE_OK &&
+	    store_expunge_deleted(&a, uids, 3) == STORE_OK && !(a.msgs[1].flags & STORE_EXPUNGED),
+	    "EXPUNGE leaves a message the other session undeleted");
+	CHECK(store_change_flags(&b, 2, &deleted) == STORE_OK &&
+	    store_expunge_deleted(&a, uids, 3) == STORE_OK && (a.msgs[2].flags & STORE_EXPUNGED) &&
+	    !(a.msgs[0].flags & STORE_EXPUNGED), "EXPUNGE takes one the other session deleted");
+	CHECK(store_change_flags(&b, 2, &seen) == STORE_OK && b.msgs[2].flags & STORE_EXPUNGED &&
+	    !(b.msgs[2].flags & STORE_SEEN), "no flag change on an expunged message");
+	store_close(&a);
+	store_close(&b);
+	CHECK(store_open(&a, mbox, side, STORE_RDWR) == STORE_OK && a.count == 2 &&
+	    a.msgs[0].flags == (STORE_SEEN | STORE_ANSWERED), "reopened: the flags, no in-memory marks");
+	store_close(&a);
 }
 
 /* Expunge uids[0..n) one by one from another session, compacting after each. */
@@ -421,6 +485,7 @@ main(void)
 	}
 	test_keywords();
 	test_append_copy();
+	test_stale_views();
 	test_big_copy();
 	test_append_vs_compact();
 	test_append_stress();

@@ -367,15 +367,42 @@ store_check(const char *mbox, const char *side, int repair, int compact, FILE *o
 	return (int)r.problems;
 }
 
+/* The folder name of path rel below a user directory: "A.sbd/B" is folder "A/B". */
+static int
+folder_of_rel(const char *rel, char *name, size_t cap)
+{
+	size_t o = 0, xl = strlen(CHILD_DIR_EXT);
+
+	while (*rel != '\0') {
+		size_t n = strcspn(rel, "/"), keep = n;
+
+		if (rel[n] == '/' && n > xl && memcmp(rel + n - xl, CHILD_DIR_EXT, xl) == 0) {
+			keep = n - xl;
+		}
+		if (o + keep + 2 > cap) {
+			return -1;
+		}
+		memcpy(name + o, rel, keep);
+		o += keep;
+		if (rel[n] == '/') {
+			name[o++] = '/';
+			n++;
+		}
+		rel += n;
+	}
+	name[o] = '\0';
+	return 0;
+}
+
 /*
- * Side base of an mbox named by path: inside mail_root it is <root>/<user>/<folder> and
- * gets that folder's side base; elsewhere <dir>/.mailnook/<name>.
+ * Side base of an mbox named by path: inside mail_root it is <root>/<user>/<folder path>
+ * and gets that folder's side base; elsewhere <dir>/.mailnook/<name>.
  */
 static int
 side_of_path(const struct config *cfg, const char *path, char *side, size_t cap)
 {
 	size_t rl = strlen(cfg->mail_root);
-	char user[NAME_LEN], mbox[PATH_LEN];
+	char user[NAME_LEN], mbox[PATH_LEN], name[PATH_LEN];
 	const char *rest, *slash, *base;
 
 	if (strncmp(path, cfg->mail_root, rl) == 0 && path[rl] == '/') {
@@ -384,7 +411,8 @@ side_of_path(const struct config *cfg, const char *path, char *side, size_t cap)
 		if (slash != NULL && (size_t)(slash - rest) < sizeof(user)) {
 			memcpy(user, rest, (size_t)(slash - rest));
 			user[slash - rest] = '\0';
-			return store_paths(cfg, user, slash + 1, mbox, sizeof(mbox), side, cap);
+			return folder_of_rel(slash + 1, name, sizeof(name)) < 0 ? -1 :
+			    store_paths(cfg, user, name, mbox, sizeof(mbox), side, cap);
 		}
 	}
 	base = strrchr(path, '/');
@@ -393,6 +421,44 @@ side_of_path(const struct config *cfg, const char *path, char *side, size_t cap)
 	}
 	return str_fmt(side, cap, "%.*s/%s/%s", (int)(base - path), path, SIDE_DIR_NAME,
 	    base + 1) < 0 ? -1 : 0;
+}
+
+/*
+ * Before folders could hold mail and children, CREATE INBOX/x on an account that never
+ * had mail made the INBOX path a directory, and nothing could deliver to it. Report
+ * that; with repair, move the directory to where INBOX's children live now and create
+ * an empty INBOX. 0: INBOX is fine (now), 1: a problem left, -1: repair failed.
+ */
+static int
+inbox_dir(const struct config *cfg, const char *user, const char *mbox, int repair)
+{
+	char dir[PATH_LEN], kids[PATH_LEN];
+	struct stat st;
+	int fd;
+
+	if (lstat(mbox, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		return 0;
+	}
+	printf("problem: INBOX %s is a directory (subfolders of an older version)\n", mbox);
+	if (!repair) {
+		return 1;
+	}
+	if (config_user_dir(cfg, user, dir, sizeof(dir)) < 0 ||
+	    str_fmt(kids, sizeof(kids), "%s/INBOX%s", dir, CHILD_DIR_EXT) < 0) {
+		return -1;
+	}
+	if (rename(mbox, kids) != 0) {
+		fprintf(stderr, "mailnook check: cannot move %s to %s: %s (move its entries "
+		    "there by hand)\n", mbox, kids, strerror(errno));
+		return -1;
+	}
+	fd = open(mbox, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || close(fd) != 0 || fsync_parent(mbox) != 0) {
+		fprintf(stderr, "mailnook check: creating %s: %s\n", mbox, strerror(errno));
+		return -1;
+	}
+	printf("repaired: subfolders moved to %s, empty INBOX created\n", kids);
+	return 0;
 }
 
 static int
@@ -432,6 +498,9 @@ cmd_check(int argc, char **argv)
 	if (rc < 0) {
 		fprintf(stderr, "mailnook check: bad user or path '%s'\n", argv[i]);
 		return 64;
+	}
+	if (strchr(argv[i], '/') == NULL && inbox_dir(&cfg, argv[i], mbox, repair) != 0) {
+		return 1;
 	}
 	rc = store_check(mbox, side, repair, compact, stdout);
 	if (rc == STORE_INUSE) {

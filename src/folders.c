@@ -1,7 +1,8 @@
 /*
- * The folder namespace of one user: folders are mbox files under <root>/<user>/, a '/'
- * in a name is a directory level, side files mirror the tree under .mailnook/. Runs in
- * the per-connection child after privileges are dropped.
+ * The folder namespace of one user: folder "A" is the mbox file <root>/<user>/A, its
+ * children live in the directory A.sbd beside it (doc/store.md, "Files"), side files
+ * mirror the tree under .mailnook/. Runs in the per-connection child after privileges
+ * are dropped.
  */
 #include "folders.h"
 
@@ -55,23 +56,6 @@ mkparents(const char *path)
 	}
 	*slash = '\0';
 	return mkdir_p(dir, 0700);
-}
-
-/* A reserved component: our dotlocks, and names that would hide among side files. */
-static int
-name_reserved(const char *name)
-{
-	const char *p = name;
-
-	while (*p != '\0') {
-		size_t n = strcspn(p, "/");
-
-		if (p[0] == '.' || (n >= 5 && memcmp(p + n - 5, ".lock", 5) == 0)) {
-			return 1;
-		}
-		p += n + (p[n] == '/');
-	}
-	return 0;
 }
 
 const char *
@@ -188,39 +172,59 @@ subs_write(const struct config *cfg, const char *user, const char *text, size_t 
 	return rc;
 }
 
-/* The subscription text with name added or removed; written only when it changes. */
+/* Is line[0..len) name, or (tree) a name below it? */
 static int
-subs_change(const struct config *cfg, const char *user, const char *text, const char *name,
-    int on)
+line_is(const char *line, size_t len, const char *name, size_t nlen, int tree)
 {
-	size_t tlen = strlen(text), nlen = strlen(name), o = 0;
+	return len >= nlen && memcmp(line, name, nlen) == 0 &&
+	    (len == nlen || (tree && line[nlen] == '/'));
+}
+
+/*
+ * Rewrite the subscription text: lines naming from (and with tree the names below it)
+ * get to in place of from, or are dropped when to is NULL; add, if not NULL, is
+ * appended. Written only when something changed.
+ */
+static int
+subs_edit(const struct config *cfg, const char *user, const char *text, const char *from,
+    int tree, const char *to, const char *add)
+{
+	size_t flen = from != NULL ? strlen(from) : 0, tlen = to != NULL ? strlen(to) : 0;
+	size_t cap = strlen(text) + (add != NULL ? strlen(add) : 0) + 2, o = 0;
 	const char *p = text;
 	char *out;
-	int rc;
+	int changed = add != NULL, rc;
 
-	if (subs_has(text, name) == on) {
-		return FOLDERS_OK;
+	for (; *p != '\0'; p++) {
+		cap += *p == '\n' ? tlen : 0;	/* each line may grow by to */
 	}
-	out = malloc(tlen + nlen + 2);
-	if (out == NULL) {
+	cap += tlen;
+	if ((out = malloc(cap)) == NULL) {
 		return FOLDERS_ERR;
 	}
-	while (*p != '\0') {
-		size_t len = strcspn(p, "\n");
+	for (p = text; *p != '\0';) {
+		size_t len = strcspn(p, "\n"), keep = 0;
+		int hit = from != NULL && line_is(p, len, from, flen, tree);
 
-		if (len > 0 && !(len == nlen && memcmp(p, name, nlen) == 0)) {
-			memcpy(out + o, p, len);
-			o += len;
+		if (hit && to != NULL) {
+			memcpy(out + o, to, tlen);
+			o += tlen;
+			keep = flen;
+		}
+		if (len > 0 && (!hit || to != NULL)) {
+			memcpy(out + o, p + keep, len - keep);
+			o += len - keep;
 			out[o++] = '\n';
 		}
+		changed |= hit;
 		p += len + (p[len] == '\n');
 	}
-	if (on) {
-		memcpy(out + o, name, nlen);
-		o += nlen;
+	if (add != NULL) {
+		memcpy(out + o, add, strlen(add));
+		o += strlen(add);
 		out[o++] = '\n';
 	}
-	rc = subs_write(cfg, user, out, o);
+	rc = changed ? subs_write(cfg, user, out, o) : FOLDERS_OK;
 	free(out);
 	return rc;
 }
@@ -228,73 +232,84 @@ subs_change(const struct config *cfg, const char *user, const char *text, const 
 int
 folders_subscribe(const struct config *cfg, const char *user, const char *name, int on)
 {
-	int missing, rc;
+	int missing, rc = FOLDERS_OK;
 	char *text = subs_read(cfg, user, &missing);
 
 	if (text == NULL) {
 		return FOLDERS_ERR;
 	}
-	rc = subs_change(cfg, user, text, str_ieq(name, "INBOX") ? "INBOX" : name, on);
+	if (subs_has(text, name) != on) {
+		rc = subs_edit(cfg, user, text, on ? NULL : name, 0, NULL, on ? name : NULL);
+	}
 	free(text);
 	return rc;
 }
 
 /* ---- create, delete, rename ---- */
 
-/* Paths of name, which must not be INBOX and must be free of reserved parts. */
+/* A folder's place on disk: its mbox, side base, and their children directories. */
+struct node {
+	char mbox[PATH_LEN], side[PATH_LEN];
+	char kids[PATH_LEN], side_kids[PATH_LEN];
+	int has_mbox, has_kids, has_side_kids;
+};
+
+/*
+ * Where name (not INBOX, checked by store_paths) lives and what of it exists.
+ * FOLDERS_CANNOT for a name we may not use.
+ */
 static int
-name_paths(const struct config *cfg, const char *user, const char *name, char *mbox,
-    char *side)
+node_get(const struct config *cfg, const char *user, const char *name, struct node *nd)
 {
-	if (str_ieq(name, "INBOX") || name_reserved(name)) {
+	struct stat st;
+	int k, sk;
+
+	if (str_ieq(name, "INBOX") ||
+	    store_paths(cfg, user, name, nd->mbox, PATH_LEN, nd->side, PATH_LEN) < 0 ||
+	    (k = store_child_dir(nd->mbox, nd->kids, PATH_LEN, 1)) < 0 ||
+	    (sk = store_child_dir(nd->side, nd->side_kids, PATH_LEN, 1)) < 0) {
 		return FOLDERS_CANNOT;
 	}
-	if (store_paths(cfg, user, name, mbox, PATH_LEN, side, PATH_LEN) < 0) {
-		return FOLDERS_CANNOT;
-	}
+	nd->has_mbox = lstat(nd->mbox, &st) == 0 && S_ISREG(st.st_mode);
+	nd->has_kids = k;
+	nd->has_side_kids = sk;
 	return FOLDERS_OK;
 }
 
 int
 folders_create(const struct config *cfg, const char *user, const char *name)
 {
-	char buf[FOLDER_NAME_MAX], mbox[PATH_LEN], side[PATH_LEN];
-	size_t n = strlen(name);
-	int parent_only = n > 0 && name[n - 1] == '/';
+	struct node nd;
+	char sbd[PATH_LEN];
 	int rc, fd;
 
-	if (str_copy(buf, sizeof(buf), name) < 0) {
-		return FOLDERS_CANNOT;
-	}
-	if (parent_only) {
-		buf[n - 1] = '\0';
-	}
-	if (str_ieq(buf, "INBOX")) {
+	if (str_ieq(name, "INBOX")) {
 		return FOLDERS_EXISTS;
 	}
-	rc = name_paths(cfg, user, buf, mbox, side);
-	if (rc != FOLDERS_OK) {
+	if ((rc = node_get(cfg, user, name, &nd)) != FOLDERS_OK) {
 		return rc;
 	}
-	if (access(mbox, F_OK) == 0) {
+	if (nd.has_mbox) {
 		return FOLDERS_EXISTS;
 	}
-	if (mkparents(mbox) < 0) {
-		/* a path part is an mbox: mbox files cannot hold children */
+	/* A bare parent directory of an older store makes room for the mbox: its children
+	 * move, in one rename, to where children live now. */
+	if (nd.has_kids && strcmp(nd.kids, nd.mbox) == 0) {
+		if (str_fmt(sbd, sizeof(sbd), "%s%s", nd.mbox, CHILD_DIR_EXT) < 0 ||
+		    rename(nd.mbox, sbd) < 0) {
+			log_warn("folders: moving %s aside", nd.mbox);
+			return FOLDERS_ERR;
+		}
+	}
+	if (mkparents(nd.mbox) < 0) {
 		return errno == ENOTDIR || errno == EEXIST ? FOLDERS_CANNOT : FOLDERS_ERR;
 	}
-	if (parent_only) {
-		return mkdir(mbox, 0700) == 0 ? FOLDERS_OK : errno == ENOTDIR ? FOLDERS_CANNOT :
-		    FOLDERS_ERR;
-	}
-	fd = open(mbox, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = open(nd.mbox, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		/* ENOTDIR: a level above is an mbox file, which cannot hold children */
-		return errno == EEXIST ? FOLDERS_EXISTS : errno == ENOTDIR ? FOLDERS_CANNOT :
-		    FOLDERS_ERR;
+		return errno == EEXIST ? FOLDERS_EXISTS : FOLDERS_ERR;
 	}
 	close(fd);
-	return fsync_parent(mbox) == 0 ? FOLDERS_OK : FOLDERS_ERR;
+	return fsync_parent(nd.mbox) == 0 ? FOLDERS_OK : FOLDERS_ERR;
 }
 
 static void
@@ -310,89 +325,113 @@ remove_side(const char *side)
 	}
 }
 
+/*
+ * RFC 3501 6.3.4: a folder's messages go; with children its name stays as \Noselect.
+ * A \Noselect name goes only when it has no children left.
+ */
 int
 folders_delete(const struct config *cfg, const char *user, const char *name)
 {
-	char mbox[PATH_LEN], side[PATH_LEN];
-	struct stat st;
-	int rc = name_paths(cfg, user, name, mbox, side);
+	struct node nd;
+	int rc = node_get(cfg, user, name, &nd);
 
 	if (rc != FOLDERS_OK) {
 		return rc;
 	}
-	if (lstat(mbox, &st) < 0) {
-		return errno == ENOENT ? FOLDERS_NONEXISTENT : FOLDERS_ERR;
+	if (!nd.has_mbox && !nd.has_kids) {
+		return FOLDERS_NONEXISTENT;
 	}
-	if (S_ISDIR(st.st_mode)) {
-		if (rmdir(mbox) < 0) {
-			return errno == ENOTEMPTY || errno == EEXIST ? FOLDERS_HASCHILDREN :
-			    FOLDERS_ERR;
+	if (nd.has_mbox) {
+		if (unlink(nd.mbox) < 0) {
+			log_warn("folders: deleting %s", nd.mbox);
+			return FOLDERS_ERR;
 		}
-		(void)rmdir(side);
-		return FOLDERS_OK;
+		remove_side(nd.side);
+	} else if (rmdir(nd.kids) < 0) {
+		return errno == ENOTEMPTY || errno == EEXIST ? FOLDERS_HASCHILDREN : FOLDERS_ERR;
 	}
-	if (unlink(mbox) < 0) {
-		return FOLDERS_ERR;
+	/* an empty children directory goes with the name */
+	if (nd.has_mbox && nd.has_kids) {
+		(void)rmdir(nd.kids);
 	}
-	remove_side(side);
-	(void)fsync_parent(mbox);
+	if (nd.has_side_kids) {
+		(void)rmdir(nd.side_kids);
+	}
+	(void)fsync_parent(nd.mbox);
 	return FOLDERS_OK;
 }
 
-/* Move from's side files (or side directory) to to's; missing ones are fine. */
-static void
-rename_side(const char *from, const char *to, int dir)
+/* rename(from, to) when from exists; -1 on a real failure. */
+static int
+move_if(const char *from, const char *to)
+{
+	if (rename(from, to) == 0 || errno == ENOENT) {
+		return 0;
+	}
+	log_warn("folders: renaming %s", from);
+	return -1;
+}
+
+/* Move from's side files to to's; missing ones are fine. */
+static int
+rename_side(const char *from, const char *to)
 {
 	char a[PATH_LEN], b[PATH_LEN];
 	size_t i;
 
-	if (mkparents(to) < 0) {
-		return;
-	}
-	if (dir) {
-		(void)rename(from, to);
-		return;
-	}
 	for (i = 0; i < ARRAY_LEN(side_exts); i++) {
-		if (str_fmt(a, sizeof(a), "%s%s", from, side_exts[i]) >= 0 &&
-		    str_fmt(b, sizeof(b), "%s%s", to, side_exts[i]) >= 0) {
-			(void)rename(a, b);
+		if (str_fmt(a, sizeof(a), "%s%s", from, side_exts[i]) < 0 ||
+		    str_fmt(b, sizeof(b), "%s%s", to, side_exts[i]) < 0 || move_if(a, b) < 0) {
+			return -1;
 		}
 	}
+	return 0;
 }
 
+/*
+ * The mbox, the children directory, the side files and the side children directory
+ * move, each in one rename; the subscriptions of the subtree follow.
+ */
 int
 folders_rename(const struct config *cfg, const char *user, const char *from, const char *to)
 {
-	char fm[PATH_LEN], fs[PATH_LEN], tm[PATH_LEN], ts[PATH_LEN];
-	struct stat st;
-	int rc = name_paths(cfg, user, from, fm, fs);
+	struct node f, t;
+	size_t flen = strlen(from);
+	int missing, rc = node_get(cfg, user, from, &f);
+	char *text;
 
 	if (rc == FOLDERS_OK) {
-		rc = name_paths(cfg, user, to, tm, ts);
+		rc = node_get(cfg, user, to, &t);
 	}
 	if (rc != FOLDERS_OK) {
 		return rc;
 	}
-	if (lstat(fm, &st) < 0) {
-		return errno == ENOENT ? FOLDERS_NONEXISTENT : FOLDERS_ERR;
+	if (!f.has_mbox && !f.has_kids) {
+		return FOLDERS_NONEXISTENT;
 	}
-	if (access(tm, F_OK) == 0) {
+	if (t.has_mbox || t.has_kids || access(t.mbox, F_OK) == 0) {
 		return FOLDERS_EXISTS;
 	}
 	/* a folder cannot move under itself */
-	if (strncmp(to, from, strlen(from)) == 0 && to[strlen(from)] == '/') {
+	if (strncmp(to, from, flen) == 0 && to[flen] == '/') {
 		return FOLDERS_CANNOT;
 	}
-	if (mkparents(tm) < 0) {
+	if (mkparents(t.mbox) < 0 || mkparents(t.side) < 0) {
 		return errno == ENOTDIR ? FOLDERS_CANNOT : FOLDERS_ERR;
 	}
-	if (rename(fm, tm) < 0) {
+	if ((f.has_mbox && move_if(f.mbox, t.mbox) < 0) ||
+	    (f.has_kids && move_if(f.kids, t.kids) < 0) || rename_side(f.side, t.side) < 0 ||
+	    (f.has_side_kids && move_if(f.side_kids, t.side_kids) < 0)) {
 		return FOLDERS_ERR;
 	}
-	rename_side(fs, ts, S_ISDIR(st.st_mode));
-	(void)fsync_parent(tm);
-	return FOLDERS_OK;
+	(void)fsync_parent(t.mbox);
+	text = subs_read(cfg, user, &missing);
+	if (text == NULL) {
+		return FOLDERS_ERR;
+	}
+	rc = subs_edit(cfg, user, text, from, 1, to, NULL);
+	free(text);
+	return rc;
 }
 
 int
@@ -442,7 +481,6 @@ struct listing {
 	const struct config *cfg;
 	struct folder_ent *v;
 	size_t n, cap;
-	int skip_inbox_file;	/* <user>/INBOX is the INBOX mbox, not a folder */
 };
 
 static int
@@ -475,46 +513,91 @@ listing_add(struct listing *l, const char *name, unsigned attrs)
 
 static int walk(struct listing *l, char *path, size_t plen, const char *prefix, int depth);
 
-/* One directory entry at path[0..plen) + "/" + d (name prefix + d). */
+/*
+ * The children of entry i, from directory path[0..plen) + ext when that exists; entry i
+ * gets \HasChildren or \HasNoChildren.
+ */
+static int
+walk_kids(struct listing *l, size_t i, char *path, size_t plen, const char *ext, int depth)
+{
+	char sub[FOLDER_NAME_MAX];
+	size_t before = l->n, elen = strlen(ext);
+	struct stat st;
+	int rc = FOLDERS_OK;
+
+	if (plen + elen < PATH_LEN && depth < FOLDER_DEPTH_MAX &&
+	    str_fmt(sub, sizeof(sub), "%s/", l->v[i].name) >= 0) {
+		memcpy(path + plen, ext, elen + 1);
+		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+			rc = walk(l, path, plen + elen, sub, depth);
+		}
+		path[plen] = '\0';
+	}
+	l->v[i].attrs |= l->n > before ? FOLDER_HASCHILDREN : FOLDER_HASNOCHILDREN;
+	return rc;
+}
+
+/* Is path + ext an existing entry of the given kind (S_IFREG, S_IFDIR)? */
+static int
+sibling_is(char *path, size_t plen, const char *ext, mode_t kind)
+{
+	struct stat st;
+	size_t elen = strlen(ext);
+	char keep = path[plen];
+	int is;
+
+	if (plen + elen >= PATH_LEN) {
+		return 0;
+	}
+	memcpy(path + plen, ext, elen + 1);
+	is = stat(path, &st) == 0 && (st.st_mode & S_IFMT) == kind;
+	path[plen] = keep;
+	return is;
+}
+
+/*
+ * Directory entry d of path[0..plen): an mbox "A" is a folder (children in "A.sbd"); a
+ * directory "A.sbd" without "A", or a plain directory "A" of an older store without
+ * "A.sbd", is a \Noselect parent.
+ */
 static int
 walk_entry(struct listing *l, char *path, size_t plen, const char *prefix, const char *d,
     int depth)
 {
 	char name[FOLDER_NAME_MAX];
+	size_t dl = strlen(d), xl = strlen(CHILD_DIR_EXT), bl = dl, i = l->n;
+	int sbd = dl > xl && strcmp(d + dl - xl, CHILD_DIR_EXT) == 0;
 	struct stat st;
-	size_t dl = strlen(d);
 	int rc;
 
+	bl -= sbd ? xl : 0;
 	if (d[0] == '.' || (dl >= 5 && strcmp(d + dl - 5, ".lock") == 0) ||
-	    (depth == 0 && str_ieq(d, "INBOX")) || plen + 1 + dl >= PATH_LEN ||
-	    str_fmt(name, sizeof(name), "%s%s", prefix, d) < 0) {
-		return FOLDERS_OK;
+	    plen + 1 + dl >= PATH_LEN ||
+	    str_fmt(name, sizeof(name), "%s%.*s", prefix, (int)bl, d) < 0 ||
+	    (depth == 0 && str_ieq(name, "INBOX"))) {
+		return FOLDERS_OK;	/* INBOX and its children are listed first */
 	}
 	path[plen] = '/';
 	memcpy(path + plen + 1, d, dl + 1);
-	if (lstat(path, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) {
-		path[plen] = '\0';
-		return FOLDERS_OK;
-	}
-	if (S_ISREG(st.st_mode)) {
-		path[plen] = '\0';
-		return listing_add(l, name, FOLDER_HASNOCHILDREN);
-	}
-	{
-		size_t before = l->n;
-		char sub[FOLDER_NAME_MAX];
-
+	plen += 1 + dl;
+	if (lstat(path, &st) < 0 || (S_ISREG(st.st_mode) && sbd) ||
+	    (S_ISDIR(st.st_mode) && sbd && sibling_is(path, plen - xl, "", S_IFREG)) ||
+	    (S_ISDIR(st.st_mode) && !sbd && sibling_is(path, plen, CHILD_DIR_EXT, S_IFDIR))) {
+		rc = FOLDERS_OK;	/* listed with its mbox, or shadowed */
+	} else if (S_ISREG(st.st_mode)) {
+		rc = listing_add(l, name, 0);
+		if (rc == FOLDERS_OK && l->n > i) {
+			rc = walk_kids(l, i, path, plen, CHILD_DIR_EXT, depth + 1);
+		}
+	} else if (S_ISDIR(st.st_mode)) {
 		rc = listing_add(l, name, FOLDER_NOSELECT);
-		if (rc == FOLDERS_OK && depth + 1 < FOLDER_DEPTH_MAX &&
-		    str_fmt(sub, sizeof(sub), "%s/", name) >= 0) {
-			rc = walk(l, path, plen + 1 + dl, sub, depth + 1);
+		if (rc == FOLDERS_OK && l->n > i) {
+			rc = walk_kids(l, i, path, plen, "", depth + 1);
 		}
-		if (rc == FOLDERS_OK && l->n > before) {
-			l->v[before].attrs |= l->n > before + 1 ? FOLDER_HASCHILDREN :
-			    FOLDER_HASNOCHILDREN;
-		}
+	} else {
+		rc = FOLDERS_OK;
 	}
-	path[plen] = '\0';
+	path[plen - 1 - dl] = '\0';
 	return rc;
 }
 
@@ -578,8 +661,7 @@ mark_subscribed(struct listing *l, const char *user)
 			if (e != NULL) {
 				e->attrs |= FOLDER_SUBSCRIBED;
 			} else {
-				rc = listing_add(l, name, FOLDER_SUBSCRIBED | FOLDER_NONEXISTENT |
-				    FOLDER_NOSELECT);
+				rc = listing_add(l, name, FOLDER_SUBSCRIBED | FOLDER_NONEXISTENT);
 			}
 		}
 		p += len + (p[len] == '\n');
@@ -593,16 +675,27 @@ folders_list(const struct config *cfg, const char *user, struct folder_ent **out
 {
 	struct listing l;
 	char path[PATH_LEN];
+	size_t plen;
 	int rc;
 
 	memset(&l, 0, sizeof(l));
 	l.cfg = cfg;
-	rc = listing_add(&l, "INBOX", FOLDER_HASNOCHILDREN);
+	rc = listing_add(&l, "INBOX", 0);
 	if (rc == FOLDERS_OK && user_path(cfg, user, "", path, sizeof(path)) < 0) {
 		rc = FOLDERS_ERR;
 	}
+	plen = strlen(path);
+	/* INBOX's children are in <user>/INBOX.sbd wherever the INBOX mbox is */
 	if (rc == FOLDERS_OK) {
-		rc = walk(&l, path, strlen(path), "", 0);
+		rc = plen + 6 < sizeof(path) ? FOLDERS_OK : FOLDERS_ERR;
+		memcpy(path + plen, "/INBOX", 7);
+	}
+	if (rc == FOLDERS_OK) {
+		rc = walk_kids(&l, 0, path, plen + 6, CHILD_DIR_EXT, 1);
+		path[plen] = '\0';
+	}
+	if (rc == FOLDERS_OK) {
+		rc = walk(&l, path, plen, "", 0);
 	}
 	if (rc == FOLDERS_OK) {
 		qsort(l.v + 1, l.n - 1, sizeof(*l.v), ent_cmp);

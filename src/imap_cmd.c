@@ -565,8 +565,9 @@ list_matches(const struct imap_list_args *la, const char *name)
 	size_t k;
 
 	for (k = 0; k < la->npat; k++) {
-		if (str_fmt(full, sizeof(full), "%s%s", la->ref.s != NULL ? la->ref.s : "",
-		    la->pat[k].s) >= 0 && name_matches(full, name)) {
+		if (la->ref.s != NULL && la->pat[k].s != NULL &&
+		    str_fmt(full, sizeof(full), "%s%s", la->ref.s, la->pat[k].s) >= 0 &&
+		    name_matches(full, name)) {
 			return 1;
 		}
 	}
@@ -621,8 +622,10 @@ list_line(struct imap *s, const struct folder_ent *e, int lsub, int childinfo)
 
 	io_printf(s->io, "* %s (", lsub ? "LSUB" : "LIST");
 #define ATTR(cond, text) if (cond) { io_printf(s->io, "%s%s", sp, text); sp = " "; }
-	ATTR(e->attrs & FOLDER_NONEXISTENT, "\\NonExistent");
-	ATTR(e->attrs & FOLDER_NOSELECT, "\\Noselect");
+	/* \\NonExistent implies \\Noselect (RFC 5258 3.4); LSUB has only the latter */
+	ATTR(!lsub && (e->attrs & FOLDER_NONEXISTENT), "\\NonExistent");
+	ATTR((e->attrs & FOLDER_NOSELECT) || (lsub && (e->attrs & FOLDER_NONEXISTENT)),
+	    "\\Noselect");
 	ATTR(!lsub && (e->attrs & FOLDER_HASCHILDREN), "\\HasChildren");
 	ATTR(!lsub && (e->attrs & FOLDER_HASNOCHILDREN), "\\HasNoChildren");
 	ATTR(!lsub && (e->attrs & FOLDER_SUBSCRIBED) &&
@@ -642,7 +645,7 @@ do_list(struct imap *s, int lsub)
 	size_t n, i;
 	int rc;
 
-	if (la->npat == 1 && la->pat[0].len == 0 && !la->extended) {
+	if (la->npat == 1 && la->pat[0].s != NULL && la->pat[0].len == 0 && !la->extended) {
 		/* the hierarchy delimiter and root (RFC 3501 6.3.8) */
 		io_printf(s->io, "* %s (\\Noselect) \"/\" \"\"\r\n", lsub ? "LSUB" : "LIST");
 		return IMAP_OK;

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "index.h"
 #include "log.h"
 #include "store.h"
 #include "util.h"
@@ -24,6 +25,8 @@ static const char *const side_exts[] = { ".idx", ".ses", ".pop3", ".jnl", ".kw",
     ".rct" };
 
 #define SUBS_NAME	"subscriptions"
+/* "from\nto\n" of a RENAME under way: finished at the next login after a crash */
+#define RENAME_NAME	"rename"
 
 /* ---- paths ---- */
 
@@ -38,10 +41,14 @@ user_path(const struct config *cfg, const char *user, const char *rel, char *buf
 	return str_fmt(buf, cap, "%s%s%s", dir, rel[0] != '\0' ? "/" : "", rel) < 0 ? -1 : 0;
 }
 
+/* Path of the user's side-directory file name. */
 static int
-subs_path(const struct config *cfg, const char *user, char *buf, size_t cap)
+side_file(const struct config *cfg, const char *user, const char *name, char *buf, size_t cap)
 {
-	return user_path(cfg, user, SIDE_DIR_NAME "/" SUBS_NAME, buf, cap);
+	char rel[64];
+
+	return str_fmt(rel, sizeof(rel), "%s/%s", SIDE_DIR_NAME, name) < 0 ? -1 :
+	    user_path(cfg, user, rel, buf, cap);
 }
 
 /* Make the directories above path. */
@@ -89,11 +96,11 @@ folders_exists(const struct config *cfg, const char *user, const char *name)
 	    stat(mbox, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* ---- subscriptions: one name per line in .mailnook/subscriptions ---- */
+/* ---- files in .mailnook/: subscriptions (one name per line), the rename journal ---- */
 
-/* Read the subscription file into a malloc'ed NUL-terminated buffer (empty if missing). */
+/* Read side-directory file name into a malloc'ed NUL-terminated buffer (empty if missing). */
 static char *
-subs_read(const struct config *cfg, const char *user, int *missing)
+side_read(const struct config *cfg, const char *user, const char *name, int *missing)
 {
 	char path[PATH_LEN];
 	struct stat st;
@@ -102,7 +109,7 @@ subs_read(const struct config *cfg, const char *user, int *missing)
 	ssize_t n = 0;
 
 	*missing = 0;
-	if (subs_path(cfg, user, path, sizeof(path)) < 0) {
+	if (side_file(cfg, user, name, path, sizeof(path)) < 0) {
 		return NULL;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -146,14 +153,15 @@ subs_has(const char *text, const char *name)
 	return 0;
 }
 
-/* Write text as the new subscription file (temp, fsync, rename). */
+/* Write text as side-directory file name (temp, fsync, rename). */
 static int
-subs_write(const struct config *cfg, const char *user, const char *text, size_t n)
+side_write(const struct config *cfg, const char *user, const char *name, const char *text,
+    size_t n)
 {
 	char path[PATH_LEN], tmp[PATH_LEN + 8];
 	int fd, rc = FOLDERS_ERR;
 
-	if (subs_path(cfg, user, path, sizeof(path)) < 0 ||
+	if (side_file(cfg, user, name, path, sizeof(path)) < 0 ||
 	    str_fmt(tmp, sizeof(tmp), "%s.tmp", path) < 0) {
 		return FOLDERS_ERR;
 	}
@@ -224,7 +232,7 @@ subs_edit(const struct config *cfg, const char *user, const char *text, const ch
 		o += strlen(add);
 		out[o++] = '\n';
 	}
-	rc = changed ? subs_write(cfg, user, out, o) : FOLDERS_OK;
+	rc = changed ? side_write(cfg, user, SUBS_NAME, out, o) : FOLDERS_OK;
 	free(out);
 	return rc;
 }
@@ -233,7 +241,7 @@ int
 folders_subscribe(const struct config *cfg, const char *user, const char *name, int on)
 {
 	int missing, rc = FOLDERS_OK;
-	char *text = subs_read(cfg, user, &missing);
+	char *text = side_read(cfg, user, SUBS_NAME, &missing);
 
 	if (text == NULL) {
 		return FOLDERS_ERR;
@@ -361,11 +369,15 @@ folders_delete(const struct config *cfg, const char *user, const char *name)
 	return FOLDERS_OK;
 }
 
-/* rename(from, to) when from exists; -1 on a real failure. */
+/* rename(from, to) when from exists (a durable step); -1 on a real failure. */
 static int
 move_if(const char *from, const char *to)
 {
-	if (rename(from, to) == 0 || errno == ENOENT) {
+	if (rename(from, to) == 0) {
+		idx_crash_point();
+		return 0;
+	}
+	if (errno == ENOENT) {
 		return 0;
 	}
 	log_warn("folders: renaming %s", from);
@@ -389,17 +401,92 @@ rename_side(const char *from, const char *to)
 }
 
 /*
- * The mbox, the children directory, the side files and the side children directory
- * move, each in one rename; the subscriptions of the subtree follow.
+ * Move what is left of from to to: the mbox, the children directory, the side files,
+ * the side children directory, each in one rename, then the subscriptions of the
+ * subtree. Every step finds what an earlier, interrupted run already moved gone.
+ */
+static int
+rename_steps(const struct config *cfg, const char *user, const char *from, const char *to)
+{
+	struct node f, t;
+	int missing, rc;
+	char *text;
+
+	if (node_get(cfg, user, from, &f) != FOLDERS_OK ||
+	    node_get(cfg, user, to, &t) != FOLDERS_OK ||
+	    mkparents(t.mbox) < 0 || mkparents(t.side) < 0 ||
+	    (f.has_mbox && move_if(f.mbox, t.mbox) < 0) ||
+	    (f.has_kids && move_if(f.kids, t.kids) < 0) || rename_side(f.side, t.side) < 0 ||
+	    (f.has_side_kids && move_if(f.side_kids, t.side_kids) < 0)) {
+		return FOLDERS_ERR;
+	}
+	(void)fsync_parent(t.mbox);
+	text = side_read(cfg, user, SUBS_NAME, &missing);
+	if (text == NULL) {
+		return FOLDERS_ERR;
+	}
+	rc = subs_edit(cfg, user, text, from, 1, to, NULL);
+	free(text);
+	return rc;
+}
+
+/* Remove the rename journal once its steps are all done. */
+static int
+journal_done(const struct config *cfg, const char *user)
+{
+	char path[PATH_LEN];
+
+	if (side_file(cfg, user, RENAME_NAME, path, sizeof(path)) < 0 ||
+	    (unlink(path) < 0 && errno != ENOENT)) {
+		return FOLDERS_ERR;
+	}
+	return FOLDERS_OK;
+}
+
+int
+folders_recover(const struct config *cfg, const char *user)
+{
+	char from[FOLDER_NAME_MAX], to[FOLDER_NAME_MAX];
+	int missing, rc = FOLDERS_ERR;
+	char *text = side_read(cfg, user, RENAME_NAME, &missing);
+	size_t a, b;
+
+	if (text == NULL || missing) {
+		free(text);
+		return text == NULL ? FOLDERS_ERR : FOLDERS_OK;
+	}
+	a = strcspn(text, "\n");
+	b = text[a] == '\n' ? strcspn(text + a + 1, "\n") : 0;
+	if (a > 0 && b > 0 && a < sizeof(from) && b < sizeof(to) && text[a + 1 + b] == '\n') {
+		memcpy(from, text, a);
+		from[a] = '\0';
+		memcpy(to, text + a + 1, b);
+		to[b] = '\0';
+		log_info("folders: finishing RENAME %s %s for %s", from, to, user);
+		rc = rename_steps(cfg, user, from, to);
+	} else {
+		log_warnx("folders: dropping a malformed rename journal of %s", user);
+		rc = FOLDERS_OK;
+	}
+	free(text);
+	return rc == FOLDERS_OK ? journal_done(cfg, user) : rc;
+}
+
+/*
+ * A journal naming from and to is written first, so a crash at any step leaves a
+ * rename that the next login finishes (folders_recover), never half a subtree.
  */
 int
 folders_rename(const struct config *cfg, const char *user, const char *from, const char *to)
 {
+	char line[2 * FOLDER_NAME_MAX + 2];
 	struct node f, t;
 	size_t flen = strlen(from);
-	int missing, rc = node_get(cfg, user, from, &f);
-	char *text;
+	int rc = folders_recover(cfg, user);
 
+	if (rc == FOLDERS_OK) {
+		rc = node_get(cfg, user, from, &f);
+	}
 	if (rc == FOLDERS_OK) {
 		rc = node_get(cfg, user, to, &t);
 	}
@@ -416,22 +503,13 @@ folders_rename(const struct config *cfg, const char *user, const char *from, con
 	if (strncmp(to, from, flen) == 0 && to[flen] == '/') {
 		return FOLDERS_CANNOT;
 	}
-	if (mkparents(t.mbox) < 0 || mkparents(t.side) < 0) {
-		return errno == ENOTDIR ? FOLDERS_CANNOT : FOLDERS_ERR;
-	}
-	if ((f.has_mbox && move_if(f.mbox, t.mbox) < 0) ||
-	    (f.has_kids && move_if(f.kids, t.kids) < 0) || rename_side(f.side, t.side) < 0 ||
-	    (f.has_side_kids && move_if(f.side_kids, t.side_kids) < 0)) {
+	rc = str_fmt(line, sizeof(line), "%s\n%s\n", from, to);
+	if (rc < 0 || side_write(cfg, user, RENAME_NAME, line, (size_t)rc) != FOLDERS_OK) {
 		return FOLDERS_ERR;
 	}
-	(void)fsync_parent(t.mbox);
-	text = subs_read(cfg, user, &missing);
-	if (text == NULL) {
-		return FOLDERS_ERR;
-	}
-	rc = subs_edit(cfg, user, text, from, 1, to, NULL);
-	free(text);
-	return rc;
+	idx_crash_point();
+	rc = rename_steps(cfg, user, from, to);
+	return rc == FOLDERS_OK ? journal_done(cfg, user) : rc;
 }
 
 int
@@ -443,7 +521,7 @@ folders_first_login(const struct config *cfg, const char *user)
 	size_t i, o = 0;
 	int missing, rc;
 
-	text = subs_read(cfg, user, &missing);
+	text = side_read(cfg, user, SUBS_NAME, &missing);
 	if (text == NULL || !missing) {
 		free(text);
 		return text == NULL ? FOLDERS_ERR : FOLDERS_OK;
@@ -470,7 +548,7 @@ folders_first_login(const struct config *cfg, const char *user)
 		o += n;
 		out[o++] = '\n';
 	}
-	rc = subs_write(cfg, user, out, o);
+	rc = side_write(cfg, user, SUBS_NAME, out, o);
 	free(out);
 	return rc;
 }
@@ -643,7 +721,7 @@ static int
 mark_subscribed(struct listing *l, const char *user)
 {
 	int missing, rc = FOLDERS_OK;
-	char *text = subs_read(l->cfg, user, &missing);
+	char *text = side_read(l->cfg, user, SUBS_NAME, &missing);
 	const char *p;
 
 	if (text == NULL) {

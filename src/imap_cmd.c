@@ -116,6 +116,7 @@ logged_in(struct imap *s, const struct auth_user *au)
 		log_warnx("imap: no side directory for %s", s->user);
 		return imap_fail(s, IMAP_NO, "[UNAVAILABLE] mail directory unusable");
 	}
+	(void)folders_recover(s->cfg, s->user);
 	(void)folders_first_login(s->cfg, s->user);
 	s->state = IMAP_ST_AUTH;
 	io_set_timeout(s->io, IMAP_AUTOLOGOUT);

@@ -169,6 +169,11 @@ try:
         check("Archive/2025 is a plain mbox", f.read().startswith("From "))
     with open(os.path.join(home, "Archive")) as f:
         check("Archive is still the mbox file it was", f.read().startswith("From "))
+    r = subprocess.run(env.cmd("check", os.path.join(home, "Sent.sbd", "2026")),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    check("check PATH of a subfolder finds its side files",
+          r.returncode == 0 and b"/.mailnook/Sent.sbd/2026.*" in r.stdout and
+          b"messages: 1" in r.stdout, r.stdout)
     for name in ("x.sbd", "Archive/y.sbd", "c.lock", "c.lock/d"):
         typ, text = raw(c, "CREATE", name)
         check("CREATE %s refused (reserved suffix)" % name, typ == "NO" and "CANNOT" in text, text)

@@ -54,23 +54,36 @@ local_msg() {
 	mkdir -p "$M/$1/cur" "$M/$1/new" "$M/$1/tmp"
 	make_msg "$2" "$3" 1 >"$M/$1/cur/$2.local:2,S"
 }
+# server_msg N SUBJECT FOLDER...: the same new message APPENDed to each folder as alice
+server_msg() {
+	make_msg "$1" "$2" 1 | sed 's/$/\r/' >"$T/msg"
+	shift 2
+	{
+		printf 'a LOGIN alice secret\r\n'
+		for f in "$@"; do
+			printf 'b APPEND %s {%d+}\r\n' "$f" "$(wc -c <"$T/msg")"
+			cat "$T/msg"
+			printf '\r\n'
+		done
+		printf 'z LOGOUT\r\n'
+	} | "$MAILNOOK" -c "$CONF" -o plaintext_auth=anywhere imap >/dev/null 2>&1
+}
+# account NAME PORT USER: an mbsync IMAP account and its store, both called NAME
+account() {
+	printf 'IMAPAccount %s\nHost 127.0.0.1\nPort %s\nUser %s\nPass secret\n' "$1" "$2" "$3"
+	printf 'SSLType None\nAuthMechs LOGIN\n\nIMAPStore %s\nAccount %s\n\n' "$1" "$1"
+}
 # mbsync CHANNEL: one run, its exit status returned
 sync() {
 	timeout 120 mbsync -c "$T/mbsyncrc" "$1" >>"$T/mbsync.log" 2>&1
 }
 
-cat >"$T/mbsyncrc" <<RC
-IMAPAccount new
-Host 127.0.0.1
-Port $IMAP_PORT
-User alice
-Pass secret
-SSLType None
-AuthMechs LOGIN
-
-IMAPStore alice
-Account new
-
+{
+	account alice "$IMAP_PORT" alice
+	account old "$OLD_PORT" alice
+	account carol "$IMAP_PORT" carol
+	account dave "$OLD_PORT" dave
+	cat <<RC
 MaildirStore local
 Path $M/
 Inbox $M/INBOX
@@ -85,28 +98,6 @@ Remove None
 Expunge Both
 SyncState *
 
-IMAPAccount old
-Host 127.0.0.1
-Port $OLD_PORT
-User alice
-Pass secret
-SSLType None
-AuthMechs LOGIN
-
-IMAPStore old
-Account old
-
-IMAPAccount carol
-Host 127.0.0.1
-Port $IMAP_PORT
-User carol
-Pass secret
-SSLType None
-AuthMechs LOGIN
-
-IMAPStore carol
-Account carol
-
 Channel migrate-in
 Far :old:
 Near :carol:
@@ -114,17 +105,6 @@ Patterns *
 Create Near
 Sync Pull
 SyncState $T/state-in/
-
-IMAPAccount dave
-Host 127.0.0.1
-Port $OLD_PORT
-User dave
-Pass secret
-SSLType None
-AuthMechs LOGIN
-
-IMAPStore dave
-Account dave
 
 Channel migrate-out
 Far :alice:
@@ -134,20 +114,12 @@ Create Near
 Sync Pull
 SyncState $T/state-out/
 RC
+} >"$T/mbsyncrc"
 mkdir -p "$T/state-in" "$T/state-out"
 
 # --- two-way sync of a nested tree ---
 imap_as "$CONF" alice 'b CREATE Archive/2025' >/dev/null
-make_msg 3 "server archive" 1 | tr -d '\r' | sed 's/$/\r/' >"$T/m3"
-{
-	printf 'a LOGIN alice secret\r\n'
-	for f in Archive Archive/2025; do
-		printf 'b APPEND %s {%d+}\r\n' "$f" "$(wc -c <"$T/m3")"
-		cat "$T/m3"
-		printf '\r\n'
-	done
-	printf 'z LOGOUT\r\n'
-} | "$MAILNOOK" -c "$CONF" -o plaintext_auth=anywhere imap >/dev/null 2>&1
+server_msg 3 "server archive" Archive Archive/2025
 local_msg Archive 10 "local archive"
 local_msg Archive/2025/Q1 11 "local q1"
 local_msg Work/2026 12 "local work"
@@ -168,16 +140,7 @@ check "server Archive holds mail and children" sh -c "echo '$out' | grep -q '(\\
 # second round: new mail on both sides, deep in the tree
 local_msg Archive/2025/Q1 20 "local q1 second"
 local_msg Work/2026 21 "local work second"
-make_msg 22 "server receipt" 1 | tr -d '\r' | sed 's/$/\r/' >"$T/m22"
-{
-	printf 'a LOGIN alice secret\r\n'
-	for f in INBOX/Receipts Archive; do
-		printf 'b APPEND %s {%d+}\r\n' "$f" "$(wc -c <"$T/m22")"
-		cat "$T/m22"
-		printf '\r\n'
-	done
-	printf 'z LOGOUT\r\n'
-} | "$MAILNOOK" -c "$CONF" -o plaintext_auth=anywhere imap >/dev/null 2>&1
+server_msg 22 "server receipt" INBOX/Receipts Archive
 sync tree
 check "nested tree: second sync exits 0" [ $? -eq 0 ]
 for fc in INBOX/Receipts:2 Archive:3 Archive/2025/Q1:2 Work/2026:2; do

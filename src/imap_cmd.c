@@ -367,6 +367,16 @@ cmd_check(struct imap *s)
 
 /* ---- CREATE, DELETE, RENAME, SUBSCRIBE ---- */
 
+/* Is this session's selected folder name or one below it (which RENAME would move)? */
+static int
+selected_within(const struct imap *s, const char *name)
+{
+	size_t n = strlen(name);
+
+	return s->state == IMAP_ST_SELECTED && strncmp(s->mbox_name, name, n) == 0 &&
+	    (s->mbox_name[n] == '\0' || s->mbox_name[n] == '/');
+}
+
 static int
 cmd_create(struct imap *s)
 {
@@ -448,7 +458,7 @@ cmd_rename(struct imap *s)
 	if (strcmp(s->args.mbox, "INBOX") == 0) {
 		return rename_inbox(s);
 	}
-	if (s->state == IMAP_ST_SELECTED && strcmp(s->args.mbox, s->mbox_name) == 0) {
+	if (selected_within(s, s->args.mbox)) {
 		return imap_fail(s, IMAP_NO, "[INUSE] mailbox is selected, close it first");
 	}
 	rc = folders_rename(s->cfg, s->user, s->args.mbox, s->args.mbox2);

@@ -576,109 +576,200 @@ listing_add(struct listing *l, const char *name, unsigned attrs)
 	return FOLDERS_OK;
 }
 
-static int walk(struct listing *l, char *path, size_t plen, const char *prefix, int depth);
-
 /*
- * The children of entry i, from directory path[0..plen) + ext when that exists; entry i
- * gets \HasChildren or \HasNoChildren.
+ * One directory's entries, sorted by name, so that an mbox "A" and its children
+ * directory "A.sbd" find each other without a system call per name: d_type says what
+ * each entry is (lstat only where the file system does not tell).
  */
-static int
-walk_kids(struct listing *l, size_t i, char *path, size_t plen, const char *ext, int depth)
-{
-	char sub[FOLDER_NAME_MAX];
-	size_t before = l->n, elen = strlen(ext);
-	struct stat st;
-	int rc = FOLDERS_OK;
+struct dir_list {
+	char *text;		/* per entry: its kind ('f' file, 'd' directory), name, NUL */
+	size_t used, room;
+	size_t *off;		/* where each entry starts in text */
+	const char **v;		/* the entries, sorted by name */
+	size_t n, cap;
+};
 
-	if (plen + elen < PATH_LEN && depth < FOLDER_DEPTH_MAX &&
-	    str_fmt(sub, sizeof(sub), "%s/", l->v[i].name) >= 0) {
-		memcpy(path + plen, ext, elen + 1);
-		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-			rc = walk(l, path, plen + elen, sub, depth);
-		}
-		path[plen] = '\0';
-	}
-	l->v[i].attrs |= l->n > before ? FOLDER_HASCHILDREN : FOLDER_HASNOCHILDREN;
-	return rc;
+static void
+dir_free(struct dir_list *dl)
+{
+	free(dl->text);
+	free(dl->off);
+	free(dl->v);
 }
 
-/* Is path + ext an existing entry of the given kind (S_IFREG, S_IFDIR)? */
-static int
-sibling_is(char *path, size_t plen, const char *ext, mode_t kind)
+/* What directory entry de of path is: 'f', 'd', or 0 for anything else. */
+static char
+dir_kind_of(const struct dirent *de, char *path, size_t plen)
 {
 	struct stat st;
-	size_t elen = strlen(ext);
-	char keep = path[plen];
-	int is;
+	char kind = 0;
 
-	if (plen + elen >= PATH_LEN) {
+	if (de->d_type == DT_REG || de->d_type == DT_DIR) {
+		return de->d_type == DT_REG ? 'f' : 'd';
+	}
+	if (de->d_type != DT_UNKNOWN ||
+	    str_fmt(path + plen, PATH_LEN - plen, "/%s", de->d_name) < 0) {
 		return 0;
 	}
-	memcpy(path + plen, ext, elen + 1);
-	is = stat(path, &st) == 0 && (st.st_mode & S_IFMT) == kind;
-	path[plen] = keep;
-	return is;
-}
-
-/*
- * Directory entry d of path[0..plen): an mbox "A" is a folder (children in "A.sbd"); a
- * directory "A.sbd" without "A", or a plain directory "A" of an older store without
- * "A.sbd", is a \Noselect parent.
- */
-static int
-walk_entry(struct listing *l, char *path, size_t plen, const char *prefix, const char *d,
-    int depth)
-{
-	char name[FOLDER_NAME_MAX];
-	size_t dl = strlen(d), xl = strlen(CHILD_DIR_EXT), bl = dl, i = l->n;
-	int sbd = store_is_child_dir(d, dl);
-	struct stat st;
-	int rc;
-
-	bl -= sbd ? xl : 0;
-	if (d[0] == '.' || side_is_dotlock(d, dl) || plen + 1 + dl >= PATH_LEN ||
-	    str_fmt(name, sizeof(name), "%s%.*s", prefix, (int)bl, d) < 0 ||
-	    (depth == 0 && str_ieq(name, "INBOX"))) {
-		return FOLDERS_OK;	/* INBOX and its children are listed first */
+	if (lstat(path, &st) == 0) {
+		kind = S_ISREG(st.st_mode) ? 'f' : S_ISDIR(st.st_mode) ? 'd' : 0;
 	}
-	path[plen] = '/';
-	memcpy(path + plen + 1, d, dl + 1);
-	plen += 1 + dl;
-	if (lstat(path, &st) < 0 || (S_ISREG(st.st_mode) && sbd) ||
-	    (S_ISDIR(st.st_mode) && sbd && sibling_is(path, plen - xl, "", S_IFREG)) ||
-	    (S_ISDIR(st.st_mode) && !sbd && sibling_is(path, plen, CHILD_DIR_EXT, S_IFDIR))) {
-		rc = FOLDERS_OK;	/* listed with its mbox, or shadowed */
-	} else if (S_ISREG(st.st_mode)) {
-		rc = listing_add(l, name, 0);
-		if (rc == FOLDERS_OK && l->n > i) {
-			rc = walk_kids(l, i, path, plen, CHILD_DIR_EXT, depth + 1);
-		}
-	} else if (S_ISDIR(st.st_mode)) {
-		rc = listing_add(l, name, FOLDER_NOSELECT);
-		if (rc == FOLDERS_OK && l->n > i) {
-			rc = walk_kids(l, i, path, plen, "", depth + 1);
-		}
-	} else {
-		rc = FOLDERS_OK;
-	}
-	path[plen - 1 - dl] = '\0';
-	return rc;
+	path[plen] = '\0';
+	return kind;
 }
 
 static int
-walk(struct listing *l, char *path, size_t plen, const char *prefix, int depth)
+dir_cmp(const void *a, const void *b)
 {
-	struct dirent *de;
+	return strcmp(*(const char *const *)a + 1, *(const char *const *)b + 1);
+}
+
+/* Read the mail entries of directory path[0..plen) (not dot entries, not dotlocks). */
+static int
+dir_read(char *path, size_t plen, struct dir_list *dl)
+{
 	DIR *d = opendir(path);
+	struct dirent *de;
+	size_t i;
 	int rc = FOLDERS_OK;
 
 	if (d == NULL) {
 		return errno == ENOENT ? FOLDERS_OK : FOLDERS_ERR;
 	}
 	while (rc == FOLDERS_OK && (de = readdir(d)) != NULL) {
-		rc = walk_entry(l, path, plen, prefix, de->d_name, depth);
+		size_t len = strlen(de->d_name);
+		char kind;
+
+		if (de->d_name[0] == '.' || side_is_dotlock(de->d_name, len) ||
+		    (kind = dir_kind_of(de, path, plen)) == 0) {
+			continue;
+		}
+		if (array_grow(&dl->text, &dl->room, dl->used + len + 2, 1, 1024,
+		    (size_t)FOLDERS_MAX * FOLDER_NAME_MAX) < 0 ||
+		    array_grow(&dl->off, &dl->cap, dl->n + 1, sizeof(*dl->off), 32,
+		    FOLDERS_MAX) < 0) {
+			rc = errno == EFBIG ? FOLDERS_TOOMANY : FOLDERS_ERR;
+			break;
+		}
+		dl->off[dl->n++] = dl->used;
+		dl->text[dl->used] = kind;
+		memcpy(dl->text + dl->used + 1, de->d_name, len + 1);
+		dl->used += len + 2;
 	}
 	closedir(d);
+	if (rc == FOLDERS_OK && dl->n > 0 &&
+	    (dl->v = malloc(dl->n * sizeof(*dl->v))) == NULL) {
+		rc = FOLDERS_ERR;
+	}
+	for (i = 0; rc == FOLDERS_OK && i < dl->n; i++) {
+		dl->v[i] = dl->text + dl->off[i];
+	}
+	if (rc == FOLDERS_OK && dl->n > 0) {
+		qsort(dl->v, dl->n, sizeof(*dl->v), dir_cmp);
+	}
+	return rc;
+}
+
+/* The kind of entry name[0..len) + ext in dl, 0 when there is none. */
+static char
+dir_find(const struct dir_list *dl, const char *name, size_t len, const char *ext)
+{
+	char key[FOLDER_NAME_MAX + 8];
+	size_t lo = 0, hi = dl->n;
+
+	if (str_fmt(key, sizeof(key), "%.*s%s", (int)len, name, ext) < 0) {
+		return 0;
+	}
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(key, dl->v[mid] + 1);
+
+		if (c == 0) {
+			return dl->v[mid][0];
+		}
+		if (c < 0) {
+			hi = mid;
+		} else {
+			lo = mid + 1;
+		}
+	}
+	return 0;
+}
+
+static int walk(struct listing *l, char *path, size_t plen, const char *prefix, int depth);
+
+/*
+ * The children of entry i in directory dir of path[0..plen) (none when dir is NULL);
+ * entry i gets \HasChildren or \HasNoChildren.
+ */
+static int
+walk_kids(struct listing *l, size_t i, char *path, size_t plen, const char *dir, int depth)
+{
+	char sub[FOLDER_NAME_MAX];
+	size_t before = l->n;
+	int rc = FOLDERS_OK;
+
+	if (dir != NULL && depth < FOLDER_DEPTH_MAX &&
+	    str_fmt(sub, sizeof(sub), "%s/", l->v[i].name) >= 0 &&
+	    str_fmt(path + plen, PATH_LEN - plen, "/%s", dir) >= 0) {
+		rc = walk(l, path, strlen(path), sub, depth);
+	}
+	path[plen] = '\0';
+	l->v[i].attrs |= l->n > before ? FOLDER_HASCHILDREN : FOLDER_HASNOCHILDREN;
+	return rc;
+}
+
+/*
+ * Entry e (kind, name) of directory dl at path[0..plen): an mbox "A" is a folder
+ * (children in "A.sbd"); a directory "A.sbd" without "A", or a plain directory "A" of an
+ * older store without "A.sbd", is a \Noselect parent.
+ */
+static int
+walk_entry(struct listing *l, const struct dir_list *dl, const char *e, char *path,
+    size_t plen, const char *prefix, int depth)
+{
+	char name[FOLDER_NAME_MAX], kids[FOLDER_NAME_MAX + 8];
+	const char *d = e + 1;
+	size_t dlen = strlen(d), i = l->n;
+	int sbd = store_is_child_dir(d, dlen), rc;
+	size_t blen = sbd ? dlen - strlen(CHILD_DIR_EXT) : dlen;
+
+	if (str_fmt(name, sizeof(name), "%s%.*s", prefix, (int)blen, d) < 0 ||
+	    (depth == 0 && str_ieq(name, "INBOX")) || (e[0] == 'f' && sbd) ||
+	    (e[0] == 'd' && sbd && dir_find(dl, d, blen, "") == 'f') ||
+	    (e[0] == 'd' && !sbd && dir_find(dl, d, dlen, CHILD_DIR_EXT) == 'd')) {
+		return FOLDERS_OK;	/* INBOX (listed first), listed with its mbox, shadowed */
+	}
+	rc = listing_add(l, name, e[0] == 'f' ? 0 : FOLDER_NOSELECT);
+	if (rc != FOLDERS_OK || l->n == i) {
+		return rc;
+	}
+	if (e[0] == 'd') {
+		return walk_kids(l, i, path, plen, d, depth + 1);
+	}
+	return walk_kids(l, i, path, plen, dir_find(dl, d, dlen, CHILD_DIR_EXT) == 'd' &&
+	    str_fmt(kids, sizeof(kids), "%s%s", d, CHILD_DIR_EXT) >= 0 ? kids : NULL, depth + 1);
+}
+
+/* The folders in directory path[0..plen), named prefix + entry; at the top, INBOX's. */
+static int
+walk(struct listing *l, char *path, size_t plen, const char *prefix, int depth)
+{
+	struct dir_list dl;
+	size_t i;
+	int rc;
+
+	memset(&dl, 0, sizeof(dl));
+	rc = dir_read(path, plen, &dl);
+	if (rc == FOLDERS_OK && depth == 0) {
+		/* INBOX's children are in <user>/INBOX.sbd wherever the INBOX mbox is */
+		rc = walk_kids(l, 0, path, plen, dir_find(&dl, "INBOX", 5, CHILD_DIR_EXT) ==
+		    'd' ? "INBOX" CHILD_DIR_EXT : NULL, 1);
+	}
+	for (i = 0; rc == FOLDERS_OK && i < dl.n; i++) {
+		rc = walk_entry(l, &dl, dl.v[i], path, plen, prefix, depth);
+	}
+	dir_free(&dl);
 	return rc;
 }
 
@@ -739,7 +830,6 @@ folders_list(const struct config *cfg, const char *user, struct folder_ent **out
 {
 	struct listing l;
 	char path[PATH_LEN];
-	size_t plen;
 	int rc;
 
 	memset(&l, 0, sizeof(l));
@@ -748,18 +838,8 @@ folders_list(const struct config *cfg, const char *user, struct folder_ent **out
 	if (rc == FOLDERS_OK && user_path(cfg, user, "", path, sizeof(path)) < 0) {
 		rc = FOLDERS_ERR;
 	}
-	plen = strlen(path);
-	/* INBOX's children are in <user>/INBOX.sbd wherever the INBOX mbox is */
 	if (rc == FOLDERS_OK) {
-		rc = plen + 6 < sizeof(path) ? FOLDERS_OK : FOLDERS_ERR;
-		memcpy(path + plen, "/INBOX", 7);
-	}
-	if (rc == FOLDERS_OK) {
-		rc = walk_kids(&l, 0, path, plen + 6, CHILD_DIR_EXT, 1);
-		path[plen] = '\0';
-	}
-	if (rc == FOLDERS_OK) {
-		rc = walk(&l, path, plen, "", 0);
+		rc = walk(&l, path, strlen(path), "", 0);
 	}
 	if (rc == FOLDERS_OK) {
 		qsort(l.v + 1, l.n - 1, sizeof(*l.v), ent_cmp);

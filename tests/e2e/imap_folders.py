@@ -4,7 +4,8 @@ attributes of every node, CREATE with a trailing separator, DELETE and RENAME of
 subtrees with their side files and subscriptions, RENAME INBOX with children, reserved
 names refused, LIST pattern and option errors, a store written by 0.1.0 (UIDs, flags,
 folders kept; its broken INBOX mended by `check --repair`), and INBOX children on an
-account that never had mail (SELECT/APPEND/STATUS, POP3 and deliver keep working)."""
+account that never had mail (SELECT/APPEND/STATUS, POP3 and deliver keep working),
+also with the INBOX in a spool directory."""
 import imaplib
 import os
 import poplib
@@ -377,6 +378,33 @@ try:
     check("INBOX has its child", got == {"INBOX": {"\\HasChildren"},
                                          "INBOX/Receipts": {"\\HasNoChildren"}}, got)
     c.logout()
+    # --- an INBOX outside the user directory: its children stay in the user directory ---
+    env2 = Env()
+    spool = os.path.join(env2.dir, "spool")
+    with open(env2.conf, "a") as f:
+        f.write("inbox %s/%%u\n" % spool)
+    os.makedirs(spool)
+    if os.getuid() == 0:
+        shutil.chown(spool, env2.run_user)
+    env2.add_user("sp", "secret")
+    port2 = free_port()
+    env2.serve("listen=127.0.0.1:%d imap" % port2)
+    try:
+        c = imaplib.IMAP4("127.0.0.1", port2)
+        c.login("sp", "secret")
+        check("spool INBOX: CREATE INBOX/Receipts", c.create("INBOX/Receipts")[0] == "OK")
+        check("spool INBOX: children in the user directory",
+              os.path.isdir(os.path.join(env2.mail, "sp", "INBOX.sbd")) and
+              not os.path.exists(os.path.join(spool, "sp.sbd")))
+        check("spool INBOX: deliver exits 0", env2.deliver("sp", make_msg(90, "spool")) == 0)
+        check("spool INBOX: the mbox is in the spool", os.path.isfile(os.path.join(spool, "sp")))
+        typ, got = listing(c, "LIST", '""', "INBOX*")
+        check("spool INBOX: LIST", got == {"INBOX": {"\\HasChildren"},
+                                           "INBOX/Receipts": {"\\HasNoChildren"}}, got)
+        check("spool INBOX: SELECT", c.select("INBOX") == ("OK", [b"1"]))
+        c.logout()
+    finally:
+        env2.close()
 except Exception as e:  # a protocol error is a failure, not a crash of the runner
     check("no exception", False, repr(e))
 finally:

@@ -586,15 +586,19 @@ list_matches(const struct imap_list_args *la, const char *name)
 	return 0;
 }
 
-/* Is some folder below v[i] subscribed (CHILDINFO, RFC 5258 3.5)? */
+/*
+ * Is some folder below v[i] subscribed (CHILDINFO, RFC 5258 3.5)? With hidden: one that
+ * the patterns do not list themselves (LSUB's %, RFC 3501 6.3.9).
+ */
 static int
-subscribed_child(const struct folder_ent *v, size_t n, size_t i)
+subscribed_child(const struct imap_list_args *la, const struct folder_ent *v, size_t n,
+    size_t i, int hidden)
 {
 	size_t len = strlen(v[i].name), k;
 
 	for (k = 0; k < n; k++) {
 		if ((v[k].attrs & FOLDER_SUBSCRIBED) && strncmp(v[k].name, v[i].name, len) == 0 &&
-		    v[k].name[len] == '/') {
+		    v[k].name[len] == '/' && !(hidden && list_matches(la, v[k].name))) {
 			return 1;
 		}
 	}
@@ -602,19 +606,24 @@ subscribed_child(const struct folder_ent *v, size_t n, size_t i)
 }
 
 /*
- * Is v[i] selected by the LIST options and the patterns? *childinfo is set when it is
- * listed for a subscribed child (RECURSIVEMATCH).
+ * Is v[i] selected by the LIST options and the patterns? *parent is set when it is
+ * listed for a subscribed child: with CHILDINFO (RECURSIVEMATCH), or in LSUB as a
+ * \Noselect parent of a subscribed name that the pattern does not reach.
  */
 static int
 list_wanted(const struct imap_list_args *la, const struct folder_ent *v, size_t n, size_t i,
-    int lsub, int *childinfo)
+    int lsub, int *parent)
 {
 	const struct folder_ent *e = &v[i];
 	int subs_only = lsub || (la->sel & IMAP_LSEL_SUBSCRIBED);
 
-	*childinfo = !lsub && (la->sel & IMAP_LSEL_RECURSIVE) && subs_only &&
-	    subscribed_child(v, n, i);
-	if (subs_only && !(e->attrs & FOLDER_SUBSCRIBED) && !*childinfo) {
+	if (lsub) {
+		*parent = !(e->attrs & FOLDER_SUBSCRIBED) && subscribed_child(la, v, n, i, 1);
+	} else {
+		*parent = (la->sel & IMAP_LSEL_RECURSIVE) && subs_only &&
+		    subscribed_child(la, v, n, i, 0);
+	}
+	if (subs_only && !(e->attrs & FOLDER_SUBSCRIBED) && !*parent) {
 		return 0;
 	}
 	if (!subs_only && (e->attrs & FOLDER_NONEXISTENT)) {
@@ -627,7 +636,7 @@ list_wanted(const struct imap_list_args *la, const struct folder_ent *v, size_t 
 }
 
 static void
-list_line(struct imap *s, const struct folder_ent *e, int lsub, int childinfo)
+list_line(struct imap *s, const struct folder_ent *e, int lsub, int parent)
 {
 	const struct imap_list_args *la = &s->args.list;
 	const char *sp = "";
@@ -636,8 +645,8 @@ list_line(struct imap *s, const struct folder_ent *e, int lsub, int childinfo)
 #define ATTR(cond, text) if (cond) { io_printf(s->io, "%s%s", sp, text); sp = " "; }
 	/* \\NonExistent implies \\Noselect (RFC 5258 3.4); LSUB has only the latter */
 	ATTR(!lsub && (e->attrs & FOLDER_NONEXISTENT), "\\NonExistent");
-	ATTR((e->attrs & FOLDER_NOSELECT) || (lsub && (e->attrs & FOLDER_NONEXISTENT)),
-	    "\\Noselect");
+	ATTR((e->attrs & FOLDER_NOSELECT) ||
+	    (lsub && ((e->attrs & FOLDER_NONEXISTENT) || parent)), "\\Noselect");
 	ATTR(!lsub && (e->attrs & FOLDER_HASCHILDREN), "\\HasChildren");
 	ATTR(!lsub && (e->attrs & FOLDER_HASNOCHILDREN), "\\HasNoChildren");
 	ATTR(!lsub && (e->attrs & FOLDER_SUBSCRIBED) &&
@@ -646,7 +655,7 @@ list_line(struct imap *s, const struct folder_ent *e, int lsub, int childinfo)
 #undef ATTR
 	io_puts(s->io, ") \"/\" ");
 	imap_put_mailbox(s->io, e->name, s->utf8);
-	io_puts(s->io, childinfo ? " (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n" : "\r\n");
+	io_puts(s->io, !lsub && parent ? " (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n" : "\r\n");
 }
 
 static int
@@ -667,12 +676,12 @@ do_list(struct imap *s, int lsub)
 		return folders_fail(s, rc);
 	}
 	for (i = 0; i < n; i++) {
-		int childinfo;
+		int parent;
 
-		if (!list_wanted(la, v, n, i, lsub, &childinfo)) {
+		if (!list_wanted(la, v, n, i, lsub, &parent)) {
 			continue;
 		}
-		list_line(s, &v[i], lsub, childinfo);
+		list_line(s, &v[i], lsub, parent);
 		if (!lsub && (la->ret & IMAP_LRET_STATUS) &&
 		    !(v[i].attrs & (FOLDER_NOSELECT | FOLDER_NONEXISTENT))) {
 			(void)status_of(s, v[i].name, la->status);

@@ -262,6 +262,13 @@ try:
           uid_flags(c, "Done/2026/Proj/A") == flags_before, flags_before)
     typ, got = listing(c, "LSUB", '""', "*Proj*")
     check("subscriptions renamed", set(got) == {"Done/2026/Proj/A", "Done/2026/Proj/A/B"}, got)
+    typ, got = listing(c, "LSUB", '""', "%")
+    check("LSUB % gives the unsubscribed parent as \\Noselect (RFC 3501 6.3.9)",
+          got.get("Done") == {"\\Noselect"} and "Sent" in got and
+          not any("/" in n for n in got), got)
+    typ, got = listing(c, "LSUB", '""', "Done/2026/Proj/%")
+    check("LSUB of the subscribed level gives it as it is",
+          got == {"Done/2026/Proj/A": set()}, got)
     side = os.path.join(home, ".mailnook")
     check("no side files left under the old name",
           not any(f.startswith("Proj") for f in os.listdir(side)), os.listdir(side))

@@ -134,8 +134,15 @@ try:
     for n, name in enumerate(("Archive/2025", "Archive/2025/Q1", "Sent/2026", "Work/2026",
                               "INBOX/Receipts", "Sent")):
         check("APPEND %s" % name, append(c, name, 10 + n, name) == "OK")
+    # Thunderbird's yearly archiving: MOVE from INBOX into Archive/2025 (made above)
+    c.select("INBOX")
+    typ, text = raw(c, "UID", "MOVE", "1", "Archive/2025")
+    oks = c.untagged_responses.pop("OK", [])
+    check("UID MOVE INBOX -> Archive/2025 with COPYUID",
+          typ == "OK" and any(b"COPYUID" in x for x in oks), (text, oks))
+    c.close()
     check("Archive keeps its message", status(c, "Archive")["MESSAGES"] == 1)
-    check("Archive/2025 holds its own", status(c, "Archive/2025")["MESSAGES"] == 1)
+    check("Archive/2025 holds its own", status(c, "Archive/2025")["MESSAGES"] == 2)
     check("SELECT Archive (a parent)", c.select("Archive")[0] == "OK")
     c.close()
     exp = {"INBOX": {"\\HasChildren"}, "INBOX/Receipts": {"\\HasNoChildren"},

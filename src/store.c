@@ -87,18 +87,17 @@ static int
 tree_path(char *buf, size_t cap, const char *top, const char *folder, int legacy_top)
 {
 	char base[PATH_LEN];
-	const char *p = folder;
+	const char *p = folder, *slash;
 	size_t n;
 
 	if (str_copy(buf, cap, top) < 0) {
 		return -1;
 	}
-	while (p[n = strcspn(p, "/")] == '/') {
-		if (str_fmt(base, sizeof(base), "%s/%.*s", buf, (int)n, p) < 0 ||
+	for (; (slash = strchr(p, '/')) != NULL; p = slash + 1) {
+		if (str_fmt(base, sizeof(base), "%s/%.*s", buf, (int)(slash - p), p) < 0 ||
 		    store_child_dir(base, buf, cap, legacy_top || p != folder) < 0) {
 			return -1;
 		}
-		p += n + 1;
 	}
 	n = strlen(buf);
 	return str_fmt(buf + n, cap - n, "/%s", p) < 0 ? -1 : 0;

@@ -429,7 +429,8 @@ side_of_path(const struct config *cfg, const char *path, char *side, size_t cap)
  * Before folders could hold mail and children, CREATE INBOX/x on an account that never
  * had mail made the INBOX path a directory, and nothing could deliver to it. Report
  * that; with repair, move the directory to where INBOX's children live now and create
- * an empty INBOX. 0: INBOX is fine (now), 1: a problem left, -1: repair failed.
+ * an empty INBOX. 0: INBOX is fine, 1: it was not (repaired with repair), -1: repair
+ * failed.
  */
 static int
 inbox_dir(const struct config *cfg, const char *user, const char *mbox, int repair)
@@ -460,7 +461,7 @@ inbox_dir(const struct config *cfg, const char *user, const char *mbox, int repa
 		return -1;
 	}
 	printf("repaired: subfolders moved to %s, empty INBOX created\n", kids);
-	return 0;
+	return 1;
 }
 
 static int
@@ -475,7 +476,7 @@ cmd_check(int argc, char **argv)
 {
 	struct config cfg;
 	char mbox[PATH_LEN], side[PATH_LEN];
-	int i, repair = 0, compact = 0, rc;
+	int i, repair = 0, compact = 0, rc, dir_rc;
 
 	config_from_args(&cfg, argc, argv, &i);
 	for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
@@ -501,12 +502,13 @@ cmd_check(int argc, char **argv)
 		fprintf(stderr, "mailnook check: bad user or path '%s'\n", argv[i]);
 		return EX_USAGE;
 	}
-	if (strchr(argv[i], '/') == NULL && inbox_dir(&cfg, argv[i], mbox, repair) != 0) {
+	dir_rc = strchr(argv[i], '/') == NULL ? inbox_dir(&cfg, argv[i], mbox, repair) : 0;
+	if (dir_rc < 0 || (dir_rc > 0 && !repair)) {
 		return 1;
 	}
 	rc = store_check(mbox, side, repair, compact, stdout);
 	if (rc == STORE_INUSE) {
 		return EX_TEMPFAIL;
 	}
-	return rc == STORE_OK ? 0 : 1;
+	return rc == STORE_OK && dir_rc == 0 ? 0 : 1;
 }

@@ -410,9 +410,18 @@ rename_steps(const struct config *cfg, const char *user, const char *from, const
 	char *text;
 
 	if (node_get(cfg, user, from, &f) != FOLDERS_OK ||
-	    node_get(cfg, user, to, &t) != FOLDERS_OK ||
-	    mkparents(t.mbox) < 0 || mkparents(t.side) < 0 ||
-	    (f.has_mbox && move_if(f.mbox, t.mbox) < 0) ||
+	    node_get(cfg, user, to, &t) != FOLDERS_OK) {
+		return FOLDERS_CANNOT;
+	}
+	/* a folder made under the new name since an interrupted run is never overwritten */
+	if (f.has_mbox && t.has_mbox) {
+		return FOLDERS_EXISTS;
+	}
+	if (mkparents(t.mbox) < 0 || mkparents(t.side) < 0) {
+		/* a file where a directory level should be: nothing can go there */
+		return errno == ENOTDIR || errno == EEXIST ? FOLDERS_CANNOT : FOLDERS_ERR;
+	}
+	if ((f.has_mbox && move_if(f.mbox, t.mbox) < 0) ||
 	    (f.has_kids && move_if(f.kids, t.kids) < 0) || rename_side(f.side, t.side) < 0 ||
 	    (f.has_side_kids && move_if(f.side_kids, t.side_kids) < 0)) {
 		return FOLDERS_ERR;
@@ -444,13 +453,16 @@ int
 folders_recover(const struct config *cfg, const char *user)
 {
 	char from[FOLDER_NAME_MAX], to[FOLDER_NAME_MAX];
-	int missing, rc = FOLDERS_ERR;
+	int missing, rc = FOLDERS_CANNOT;
 	char *text = side_read(cfg, user, RENAME_NAME, &missing);
 	size_t a, b;
 
-	if (text == NULL || missing) {
+	if (text == NULL) {
+		return FOLDERS_ERR;
+	}
+	if (missing) {
 		free(text);
-		return text == NULL ? FOLDERS_ERR : FOLDERS_OK;
+		return FOLDERS_OK;
 	}
 	a = strcspn(text, "\n");
 	b = text[a] == '\n' ? strcspn(text + a + 1, "\n") : 0;
@@ -461,8 +473,11 @@ folders_recover(const struct config *cfg, const char *user)
 		to[b] = '\0';
 		log_info("folders: finishing RENAME %s %s for %s", from, to, user);
 		rc = rename_steps(cfg, user, from, to);
-	} else {
-		log_warnx("folders: dropping a malformed rename journal of %s", user);
+	}
+	if (rc == FOLDERS_CANNOT || rc == FOLDERS_EXISTS) {
+		/* nothing more can be moved: what was moved stays, the rest keeps its name */
+		log_warnx("folders: dropping the rename journal of %s (%s)", user,
+		    rc == FOLDERS_EXISTS ? "the new name is taken" : "malformed");
 		rc = FOLDERS_OK;
 	}
 	free(text);
@@ -499,6 +514,9 @@ folders_rename(const struct config *cfg, const char *user, const char *from, con
 	/* a folder cannot move under itself */
 	if (strncmp(to, from, flen) == 0 && to[flen] == '/') {
 		return FOLDERS_CANNOT;
+	}
+	if (mkparents(t.mbox) < 0 || mkparents(t.side) < 0) {
+		return errno == ENOTDIR || errno == EEXIST ? FOLDERS_CANNOT : FOLDERS_ERR;
 	}
 	rc = str_fmt(line, sizeof(line), "%s\n%s\n", from, to);
 	if (rc < 0 || side_write(cfg, user, RENAME_NAME, line, (size_t)rc) != FOLDERS_OK) {

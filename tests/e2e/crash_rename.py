@@ -86,6 +86,28 @@ try:
         if finished:
             break
     check("RENAME has durable steps to crash at (%d)" % crashes, crashes >= 5)
+    # killed before anything moved, and the new name made meanwhile (by a session that
+    # was already logged in): the next login drops the journal and overwrites nothing
+    shutil.rmtree(HOME)
+    shutil.copytree(PRISTINE, HOME, symlinks=True)
+    os.makedirs(os.path.join(HOME, "Done.sbd"))
+    if os.getuid() == 0:
+        subprocess.run(["chown", "-R", env.run_user, HOME], check=True)
+    rc, out = session("r RENAME Proj Done/Proj", crash=1)
+    check("killed after the journal", rc == -9, (rc, out))
+    mbox = os.path.join(HOME, "Done.sbd", "Proj")
+    with open(mbox, "wb") as f:
+        for i in range(3):
+            f.write(b"From x@example.org Sat Nov 28 10:00:00 2026\nSubject: other %d\n\n"
+                    b"other\n\n" % i)
+    if os.getuid() == 0:
+        subprocess.run(["chown", "-R", env.run_user, HOME], check=True)
+    st, fl, names, subs = state("")
+    check("the old tree is whole under its name", st == before[0] and fl == before[1],
+          (st, before[0]))
+    check("the new name keeps its own three messages", "Done/Proj" in names and
+          "(MESSAGES 3)" in session('s STATUS Done/Proj (MESSAGES)')[1], names)
+    check("journal dropped", not os.path.exists(os.path.join(HOME, ".mailnook", "rename")))
 finally:
     env.close()
 done()

@@ -3,6 +3,7 @@
  * compaction, rebuild the side files from the mbox (--repair), compact (--compact).
  * Started as root or the mail user; drops privileges before touching any file.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -464,6 +465,50 @@ inbox_dir(const struct config *cfg, const char *user, const char *mbox, int repa
 	return 1;
 }
 
+/*
+ * Report plain directories that a children directory shadows (both "A" and "A.sbd":
+ * only A.sbd is read, see doc/store.md), in the tree at path[0..plen) (a PATH_LEN
+ * buffer); depth bounds the walk. The count found.
+ */
+static unsigned
+shadowed_dirs(char *path, size_t plen, int depth)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	struct stat st;
+	unsigned found = 0;
+
+	if (d == NULL) {
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		size_t n = plen;
+
+		if (de->d_name[0] == '.' ||
+		    str_fmt(path + plen, PATH_LEN - plen, "/%s", de->d_name) < 0 ||
+		    lstat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+			path[plen] = '\0';
+			continue;
+		}
+		n = strlen(path);
+		if (!store_is_child_dir(path, n) &&
+		    str_fmt(path + n, PATH_LEN - n, "%s", CHILD_DIR_EXT) >= 0 &&
+		    stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+			path[n] = '\0';
+			printf("problem: %s is not read: %s%s holds the same folder's children "
+			    "(move its entries there)\n", path, path, CHILD_DIR_EXT);
+			found++;
+		}
+		path[n] = '\0';
+		if (depth < FOLDER_DEPTH_MAX) {
+			found += shadowed_dirs(path, n, depth + 1);
+		}
+		path[plen] = '\0';
+	}
+	closedir(d);
+	return found;
+}
+
 static int
 check_usage(void)
 {
@@ -476,6 +521,8 @@ cmd_check(int argc, char **argv)
 {
 	struct config cfg;
 	char mbox[PATH_LEN], side[PATH_LEN];
+	char udir[PATH_LEN];
+	unsigned shadowed;
 	int i, repair = 0, compact = 0, rc, dir_rc;
 
 	config_from_args(&cfg, argc, argv, &i);
@@ -502,7 +549,14 @@ cmd_check(int argc, char **argv)
 		fprintf(stderr, "mailnook check: bad user or path '%s'\n", argv[i]);
 		return EX_USAGE;
 	}
-	dir_rc = strchr(argv[i], '/') == NULL ? inbox_dir(&cfg, argv[i], mbox, repair) : 0;
+	dir_rc = 0;
+	shadowed = 0;
+	if (strchr(argv[i], '/') == NULL) {
+		dir_rc = inbox_dir(&cfg, argv[i], mbox, repair);
+		if (config_user_dir(&cfg, argv[i], udir, sizeof(udir)) == 0) {
+			shadowed = shadowed_dirs(udir, strlen(udir), 0);
+		}
+	}
 	if (dir_rc < 0 || (dir_rc > 0 && !repair)) {
 		return 1;
 	}
@@ -510,5 +564,5 @@ cmd_check(int argc, char **argv)
 	if (rc == STORE_INUSE) {
 		return EX_TEMPFAIL;
 	}
-	return rc == STORE_OK && dir_rc == 0 ? 0 : 1;
+	return rc == STORE_OK && dir_rc == 0 && shadowed == 0 ? 0 : 1;
 }

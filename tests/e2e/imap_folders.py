@@ -367,6 +367,16 @@ try:
     check("0.1.0 store: Work/Projects/2026 kept",
           status(c, "Work/Projects/2026")["MESSAGES"] == 1)
     c.logout()
+    r = subprocess.run(env.cmd("check", "alice"), stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    check("check alice: consistent after the conversions", r.returncode == 0, r.stdout)
+    os.makedirs(os.path.join(env.mail, "alice", "Work.sbd", "x"))
+    r = subprocess.run(env.cmd("check", "alice"), stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    check("check reports a plain directory shadowed by its .sbd twin",
+          r.returncode == 1 and b"/alice/Work is not read" in r.stdout, r.stdout)
+    os.rmdir(os.path.join(env.mail, "alice", "Work.sbd", "x"))
+    os.rmdir(os.path.join(env.mail, "alice", "Work.sbd"))
 
     # --- bob's INBOX was made a directory by 0.1.0: check --repair mends it ---
     c = login("bob")

@@ -1,7 +1,8 @@
 /*
- * The folder namespace of one user: folders are mbox files under <root>/<user>/, a '/'
- * in a name is a directory level, side files mirror the tree under .mailnook/. Runs in
- * the per-connection child after privileges are dropped.
+ * The folder namespace of one user: folder "A" is the mbox file <root>/<user>/A, its
+ * children live in the directory A.sbd beside it (doc/store.md, "Files"), side files
+ * mirror the tree under .mailnook/. Runs in the per-connection child after privileges
+ * are dropped.
  */
 #include "folders.h"
 
@@ -14,12 +15,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "index.h"
 #include "log.h"
 #include "side.h"
 #include "store.h"
 #include "util.h"
 
 #define SUBS_NAME	"subscriptions"
+/* "from\nto\n" of a RENAME under way: finished at the next login after a crash */
+#define RENAME_NAME	"rename"
 
 /* ---- paths ---- */
 
@@ -34,10 +38,14 @@ user_path(const struct config *cfg, const char *user, const char *rel, char *buf
 	return str_fmt(buf, cap, "%s%s%s", dir, rel[0] != '\0' ? "/" : "", rel) < 0 ? -1 : 0;
 }
 
+/* Path of the user's side-directory file name. */
 static int
-subs_path(const struct config *cfg, const char *user, char *buf, size_t cap)
+side_file(const struct config *cfg, const char *user, const char *name, char *buf, size_t cap)
 {
-	return user_path(cfg, user, SIDE_DIR_NAME "/" SUBS_NAME, buf, cap);
+	char rel[64];
+
+	return str_fmt(rel, sizeof(rel), "%s/%s", SIDE_DIR_NAME, name) < 0 ? -1 :
+	    user_path(cfg, user, rel, buf, cap);
 }
 
 /* Make the directories above path. */
@@ -52,23 +60,6 @@ mkparents(const char *path)
 	}
 	*slash = '\0';
 	return mkdir_p(dir, 0700);
-}
-
-/* A reserved component: our dotlocks, and names that would hide among side files. */
-static int
-name_reserved(const char *name)
-{
-	const char *p = name;
-
-	while (*p != '\0') {
-		size_t n = strcspn(p, "/");
-
-		if (p[0] == '.' || side_is_dotlock(p, n)) {
-			return 1;
-		}
-		p += n + (p[n] == '/');
-	}
-	return 0;
 }
 
 const char *
@@ -102,11 +93,11 @@ folders_exists(const struct config *cfg, const char *user, const char *name)
 	    stat(mbox, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* ---- subscriptions: one name per line in .mailnook/subscriptions ---- */
+/* ---- files in .mailnook/: subscriptions (one name per line), the rename journal ---- */
 
-/* Read the subscription file into a malloc'ed NUL-terminated buffer (empty if missing). */
+/* Read side-directory file name into a malloc'ed NUL-terminated buffer (empty if missing). */
 static char *
-subs_read(const struct config *cfg, const char *user, int *missing)
+side_read(const struct config *cfg, const char *user, const char *name, int *missing)
 {
 	char path[PATH_LEN];
 	struct stat st;
@@ -115,7 +106,7 @@ subs_read(const struct config *cfg, const char *user, int *missing)
 	ssize_t n = 0;
 
 	*missing = 0;
-	if (subs_path(cfg, user, path, sizeof(path)) < 0) {
+	if (side_file(cfg, user, name, path, sizeof(path)) < 0) {
 		return NULL;
 	}
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -159,14 +150,15 @@ subs_has(const char *text, const char *name)
 	return 0;
 }
 
-/* Write text as the new subscription file (temp, fsync, rename). */
+/* Write text as side-directory file name (temp, fsync, rename). */
 static int
-subs_write(const struct config *cfg, const char *user, const char *text, size_t n)
+side_write(const struct config *cfg, const char *user, const char *name, const char *text,
+    size_t n)
 {
 	char path[PATH_LEN], tmp[PATH_LEN + 8];
 	int fd, rc = FOLDERS_ERR;
 
-	if (subs_path(cfg, user, path, sizeof(path)) < 0 ||
+	if (side_file(cfg, user, name, path, sizeof(path)) < 0 ||
 	    str_fmt(tmp, sizeof(tmp), "%s.tmp", path) < 0) {
 		return FOLDERS_ERR;
 	}
@@ -185,39 +177,59 @@ subs_write(const struct config *cfg, const char *user, const char *text, size_t 
 	return rc;
 }
 
-/* The subscription text with name added or removed; written only when it changes. */
+/* Is line[0..len) name, or (tree) a name below it? */
 static int
-subs_change(const struct config *cfg, const char *user, const char *text, const char *name,
-    int on)
+line_is(const char *line, size_t len, const char *name, size_t nlen, int tree)
 {
-	size_t tlen = strlen(text), nlen = strlen(name), o = 0;
+	return len >= nlen && memcmp(line, name, nlen) == 0 &&
+	    (len == nlen || (tree && line[nlen] == '/'));
+}
+
+/*
+ * Rewrite the subscription text: lines naming from (and with tree the names below it)
+ * get to in place of from, or are dropped when to is NULL; add, if not NULL, is
+ * appended. Written only when something changed.
+ */
+static int
+subs_edit(const struct config *cfg, const char *user, const char *text, const char *from,
+    int tree, const char *to, const char *add)
+{
+	size_t flen = from != NULL ? strlen(from) : 0, tlen = to != NULL ? strlen(to) : 0;
+	size_t cap = strlen(text) + (add != NULL ? strlen(add) : 0) + 2, o = 0;
 	const char *p = text;
 	char *out;
-	int rc;
+	int changed = add != NULL, rc;
 
-	if (subs_has(text, name) == on) {
-		return FOLDERS_OK;
+	for (; *p != '\0'; p++) {
+		cap += *p == '\n' ? tlen : 0;	/* each line may grow by to */
 	}
-	out = malloc(tlen + nlen + 2);
-	if (out == NULL) {
+	cap += tlen;
+	if ((out = malloc(cap)) == NULL) {
 		return FOLDERS_ERR;
 	}
-	while (*p != '\0') {
-		size_t len = strcspn(p, "\n");
+	for (p = text; *p != '\0';) {
+		size_t len = strcspn(p, "\n"), keep = 0;
+		int hit = from != NULL && line_is(p, len, from, flen, tree);
 
-		if (len > 0 && !(len == nlen && memcmp(p, name, nlen) == 0)) {
-			memcpy(out + o, p, len);
-			o += len;
+		if (hit && to != NULL) {
+			memcpy(out + o, to, tlen);
+			o += tlen;
+			keep = flen;
+		}
+		if (len > 0 && (!hit || to != NULL)) {
+			memcpy(out + o, p + keep, len - keep);
+			o += len - keep;
 			out[o++] = '\n';
 		}
+		changed |= hit;
 		p += len + (p[len] == '\n');
 	}
-	if (on) {
-		memcpy(out + o, name, nlen);
-		o += nlen;
+	if (add != NULL) {
+		memcpy(out + o, add, strlen(add));
+		o += strlen(add);
 		out[o++] = '\n';
 	}
-	rc = subs_write(cfg, user, out, o);
+	rc = changed ? side_write(cfg, user, SUBS_NAME, out, o) : FOLDERS_OK;
 	free(out);
 	return rc;
 }
@@ -225,73 +237,84 @@ subs_change(const struct config *cfg, const char *user, const char *text, const 
 int
 folders_subscribe(const struct config *cfg, const char *user, const char *name, int on)
 {
-	int missing, rc;
-	char *text = subs_read(cfg, user, &missing);
+	int missing, rc = FOLDERS_OK;
+	char *text = side_read(cfg, user, SUBS_NAME, &missing);
 
 	if (text == NULL) {
 		return FOLDERS_ERR;
 	}
-	rc = subs_change(cfg, user, text, str_ieq(name, "INBOX") ? "INBOX" : name, on);
+	if (subs_has(text, name) != on) {
+		rc = subs_edit(cfg, user, text, on ? NULL : name, 0, NULL, on ? name : NULL);
+	}
 	free(text);
 	return rc;
 }
 
 /* ---- create, delete, rename ---- */
 
-/* Paths of name, which must not be INBOX and must be free of reserved parts. */
+/* A folder's place on disk: its mbox, side base, and their children directories. */
+struct node {
+	char mbox[PATH_LEN], side[PATH_LEN];
+	char kids[PATH_LEN], side_kids[PATH_LEN];
+	int has_mbox, has_kids, has_side_kids;
+};
+
+/*
+ * Where name (not INBOX, checked by store_paths) lives and what of it exists.
+ * FOLDERS_CANNOT for a name we may not use.
+ */
 static int
-name_paths(const struct config *cfg, const char *user, const char *name, char *mbox,
-    char *side)
+node_get(const struct config *cfg, const char *user, const char *name, struct node *nd)
 {
-	if (str_ieq(name, "INBOX") || name_reserved(name)) {
+	struct stat st;
+	int k, sk;
+
+	if (str_ieq(name, "INBOX") ||
+	    store_paths(cfg, user, name, nd->mbox, PATH_LEN, nd->side, PATH_LEN) < 0 ||
+	    (k = store_child_dir(nd->mbox, nd->kids, PATH_LEN, 1)) < 0 ||
+	    (sk = store_child_dir(nd->side, nd->side_kids, PATH_LEN, 1)) < 0) {
 		return FOLDERS_CANNOT;
 	}
-	if (store_paths(cfg, user, name, mbox, PATH_LEN, side, PATH_LEN) < 0) {
-		return FOLDERS_CANNOT;
-	}
+	nd->has_mbox = lstat(nd->mbox, &st) == 0 && S_ISREG(st.st_mode);
+	nd->has_kids = k;
+	nd->has_side_kids = sk;
 	return FOLDERS_OK;
 }
 
 int
 folders_create(const struct config *cfg, const char *user, const char *name)
 {
-	char buf[FOLDER_NAME_MAX], mbox[PATH_LEN], side[PATH_LEN];
-	size_t n = strlen(name);
-	int parent_only = n > 0 && name[n - 1] == '/';
+	struct node nd;
+	char sbd[PATH_LEN];
 	int rc, fd;
 
-	if (str_copy(buf, sizeof(buf), name) < 0) {
-		return FOLDERS_CANNOT;
-	}
-	if (parent_only) {
-		buf[n - 1] = '\0';
-	}
-	if (str_ieq(buf, "INBOX")) {
+	if (str_ieq(name, "INBOX")) {
 		return FOLDERS_EXISTS;
 	}
-	rc = name_paths(cfg, user, buf, mbox, side);
-	if (rc != FOLDERS_OK) {
+	if ((rc = node_get(cfg, user, name, &nd)) != FOLDERS_OK) {
 		return rc;
 	}
-	if (access(mbox, F_OK) == 0) {
+	if (nd.has_mbox) {
 		return FOLDERS_EXISTS;
 	}
-	if (mkparents(mbox) < 0) {
-		/* a path part is an mbox: mbox files cannot hold children */
+	/* A bare parent directory of an older store makes room for the mbox: its children
+	 * move, in one rename, to where children live now. */
+	if (nd.has_kids && strcmp(nd.kids, nd.mbox) == 0) {
+		if (str_fmt(sbd, sizeof(sbd), "%s%s", nd.mbox, CHILD_DIR_EXT) < 0 ||
+		    rename(nd.mbox, sbd) < 0) {
+			log_warn("folders: moving %s aside", nd.mbox);
+			return FOLDERS_ERR;
+		}
+	}
+	if (mkparents(nd.mbox) < 0) {
 		return errno == ENOTDIR || errno == EEXIST ? FOLDERS_CANNOT : FOLDERS_ERR;
 	}
-	if (parent_only) {
-		return mkdir(mbox, 0700) == 0 ? FOLDERS_OK : errno == ENOTDIR ? FOLDERS_CANNOT :
-		    FOLDERS_ERR;
-	}
-	fd = open(mbox, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = open(nd.mbox, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		/* ENOTDIR: a level above is an mbox file, which cannot hold children */
-		return errno == EEXIST ? FOLDERS_EXISTS : errno == ENOTDIR ? FOLDERS_CANNOT :
-		    FOLDERS_ERR;
+		return errno == EEXIST ? FOLDERS_EXISTS : FOLDERS_ERR;
 	}
 	close(fd);
-	return fsync_parent(mbox) == 0 ? FOLDERS_OK : FOLDERS_ERR;
+	return fsync_parent(nd.mbox) == 0 ? FOLDERS_OK : FOLDERS_ERR;
 }
 
 static void
@@ -307,89 +330,201 @@ remove_side(const char *side)
 	}
 }
 
+/*
+ * RFC 3501 6.3.4: a folder's messages go; with children its name stays as \Noselect.
+ * A \Noselect name goes only when it has no children left.
+ */
 int
 folders_delete(const struct config *cfg, const char *user, const char *name)
 {
-	char mbox[PATH_LEN], side[PATH_LEN];
-	struct stat st;
-	int rc = name_paths(cfg, user, name, mbox, side);
+	struct node nd;
+	int rc = node_get(cfg, user, name, &nd);
 
 	if (rc != FOLDERS_OK) {
 		return rc;
 	}
-	if (lstat(mbox, &st) < 0) {
-		return errno == ENOENT ? FOLDERS_NONEXISTENT : FOLDERS_ERR;
+	if (!nd.has_mbox && !nd.has_kids) {
+		return FOLDERS_NONEXISTENT;
 	}
-	if (S_ISDIR(st.st_mode)) {
-		if (rmdir(mbox) < 0) {
-			return errno == ENOTEMPTY || errno == EEXIST ? FOLDERS_HASCHILDREN :
-			    FOLDERS_ERR;
+	if (nd.has_mbox) {
+		if (unlink(nd.mbox) < 0) {
+			log_warn("folders: deleting %s", nd.mbox);
+			return FOLDERS_ERR;
 		}
-		(void)rmdir(side);
-		return FOLDERS_OK;
+		remove_side(nd.side);
+	} else if (rmdir(nd.kids) < 0) {
+		return errno == ENOTEMPTY || errno == EEXIST ? FOLDERS_HASCHILDREN : FOLDERS_ERR;
 	}
-	if (unlink(mbox) < 0) {
-		return FOLDERS_ERR;
+	/* an empty children directory goes with the name */
+	if (nd.has_mbox && nd.has_kids) {
+		(void)rmdir(nd.kids);
 	}
-	remove_side(side);
-	(void)fsync_parent(mbox);
+	if (nd.has_side_kids) {
+		(void)rmdir(nd.side_kids);
+	}
+	(void)fsync_parent(nd.mbox);
 	return FOLDERS_OK;
 }
 
-/* Move from's side files (or side directory) to to's; missing ones are fine. */
-static void
-rename_side(const char *from, const char *to, int dir)
+/* rename(from, to) when from exists (a durable step); -1 on a real failure. */
+static int
+move_if(const char *from, const char *to)
+{
+	if (rename(from, to) == 0) {
+		idx_crash_point();
+		return 0;
+	}
+	if (errno == ENOENT) {
+		return 0;
+	}
+	log_warn("folders: renaming %s", from);
+	return -1;
+}
+
+/* Move from's side files to to's; missing ones are fine. */
+static int
+rename_side(const char *from, const char *to)
 {
 	char a[PATH_LEN], b[PATH_LEN];
 	size_t i;
 
-	if (mkparents(to) < 0) {
-		return;
-	}
-	if (dir) {
-		(void)rename(from, to);
-		return;
-	}
 	for (i = 0; i < SIDE_COUNT; i++) {
-		if (side_path(a, sizeof(a), from, (enum side_file)i) == 0 &&
-		    side_path(b, sizeof(b), to, (enum side_file)i) == 0) {
-			(void)rename(a, b);
+		if (side_path(a, sizeof(a), from, (enum side_file)i) < 0 ||
+		    side_path(b, sizeof(b), to, (enum side_file)i) < 0 || move_if(a, b) < 0) {
+			return -1;
 		}
 	}
+	return 0;
+}
+
+/*
+ * Move what is left of from to to: the mbox, the children directory, the side files,
+ * the side children directory, each in one rename, then the subscriptions of the
+ * subtree. Every step finds what an earlier, interrupted run already moved gone.
+ */
+static int
+rename_steps(const struct config *cfg, const char *user, const char *from, const char *to)
+{
+	struct node f, t;
+	int missing, rc;
+	char *text;
+
+	if (node_get(cfg, user, from, &f) != FOLDERS_OK ||
+	    node_get(cfg, user, to, &t) != FOLDERS_OK) {
+		return FOLDERS_CANNOT;
+	}
+	/* a folder made under the new name since an interrupted run is never overwritten */
+	if (f.has_mbox && t.has_mbox) {
+		return FOLDERS_EXISTS;
+	}
+	if (mkparents(t.mbox) < 0 || mkparents(t.side) < 0) {
+		/* a file where a directory level should be: nothing can go there */
+		return errno == ENOTDIR || errno == EEXIST ? FOLDERS_CANNOT : FOLDERS_ERR;
+	}
+	if ((f.has_mbox && move_if(f.mbox, t.mbox) < 0) ||
+	    (f.has_kids && move_if(f.kids, t.kids) < 0) || rename_side(f.side, t.side) < 0 ||
+	    (f.has_side_kids && move_if(f.side_kids, t.side_kids) < 0)) {
+		return FOLDERS_ERR;
+	}
+	(void)fsync_parent(t.mbox);
+	text = side_read(cfg, user, SUBS_NAME, &missing);
+	if (text == NULL) {
+		return FOLDERS_ERR;
+	}
+	rc = subs_edit(cfg, user, text, from, 1, to, NULL);
+	free(text);
+	return rc;
+}
+
+/* Remove the rename journal once its steps are all done. */
+static int
+journal_done(const struct config *cfg, const char *user)
+{
+	char path[PATH_LEN];
+
+	if (side_file(cfg, user, RENAME_NAME, path, sizeof(path)) < 0 ||
+	    (unlink(path) < 0 && errno != ENOENT)) {
+		return FOLDERS_ERR;
+	}
+	return FOLDERS_OK;
 }
 
 int
+folders_recover(const struct config *cfg, const char *user)
+{
+	char from[FOLDER_NAME_MAX], to[FOLDER_NAME_MAX];
+	int missing, rc = FOLDERS_CANNOT;
+	char *text = side_read(cfg, user, RENAME_NAME, &missing);
+	size_t a, b;
+
+	if (text == NULL) {
+		return FOLDERS_ERR;
+	}
+	if (missing) {
+		free(text);
+		return FOLDERS_OK;
+	}
+	a = strcspn(text, "\n");
+	b = text[a] == '\n' ? strcspn(text + a + 1, "\n") : 0;
+	if (a > 0 && b > 0 && a < sizeof(from) && b < sizeof(to) && text[a + 1 + b] == '\n') {
+		memcpy(from, text, a);
+		from[a] = '\0';
+		memcpy(to, text + a + 1, b);
+		to[b] = '\0';
+		log_info("folders: finishing RENAME %s %s for %s", from, to, user);
+		rc = rename_steps(cfg, user, from, to);
+	}
+	if (rc == FOLDERS_CANNOT || rc == FOLDERS_EXISTS) {
+		/* nothing more can be moved: what was moved stays, the rest keeps its name */
+		log_warnx("folders: dropping the rename journal of %s (%s)", user,
+		    rc == FOLDERS_EXISTS ? "the new name is taken" : "malformed");
+		rc = FOLDERS_OK;
+	}
+	free(text);
+	return rc == FOLDERS_OK ? journal_done(cfg, user) : rc;
+}
+
+/*
+ * A journal naming from and to is written first, so a crash at any step leaves a
+ * rename that the next login finishes (folders_recover), never half a subtree.
+ */
+int
 folders_rename(const struct config *cfg, const char *user, const char *from, const char *to)
 {
-	char fm[PATH_LEN], fs[PATH_LEN], tm[PATH_LEN], ts[PATH_LEN];
-	struct stat st;
-	int rc = name_paths(cfg, user, from, fm, fs);
+	char line[2 * FOLDER_NAME_MAX + 2];
+	struct node f, t;
+	size_t flen = strlen(from);
+	int rc = folders_recover(cfg, user);
 
 	if (rc == FOLDERS_OK) {
-		rc = name_paths(cfg, user, to, tm, ts);
+		rc = node_get(cfg, user, from, &f);
+	}
+	if (rc == FOLDERS_OK) {
+		rc = node_get(cfg, user, to, &t);
 	}
 	if (rc != FOLDERS_OK) {
 		return rc;
 	}
-	if (lstat(fm, &st) < 0) {
-		return errno == ENOENT ? FOLDERS_NONEXISTENT : FOLDERS_ERR;
+	if (!f.has_mbox && !f.has_kids) {
+		return FOLDERS_NONEXISTENT;
 	}
-	if (access(tm, F_OK) == 0) {
+	if (t.has_mbox || t.has_kids || access(t.mbox, F_OK) == 0) {
 		return FOLDERS_EXISTS;
 	}
 	/* a folder cannot move under itself */
-	if (strncmp(to, from, strlen(from)) == 0 && to[strlen(from)] == '/') {
+	if (strncmp(to, from, flen) == 0 && to[flen] == '/') {
 		return FOLDERS_CANNOT;
 	}
-	if (mkparents(tm) < 0) {
-		return errno == ENOTDIR ? FOLDERS_CANNOT : FOLDERS_ERR;
+	if (mkparents(t.mbox) < 0 || mkparents(t.side) < 0) {
+		return errno == ENOTDIR || errno == EEXIST ? FOLDERS_CANNOT : FOLDERS_ERR;
 	}
-	if (rename(fm, tm) < 0) {
+	rc = str_fmt(line, sizeof(line), "%s\n%s\n", from, to);
+	if (rc < 0 || side_write(cfg, user, RENAME_NAME, line, (size_t)rc) != FOLDERS_OK) {
 		return FOLDERS_ERR;
 	}
-	rename_side(fs, ts, S_ISDIR(st.st_mode));
-	(void)fsync_parent(tm);
-	return FOLDERS_OK;
+	idx_crash_point();
+	rc = rename_steps(cfg, user, from, to);
+	return rc == FOLDERS_OK ? journal_done(cfg, user) : rc;
 }
 
 int
@@ -401,7 +536,7 @@ folders_first_login(const struct config *cfg, const char *user)
 	size_t i, o = 0;
 	int missing, rc;
 
-	text = subs_read(cfg, user, &missing);
+	text = side_read(cfg, user, SUBS_NAME, &missing);
 	if (text == NULL || !missing) {
 		free(text);
 		return text == NULL ? FOLDERS_ERR : FOLDERS_OK;
@@ -428,7 +563,7 @@ folders_first_login(const struct config *cfg, const char *user)
 		o += n;
 		out[o++] = '\n';
 	}
-	rc = subs_write(cfg, user, out, o);
+	rc = side_write(cfg, user, SUBS_NAME, out, o);
 	free(out);
 	return rc;
 }
@@ -439,7 +574,6 @@ struct listing {
 	const struct config *cfg;
 	struct folder_ent *v;
 	size_t n, cap;
-	int skip_inbox_file;	/* <user>/INBOX is the INBOX mbox, not a folder */
 };
 
 static int
@@ -460,65 +594,200 @@ listing_add(struct listing *l, const char *name, unsigned attrs)
 	return FOLDERS_OK;
 }
 
-static int walk(struct listing *l, char *path, size_t plen, const char *prefix, int depth);
+/*
+ * One directory's entries, sorted by name, so that an mbox "A" and its children
+ * directory "A.sbd" find each other without a system call per name: d_type says what
+ * each entry is (lstat only where the file system does not tell).
+ */
+struct dir_list {
+	char *text;		/* per entry: its kind ('f' file, 'd' directory), name, NUL */
+	size_t used, room;
+	size_t *off;		/* where each entry starts in text */
+	const char **v;		/* the entries, sorted by name */
+	size_t n, cap;
+};
 
-/* One directory entry at path[0..plen) + "/" + d (name prefix + d). */
-static int
-walk_entry(struct listing *l, char *path, size_t plen, const char *prefix, const char *d,
-    int depth)
+static void
+dir_free(struct dir_list *dl)
 {
-	char name[FOLDER_NAME_MAX];
+	free(dl->text);
+	free(dl->off);
+	free(dl->v);
+}
+
+/* What directory entry de of path is: 'f', 'd', or 0 for anything else. */
+static char
+dir_kind_of(const struct dirent *de, char *path, size_t plen)
+{
 	struct stat st;
-	size_t dl = strlen(d);
-	int rc;
+	char kind = 0;
 
-	if (d[0] == '.' || side_is_dotlock(d, dl) ||
-	    (depth == 0 && str_ieq(d, "INBOX")) || plen + 1 + dl >= PATH_LEN ||
-	    str_fmt(name, sizeof(name), "%s%s", prefix, d) < 0) {
-		return FOLDERS_OK;
+	if (de->d_type == DT_REG || de->d_type == DT_DIR) {
+		return de->d_type == DT_REG ? 'f' : 'd';
 	}
-	path[plen] = '/';
-	memcpy(path + plen + 1, d, dl + 1);
-	if (lstat(path, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) {
-		path[plen] = '\0';
-		return FOLDERS_OK;
+	if (de->d_type != DT_UNKNOWN ||
+	    str_fmt(path + plen, PATH_LEN - plen, "/%s", de->d_name) < 0) {
+		return 0;
 	}
-	if (S_ISREG(st.st_mode)) {
-		path[plen] = '\0';
-		return listing_add(l, name, FOLDER_HASNOCHILDREN);
-	}
-	{
-		size_t before = l->n;
-		char sub[FOLDER_NAME_MAX];
-
-		rc = listing_add(l, name, FOLDER_NOSELECT);
-		if (rc == FOLDERS_OK && depth + 1 < FOLDER_DEPTH_MAX &&
-		    str_fmt(sub, sizeof(sub), "%s/", name) >= 0) {
-			rc = walk(l, path, plen + 1 + dl, sub, depth + 1);
-		}
-		if (rc == FOLDERS_OK && l->n > before) {
-			l->v[before].attrs |= l->n > before + 1 ? FOLDER_HASCHILDREN :
-			    FOLDER_HASNOCHILDREN;
-		}
+	if (lstat(path, &st) == 0) {
+		kind = S_ISREG(st.st_mode) ? 'f' : S_ISDIR(st.st_mode) ? 'd' : 0;
 	}
 	path[plen] = '\0';
-	return rc;
+	return kind;
 }
 
 static int
-walk(struct listing *l, char *path, size_t plen, const char *prefix, int depth)
+dir_cmp(const void *a, const void *b)
 {
-	struct dirent *de;
+	return strcmp(*(const char *const *)a + 1, *(const char *const *)b + 1);
+}
+
+/* Read the mail entries of directory path[0..plen) (not dot entries, not dotlocks). */
+static int
+dir_read(char *path, size_t plen, struct dir_list *dl)
+{
 	DIR *d = opendir(path);
+	struct dirent *de;
+	size_t i;
 	int rc = FOLDERS_OK;
 
 	if (d == NULL) {
 		return errno == ENOENT ? FOLDERS_OK : FOLDERS_ERR;
 	}
 	while (rc == FOLDERS_OK && (de = readdir(d)) != NULL) {
-		rc = walk_entry(l, path, plen, prefix, de->d_name, depth);
+		size_t len = strlen(de->d_name);
+		char kind;
+
+		if (de->d_name[0] == '.' || side_is_dotlock(de->d_name, len) ||
+		    (kind = dir_kind_of(de, path, plen)) == 0) {
+			continue;
+		}
+		if (array_grow(&dl->text, &dl->room, dl->used + len + 2, 1, 1024,
+		    (size_t)FOLDERS_MAX * FOLDER_NAME_MAX) < 0 ||
+		    array_grow(&dl->off, &dl->cap, dl->n + 1, sizeof(*dl->off), 32,
+		    FOLDERS_MAX) < 0) {
+			rc = errno == EFBIG ? FOLDERS_TOOMANY : FOLDERS_ERR;
+			break;
+		}
+		dl->off[dl->n++] = dl->used;
+		dl->text[dl->used] = kind;
+		memcpy(dl->text + dl->used + 1, de->d_name, len + 1);
+		dl->used += len + 2;
 	}
 	closedir(d);
+	if (rc == FOLDERS_OK && dl->n > 0 &&
+	    (dl->v = malloc(dl->n * sizeof(*dl->v))) == NULL) {
+		rc = FOLDERS_ERR;
+	}
+	for (i = 0; rc == FOLDERS_OK && i < dl->n; i++) {
+		dl->v[i] = dl->text + dl->off[i];
+	}
+	if (rc == FOLDERS_OK && dl->n > 0) {
+		qsort(dl->v, dl->n, sizeof(*dl->v), dir_cmp);
+	}
+	return rc;
+}
+
+/* The kind of entry name[0..len) + ext in dl, 0 when there is none. */
+static char
+dir_find(const struct dir_list *dl, const char *name, size_t len, const char *ext)
+{
+	char key[FOLDER_NAME_MAX + 8];
+	size_t lo = 0, hi = dl->n;
+
+	if (str_fmt(key, sizeof(key), "%.*s%s", (int)len, name, ext) < 0) {
+		return 0;
+	}
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(key, dl->v[mid] + 1);
+
+		if (c == 0) {
+			return dl->v[mid][0];
+		}
+		if (c < 0) {
+			hi = mid;
+		} else {
+			lo = mid + 1;
+		}
+	}
+	return 0;
+}
+
+static int walk(struct listing *l, char *path, size_t plen, const char *prefix, int depth);
+
+/*
+ * The children of entry i in directory dir of path[0..plen) (none when dir is NULL);
+ * entry i gets \HasChildren or \HasNoChildren.
+ */
+static int
+walk_kids(struct listing *l, size_t i, char *path, size_t plen, const char *dir, int depth)
+{
+	char sub[FOLDER_NAME_MAX];
+	size_t before = l->n;
+	int rc = FOLDERS_OK;
+
+	if (dir != NULL && depth < FOLDER_DEPTH_MAX &&
+	    str_fmt(sub, sizeof(sub), "%s/", l->v[i].name) >= 0 &&
+	    str_fmt(path + plen, PATH_LEN - plen, "/%s", dir) >= 0) {
+		rc = walk(l, path, strlen(path), sub, depth);
+	}
+	path[plen] = '\0';
+	l->v[i].attrs |= l->n > before ? FOLDER_HASCHILDREN : FOLDER_HASNOCHILDREN;
+	return rc;
+}
+
+/*
+ * Entry e (kind, name) of directory dl at path[0..plen): an mbox "A" is a folder
+ * (children in "A.sbd"); a directory "A.sbd" without "A", or a plain directory "A" of an
+ * older store without "A.sbd", is a \Noselect parent.
+ */
+static int
+walk_entry(struct listing *l, const struct dir_list *dl, const char *e, char *path,
+    size_t plen, const char *prefix, int depth)
+{
+	char name[FOLDER_NAME_MAX], kids[FOLDER_NAME_MAX + 8];
+	const char *d = e + 1;
+	size_t dlen = strlen(d), i = l->n;
+	int sbd = store_is_child_dir(d, dlen), rc;
+	size_t blen = sbd ? dlen - strlen(CHILD_DIR_EXT) : dlen;
+
+	if (str_fmt(name, sizeof(name), "%s%.*s", prefix, (int)blen, d) < 0 ||
+	    (depth == 0 && str_ieq(name, "INBOX")) || (e[0] == 'f' && sbd) ||
+	    (e[0] == 'd' && sbd && dir_find(dl, d, blen, "") == 'f') ||
+	    (e[0] == 'd' && !sbd && dir_find(dl, d, dlen, CHILD_DIR_EXT) == 'd')) {
+		return FOLDERS_OK;	/* INBOX (listed first), listed with its mbox, shadowed */
+	}
+	rc = listing_add(l, name, e[0] == 'f' ? 0 : FOLDER_NOSELECT);
+	if (rc != FOLDERS_OK || l->n == i) {
+		return rc;
+	}
+	if (e[0] == 'd') {
+		return walk_kids(l, i, path, plen, d, depth + 1);
+	}
+	return walk_kids(l, i, path, plen, dir_find(dl, d, dlen, CHILD_DIR_EXT) == 'd' &&
+	    str_fmt(kids, sizeof(kids), "%s%s", d, CHILD_DIR_EXT) >= 0 ? kids : NULL, depth + 1);
+}
+
+/* The folders in directory path[0..plen), named prefix + entry; at the top, INBOX's. */
+static int
+walk(struct listing *l, char *path, size_t plen, const char *prefix, int depth)
+{
+	struct dir_list dl;
+	size_t i;
+	int rc;
+
+	memset(&dl, 0, sizeof(dl));
+	rc = dir_read(path, plen, &dl);
+	if (rc == FOLDERS_OK && depth == 0) {
+		/* INBOX's children are in <user>/INBOX.sbd wherever the INBOX mbox is */
+		rc = walk_kids(l, 0, path, plen, dir_find(&dl, "INBOX", 5, CHILD_DIR_EXT) ==
+		    'd' ? "INBOX" CHILD_DIR_EXT : NULL, 1);
+	}
+	for (i = 0; rc == FOLDERS_OK && i < dl.n; i++) {
+		rc = walk_entry(l, &dl, dl.v[i], path, plen, prefix, depth);
+	}
+	dir_free(&dl);
 	return rc;
 }
 
@@ -547,7 +816,7 @@ static int
 mark_subscribed(struct listing *l, const char *user)
 {
 	int missing, rc = FOLDERS_OK;
-	char *text = subs_read(l->cfg, user, &missing);
+	char *text = side_read(l->cfg, user, SUBS_NAME, &missing);
 	const char *p;
 
 	if (text == NULL) {
@@ -565,8 +834,7 @@ mark_subscribed(struct listing *l, const char *user)
 			if (e != NULL) {
 				e->attrs |= FOLDER_SUBSCRIBED;
 			} else {
-				rc = listing_add(l, name, FOLDER_SUBSCRIBED | FOLDER_NONEXISTENT |
-				    FOLDER_NOSELECT);
+				rc = listing_add(l, name, FOLDER_SUBSCRIBED | FOLDER_NONEXISTENT);
 			}
 		}
 		p += len + (p[len] == '\n');
@@ -584,7 +852,7 @@ folders_list(const struct config *cfg, const char *user, struct folder_ent **out
 
 	memset(&l, 0, sizeof(l));
 	l.cfg = cfg;
-	rc = listing_add(&l, "INBOX", FOLDER_HASNOCHILDREN);
+	rc = listing_add(&l, "INBOX", 0);
 	if (rc == FOLDERS_OK && user_path(cfg, user, "", path, sizeof(path)) < 0) {
 		rc = FOLDERS_ERR;
 	}

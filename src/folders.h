@@ -15,7 +15,7 @@ enum folders_rc {
 	FOLDERS_ERR = -1,	/* I/O error, logged */
 	FOLDERS_EXISTS = -2,	/* the new name is taken */
 	FOLDERS_NONEXISTENT = -3,	/* no such folder */
-	FOLDERS_CANNOT = -4,	/* not allowed here (INBOX, under a folder, a reserved name) */
+	FOLDERS_CANNOT = -4,	/* not allowed here (INBOX, under itself, a reserved name) */
 	FOLDERS_HASCHILDREN = -5,	/* a \Noselect parent with children */
 	FOLDERS_TOOMANY = -6	/* the listing passed FOLDERS_MAX */
 };
@@ -39,13 +39,18 @@ struct folder_ent {
  */
 int folders_list(const struct config *cfg, const char *user, struct folder_ent **out,
     size_t *n);
-/* Create folder name (a trailing '/' makes only a parent); FOLDERS_EXISTS if taken. */
+/* Create folder name (it can take children, like every folder); FOLDERS_EXISTS if taken. */
 int folders_create(const struct config *cfg, const char *user, const char *name);
-/* Delete folder name with its side files; a parent only when it is empty. */
+/*
+ * Delete folder name's messages and side files; with children the name stays as a
+ * \Noselect parent, which goes once it has no children (RFC 3501 6.3.4).
+ */
 int folders_delete(const struct config *cfg, const char *user, const char *name);
-/* Rename from to (not INBOX: the caller moves INBOX's messages instead). */
+/* Rename from to with its subtree (not INBOX: the caller moves INBOX's messages instead). */
 int folders_rename(const struct config *cfg, const char *user, const char *from,
     const char *to);
+/* Finish a RENAME that a crash interrupted (at login). */
+int folders_recover(const struct config *cfg, const char *user);
 /* Add (on = 1) or remove name from the subscription list. */
 int folders_subscribe(const struct config *cfg, const char *user, const char *name, int on);
 /* At the first login (no subscription file yet): make and subscribe the special-use folders. */

@@ -119,6 +119,7 @@ logged_in(struct imap *s, const struct auth_user *au)
 		log_warnx("imap: no side directory for %s", s->user);
 		return imap_fail(s, IMAP_NO, "[UNAVAILABLE] mail directory unusable");
 	}
+	(void)folders_recover(s->cfg, s->user);
 	(void)folders_first_login(s->cfg, s->user);
 	s->state = IMAP_ST_AUTH;
 	io_set_timeout(s->io, IMAP_AUTOLOGOUT);
@@ -382,6 +383,16 @@ cmd_check(struct imap *s)
 
 /* ---- CREATE, DELETE, RENAME, SUBSCRIBE ---- */
 
+/* Is this session's selected folder name or one below it (which RENAME would move)? */
+static int
+selected_within(const struct imap *s, const char *name)
+{
+	size_t n = strlen(name);
+
+	return s->state == IMAP_ST_SELECTED && strncmp(s->mbox_name, name, n) == 0 &&
+	    (s->mbox_name[n] == '\0' || s->mbox_name[n] == '/');
+}
+
 static int
 cmd_create(struct imap *s)
 {
@@ -463,7 +474,7 @@ cmd_rename(struct imap *s)
 	if (strcmp(s->args.mbox, "INBOX") == 0) {
 		return rename_inbox(s);
 	}
-	if (s->state == IMAP_ST_SELECTED && strcmp(s->args.mbox, s->mbox_name) == 0) {
+	if (selected_within(s, s->args.mbox)) {
 		return imap_fail(s, IMAP_NO, "[INUSE] mailbox is selected, close it first");
 	}
 	rc = folders_rename(s->cfg, s->user, s->args.mbox, s->args.mbox2);
@@ -560,23 +571,9 @@ list_matches(const struct imap_list_args *la, const char *name)
 	size_t k;
 
 	for (k = 0; k < la->npat; k++) {
-		if (str_fmt(full, sizeof(full), "%s%s", la->ref.s != NULL ? la->ref.s : "",
-		    la->pat[k].s) >= 0 && name_matches(full, name)) {
-			return 1;
-		}
-	}
-	return 0;
-}
-
-/* Is some folder below v[i] subscribed (CHILDINFO, RFC 5258 3.5)? */
-static int
-subscribed_child(const struct folder_ent *v, size_t n, size_t i)
-{
-	size_t len = strlen(v[i].name), k;
-
-	for (k = 0; k < n; k++) {
-		if ((v[k].attrs & FOLDER_SUBSCRIBED) && strncmp(v[k].name, v[i].name, len) == 0 &&
-		    v[k].name[len] == '/') {
+		if (la->ref.s != NULL && la->pat[k].s != NULL &&
+		    str_fmt(full, sizeof(full), "%s%s", la->ref.s, la->pat[k].s) >= 0 &&
+		    name_matches(full, name)) {
 			return 1;
 		}
 	}
@@ -584,19 +581,43 @@ subscribed_child(const struct folder_ent *v, size_t n, size_t i)
 }
 
 /*
- * Is v[i] selected by the LIST options and the patterns? *childinfo is set when it is
- * listed for a subscribed child (RECURSIVEMATCH).
+ * Is some folder below v[i] subscribed (CHILDINFO, RFC 5258 3.5)? With hidden: one that
+ * the patterns do not list themselves (LSUB's %, RFC 3501 6.3.9).
+ */
+static int
+subscribed_child(const struct imap_list_args *la, const struct folder_ent *v, size_t n,
+    size_t i, int hidden)
+{
+	size_t len = strlen(v[i].name), k;
+
+	for (k = 0; k < n; k++) {
+		if ((v[k].attrs & FOLDER_SUBSCRIBED) && strncmp(v[k].name, v[i].name, len) == 0 &&
+		    v[k].name[len] == '/' && !(hidden && list_matches(la, v[k].name))) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Is v[i] selected by the LIST options and the patterns? *parent is set when it is
+ * listed for a subscribed child: with CHILDINFO (RECURSIVEMATCH), or in LSUB as a
+ * \Noselect parent of a subscribed name that the pattern does not reach.
  */
 static int
 list_wanted(const struct imap_list_args *la, const struct folder_ent *v, size_t n, size_t i,
-    int lsub, int *childinfo)
+    int lsub, int *parent)
 {
 	const struct folder_ent *e = &v[i];
 	int subs_only = lsub || (la->sel & IMAP_LSEL_SUBSCRIBED);
 
-	*childinfo = !lsub && (la->sel & IMAP_LSEL_RECURSIVE) && subs_only &&
-	    subscribed_child(v, n, i);
-	if (subs_only && !(e->attrs & FOLDER_SUBSCRIBED) && !*childinfo) {
+	if (lsub) {
+		*parent = !(e->attrs & FOLDER_SUBSCRIBED) && subscribed_child(la, v, n, i, 1);
+	} else {
+		*parent = (la->sel & IMAP_LSEL_RECURSIVE) && subs_only &&
+		    subscribed_child(la, v, n, i, 0);
+	}
+	if (subs_only && !(e->attrs & FOLDER_SUBSCRIBED) && !*parent) {
 		return 0;
 	}
 	if (!subs_only && (e->attrs & FOLDER_NONEXISTENT)) {
@@ -609,15 +630,17 @@ list_wanted(const struct imap_list_args *la, const struct folder_ent *v, size_t 
 }
 
 static void
-list_line(struct imap *s, const struct folder_ent *e, int lsub, int childinfo)
+list_line(struct imap *s, const struct folder_ent *e, int lsub, int parent)
 {
 	const struct imap_list_args *la = &s->args.list;
 	const char *sp = "";
 
 	io_printf(s->io, "* %s (", lsub ? "LSUB" : "LIST");
 #define ATTR(cond, text) if (cond) { io_printf(s->io, "%s%s", sp, text); sp = " "; }
-	ATTR(e->attrs & FOLDER_NONEXISTENT, "\\NonExistent");
-	ATTR(e->attrs & FOLDER_NOSELECT, "\\Noselect");
+	/* \\NonExistent implies \\Noselect (RFC 5258 3.4); LSUB has only the latter */
+	ATTR(!lsub && (e->attrs & FOLDER_NONEXISTENT), "\\NonExistent");
+	ATTR((e->attrs & FOLDER_NOSELECT) ||
+	    (lsub && ((e->attrs & FOLDER_NONEXISTENT) || parent)), "\\Noselect");
 	ATTR(!lsub && (e->attrs & FOLDER_HASCHILDREN), "\\HasChildren");
 	ATTR(!lsub && (e->attrs & FOLDER_HASNOCHILDREN), "\\HasNoChildren");
 	ATTR(!lsub && (e->attrs & FOLDER_SUBSCRIBED) &&
@@ -626,7 +649,7 @@ list_line(struct imap *s, const struct folder_ent *e, int lsub, int childinfo)
 #undef ATTR
 	io_puts(s->io, ") \"/\" ");
 	imap_put_mailbox(s->io, e->name, s->utf8);
-	io_puts(s->io, childinfo ? " (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n" : "\r\n");
+	io_puts(s->io, !lsub && parent ? " (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n" : "\r\n");
 }
 
 static int
@@ -637,7 +660,7 @@ do_list(struct imap *s, int lsub)
 	size_t n, i;
 	int rc;
 
-	if (la->npat == 1 && la->pat[0].len == 0 && !la->extended) {
+	if (la->npat == 1 && la->pat[0].s != NULL && la->pat[0].len == 0 && !la->extended) {
 		/* the hierarchy delimiter and root (RFC 3501 6.3.8) */
 		io_printf(s->io, "* %s (\\Noselect) \"/\" \"\"\r\n", lsub ? "LSUB" : "LIST");
 		return IMAP_OK;
@@ -647,12 +670,12 @@ do_list(struct imap *s, int lsub)
 		return folders_fail(s, rc);
 	}
 	for (i = 0; i < n; i++) {
-		int childinfo;
+		int parent;
 
-		if (!list_wanted(la, v, n, i, lsub, &childinfo)) {
+		if (!list_wanted(la, v, n, i, lsub, &parent)) {
 			continue;
 		}
-		list_line(s, &v[i], lsub, childinfo);
+		list_line(s, &v[i], lsub, parent);
 		if (!lsub && (la->ret & IMAP_LRET_STATUS) &&
 		    !(v[i].attrs & (FOLDER_NOSELECT | FOLDER_NONEXISTENT))) {
 			(void)status_of(s, v[i].name, la->status);

@@ -728,7 +728,10 @@ p_mailbox(struct imap_cmd *c, int utf8, const char **out, struct imap_err *err)
 	return IMAP_OK;
 }
 
-/* A LIST reference or pattern: decoded to UTF-8, wildcards kept, not otherwise checked. */
+/*
+ * A LIST reference or pattern: decoded to UTF-8, wildcards kept, not otherwise checked;
+ * s is NULL for one that is not modified UTF-7 (it names nothing).
+ */
 static int
 p_list_name(struct imap_cmd *c, int utf8, int (*ok)(int), struct imap_str *out,
     struct imap_err *err)
@@ -755,8 +758,10 @@ p_list_name(struct imap_cmd *c, int utf8, int (*ok)(int), struct imap_str *out,
 		return p_toobig(err);
 	}
 	if (mutf7_decode(raw.s, raw.len, name, cap) < 0) {
-		set_text(err, "Mailbox pattern is not modified UTF-7");
-		return IMAP_BAD;
+		/* no mailbox name encodes to it: valid syntax that matches nothing */
+		out->s = NULL;
+		out->len = 0;
+		return IMAP_OK;
 	}
 	out->s = name;
 	out->len = strlen(name);
@@ -1213,8 +1218,8 @@ imap_parse_list(struct imap_cmd *c, int utf8, struct imap_args *a, struct imap_e
 	    (rc = p_sp(c, err)) != IMAP_OK)) {
 		return rc;
 	}
-	/* RFC 5258: RECURSIVEMATCH only modifies another selection option. */
-	if (l->sel == IMAP_LSEL_RECURSIVE) {
+	/* RFC 5258 3: RECURSIVEMATCH only modifies another selection option (not REMOTE). */
+	if ((l->sel & ~IMAP_LSEL_REMOTE) == IMAP_LSEL_RECURSIVE) {
 		set_text(err, "RECURSIVEMATCH needs another selection option");
 		return IMAP_BAD;
 	}

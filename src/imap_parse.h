@@ -189,8 +189,10 @@ struct imap_list_args {
 	int extended;			/* selection or return options were given */
 	unsigned sel, ret;		/* IMAP_LSEL_*, IMAP_LRET_* */
 	unsigned status;		/* IMAP_ST_* for RETURN (STATUS (...)) */
-	struct imap_str ref;		/* reference, UTF-8 (decoded from modified UTF-7) */
-	const struct imap_str *pat;	/* patterns, UTF-8, wildcards kept */
+	/* reference and patterns, UTF-8 (decoded from modified UTF-7), wildcards kept;
+	 * s is NULL for one that was not modified UTF-7 and so matches no name */
+	struct imap_str ref;
+	const struct imap_str *pat;
 	size_t npat;
 };
 

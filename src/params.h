@@ -36,6 +36,9 @@
 #define DEF_RUN_USER		"mail"
 /* Side files live beside the mail, on the same file system (rename atomicity). */
 #define SIDE_DIR_NAME		".mailnook"
+/* The children of folder "A" live in the directory "A.sbd" beside the mbox "A" (the
+ * layout Thunderbird uses for its local mbox folders); a name level may not end so. */
+#define CHILD_DIR_EXT		".sbd"
 
 /* IMAP special-use folders (RFC 6154) made at a user's first login; names as most clients expect. */
 #define DEF_FOLDER_SENT		"Sent"

@@ -24,7 +24,19 @@
 
 /* ---- paths ---- */
 
-/* A folder name is components separated by '/', none empty, ".", ".." or the side dir. */
+int
+store_is_child_dir(const char *name, size_t len)
+{
+	size_t k = strlen(CHILD_DIR_EXT);
+
+	return len > k && memcmp(name + len - k, CHILD_DIR_EXT, k) == 0;
+}
+
+/*
+ * A folder name is components separated by '/', none empty, ".", "..", the side dir, or
+ * ending in the children-directory suffix or the dotlock suffix (both would be read
+ * back as something else).
+ */
 static int
 folder_ok(const char *folder)
 {
@@ -34,7 +46,8 @@ folder_ok(const char *folder)
 		size_t n = strcspn(p, "/");
 
 		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && memcmp(p, "..", 2) == 0) ||
-		    (n == strlen(SIDE_DIR_NAME) && memcmp(p, SIDE_DIR_NAME, n) == 0)) {
+		    (n == strlen(SIDE_DIR_NAME) && memcmp(p, SIDE_DIR_NAME, n) == 0) ||
+		    store_is_child_dir(p, n) || side_is_dotlock(p, n)) {
 			return 0;
 		}
 		p += n;
@@ -49,24 +62,69 @@ folder_ok(const char *folder)
 }
 
 int
+store_child_dir(const char *base, char *buf, size_t cap, int legacy_ok)
+{
+	struct stat st;
+
+	if (str_fmt(buf, cap, "%s%s", base, CHILD_DIR_EXT) < 0) {
+		return -1;
+	}
+	if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode)) {
+		return 1;
+	}
+	if (legacy_ok && stat(base, &st) == 0 && S_ISDIR(st.st_mode)) {
+		(void)str_copy(buf, cap, base);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * buf = top + "/" + folder with every level above the last one a children directory
+ * (store_child_dir). legacy_top: the first level may be a plain directory too.
+ */
+static int
+tree_path(char *buf, size_t cap, const char *top, const char *folder, int legacy_top)
+{
+	char base[PATH_LEN];
+	const char *p = folder, *slash;
+	size_t n;
+
+	if (str_copy(buf, cap, top) < 0) {
+		return -1;
+	}
+	for (; (slash = strchr(p, '/')) != NULL; p = slash + 1) {
+		if (str_fmt(base, sizeof(base), "%s/%.*s", buf, (int)(slash - p), p) < 0 ||
+		    store_child_dir(base, buf, cap, legacy_top || p != folder) < 0) {
+			return -1;
+		}
+	}
+	n = strlen(buf);
+	return str_fmt(buf + n, cap - n, "/%s", p) < 0 ? -1 : 0;
+}
+
+int
 store_paths(const struct config *cfg, const char *user, const char *folder,
     char *mbox, size_t mbox_cap, char *side, size_t side_cap)
 {
-	char dir[PATH_LEN];
+	char dir[PATH_LEN], sdir[PATH_LEN];
 	int inbox = str_ieq(folder, "INBOX");
 
-	if (!folder_ok(folder) || config_user_dir(cfg, user, dir, sizeof(dir)) < 0) {
+	if (!folder_ok(folder) || config_user_dir(cfg, user, dir, sizeof(dir)) < 0 ||
+	    str_fmt(sdir, sizeof(sdir), "%s/%s", dir, SIDE_DIR_NAME) < 0) {
 		return -1;
 	}
 	if (inbox) {
 		if (config_inbox_path(cfg, user, mbox, mbox_cap) < 0 ||
-		    str_fmt(side, side_cap, "%s/%s/INBOX", dir, SIDE_DIR_NAME) < 0) {
+		    str_fmt(side, side_cap, "%s/INBOX", sdir) < 0) {
 			return -1;
 		}
 		return 0;
 	}
-	if (str_fmt(mbox, mbox_cap, "%s/%s", dir, folder) < 0 ||
-	    str_fmt(side, side_cap, "%s/%s/%s", dir, SIDE_DIR_NAME, folder) < 0) {
+	/* a plain directory INBOX is never INBOX's children: it is the broken INBOX that
+	 * `check --repair` mends; side files have no such trap */
+	if (tree_path(mbox, mbox_cap, dir, folder, strncmp(folder, "INBOX/", 6) != 0) < 0 ||
+	    tree_path(side, side_cap, sdir, folder, 1) < 0) {
 		return -1;
 	}
 	return 0;

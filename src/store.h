@@ -58,6 +58,15 @@ struct store_folder {
 	char side_base[PATH_LEN];	/* side files are side_base + ".idx" etc. */
 };
 
+/* 1 when a name level (or file name) name[0..len) ends in CHILD_DIR_EXT. */
+int store_is_child_dir(const char *name, size_t len);
+/*
+ * The directory holding the children of the folder whose mbox (or side base) is base:
+ * base + CHILD_DIR_EXT, or with legacy_ok the plain directory base that stores written
+ * before folders held both kept. 1 and buf set when it exists; 0 with buf = the
+ * CHILD_DIR_EXT form when not; -1 if the path does not fit.
+ */
+int store_child_dir(const char *base, char *buf, size_t cap, int legacy_ok);
 /*
  * mbox path and side-file base of folder ("INBOX" or a validated name like "Work/Q1")
  * of user. -1 if a path does not fit.

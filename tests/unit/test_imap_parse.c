@@ -418,7 +418,10 @@ test_list(void)
 	    l->ret == IMAP_LRET_SPECIALUSE, "RETURN without selection");
 	CHECK(parse("a LSUB \"\" (a b)\r\n", imap_parse_list) == IMAP_BAD, "LSUB takes one pattern");
 	CHECK(parse("a LSUB \"\" *\r\n", imap_parse_list) == IMAP_OK, "LSUB");
-	CHECK(parse("a LIST \"\" &AOQ\r\n", imap_parse_list) == IMAP_BAD, "broken modified UTF-7");
+	CHECK(parse("a LIST \"\" &AOQ\r\n", imap_parse_list) == IMAP_OK && l->npat == 1 &&
+	    l->pat[0].s == NULL, "broken modified UTF-7: a pattern that matches nothing");
+	CHECK(parse("a LIST (RECURSIVEMATCH REMOTE) \"\" \"\"\r\n", imap_parse_list) ==
+	    IMAP_BAD, "RECURSIVEMATCH with only REMOTE");
 }
 
 static void

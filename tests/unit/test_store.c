@@ -756,8 +756,26 @@ test_paths(void)
 	memset(&cfg, 0, sizeof(cfg));
 	str_copy(cfg.mail_root, sizeof(cfg.mail_root), "/srv/mail");
 	CHECK(store_paths(&cfg, "bob", "Club/Q1", m, sizeof(m), s, sizeof(s)) == 0 &&
-	    strcmp(m, "/srv/mail/bob/Club/Q1") == 0 && strcmp(s, "/srv/mail/bob/.mailnook/Club/Q1") == 0,
-	    "folder paths");
+	    strcmp(m, "/srv/mail/bob/Club.sbd/Q1") == 0 &&
+	    strcmp(s, "/srv/mail/bob/.mailnook/Club.sbd/Q1") == 0, "folder paths");
+	CHECK(store_paths(&cfg, "bob", "INBOX/a/b", m, sizeof(m), s, sizeof(s)) == 0 &&
+	    strcmp(m, "/srv/mail/bob/INBOX.sbd/a.sbd/b") == 0, "INBOX children");
+	CHECK(store_paths(&cfg, "bob", "a.sbd", m, sizeof(m), s, sizeof(s)) < 0 &&
+	    store_paths(&cfg, "bob", "a.sbd/b", m, sizeof(m), s, sizeof(s)) < 0,
+	    "children-directory names refused");
+	/* a tree written before folders held both: plain directories are parents */
+	str_copy(cfg.mail_root, sizeof(cfg.mail_root), dir);
+	str_fmt(m, sizeof(m), "%s/old/Club", dir);
+	str_fmt(s, sizeof(s), "%s/old/.mailnook/Club", dir);
+	CHECK(mkdir_p(m, 0700) == 0 && mkdir_p(s, 0700) == 0, "old tree made");
+	CHECK(store_paths(&cfg, "old", "Club/Q1", m, sizeof(m), s, sizeof(s)) == 0 &&
+	    strcmp(m + strlen(dir), "/old/Club/Q1") == 0 &&
+	    strcmp(s + strlen(dir), "/old/.mailnook/Club/Q1") == 0, "old tree paths");
+	str_fmt(m, sizeof(m), "%s/old/INBOX", dir);
+	CHECK(mkdir_p(m, 0700) == 0 &&
+	    store_paths(&cfg, "old", "INBOX/x", m, sizeof(m), s, sizeof(s)) == 0 &&
+	    strcmp(m + strlen(dir), "/old/INBOX.sbd/x") == 0, "a directory INBOX is never a parent");
+	str_copy(cfg.mail_root, sizeof(cfg.mail_root), "/srv/mail");
 	CHECK(store_paths(&cfg, "bob", "inbox", m, sizeof(m), s, sizeof(s)) == 0 &&
 	    strcmp(s, "/srv/mail/bob/.mailnook/INBOX") == 0, "INBOX side base");
 	CHECK(store_paths(&cfg, "bob", "../x", m, sizeof(m), s, sizeof(s)) < 0 &&

@@ -440,7 +440,10 @@ test_folders(void)
 	    "special-use folders made");
 	CHECK(folders_create(&cfg, "u", "Sent") == FOLDERS_EXISTS, "CREATE existing: EXISTS");
 	CHECK(folders_create(&cfg, "u", "Work/2026") == FOLDERS_OK, "CREATE with a parent");
-	CHECK(folders_create(&cfg, "u", "Sent/x") == FOLDERS_CANNOT, "no children under an mbox");
+	CHECK(folders_create(&cfg, "u", "Sent/x") == FOLDERS_OK, "children under an mbox");
+	CHECK(folders_exists(&cfg, "u", "Sent") && folders_exists(&cfg, "u", "Sent/x"),
+	    "parent and child both folders");
+	CHECK(folders_create(&cfg, "u", "x.sbd") == FOLDERS_CANNOT, "no children-directory names");
 	CHECK(folders_create(&cfg, "u", "a/.mailnook/x") == FOLDERS_CANNOT, "no dot levels");
 	CHECK(folders_create(&cfg, "u", "x.lock") == FOLDERS_CANNOT, "no dotlock names");
 	CHECK(folders_create(&cfg, "u", "INBOX") == FOLDERS_EXISTS, "INBOX always exists");

@@ -84,11 +84,15 @@ imap_buf_nstring(struct imap_buf *b, const char *s, size_t n)
 		return imap_buf_add(b, s, n);
 	}
 	imap_buf_add(b, "\"", 1);
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '"' || s[i] == '\\') {
-			imap_buf_add(b, "\\", 1);
+	for (size_t i = 0, run = 0; i <= n; i++) {
+		if (i == n || s[i] == '"' || s[i] == '\\') {
+			/* the run before, then the quoting backslash */
+			imap_buf_add(b, s + run, i - run);
+			if (i < n) {
+				imap_buf_add(b, "\\", 1);
+			}
+			run = i;
 		}
-		imap_buf_add(b, s + i, 1);
 	}
 	return imap_buf_add(b, "\"", 1);
 }
@@ -107,13 +111,16 @@ struct imap_tok {
 	int type;
 	char c;			/* the special character */
 	size_t off, len;	/* word text in the scratch copy */
+	size_t coff, clen;	/* text of a comment right after the token (clen 0: none) */
 };
 
 struct imap_addrs {
 	struct imap_tok *t;
 	size_t n, i;
-	char *text;		/* unquoted words */
-	int any;		/* an address was written */
+	char *text;		/* unquoted words and comment texts */
+	imap_addr_fn fn;
+	void *ctx;
+	int rc;			/* the first nonzero return of fn */
 };
 
 /* Index just past the (nested) comment starting at v[j]. */
@@ -134,7 +141,38 @@ imap_skip_comment(const char *v, size_t len, size_t j)
 	return j + 1;
 }
 
-/* Split value v into words, quoted strings and specials; comments and blanks dropped. */
+/*
+ * Keep the text of the comment at v[j] (outer parentheses and quoting backslashes
+ * dropped) as the comment of the last token; the index after it.
+ */
+static size_t
+imap_comment(const char *v, size_t len, size_t j, struct imap_addrs *a, size_t *w)
+{
+	size_t end = imap_skip_comment(v, len, j), stop = end - 1 < len ? end - 1 : len;
+	struct imap_tok *t = a->n > 0 ? &a->t[a->n - 1] : NULL;
+
+	if (t == NULL || t->clen > 0) {
+		return end;	/* only the first comment after a token can be a name */
+	}
+	t->coff = *w;
+	for (j++; j < stop; j++) {
+		if (v[j] == '\\' && j + 1 < stop) {
+			j++;
+		}
+		a->text[(*w)++] = v[j];
+	}
+	t->clen = *w - t->coff;
+	return end;
+}
+
+/* The specials that separate the parts of an address (RFC 5322 3.2.3, less those of comments). */
+static int
+imap_addr_special(char c)
+{
+	return c == '<' || c == '>' || c == '@' || c == ',' || c == ';' || c == ':';
+}
+
+/* Split value v into words, quoted strings and specials; blanks dropped, comments noted. */
 static int
 imap_tokenize(const char *v, struct imap_addrs *a)
 {
@@ -150,7 +188,7 @@ imap_tokenize(const char *v, struct imap_addrs *a)
 		char c = v[j];
 
 		if (c == '(') {
-			j = imap_skip_comment(v, len, j);
+			j = imap_comment(v, len, j, a, &w);
 			continue;
 		}
 		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
@@ -158,7 +196,7 @@ imap_tokenize(const char *v, struct imap_addrs *a)
 			continue;
 		}
 		t->off = w;
-		if (strchr("<>@,;:", c) != NULL) {
+		if (imap_addr_special(c)) {
 			t->type = TK_SPECIAL;
 			t->c = c;
 			j++;
@@ -173,7 +211,8 @@ imap_tokenize(const char *v, struct imap_addrs *a)
 			j++;
 		} else {
 			t->type = TK_WORD;
-			for (; j < len && strchr("<>@,;:\"( \t\r\n", v[j]) == NULL; j++) {
+			for (; j < len && !imap_addr_special(v[j]) && v[j] != '"' && v[j] != '(' &&
+			    v[j] != ' ' && v[j] != '\t' && v[j] != '\r' && v[j] != '\n'; j++) {
 				a->text[w++] = v[j];
 			}
 		}
@@ -218,35 +257,23 @@ imap_join(const struct imap_addrs *a, size_t from, size_t to, const char *sep, c
 }
 
 static void
-imap_addr_out(struct imap_buf *b, const char *name, const char *adl, const char *mbox,
+imap_addr_out(struct imap_addrs *a, const char *name, const char *adl, const char *mbox,
     const char *host)
 {
-	imap_buf_add(b, "(", 1);
-	imap_buf_cstr(b, name != NULL && name[0] != '\0' ? name : NULL);
-	imap_buf_add(b, " ", 1);
-	imap_buf_cstr(b, adl != NULL && adl[0] != '\0' ? adl : NULL);
-	imap_buf_add(b, " ", 1);
-	imap_buf_cstr(b, mbox);
-	imap_buf_add(b, " ", 1);
-	imap_buf_cstr(b, host);
-	imap_buf_add(b, ")", 1);
-}
-
-static void
-imap_open_list(struct imap_buf *b, struct imap_addrs *a)
-{
-	if (!a->any) {
-		imap_buf_add(b, "(", 1);
-		a->any = 1;
+	if (a->rc == 0) {
+		a->rc = a->fn(a->ctx, name, adl, mbox, host);
 	}
 }
 
-/* Words [from, to) as local-part@domain (no '@': mailbox only, empty host). */
+/*
+ * Words [from, to) as local-part@domain (no '@': mailbox only, empty host). Without a
+ * name, the comment after the last word is one (the old form "user@host (Real Name)").
+ */
 static void
-imap_addr_spec(struct imap_buf *b, struct imap_addrs *a, size_t from, size_t to,
-    const char *name, const char *adl)
+imap_addr_spec(struct imap_addrs *a, size_t from, size_t to, const char *name,
+    const char *adl)
 {
-	char local[MIME_FIELD_MAX / 4], host[MIME_FIELD_MAX / 4];
+	char local[MIME_FIELD_MAX / 4], host[MIME_FIELD_MAX / 4], cmt[MIME_FIELD_MAX / 4];
 	size_t at = from;
 
 	while (at < to && !imap_is(a, at, '@')) {
@@ -254,16 +281,23 @@ imap_addr_spec(struct imap_buf *b, struct imap_addrs *a, size_t from, size_t to,
 	}
 	imap_join(a, from, at, "", local, sizeof(local));
 	imap_join(a, at < to ? at + 1 : to, to, "", host, sizeof(host));
+	if (name == NULL && to > from && a->t[to - 1].clen > 0) {
+		size_t n = a->t[to - 1].clen < sizeof(cmt) ? a->t[to - 1].clen : sizeof(cmt) - 1;
+
+		memcpy(cmt, a->text + a->t[to - 1].coff, n);
+		cmt[n] = '\0';
+		name = cmt;
+	}
 	if (local[0] == '\0' && host[0] == '\0' && (name == NULL || name[0] == '\0')) {
 		return;
 	}
-	imap_open_list(b, a);
-	imap_addr_out(b, name, adl, local, host);
+	imap_addr_out(a, name != NULL && name[0] != '\0' ? name : NULL,
+	    adl != NULL && adl[0] != '\0' ? adl : NULL, local, host);
 }
 
 /* One mailbox or group member at a->i; stops at ',' ';' or the end. */
 static void
-imap_mailbox(struct imap_buf *b, struct imap_addrs *a, int in_group)
+imap_mailbox(struct imap_addrs *a, int in_group)
 {
 	char name[MIME_FIELD_MAX / 4], adl[256];
 	size_t s = a->i, j = a->i;
@@ -273,7 +307,7 @@ imap_mailbox(struct imap_buf *b, struct imap_addrs *a, int in_group)
 		j++;
 	}
 	if (!imap_is(a, j, '<')) {
-		imap_addr_spec(b, a, s, j, NULL, NULL);
+		imap_addr_spec(a, s, j, NULL, NULL);
 		a->i = j;
 		return;
 	}
@@ -288,7 +322,7 @@ imap_mailbox(struct imap_buf *b, struct imap_addrs *a, int in_group)
 		}
 		j++;
 	}
-	imap_addr_spec(b, a, s, j, name, adl);
+	imap_addr_spec(a, s, j, name, adl);
 	/* anything after '>' up to the next separator is junk */
 	while (j < a->n && !imap_is(a, j, ',') && !imap_is(a, j, ';')) {
 		j++;
@@ -310,53 +344,86 @@ imap_group_at(const struct imap_addrs *a, size_t *colon)
 }
 
 static void
-imap_group(struct imap_buf *b, struct imap_addrs *a, size_t colon)
+imap_group(struct imap_addrs *a, size_t colon)
 {
 	char name[MIME_FIELD_MAX / 4];
 
 	imap_join(a, a->i, colon, " ", name, sizeof(name));
-	imap_open_list(b, a);
-	imap_addr_out(b, NULL, NULL, name, NULL);
+	imap_addr_out(a, NULL, NULL, name, NULL);
 	a->i = colon + 1;
 	while (a->i < a->n && !imap_is(a, a->i, ';')) {
 		if (imap_is(a, a->i, ',')) {
 			a->i++;
 			continue;
 		}
-		imap_mailbox(b, a, 1);
+		imap_mailbox(a, 1);
 	}
 	a->i += a->i < a->n;
-	imap_addr_out(b, NULL, NULL, NULL, NULL);
+	imap_addr_out(a, NULL, NULL, NULL, NULL);
 }
 
-static int
-imap_addr_list(struct imap_buf *b, const char *v)
+int
+imap_addr_each(const char *v, imap_addr_fn fn, void *ctx)
 {
 	struct imap_addrs a;
 	int rc = 0;
 
 	memset(&a, 0, sizeof(a));
+	a.fn = fn;
+	a.ctx = ctx;
 	if (v != NULL && imap_tokenize(v, &a) != 0) {
 		rc = -1;
 	}
-	while (rc == 0 && a.i < a.n) {
+	while (rc == 0 && a.rc == 0 && a.i < a.n) {
 		size_t colon;
 
 		if (imap_is(&a, a.i, ',') || imap_is(&a, a.i, ';') || imap_is(&a, a.i, '>')) {
 			a.i++;
 		} else if (imap_group_at(&a, &colon)) {
-			imap_group(b, &a, colon);
+			imap_group(&a, colon);
 		} else {
-			imap_mailbox(b, &a, 0);
+			imap_mailbox(&a, 0);
 		}
 	}
 	free(a.t);
 	free(a.text);
-	if (rc != 0) {
+	return rc != 0 ? rc : a.rc;
+}
+
+struct imap_addr_wire {
+	struct imap_buf *b;
+	int any;		/* an address was written */
+};
+
+static int
+imap_addr_wire(void *ctx, const char *name, const char *adl, const char *mbox,
+    const char *host)
+{
+	struct imap_addr_wire *w = ctx;
+	struct imap_buf *b = w->b;
+
+	imap_buf_add(b, w->any ? "(" : "((", w->any ? 1 : 2);
+	w->any = 1;
+	imap_buf_cstr(b, name);
+	imap_buf_add(b, " ", 1);
+	imap_buf_cstr(b, adl);
+	imap_buf_add(b, " ", 1);
+	imap_buf_cstr(b, mbox);
+	imap_buf_add(b, " ", 1);
+	imap_buf_cstr(b, host);
+	return imap_buf_add(b, ")", 1) != 0 ? -1 : 0;
+}
+
+static int
+imap_addr_list(struct imap_buf *b, const char *v)
+{
+	struct imap_addr_wire w = { b, 0 };
+
+	if (imap_addr_each(v, imap_addr_wire, &w) != 0) {
 		b->err = 1;
 		return -1;
 	}
-	return imap_buf_str(b, a.any ? ")" : "NIL");
+	return imap_buf_str(b, w.any ? ")" : "NIL");
 }
 
 int

@@ -31,6 +31,17 @@ int imap_buf_nstring(struct imap_buf *b, const char *s, size_t n);
  * part): "(date subject from sender reply-to to cc bcc in-reply-to message-id)".
  * 0, or -1 (b->err set).
  */
+/*
+ * Each address of an RFC 5322 address list v (NULL: none), in order: fn gets the
+ * phrase (or the old-style trailing comment) as name, the source route, the local part
+ * and the domain, NULL where absent; a group opens with (NULL, NULL, name, NULL) and
+ * closes with all NULL (RFC 3501 7.4.2). fn's first nonzero return stops the walk and
+ * is returned; -1 if out of memory.
+ */
+typedef int (*imap_addr_fn)(void *ctx, const char *name, const char *adl, const char *mbox,
+    const char *host);
+int imap_addr_each(const char *v, imap_addr_fn fn, void *ctx);
+
 int imap_envelope(struct imap_buf *b, const struct mime_msg *m, uint16_t p);
 
 /*

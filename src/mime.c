@@ -5,6 +5,7 @@
  * Also BODY[section] resolution and byte-exact range and header-field copies.
  * Runs in the unprivileged session process.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -236,6 +237,17 @@ mime_param_find(const char *v, size_t i, const char *name, char *val, size_t vca
 	return k > 0;
 }
 
+int
+mime_field_lookup(const char *name, size_t n)
+{
+	for (int f = 0; f < MIME_F_COUNT; f++) {
+		if (strlen(mime_names[f]) == n && str_ieq_n(name, mime_names[f], n)) {
+			return f;
+		}
+	}
+	return -1;
+}
+
 /* ---- the part table ---- */
 
 const char *
@@ -278,10 +290,16 @@ mime_new_part(struct mime_msg *m, uint16_t parent, uint32_t hdr_off, uint16_t *o
 	return 0;
 }
 
+/*
+ * Keep v[0..n) as field f of part p; a value it already has (a repeated address field)
+ * is kept in front, joined with ", ".
+ */
 static int
 mime_keep(struct mime_msg *m, uint16_t p, int f, const char *v, size_t n)
 {
-	size_t need = m->arena_len + n + 1;
+	uint32_t old = m->parts[p].f[f];
+	size_t olen = old == 0 ? 0 : strlen(m->arena + old - 1) + 2;
+	size_t need = m->arena_len + olen + n + 1;
 
 	if (need > m->arena_cap) {
 		size_t cap = m->arena_cap == 0 ? 1024 : m->arena_cap;
@@ -304,10 +322,14 @@ mime_keep(struct mime_msg *m, uint16_t p, int f, const char *v, size_t n)
 		m->arena = na;
 		m->arena_cap = cap;
 	}
-	memcpy(m->arena + m->arena_len, v, n);
-	m->arena[m->arena_len + n] = '\0';
+	if (old != 0) {
+		memcpy(m->arena + m->arena_len, m->arena + old - 1, olen - 2);
+		memcpy(m->arena + m->arena_len + olen - 2, ", ", 2);
+	}
+	memcpy(m->arena + m->arena_len + olen, v, n);
+	m->arena[m->arena_len + olen + n] = '\0';
 	m->parts[p].f[f] = (uint32_t)m->arena_len + 1;
-	m->arena_len += n + 1;
+	m->arena_len += olen + n + 1;
 	return 0;
 }
 
@@ -347,7 +369,8 @@ mime_flush_field(struct mime_parser *ps)
 	int f = ps->fidx;
 
 	ps->fidx = -1;
-	if (f < 0 || ps->m->parts[ps->cur].f[f] != 0) {
+	if (f < 0 || (ps->m->parts[ps->cur].f[f] != 0 && f != MIME_F_TO && f != MIME_F_CC &&
+	    f != MIME_F_BCC)) {
 		return 0;	/* not kept, or a repeated field: the first one counts */
 	}
 	while (a < n && (ps->fld[a] == ' ' || ps->fld[a] == '\t')) {
@@ -399,14 +422,9 @@ mime_field_start(struct mime_parser *ps, const char *s, size_t len)
 			return -1;
 		}
 	}
-	ps->fidx = -1;
 	ps->flen = 0;
-	for (f = 0; f < last; f++) {
-		if (strlen(mime_names[f]) == nl && str_ieq_n(s, mime_names[f], nl)) {
-			ps->fidx = f;
-			break;
-		}
-	}
+	f = mime_field_lookup(s, nl);
+	ps->fidx = f < last ? f : -1;
 	mime_field_more(ps, colon + 1, len - (size_t)(colon + 1 - s));
 	return 0;
 }
@@ -699,17 +717,50 @@ mime_run(struct mime_parser *ps, struct mbox_reader *r, mime_line_fn hook, void 
 	return rc;
 }
 
+struct mime_parser *
+mime_parser_new(void)
+{
+	return malloc(sizeof(struct mime_parser));
+}
+
+void
+mime_parser_free(struct mime_parser *ps)
+{
+	free(ps);
+}
+
 int
 mime_parse(struct mime_msg *m, struct mbox_reader *r, mime_line_fn hook, void *ctx)
 {
-	struct mime_parser *ps;
-	uint16_t root;
+	struct mime_parser *ps = mime_parser_new();
 	int rc;
 
 	memset(m, 0, sizeof(*m));
-	ps = calloc(1, sizeof(*ps));
-	if (ps == NULL || mime_new_part(m, MIME_NONE, 0, &root) != 0) {
-		free(ps);
+	if (ps == NULL) {
+		return -1;
+	}
+	rc = mime_parse_with(ps, m, r, hook, ctx);
+	mime_parser_free(ps);
+	return rc;
+}
+
+int
+mime_parse_with(struct mime_parser *ps, struct mime_msg *m, struct mbox_reader *r,
+    mime_line_fn hook, void *ctx)
+{
+	struct mime_msg keep = *m;
+	uint16_t root;
+	int rc;
+
+	/* the tables of an earlier parse are used again */
+	memset(m, 0, sizeof(*m));
+	m->parts = keep.parts;
+	m->parts_cap = keep.parts_cap;
+	m->arena = keep.arena;
+	m->arena_cap = keep.arena_cap;
+	/* all but the field buffer: it is written before it is read */
+	memset(ps, 0, offsetof(struct mime_parser, fld));
+	if (mime_new_part(m, MIME_NONE, 0, &root) != 0) {
 		return -1;
 	}
 	ps->m = m;
@@ -731,7 +782,6 @@ mime_parse(struct mime_msg *m, struct mbox_reader *r, mime_line_fn hook, void *c
 		m->size = ps->pos;
 		m->lines = ps->lineno;
 	}
-	free(ps);
 	return rc;
 }
 

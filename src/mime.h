@@ -84,8 +84,24 @@ typedef int (*mime_line_fn)(void *ctx, const struct mime_msg *m, uint16_t part, 
  * or the hook's nonzero value when it stopped the parse (m is then incomplete).
  */
 int mime_parse(struct mime_msg *m, struct mbox_reader *r, mime_line_fn hook, void *ctx);
+
+/*
+ * The parser's working state (tens of KiB) for many parses in a row, so that a pass over
+ * a folder does not allocate and release it per message. NULL if out of memory.
+ */
+struct mime_parser;
+struct mime_parser *mime_parser_new(void);
+void mime_parser_free(struct mime_parser *ps);
+/*
+ * mime_parse using ps; m is zeroed or holds an earlier parse, whose tables are reused
+ * (mime_msg_free releases them after the last).
+ */
+int mime_parse_with(struct mime_parser *ps, struct mime_msg *m, struct mbox_reader *r,
+    mime_line_fn hook, void *ctx);
 /* Release what mime_parse allocated; m may be parsed again after. */
 void mime_msg_free(struct mime_msg *m);
+/* The enum mime_field of header name[0..n) (ASCII case-insensitive), -1 if not kept. */
+int mime_field_lookup(const char *name, size_t n);
 /* Value of field f of part p (unfolded, leading/trailing blanks cut), NULL if absent. */
 const char *mime_field(const struct mime_msg *m, uint16_t p, enum mime_field f);
 
@@ -124,6 +140,8 @@ struct mime_range {
 int mime_section(const struct mime_span *sp, uint16_t n, const uint32_t *path, size_t depth,
     enum mime_sect kind, struct mime_range *out);
 
+struct mime_walk;
+
 /* Output sink: nonzero return stops the copy and is returned. */
 typedef int (*mime_sink_fn)(void *ctx, const char *p, size_t n);
 
@@ -144,16 +162,22 @@ int mime_copy_fields(struct mbox_reader *r, struct mime_range hdr, const char *c
     size_t n, int not, mime_sink_fn sink, void *ctx);
 
 /*
- * SEARCH walker over one message (fresh reader): hdr is called for each field of the
+ * SEARCH walker over one message (fresh reader) with state w (mime_walk_new): hdr is called for each field of the
  * top-level header with its name and its unfolded value, RFC 2047 encoded words decoded
  * to UTF-8; text (may be NULL) with decoded lines of every text body and every enclosed
  * message header, content-transfer-encoding removed and ISO-8859-1/windows-1252/ASCII
  * turned into UTF-8 (other charsets as is), at most MIME_TEXT_LINE_MAX bytes a call.
  * Either callback returning nonzero stops the walk and is returned; 0 at end, -1 error.
+ * Without text the walk ends with MIME_WALK_DONE at the end of the top-level header.
  */
+#define MIME_WALK_DONE	2
 typedef int (*mime_hdr_fn)(void *ctx, const char *name, size_t nlen, const char *val,
     size_t vlen);
-int mime_search_walk(struct mbox_reader *r, mime_hdr_fn hdr, mime_sink_fn text, void *ctx);
+int mime_search_walk(struct mime_walk *w, struct mbox_reader *r, mime_hdr_fn hdr,
+    mime_sink_fn text, void *ctx);
+/* The walker's state, kept for a pass over many messages; NULL if out of memory. */
+struct mime_walk *mime_walk_new(void);
+void mime_walk_free(struct mime_walk *w);
 
 /*
  * Decode RFC 2047 encoded words in src[0..len) into dst (cap bytes, UTF-8 where the

@@ -348,6 +348,13 @@ test_words(void)
 	"Content-Transfer-Encoding: base64\n" \
 	"\n" \
 	"c2VjcmV0\n" \
+	"--zz\n" \
+	"Content-Type: message/rfc822\n" \
+	"Content-Disposition: attachment; filename=\"forwarded.eml\"\n" \
+	"\n" \
+	"Subject: inner subject\n" \
+	"\n" \
+	"inner body\n" \
 	"--zz--\n"
 
 static int
@@ -382,7 +389,7 @@ test_walk(void)
 	store_msg(WALK, strlen(WALK), &s);
 	mbox_reader_init(&r, s.fd, &s.e, 1);
 	out.n = 0;
-	CHECK(mime_search_walk(&r, walk_hdr, walk_text, &out) == 0, "walk: runs to the end");
+	CHECK(mime_search_walk(NULL, &r, walk_hdr, walk_text, &out) == 0, "walk: runs to the end");
 	CHECK(strstr(out.buf, "H:From=Andr\xc3\xa9 <a@example.org>\n") != NULL,
 	    "walk: Latin-1 encoded word in From");
 	CHECK(strstr(out.buf, "H:Subject=long folded \xc3\xa9l\xc3\xa9\n") != NULL,
@@ -392,10 +399,19 @@ test_walk(void)
 	CHECK(strstr(out.buf, "T:line one\nT:line two\n") != NULL, "walk: base64 text lines");
 	CHECK(strstr(out.buf, "secret") == NULL && strstr(out.buf, "c2VjcmV0") == NULL,
 	    "walk: non-text parts are not text");
-	CHECK(strstr(out.buf, "T:Content-Type: image/png\n") != NULL,
-	    "walk: part headers are searchable text");
+	CHECK(strstr(out.buf, "image/png") == NULL && strstr(out.buf, "forwarded.eml") == NULL &&
+	    strstr(out.buf, "Content-Transfer-Encoding") == NULL,
+	    "walk: MIME part headers are not text");
+	CHECK(strstr(out.buf, "T:Subject: inner subject\n") != NULL &&
+	    strstr(out.buf, "T:inner body\n") != NULL,
+	    "walk: an enclosed message's header and body are text");
 	mbox_reader_init(&r, s.fd, &s.e, 1);
-	CHECK(mime_search_walk(&r, NULL, walk_stop, NULL) == 7, "walk: a callback stops it");
+	out.n = 0;
+	CHECK(mime_search_walk(NULL, &r, walk_hdr, NULL, &out) == MIME_WALK_DONE &&
+	    strstr(out.buf, "H:Subject=long folded") != NULL,
+	    "walk: header fields only, it stops at the end of the header");
+	mbox_reader_init(&r, s.fd, &s.e, 1);
+	CHECK(mime_search_walk(NULL, &r, NULL, walk_stop, NULL) == 7, "walk: a callback stops it");
 	close(s.fd);
 }
 
@@ -445,7 +461,15 @@ test_addresses(void)
 		{ "undisclosed-recipients:;", "((NIL NIL \"undisclosed-recipients\" NIL)(NIL NIL NIL NIL))" },
 		{ "<@a.example,@b.example:c@d.example>",
 		    "((NIL \"@a.example,@b.example\" \"c\" \"d.example\"))" },
-		{ "a@b.example (Comment Name)", "((NIL NIL \"a\" \"b.example\"))" },
+		/* the old form: a comment after the address is the personal name */
+		{ "a@b.example (Comment Name)", "((\"Comment Name\" NIL \"a\" \"b.example\"))" },
+		{ "a@b.example (A \\(x\\)) (second), c@d.example (C)",
+		    "((\"A (x)\" NIL \"a\" \"b.example\")(\"C\" NIL \"c\" \"d.example\"))" },
+		{ "<user (comment)@ (comment) domain.org>", "((NIL NIL \"user\" \"domain.org\"))" },
+		{ "Name <n@x.example> (not a name)", "((\"Name\" NIL \"n\" \"x.example\"))" },
+		/* repeated To fields are one list */
+		{ "a@x.example\nTo: B <b@y.example>",
+		    "((NIL NIL \"a\" \"x.example\")(\"B\" NIL \"b\" \"y.example\"))" },
 		{ "\"q \\\" d\" <q@x.example>", "((\"q \\\" d\" NIL \"q\" \"x.example\"))" },
 		{ "Joe Q. Public <jqp@x.example>", "((\"Joe Q. Public\" NIL \"jqp\" \"x.example\"))" },
 		{ "localonly", "((NIL NIL \"localonly\" \"\"))" },

@@ -223,6 +223,108 @@ test_prune(void)
 	mime_cache_close(&b);
 }
 
+struct texts {
+	char buf[4096];
+	size_t n;
+};
+
+static int
+collect_text(void *ctx, const char *p, size_t n)
+{
+	struct texts *t = ctx;
+
+	if (t->n + n + 1 < sizeof(t->buf)) {
+		memcpy(t->buf + t->n, p, n);
+		t->n += n;
+		t->buf[t->n++] = '|';
+		t->buf[t->n] = '\0';
+	}
+	return 0;
+}
+
+/* The search fields of a record: decoded values, then each address parsed. */
+static void
+test_fields(void)
+{
+	static const char msg[] = "From: <user (comment)@ (comment) domain.org>\n"
+	    "To: a@x.example (Ann =?iso-8859-1?q?M=FCller?=)\nSubject: =?utf-8?b?SGVsbG8gw7w=?=\n"
+	    "Cc: c@y.example\nCc: Dee <d@z.example>\nDate: Sat, 28 Nov 2026 10:00:00 +0000\n\nb\n";
+	char path[PATH_LEN];
+	struct mbox_in in = { -1, msg, sizeof(msg) - 1 };
+	struct mbox_scan_stats st;
+	struct mbox_entry e;
+	struct mbox_reader r;
+	struct mime_cache a;
+	struct mime_cached mc;
+	struct texts t;
+	uint64_t written = 0;
+	int fd;
+
+	str_fmt(path, sizeof(path), "%s.one", side);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	in.fd = open("/dev/null", O_RDONLY);
+	nents = 0;
+	CHECK(fd >= 0 && mbox_write_message(fd, &in, "x", 0, 1 << 20, &written) == 0 &&
+	    mbox_scan(fd, 0, written, 1, collect, NULL, &st) == 0 && nents == 1, "one message");
+	close(in.fd);
+	e = ents[0];
+	mime_cache_open(&a, side, 11);
+	mbox_reader_init(&r, fd, &e, 1);
+	CHECK(mime_cache_put(&a, 1, mime_cache_key(&e), &r, &mc) == 0, "put");
+	mime_cache_close(&a);
+	mime_cache_open(&a, side, 11);
+	CHECK(mime_cache_get(&a, 1, mime_cache_key(&e), &mc) == 1, "reopened: a hit");
+	memset(&t, 0, sizeof(t));
+	mime_cached_field(&mc, MIME_F_FROM, collect_text, &t);
+	CHECK(strcmp(t.buf, "<user (comment)@ (comment) domain.org>|user@domain.org|") == 0,
+	    "From: the value, then the parsed address: %s", t.buf);
+	memset(&t, 0, sizeof(t));
+	mime_cached_field(&mc, MIME_F_TO, collect_text, &t);
+	CHECK(strcmp(t.buf, "a@x.example (Ann M\xc3\xbcller)|a@x.example|Ann M\xc3\xbcller|") == 0,
+	    "To: decoded, the trailing comment as the name: %s", t.buf);
+	memset(&t, 0, sizeof(t));
+	mime_cached_field(&mc, MIME_F_CC, collect_text, &t);
+	CHECK(strcmp(t.buf, "c@y.example, Dee <d@z.example>|c@y.example|d@z.example|Dee|") == 0,
+	    "Cc: repeated fields are one list: %s", t.buf);
+	memset(&t, 0, sizeof(t));
+	mime_cached_field(&mc, MIME_F_SUBJECT, collect_text, &t);
+	CHECK(strcmp(t.buf, "Hello \xc3\xbc|") == 0, "Subject: encoded words decoded: %s", t.buf);
+	memset(&t, 0, sizeof(t));
+	mime_cached_field(&mc, MIME_F_DATE, collect_text, &t);
+	mime_cached_field(&mc, MIME_F_BCC, collect_text, &t);
+	CHECK(strcmp(t.buf, "Sat, 28 Nov 2026 10:00:00 +0000|") == 0, "Date kept, no Bcc: %s",
+	    t.buf);
+	mime_cache_close(&a);
+	close(fd);
+	unlink(path);
+}
+
+/* A file of the first format is started afresh, never read as records. */
+static void
+test_old_version(void)
+{
+	unsigned char h[32], junk[64];
+	struct mime_cache a;
+	int fd = open(cpath, O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+	memset(h, 0, sizeof(h));
+	memcpy(h, "MNKMIME1", 8);
+	put_le32(h + 8, 1);
+	put_le32(h + 12, 12);
+	put_le32(h + 28, crc32c(0, h, 28));
+	memset(junk, 0x41, sizeof(junk));
+	CHECK(fd >= 0 && pwrite_all(fd, h, sizeof(h), 0) == 0 &&
+	    pwrite_all(fd, junk, sizeof(junk), sizeof(h)) == 0, "a version 1 file");
+	close(fd);
+	CHECK(mime_cache_open(&a, side, 12) == 0 && fsize() == 32 && a.nslot == 0,
+	    "version 1: started afresh");
+	fd = open(cpath, O_RDONLY);
+	CHECK(fd >= 0 && pread_full(fd, h, sizeof(h), 0) == 32 && get_le32(h + 8) == 2,
+	    "the new header says version 2");
+	close(fd);
+	mime_cache_close(&a);
+}
+
 static int64_t
 usec(void)
 {
@@ -288,6 +390,8 @@ main(void)
 	test_damage();
 	test_cost();
 	test_prune();
+	test_old_version();
+	test_fields();
 	unlink(cpath);
 	str_fmt(cpath, sizeof(cpath), "%s.mbox", side);
 	unlink(cpath);

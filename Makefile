@@ -42,7 +42,7 @@ LIBOBJS = $(filter-out $(B)/main.o,$(OBJS))
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
 
-.PHONY: all asan unit check run install clean bench fuzz
+.PHONY: all asan unit check run install clean bench fuzz layering
 
 all: mailnook
 
@@ -86,6 +86,10 @@ build/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.h $(FUZZ_LIBSRCS) src/*.h
 
 check:
 	tests/check.sh
+
+# Include cycles and store internals used outside the store (doc/architecture.md).
+layering:
+	python3 tests/layering.py
 
 run:
 	tests/demo.sh

@@ -744,11 +744,10 @@ mime_parse_with(struct mime_parser *ps, struct mime_msg *m, struct mbox_reader *
 	ps->in_hdr = 1;
 	ps->fidx = -1;
 	rc = mime_run(ps, r, hook, ctx);
-	if (rc == 0 && ps->nbnd > 0 && !ps->in_hdr) {
-		/* a missing close delimiter: the last line end is still the delimiter's */
-		rc = mime_close_to(ps, ps->bnd[ps->nbnd - 1].part,
-		    ps->pos - (ps->last_nl && ps->pos >= 2 ? 2 : 0), 1);
-	}
+	/*
+	 * Parts still open at the end close there: without a close delimiter the last line
+	 * end belongs to no delimiter, so the last part keeps it (RFC 2046 5.1.1).
+	 */
 	if (rc == 0 && (rc = mime_close_to(ps, 0, ps->pos, 0)) == 0) {
 		if (ps->in_hdr && (rc = mime_header_end(ps, ps->pos)) == 0) {
 			rc = mime_close_to(ps, 0, ps->pos, 0);

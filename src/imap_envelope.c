@@ -424,22 +424,104 @@ imap_envelope(struct imap_buf *b, const struct mime_msg *m, uint16_t p)
 
 /* ---- BODYSTRUCTURE ---- */
 
-/* "(name value ...)" of the parameters of v from i, or NIL. */
+/*
+ * Is there a parameter in v between from and to named name (ext: name with an RFC 2231
+ * suffix, the form "name*..."; else exactly name)?
+ */
+static int
+imap_param_in(const char *v, size_t from, size_t to, const char *name, int ext)
+{
+	char n[80], val[8];
+	size_t l = strlen(name);
+
+	while (from < to && mime_param_next(v, &from, n, sizeof(n), val, sizeof(val)) == 1) {
+		if (strncmp(n, name, l) == 0 && (ext ? n[l] == '*' : n[l] == '\0')) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * An RFC 2231 value as IMAP sends parameters: ASCII as is, other bytes as an RFC 2047
+ * encoded word in the declared charset (UTF-8 when none is), which clients decode.
+ */
+static void
+imap_2231_value(struct imap_buf *b, const char *val, const char *cs)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct imap_buf w;
+	size_t i;
+
+	for (i = 0; val[i] != '\0' && (unsigned char)val[i] < 0x80; i++) {
+	}
+	if (val[i] == '\0') {
+		imap_buf_cstr(b, val);
+		return;
+	}
+	imap_buf_init(&w, MIME_FIELD_MAX);
+	imap_buf_add(&w, "=?", 2);
+	imap_buf_add(&w, cs[0] != '\0' ? cs : "utf-8", strlen(cs[0] != '\0' ? cs : "utf-8"));
+	imap_buf_add(&w, "?Q?", 3);
+	for (i = 0; val[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)val[i];
+		char q[3] = { '=', hex[c >> 4], hex[c & 15] };
+
+		if ((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
+		    c == '.' || c == '-') {
+			imap_buf_add(&w, val + i, 1);
+		} else {
+			imap_buf_add(&w, q, 3);
+		}
+	}
+	imap_buf_add(&w, "?=", 2);
+	if (w.err) {
+		imap_buf_cstr(b, val);
+	} else {
+		imap_buf_nstring(b, w.p, w.len);
+	}
+	imap_buf_free(&w);
+}
+
+/*
+ * "(name value ...)" of the parameters of v from i, or NIL. RFC 2231 pieces (name*0*,
+ * name*1...) become one name with its value decoded; a text part without a charset
+ * says us-ascii, its default (RFC 2045 5.2).
+ */
 static void
 imap_params(struct imap_buf *b, const char *v, size_t i, int charset_default)
 {
-	char name[80], val[MIME_FIELD_MAX / 4];
-	int any = 0;
+	char name[80], val[MIME_FIELD_MAX / 4], cs[48];
+	size_t start = i, at = i;
+	int any = 0, charset = 0;
 
 	while (v != NULL && mime_param_next(v, &i, name, sizeof(name), val, sizeof(val)) == 1) {
+		char *star = strchr(name, '*');
+
+		if (star != NULL) {
+			*star = '\0';
+			/* once, at its first piece, and not at all beside a plain one */
+			if (imap_param_in(v, start, at, name, 1) ||
+			    imap_param_in(v, start, strlen(v), name, 0) ||
+			    !mime_param_2231(v, start, name, val, sizeof(val), cs, sizeof(cs))) {
+				at = i;
+				continue;
+			}
+		}
+		at = i;
 		imap_buf_add(b, any ? " " : "(", 1);
 		imap_buf_cstr(b, name);
 		imap_buf_add(b, " ", 1);
-		imap_buf_cstr(b, val);
+		if (star != NULL) {
+			imap_2231_value(b, val, cs);
+		} else {
+			imap_buf_cstr(b, val);
+		}
 		any = 1;
+		charset |= strcmp(name, "charset") == 0;
 	}
-	if (!any && charset_default) {
-		imap_buf_str(b, "(\"charset\" \"us-ascii\")");
+	if (charset_default && !charset) {
+		imap_buf_str(b, any ? " \"charset\" \"us-ascii\")" : "(\"charset\" \"us-ascii\")");
 	} else {
 		imap_buf_str(b, any ? ")" : "NIL");
 	}
@@ -576,7 +658,7 @@ imap_basic(struct imap_buf *b, const struct mime_msg *m, uint16_t p, int ext)
 	imap_buf_add(b, " ", 1);
 	imap_buf_cstr(b, sub);
 	imap_buf_add(b, " ", 1);
-	imap_params(b, ct, i, ct == NULL && strcmp(type, "text") == 0);
+	imap_params(b, ct, i, strcmp(type, "text") == 0);
 	imap_buf_add(b, " ", 1);
 	imap_buf_cstr(b, mime_field(m, p, MIME_F_CID));
 	imap_buf_add(b, " ", 1);

@@ -164,17 +164,25 @@ mime_param_next(const char *v, size_t *i, char *name, size_t ncap, char *val, si
 	}
 }
 
-/* Append an RFC 2231 extended value (charset'language'%XX...) or a plain piece to out. */
+/*
+ * Append an RFC 2231 extended value (charset'language'%XX...) or a plain piece to out;
+ * the charset of a first piece goes to cs (cscap bytes, may be 0).
+ */
 static void
-mime_2231_piece(const char *v, int ext, char *out, size_t cap, size_t *n)
+mime_2231_piece(const char *v, int ext, char *out, size_t cap, size_t *n, char *cs,
+    size_t cscap)
 {
 	static const char hex[] = "0123456789abcdef";
 
 	if (ext) {
-		const char *q = strchr(v, '\'');
+		const char *q = strchr(v, '\''), *l;
 
-		if (*n == 0 && q != NULL && (q = strchr(q + 1, '\'')) != NULL) {
-			v = q + 1;	/* charset and language only lead the first piece */
+		if (*n == 0 && q != NULL && (l = strchr(q + 1, '\'')) != NULL) {
+			if (cscap > 0 && (size_t)(q - v) < cscap) {
+				memcpy(cs, v, (size_t)(q - v));
+				cs[q - v] = '\0';
+			}
+			v = l + 1;	/* charset and language only lead the first piece */
 		}
 	}
 	for (; *v != '\0'; v++) {
@@ -215,27 +223,41 @@ mime_2231_name(const char *n, const char *name, unsigned k, int *ext)
 }
 
 int
-mime_param_find(const char *v, size_t i, const char *name, char *val, size_t vcap)
+mime_param_2231(const char *v, size_t i, const char *name, char *val, size_t vcap, char *cs,
+    size_t cscap)
 {
 	char n[80], piece[MIME_BOUNDARY_MAX * 2];
 	size_t start = i, got = 0;
 	unsigned k = 0;
 	int ext;
 
-	while (mime_param_next(v, &i, n, sizeof(n), val, vcap) == 1) {
-		if (strcmp(n, name) == 0) {
-			return 1;
-		}
+	if (cscap > 0) {
+		cs[0] = '\0';
 	}
-	/* RFC 2231: name*=, or name*0, name*1*, ... in order */
-	for (i = start; mime_param_next(v, &i, n, sizeof(n), piece, sizeof(piece)) == 1;) {
+	val[0] = '\0';
+	/* name*=, or name*0, name*1*, ... in order */
+	while (mime_param_next(v, &i, n, sizeof(n), piece, sizeof(piece)) == 1) {
 		if (k < 64 && mime_2231_name(n, name, k, &ext)) {
-			mime_2231_piece(piece, ext, val, vcap, &got);
+			mime_2231_piece(piece, ext, val, vcap, &got, cs, cscap);
 			k++;
 			i = start;	/* pieces may come in any order */
 		}
 	}
 	return k > 0;
+}
+
+int
+mime_param_find(const char *v, size_t i, const char *name, char *val, size_t vcap)
+{
+	char n[80];
+	size_t start = i;
+
+	while (mime_param_next(v, &i, n, sizeof(n), val, vcap) == 1) {
+		if (strcmp(n, name) == 0) {
+			return 1;
+		}
+	}
+	return mime_param_2231(v, start, name, val, vcap, NULL, 0);
 }
 
 int
@@ -886,7 +908,7 @@ mime_copy_fields(struct mbox_reader *r, struct mime_range hdr, const char *const
 	uint32_t pos = 0, end = hdr.off + hdr.len;
 	const char *s;
 	size_t len;
-	int partial, nl, rc = 0, keep = 0, cont = 0;
+	int partial, nl, rc = 0, keep = 0, cont = 0, blank = 0;
 
 	while (pos < end && (rc = mbox_reader_next(r, &s, &len, &partial, &nl)) == 1) {
 		if (pos >= hdr.off) {
@@ -894,6 +916,7 @@ mime_copy_fields(struct mbox_reader *r, struct mime_range hdr, const char *const
 				keep = mime_named(s, len, names, n) != not;
 			}
 			if (!cont && (len == 0 || (len == 1 && s[0] == '\r'))) {
+				blank = 1;
 				break;	/* the blank line: ours comes below */
 			}
 			/* a header cut short by a boundary may end inside its last line end */
@@ -909,5 +932,6 @@ mime_copy_fields(struct mbox_reader *r, struct mime_range hdr, const char *const
 	if (rc < 0) {
 		return -1;
 	}
-	return sink(ctx, "\r\n", 2);
+	/* the blank line, if the header has one (BODY[HEADER] of a header-only message has none) */
+	return blank ? sink(ctx, "\r\n", 2) : 0;
 }

@@ -115,8 +115,17 @@ int mime_word(const char *v, size_t *i, char *out, size_t cap, int lower);
 int mime_ctype_split(const char *v, char *type, size_t tcap, char *sub, size_t scap, size_t *i);
 /* Next "; name=value" parameter from *i: 1 with name (lowercased) and value, 0 at the end. */
 int mime_param_next(const char *v, size_t *i, char *name, size_t ncap, char *val, size_t vcap);
-/* Value of parameter name (lowercase) in the parameters starting at i; 1 found, 0 not. */
+/*
+ * Value of parameter name (lowercase) in the parameters starting at i, plain or in RFC
+ * 2231 form (below); 1 found, 0 not.
+ */
 int mime_param_find(const char *v, size_t i, const char *name, char *val, size_t vcap);
+/*
+ * RFC 2231 parameter name (name*, or pieces name*0, name*1*...) from i: the pieces
+ * joined, %XX decoded (bytes of the charset, which goes to cs, "" if none); 1 found.
+ */
+int mime_param_2231(const char *v, size_t i, const char *name, char *val, size_t vcap, char *cs,
+    size_t cscap);
 
 /* Section kinds of BODY[section] (RFC 3501 6.4.5). */
 enum mime_sect {
@@ -155,7 +164,8 @@ int mime_copy_range(struct mbox_reader *r, struct mime_range rg, mime_sink_fn si
 /*
  * HEADER.FIELDS (not = 0) / HEADER.FIELDS.NOT (not = 1): from the header range hdr
  * (a MIME_SECT_HEADER range), send the fields whose names are (not) among names[0..n)
- * (ASCII case-insensitive), with continuation lines, CRLF ends, then one CRLF. Output is
+ * (ASCII case-insensitive), with continuation lines, CRLF ends, then the blank line if the
+ * header range has one. Output is
  * at most hdr.len + 2 bytes, so a caller may buffer it to learn the literal size first.
  */
 int mime_copy_fields(struct mbox_reader *r, struct mime_range hdr, const char *const *names,

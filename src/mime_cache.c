@@ -20,7 +20,7 @@
 #include "util.h"
 
 #define MC_MAGIC	"MNKMIME1"
-#define MC_VERSION	2
+#define MC_VERSION	3
 #define MC_HEAD		32
 /*
  * Record: magic, len, uid, fingerprint, size, nspans, pad, four text lengths (ENVELOPE,

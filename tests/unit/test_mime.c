@@ -255,7 +255,8 @@ test_nested(void)
 	    "(NIL \"inner\" ((NIL NIL \"b\" \"example.org\")) ((NIL NIL \"b\" \"example.org\")) "
 	    "((NIL NIL \"b\" \"example.org\")) NIL NIL NIL NIL NIL) "
 	    "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 5 1)"
-	    "(\"text\" \"html\" NIL NIL NIL \"7bit\" 11 1) \"alternative\") 12) \"mixed\")") == 0,
+	    "(\"text\" \"html\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 11 1) \"alternative\") 12) "
+	    "\"mixed\")") == 0,
 	    "nested: body %s", text_of(&m, 1));
 	CHECK(strstr(text_of(&m, 2), "\"7bit\" 168 ") != NULL &&
 	    strstr(text_of(&m, 2), "(\"attachment\" (\"filename\" \"m.eml\")) NIL NIL) \"mixed\" "
@@ -485,6 +486,61 @@ test_addresses(void)
 		const char *got = to_list(cases[i].to);
 
 		CHECK(strcmp(got, cases[i].list) == 0, "address list '%s' -> %s", cases[i].to, got);
+	}
+}
+
+/* BODYSTRUCTURE (without extensions) of a one-part message with this Content-Type. */
+static const char *
+body_of(const char *ctype)
+{
+	static char msg[4096], out[4096];
+	struct stored s;
+	struct mime_msg m;
+
+	str_fmt(msg, sizeof(msg), "From: f@x.example\nContent-Type: %s\n\nb\n", ctype);
+	store_msg(msg, strlen(msg), &s);
+	parse_stored(&s, &m);
+	str_copy(out, sizeof(out), text_of(&m, 1));
+	mime_msg_free(&m);
+	close(s.fd);
+	return out;
+}
+
+static void
+test_params(void)
+{
+	static const struct {
+		const char *ctype, *params;
+	} cases[] = {
+		/* RFC 2045 5.2 / RFC 2046 4.1.2: text without a charset is us-ascii */
+		{ "text/plain", "(\"charset\" \"us-ascii\")" },
+		{ "text/plain; format=flowed", "(\"format\" \"flowed\" \"charset\" \"us-ascii\")" },
+		{ "text/html; charset=utf-8", "(\"charset\" \"utf-8\")" },
+		{ "application/pdf", "NIL" },
+		/* RFC 2231: continuations joined, %XX decoded, charset kept in an RFC 2047 word */
+		{ "application/pdf; name*0=\"long-\"; name*1=\"name.pdf\"",
+		    "(\"name\" \"long-name.pdf\")" },
+		{ "application/pdf; name*=utf-8''r%C3%A9sum%C3%A9.pdf",
+		    "(\"name\" \"=?utf-8?Q?r=C3=A9sum=C3=A9.pdf?=\")" },
+		{ "application/pdf; name*1*=%E9.pdf; name*0*=iso-8859-1'fr'caf; x=1",
+		    "(\"name\" \"=?iso-8859-1?Q?caf=E9.pdf?=\" \"x\" \"1\")" },
+		{ "application/pdf; name*=us-ascii''a%20b.pdf", "(\"name\" \"a b.pdf\")" },
+		/* a plain parameter beside an extended one of the same name wins */
+		{ "application/pdf; name=\"plain.pdf\"; name*=utf-8''x.pdf",
+		    "(\"name\" \"plain.pdf\")" },
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		const char *got = body_of(cases[i].ctype), *p = got;
+
+		/* the parameter list follows type and subtype */
+		for (int k = 0; k < 3 && p != NULL; k++) {
+			p = strchr(p + 1, k < 2 ? '"' : ' ');
+			p = p != NULL && k < 2 ? strchr(p + 1, '"') : p;
+		}
+		CHECK(p != NULL && strncmp(p + 1, cases[i].params, strlen(cases[i].params)) == 0 &&
+		    p[1 + strlen(cases[i].params)] == ' ',
+		    "parameters of '%s': %s", cases[i].ctype, got);
 	}
 }
 
@@ -779,6 +835,7 @@ main(void)
 	test_nested();
 	test_words();
 	test_addresses();
+	test_params();
 	test_limits();
 	test_walk();
 	test_corpus();

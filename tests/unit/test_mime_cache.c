@@ -319,8 +319,8 @@ test_old_version(void)
 	CHECK(mime_cache_open(&a, side, 12) == 0 && fsize() == 32 && a.nslot == 0,
 	    "version 1: started afresh");
 	fd = open(cpath, O_RDONLY);
-	CHECK(fd >= 0 && pread_full(fd, h, sizeof(h), 0) == 32 && get_le32(h + 8) == 2,
-	    "the new header says version 2");
+	CHECK(fd >= 0 && pread_full(fd, h, sizeof(h), 0) == 32 && get_le32(h + 8) == 3,
+	    "the new header says version 3");
 	close(fd);
 	mime_cache_close(&a);
 }

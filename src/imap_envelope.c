@@ -695,3 +695,133 @@ imap_bodystructure(struct imap_buf *b, const struct mime_msg *m, uint16_t p, int
 	}
 	return b->err ? -1 : 0;
 }
+
+/* ---- BODY from BODYSTRUCTURE ---- */
+
+/* A BODYSTRUCTURE text being read: s[0..n), at i. */
+struct imap_bs {
+	const char *s;
+	size_t n, i;
+	imap_sink_fn *out;
+	void *ctx;
+};
+
+/*
+ * Pass over one element at bs->i (atom, quoted string, literal or list, with the space
+ * before it), sending it if keep.
+ */
+static int
+imap_bs_elem(struct imap_bs *bs, int keep)
+{
+	size_t a = bs->i, depth = 0;
+
+	bs->i += bs->i < bs->n && bs->s[bs->i] == ' ';
+	do {
+		char c = bs->i < bs->n ? bs->s[bs->i] : '\0';
+
+		if (c == '\0') {
+			return -1;
+		}
+		if (c == '"') {
+			for (bs->i++; bs->i < bs->n && bs->s[bs->i] != '"'; bs->i++) {
+				bs->i += bs->s[bs->i] == '\\';
+			}
+			bs->i++;
+		} else if (c == '{') {
+			uint32_t len = 0;
+
+			for (bs->i++; bs->i < bs->n && bs->s[bs->i] >= '0' && bs->s[bs->i] <= '9' &&
+			    len < UINT32_MAX / 10; bs->i++) {
+				len = len * 10 + (uint32_t)(bs->s[bs->i] - '0');
+			}
+			bs->i += 3 + len;	/* "}\r\n" and the bytes */
+		} else if (c == '(' || c == ')') {
+			depth += c == '(' ? 1 : -1;
+			bs->i++;
+		} else if (c == ' ') {
+			bs->i++;
+		} else {
+			while (bs->i < bs->n && bs->s[bs->i] != ' ' && bs->s[bs->i] != '(' &&
+			    bs->s[bs->i] != ')') {
+				bs->i++;
+			}
+		}
+		if (bs->i > bs->n) {
+			return -1;
+		}
+	} while (depth > 0);
+	if (keep) {
+		bs->out(bs->ctx, bs->s + a, bs->i - a);
+	}
+	return 0;
+}
+
+/* Is the element at bs->i (after a space) the quoted string want? */
+static int
+imap_bs_is(const struct imap_bs *bs, const char *want)
+{
+	size_t l = strlen(want), i = bs->i + (bs->i < bs->n && bs->s[bs->i] == ' ');
+
+	return i + l + 2 <= bs->n && bs->s[i] == '"' && memcmp(bs->s + i + 1, want, l) == 0 &&
+	    bs->s[i + 1 + l] == '"';
+}
+
+/*
+ * One body at bs->i: a multipart keeps its parts and subtype, a leaf its seven basic
+ * fields, then the envelope, body and lines of a message/rfc822 or the lines of a text;
+ * extension data is dropped (RFC 3501 7.4.2 BODY).
+ */
+static int
+imap_bs_body(struct imap_bs *bs)
+{
+	int keep = 7, text, msg;
+
+	if (bs->i >= bs->n || bs->s[bs->i] != '(') {
+		return -1;
+	}
+	bs->out(bs->ctx, "(", 1);
+	bs->i++;
+	if (bs->i < bs->n && bs->s[bs->i] == '(') {
+		while (bs->i < bs->n && bs->s[bs->i] == '(') {
+			if (imap_bs_body(bs) != 0) {
+				return -1;
+			}
+		}
+		keep = 1;	/* the subtype */
+	}
+	text = imap_bs_is(bs, "text");
+	msg = imap_bs_is(bs, "message");
+	for (int k = 0; bs->i < bs->n && bs->s[bs->i] != ')'; k++) {
+		if (k == 1 && msg && !imap_bs_is(bs, "rfc822")) {
+			msg = 0;
+		}
+		if (k == 7 && (msg || text)) {
+			keep += msg ? 3 : 1;
+		}
+		if (k == 8 && msg) {
+			bs->i++;	/* the space before the enclosed body */
+			bs->out(bs->ctx, " ", 1);
+			if (imap_bs_body(bs) != 0) {
+				return -1;
+			}
+			continue;
+		}
+		if (imap_bs_elem(bs, k < keep) != 0) {
+			return -1;
+		}
+	}
+	if (bs->i >= bs->n) {
+		return -1;
+	}
+	bs->i++;
+	bs->out(bs->ctx, ")", 1);
+	return 0;
+}
+
+int
+imap_body_of(const char *bodystructure, size_t n, imap_sink_fn *out, void *ctx)
+{
+	struct imap_bs bs = { bodystructure, n, 0, out, ctx };
+
+	return imap_bs_body(&bs) == 0 && bs.i == n ? 0 : -1;
+}

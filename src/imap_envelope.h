@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include "imap_string.h"
 #include "mime.h"
 
 /* A growable output buffer capped at max bytes; err is set once anything failed. */
@@ -49,5 +50,11 @@ int imap_envelope(struct imap_buf *b, const struct mime_msg *m, uint16_t p);
  * of m (0 for FETCH). 0 or -1.
  */
 int imap_bodystructure(struct imap_buf *b, const struct mime_msg *m, uint16_t p, int ext);
+
+/*
+ * BODY from the BODYSTRUCTURE text imap_bodystructure made (extension data dropped),
+ * sent to out; -1 if the text is not one.
+ */
+int imap_body_of(const char *bodystructure, size_t n, imap_sink_fn *out, void *ctx);
 
 #endif

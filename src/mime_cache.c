@@ -20,14 +20,15 @@
 #include "util.h"
 
 #define MC_MAGIC	"MNKMIME1"
-#define MC_VERSION	3
+#define MC_VERSION	4
 #define MC_HEAD		32
 /*
- * Record: magic, len, uid, fingerprint, size, nspans, pad, four text lengths (ENVELOPE,
- * BODY, BODYSTRUCTURE, search fields); CRC at the end.
+ * Record: magic, len, uid, fingerprint, size, nspans, pad, three text lengths (ENVELOPE,
+ * BODYSTRUCTURE, search fields); CRC at the end. BODY is BODYSTRUCTURE less its
+ * extension data, derived when asked (imap_body_of).
  */
 #define MC_REC_MAGIC	0x3252434du
-#define MC_REC_HEAD	44
+#define MC_REC_HEAD	40
 #define MC_SPAN		16
 #define MC_REC_MIN	(MC_REC_HEAD + 4)
 #define MC_REC_MAX	(MC_REC_MIN + MIME_PARTS_MAX * MC_SPAN + 3 * MIME_WIRE_MAX)
@@ -301,12 +302,10 @@ mc_decode(struct mime_cache *c, struct mime_cached *out)
 	out->size = get_le32(r + 20);
 	out->envelope = (const char *)q;
 	out->envelope_len = get_le32(r + 28);
-	out->body = out->envelope + out->envelope_len;
-	out->body_len = get_le32(r + 32);
-	out->bodystructure = out->body + out->body_len;
-	out->bodystructure_len = get_le32(r + 36);
+	out->bodystructure = out->envelope + out->envelope_len;
+	out->bodystructure_len = get_le32(r + 32);
 	out->search = out->bodystructure + out->bodystructure_len;
-	out->search_len = get_le32(r + 40);
+	out->search_len = get_le32(r + 36);
 	return 0;
 }
 
@@ -413,15 +412,28 @@ struct mc_sf {
 	struct imap_buf *b;
 	char *dec;		/* MIME_FIELD_MAX bytes */
 	uint8_t f;
+	size_t val, vlen;	/* the field's decoded value in b */
 };
 
-/* One entry of field sf->f: s[0..n) with its RFC 2047 encoded words decoded. */
+/*
+ * One entry of field sf->f: s[0..n) with its RFC 2047 encoded words decoded. A parsed
+ * address or name found as is in the field's value is left out: whatever matches it
+ * matches the value.
+ */
 static int
-mc_sf_put(struct mc_sf *sf, const char *s, size_t n)
+mc_sf_put(struct mc_sf *sf, const char *s, size_t n, int parsed)
 {
 	unsigned char h[MC_SF_HEAD];
 	size_t len = mime_decode_words(s, n, sf->dec, MIME_FIELD_MAX);
 
+	if (parsed && sf->b->err == 0 && len > 0 &&
+	    memmem(sf->b->p + sf->val, sf->vlen, sf->dec, len) != NULL) {
+		return 0;
+	}
+	if (!parsed) {
+		sf->val = sf->b->len + MC_SF_HEAD;
+		sf->vlen = len < UINT16_MAX ? len : UINT16_MAX;
+	}
 	h[0] = sf->f;
 	put_le16(h + 1, (uint16_t)(len < UINT16_MAX ? len : UINT16_MAX));
 	imap_buf_add(sf->b, (const char *)h, MC_SF_HEAD);
@@ -441,10 +453,10 @@ mc_sf_addr(void *ctx, const char *name, const char *adl, const char *mbox, const
 		return 0;	/* a group's start or end */
 	}
 	n = str_fmt(a, sizeof(a), host[0] != '\0' ? "%s@%s" : "%s", mbox, host);
-	if (n > 0 && mc_sf_put(sf, a, (size_t)n) != 0) {
+	if (n > 0 && mc_sf_put(sf, a, (size_t)n, 1) != 0) {
 		return -1;
 	}
-	return name != NULL ? mc_sf_put(sf, name, strlen(name)) : 0;
+	return name != NULL ? mc_sf_put(sf, name, strlen(name), 1) : 0;
 }
 
 /*
@@ -456,7 +468,7 @@ mc_search_fields(struct mime_cache *c, struct imap_buf *b, const struct mime_msg
 {
 	static const enum mime_field kept[] = { MIME_F_DATE, MIME_F_SUBJECT, MIME_F_FROM,
 	    MIME_F_TO, MIME_F_CC, MIME_F_BCC };
-	struct mc_sf sf = { b, NULL, 0 };
+	struct mc_sf sf = { b, NULL, 0, 0, 0 };
 	int rc;
 
 	if (c->dec == NULL) {
@@ -472,7 +484,7 @@ mc_search_fields(struct mime_cache *c, struct imap_buf *b, const struct mime_msg
 		if (v == NULL) {
 			continue;
 		}
-		rc = mc_sf_put(&sf, v, strlen(v));
+		rc = mc_sf_put(&sf, v, strlen(v), 0);
 		if (rc == 0 && kept[k] >= MIME_F_FROM) {
 			rc = imap_addr_each(v, mc_sf_addr, &sf);
 		}
@@ -522,9 +534,9 @@ mc_build(struct mime_cache *c, const struct mime_msg *m, uint32_t uid, uint64_t 
 		t[k].err = 0;
 		t[k].max = MIME_WIRE_MAX;
 	}
-	if (imap_envelope(&t[0], m, 0) != 0 || imap_bodystructure(&t[1], m, 0, 0) != 0 ||
-	    imap_bodystructure(&t[2], m, 0, 1) != 0 || mc_search_fields(c, &t[3], m) != 0 ||
-	    array_grow(&c->rec, &c->rec_cap, len + t[0].len + t[1].len + t[2].len + t[3].len, 1,
+	if (imap_envelope(&t[0], m, 0) != 0 || imap_bodystructure(&t[1], m, 0, 1) != 0 ||
+	    mc_search_fields(c, &t[2], m) != 0 ||
+	    array_grow(&c->rec, &c->rec_cap, len + t[0].len + t[1].len + t[2].len, 1,
 	    MC_REC_FIRST, MC_REC_MAX) != 0) {
 		return 0;
 	}

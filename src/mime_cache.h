@@ -15,15 +15,13 @@
 #include "mime.h"
 #include "params.h"
 
-/* Texts of a record: ENVELOPE, BODY, BODYSTRUCTURE, search fields. */
-#define MIME_CACHE_TEXTS	4
+/* Texts of a record: ENVELOPE, BODYSTRUCTURE, search fields. */
+#define MIME_CACHE_TEXTS	3
 
 /* One message's cached structure; pointers stay valid until the next call on the cache. */
 struct mime_cached {
 	const char *envelope;		/* "(...)" as sent after ENVELOPE */
 	size_t envelope_len;
-	const char *body;		/* "(...)" as sent after BODY */
-	size_t body_len;
 	const char *bodystructure;	/* "(...)" as sent after BODYSTRUCTURE */
 	size_t bodystructure_len;
 	const char *search;		/* decoded search fields (mime_cached_field) */

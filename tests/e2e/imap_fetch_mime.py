@@ -68,6 +68,12 @@ try:
     check("RFC 2231 filename continuations joined as Python joins them",
           '("filename" "%s")' % pdf.get_filename() in bs, bs)
 
+    body = fetch(c, 1, "BODY").decode()
+    check("BODY is BODYSTRUCTURE without extension data",
+          body.endswith('("text" "plain" ("format" "flowed" "charset" "us-ascii") NIL NIL '
+                        '"7bit" 5 1)("application" "pdf" ("name" "=?utf-8?Q?r=C3=A9sum=C3=A9'
+                        '.pdf?=") NIL NIL "base64" 12) "mixed"))'), body)
+
     head = fetch(c, 2, "BODY.PEEK[HEADER]")
     notx = fetch(c, 2, "BODY.PEEK[HEADER.FIELDS.NOT (X-Note)]")
     only = fetch(c, 2, "BODY.PEEK[HEADER.FIELDS (Subject)]")

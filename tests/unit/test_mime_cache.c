@@ -90,9 +90,6 @@ same_as_parse(size_t i, const struct mime_cached *mc)
 	b.len = 0;
 	imap_envelope(&b, &m, 0);
 	ok = ok && b.len == mc->envelope_len && memcmp(b.p, mc->envelope, b.len) == 0;
-	b.len = 0;
-	imap_bodystructure(&b, &m, 0, 0);
-	ok = ok && b.len == mc->body_len && memcmp(b.p, mc->body, b.len) == 0;
 	for (uint16_t k = 0; ok && k < m.nparts; k++) {
 		ok = memcmp(&mc->spans[k], &m.parts[k].s, sizeof(struct mime_span)) == 0;
 	}
@@ -280,11 +277,11 @@ test_fields(void)
 	    "From: the value, then the parsed address: %s", t.buf);
 	memset(&t, 0, sizeof(t));
 	mime_cached_field(&mc, MIME_F_TO, collect_text, &t);
-	CHECK(strcmp(t.buf, "a@x.example (Ann M\xc3\xbcller)|a@x.example|Ann M\xc3\xbcller|") == 0,
-	    "To: decoded, the trailing comment as the name: %s", t.buf);
+	CHECK(strcmp(t.buf, "a@x.example (Ann M\xc3\xbcller)|") == 0,
+	    "To: decoded; address and name are in it as they are, so not kept again: %s", t.buf);
 	memset(&t, 0, sizeof(t));
 	mime_cached_field(&mc, MIME_F_CC, collect_text, &t);
-	CHECK(strcmp(t.buf, "c@y.example, Dee <d@z.example>|c@y.example|d@z.example|Dee|") == 0,
+	CHECK(strcmp(t.buf, "c@y.example, Dee <d@z.example>|") == 0,
 	    "Cc: repeated fields are one list: %s", t.buf);
 	memset(&t, 0, sizeof(t));
 	mime_cached_field(&mc, MIME_F_SUBJECT, collect_text, &t);
@@ -319,8 +316,8 @@ test_old_version(void)
 	CHECK(mime_cache_open(&a, side, 12) == 0 && fsize() == 32 && a.nslot == 0,
 	    "version 1: started afresh");
 	fd = open(cpath, O_RDONLY);
-	CHECK(fd >= 0 && pread_full(fd, h, sizeof(h), 0) == 32 && get_le32(h + 8) == 3,
-	    "the new header says version 3");
+	CHECK(fd >= 0 && pread_full(fd, h, sizeof(h), 0) == 32 && get_le32(h + 8) == 4,
+	    "the new header says version 4");
 	close(fd);
 	mime_cache_close(&a);
 }

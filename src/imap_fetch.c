@@ -370,5 +370,6 @@ imap_fetch(struct imap *s, const uint32_t *idx, size_t n)
 		rc = fetch_one(s, &fm, sets_seen, has_flags, has_uid);
 	}
 	free(fm.r);
+	mime_cache_flush(&s->mc);
 	return rc;
 }

@@ -423,6 +423,7 @@ imap_cmd_search(struct imap *s)
 		}
 	}
 	free(env.m);
+	mime_cache_flush(&s->mc);
 	mime_walk_free(c.w);
 	free(c.r);
 	if (rc < 0) {

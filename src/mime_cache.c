@@ -240,6 +240,10 @@ mime_cache_open(struct mime_cache *c, const char *side_base, uint32_t uidvalidit
 void
 mime_cache_close(struct mime_cache *c)
 {
+	mime_cache_flush(c);
+	free(c->pend);
+	c->pend = NULL;
+	c->pend_cap = 0;
 	if (c->fd >= 0) {
 		close(c->fd);
 	}
@@ -572,17 +576,23 @@ mc_build(struct mime_cache *c, const struct mime_msg *m, uint32_t uid, uint64_t 
 	return (uint32_t)len;
 }
 
-/* Append the record in c->rec; failures only cost a later reparse, so they are logged. */
-static void
-mc_append(struct mime_cache *c, uint32_t uid, uint32_t len)
+void
+mime_cache_flush(struct mime_cache *c)
 {
-	if (mc_follow(c) != 0 || mc_lock(c, LOCK_EX) != 0) {
+	size_t at;
+
+	if (c->pend_len == 0 || c->fd < 0 || mc_follow(c) != 0 || mc_lock(c, LOCK_EX) != 0) {
+		c->pend_len = 0;
 		return;
 	}
-	if (mc_catch_up(c) == 0 && (uint64_t)c->seen + len <= MC_FILE_MAX) {
-		if (pwrite_all(c->fd, c->rec, len, c->seen) == 0 &&
-		    mc_slot_set(c, uid, c->seen) == 0) {
-			c->seen += len;
+	if (mc_catch_up(c) == 0 && (uint64_t)c->seen + c->pend_len <= MC_FILE_MAX) {
+		if (pwrite_all(c->fd, c->pend, c->pend_len, c->seen) == 0) {
+			for (at = 0; at < c->pend_len; at += get_le32(c->pend + at + 4)) {
+				if (mc_slot_set(c, get_le32(c->pend + at + 8), c->seen + (uint32_t)at) != 0) {
+					break;	/* out of memory: those records are a miss here only */
+				}
+			}
+			c->seen += (uint32_t)c->pend_len;
 		} else {
 			log_warn("mime cache %s: append", c->path);
 			if (ftruncate(c->fd, c->seen) != 0) {
@@ -591,6 +601,25 @@ mc_append(struct mime_cache *c, uint32_t uid, uint32_t len)
 		}
 	}
 	flock(c->fd, LOCK_UN);
+	c->pend_len = 0;
+}
+
+/*
+ * Queue the record in c->rec, written with those before it once they fill a window
+ * (one lock and one write for ~40 records); failures only cost a later reparse.
+ */
+static void
+mc_append(struct mime_cache *c, uint32_t len)
+{
+	if (array_grow(&c->pend, &c->pend_cap, c->pend_len + len, 1, MIME_CACHE_WINDOW,
+	    MC_REC_MAX + MIME_CACHE_WINDOW) != 0) {
+		return;
+	}
+	memcpy(c->pend + c->pend_len, c->rec, len);
+	c->pend_len += len;
+	if (c->pend_len >= MIME_CACHE_WINDOW) {
+		mime_cache_flush(c);
+	}
 }
 
 int
@@ -611,7 +640,7 @@ mime_cache_put(struct mime_cache *c, uint32_t uid, uint64_t fp, struct mbox_read
 		return -1;
 	}
 	if (c->fd >= 0) {
-		mc_append(c, uid, len);
+		mc_append(c, len);
 	}
 	return mc_decode(c, out);
 }
@@ -673,6 +702,7 @@ mime_cache_prune(struct mime_cache *c, const uint32_t *uids, size_t n)
 		}
 		live += j < n && uids[j] == c->slot[i].uid;
 	}
+	mime_cache_flush(c);
 	if (c->fd < 0 || c->nslot < MC_PRUNE_MIN || live * 2 >= c->nslot) {
 		return 0;
 	}

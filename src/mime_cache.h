@@ -59,6 +59,8 @@ struct mime_cache {
 	char *dec;			/* MIME_FIELD_MAX bytes for decoding, likewise */
 	struct mime_msg m;		/* likewise the part table */
 	struct imap_buf t[MIME_CACHE_TEXTS];	/* likewise the texts of a record */
+	unsigned char *pend;		/* records put but not yet written */
+	size_t pend_len, pend_cap;
 	size_t spans_cap;
 };
 
@@ -82,8 +84,10 @@ uint64_t mime_cache_key(const struct mbox_entry *e);
 int mime_cache_get(struct mime_cache *c, uint32_t uid, uint64_t fp, struct mime_cached *out);
 
 /*
- * Parse the message r reads (fresh reader at its start), append its record (a failed
- * write only costs a reparse later) and fill out. 0, or -1 when the parse failed.
+ * Parse the message r reads (fresh reader at its start), queue its record for the file
+ * (a failed write only costs a reparse later) and fill out. 0, or -1 when the parse
+ * failed. Queued records are written together: when they fill a read window, at
+ * mime_cache_flush, prune and close.
  */
 int mime_cache_put(struct mime_cache *c, uint32_t uid, uint64_t fp, struct mbox_reader *r,
     struct mime_cached *out);
@@ -105,7 +109,10 @@ int mime_cache_searchable(enum mime_field f);
 int mime_cached_field(const struct mime_cached *mc, enum mime_field f,
     int (*fn)(void *ctx, const char *s, size_t n), void *ctx);
 
-/* Close the file and free the tables. */
+/* Write the queued records (end of a command: other sessions may want them). */
+void mime_cache_flush(struct mime_cache *c);
+
+/* Close the file (writing what is queued) and free the tables. */
 void mime_cache_close(struct mime_cache *c);
 
 #endif

@@ -98,13 +98,17 @@ same_as_parse(size_t i, const struct mime_cached *mc)
 	return ok;
 }
 
+/* Put message i and write it at once, as the end of a command does. */
 static int
 put(struct mime_cache *c, size_t i, struct mime_cached *out)
 {
 	struct mbox_reader r;
+	int rc;
 
 	mbox_reader_init(&r, mbox_fd, &ents[i], 1);
-	return mime_cache_put(c, (uint32_t)i + 1, mime_cache_key(&ents[i]), &r, out);
+	rc = mime_cache_put(c, (uint32_t)i + 1, mime_cache_key(&ents[i]), &r, out);
+	mime_cache_flush(c);
+	return rc;
 }
 
 static int
@@ -159,6 +163,41 @@ test_basic(void)
 	mime_cache_close(&b);
 	CHECK(mime_cache_open(&a, side, 7) == 0 && hits(&a, 0, NMSG) == NMSG, "reopen: all hit");
 	mime_cache_close(&a);
+}
+
+/* Records are queued and written together: at a full window, a flush or close. */
+static void
+test_queue(void)
+{
+	struct mime_cache a, b;
+	struct mime_cached mc;
+	struct mbox_reader r;
+	off_t before;
+	int queued = 1;
+
+	mime_cache_open(&a, side, 13);
+	mime_cache_open(&b, side, 13);
+	before = fsize();
+	for (size_t i = 0; i < 3; i++) {
+		mbox_reader_init(&r, mbox_fd, &ents[i], 1);
+		queued = queued && mime_cache_put(&a, (uint32_t)i + 1, mime_cache_key(&ents[i]), &r,
+		    &mc) == 0 && same_as_parse(i, &mc);
+	}
+	CHECK(queued && fsize() == before && hits(&b, 0, 3) == 0,
+	    "put: the records wait, the file is unchanged");
+	mime_cache_flush(&a);
+	CHECK(fsize() > before && hits(&b, 0, 3) == 3 && hits(&a, 0, 3) == 3,
+	    "flush: one write, both handles hit");
+	before = fsize();
+	for (size_t i = 3; i < NMSG; i++) {
+		mbox_reader_init(&r, mbox_fd, &ents[i], 1);
+		mime_cache_put(&a, (uint32_t)i + 1, mime_cache_key(&ents[i]), &r, &mc);
+	}
+	CHECK(fsize() > before && hits(&b, 3, NMSG) < NMSG - 3,
+	    "a full window is written without a flush, the rest waits");
+	mime_cache_close(&a);
+	CHECK(hits(&b, 3, NMSG) == NMSG - 3, "close writes the rest");
+	mime_cache_close(&b);
 }
 
 static void
@@ -385,6 +424,7 @@ main(void)
 	CHECK(nents == NMSG, "%zu messages stored", nents);
 	test_basic();
 	test_damage();
+	test_queue();
 	test_cost();
 	test_prune();
 	test_old_version();

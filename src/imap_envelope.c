@@ -110,7 +110,7 @@ imap_skip_comment(const char *v, size_t len, size_t j)
 
 /*
  * Keep the text of the comment at v[j] (outer parentheses and quoting backslashes
- * dropped) as the comment of the last token; the index after it.
+ * dropped, NUL-terminated) as the comment of the last token; the index after it.
  */
 static size_t
 imap_comment(const char *v, size_t len, size_t j, struct imap_addrs *a, size_t *w)
@@ -129,6 +129,7 @@ imap_comment(const char *v, size_t len, size_t j, struct imap_addrs *a, size_t *
 		a->text[(*w)++] = v[j];
 	}
 	t->clen = *w - t->coff;
+	a->text[(*w)++] = '\0';
 	return end;
 }
 
@@ -146,7 +147,7 @@ imap_tokenize(const char *v, struct imap_addrs *a)
 	size_t len = strlen(v), j = 0, w = 0;
 
 	a->t = calloc(len + 1, sizeof(*a->t));
-	a->text = malloc(len + 1);
+	a->text = malloc(2 * len + 1);	/* words and comments, a NUL after each comment */
 	if (a->t == NULL || a->text == NULL) {
 		return -1;
 	}
@@ -240,7 +241,7 @@ static void
 imap_addr_spec(struct imap_addrs *a, size_t from, size_t to, const char *name,
     const char *adl)
 {
-	char local[MIME_FIELD_MAX / 4], host[MIME_FIELD_MAX / 4], cmt[MIME_FIELD_MAX / 4];
+	char local[MIME_FIELD_MAX / 4], host[MIME_FIELD_MAX / 4];
 	size_t at = from;
 
 	while (at < to && !imap_is(a, at, '@')) {
@@ -249,11 +250,7 @@ imap_addr_spec(struct imap_addrs *a, size_t from, size_t to, const char *name,
 	imap_join(a, from, at, "", local, sizeof(local));
 	imap_join(a, at < to ? at + 1 : to, to, "", host, sizeof(host));
 	if (name == NULL && to > from && a->t[to - 1].clen > 0) {
-		size_t n = a->t[to - 1].clen < sizeof(cmt) ? a->t[to - 1].clen : sizeof(cmt) - 1;
-
-		memcpy(cmt, a->text + a->t[to - 1].coff, n);
-		cmt[n] = '\0';
-		name = cmt;
+		name = a->text + a->t[to - 1].coff;
 	}
 	if (local[0] == '\0' && host[0] == '\0' && (name == NULL || name[0] == '\0')) {
 		return;

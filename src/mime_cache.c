@@ -449,18 +449,30 @@ static int
 mc_sf_addr(void *ctx, const char *name, const char *adl, const char *mbox, const char *host)
 {
 	struct mc_sf *sf = ctx;
-	char a[MIME_FIELD_MAX / 2];
-	int n;
+	struct imap_buf *b = sf->b;
+	unsigned char h[MC_SF_HEAD];
+	size_t at = b->len, ml, hl;
 
 	(void)adl;
 	if (mbox == NULL || host == NULL) {
 		return 0;	/* a group's start or end */
 	}
-	n = str_fmt(a, sizeof(a), host[0] != '\0' ? "%s@%s" : "%s", mbox, host);
-	if (n > 0 && mc_sf_put(sf, a, (size_t)n, 1) != 0) {
-		return -1;
+	ml = strlen(mbox);
+	hl = strlen(host);
+	if (ml + 1 + hl <= UINT16_MAX && ml + hl > 0) {
+		h[0] = sf->f;
+		put_le16(h + 1, (uint16_t)(ml + (hl > 0) + hl));
+		imap_buf_add(b, (const char *)h, MC_SF_HEAD);
+		imap_buf_add(b, mbox, ml);
+		imap_buf_add(b, "@", hl > 0);
+		imap_buf_add(b, host, hl);
+		/* as in mc_sf_put: not again when the value holds it as is */
+		if (b->err == 0 && memmem(b->p + sf->val, sf->vlen, b->p + at + MC_SF_HEAD,
+		    b->len - at - MC_SF_HEAD) != NULL) {
+			b->len = at;
+		}
 	}
-	return name != NULL ? mc_sf_put(sf, name, strlen(name), 1) : 0;
+	return b->err ? -1 : name != NULL ? mc_sf_put(sf, name, strlen(name), 1) : 0;
 }
 
 /*

@@ -85,6 +85,9 @@ struct imap_addrs {
 	struct imap_tok *t;
 	size_t n, i;
 	char *text;		/* unquoted words and comment texts */
+	/* the parts of the address being written, each of cap bytes (none is longer than v) */
+	char *name, *adl, *local, *host;
+	size_t cap;
 	imap_addr_fn fn;
 	void *ctx;
 	int rc;			/* the first nonzero return of fn */
@@ -147,10 +150,16 @@ imap_tokenize(const char *v, struct imap_addrs *a)
 	size_t len = strlen(v), j = 0, w = 0;
 
 	a->t = calloc(len + 1, sizeof(*a->t));
-	a->text = malloc(2 * len + 1);	/* words and comments, a NUL after each comment */
+	/* words and comments with a NUL after each comment, then the four parts */
+	a->text = malloc(6 * (len + 1));
 	if (a->t == NULL || a->text == NULL) {
 		return -1;
 	}
+	a->cap = len + 1;
+	a->name = a->text + 2 * a->cap;
+	a->adl = a->name + a->cap;
+	a->local = a->adl + a->cap;
+	a->host = a->local + a->cap;
 	while (j < len) {
 		struct imap_tok *t = &a->t[a->n];
 		char c = v[j];
@@ -241,14 +250,14 @@ static void
 imap_addr_spec(struct imap_addrs *a, size_t from, size_t to, const char *name,
     const char *adl)
 {
-	char local[MIME_FIELD_MAX / 4], host[MIME_FIELD_MAX / 4];
+	char *local = a->local, *host = a->host;
 	size_t at = from;
 
 	while (at < to && !imap_is(a, at, '@')) {
 		at++;
 	}
-	imap_join(a, from, at, "", local, sizeof(local));
-	imap_join(a, at < to ? at + 1 : to, to, "", host, sizeof(host));
+	imap_join(a, from, at, "", local, a->cap);
+	imap_join(a, at < to ? at + 1 : to, to, "", host, a->cap);
 	if (name == NULL && to > from && a->t[to - 1].clen > 0) {
 		name = a->text + a->t[to - 1].coff;
 	}
@@ -263,7 +272,7 @@ imap_addr_spec(struct imap_addrs *a, size_t from, size_t to, const char *name,
 static void
 imap_mailbox(struct imap_addrs *a, int in_group)
 {
-	char name[MIME_FIELD_MAX / 4], adl[256];
+	char *name = a->name, *adl = a->adl;
 	size_t s = a->i, j = a->i;
 
 	while (j < a->n && !imap_is(a, j, '<') && !imap_is(a, j, ',') &&
@@ -275,13 +284,13 @@ imap_mailbox(struct imap_addrs *a, int in_group)
 		a->i = j;
 		return;
 	}
-	imap_join(a, s, j, " ", name, sizeof(name));
+	imap_join(a, s, j, " ", name, a->cap);
 	s = ++j;
 	adl[0] = '\0';
 	while (j < a->n && !imap_is(a, j, '>')) {
 		if (imap_is(a, j, ':')) {
 			/* obsolete source route "@a,@b:" before the address */
-			imap_join(a, s, j, "", adl, sizeof(adl));
+			imap_join(a, s, j, "", adl, a->cap);
 			s = j + 1;
 		}
 		j++;
@@ -310,10 +319,9 @@ imap_group_at(const struct imap_addrs *a, size_t *colon)
 static void
 imap_group(struct imap_addrs *a, size_t colon)
 {
-	char name[MIME_FIELD_MAX / 4];
-
-	imap_join(a, a->i, colon, " ", name, sizeof(name));
-	imap_addr_out(a, NULL, NULL, name, NULL);
+	/* written before the members, so their name may reuse the buffer */
+	imap_join(a, a->i, colon, " ", a->name, a->cap);
+	imap_addr_out(a, NULL, NULL, a->name, NULL);
 	a->i = colon + 1;
 	while (a->i < a->n && !imap_is(a, a->i, ';')) {
 		if (imap_is(a, a->i, ',')) {

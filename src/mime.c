@@ -263,8 +263,10 @@ mime_param_find(const char *v, size_t i, const char *name, char *val, size_t vca
 int
 mime_field_lookup(const char *name, size_t n)
 {
-	for (int f = 0; f < MIME_F_COUNT; f++) {
-		if (strlen(mime_names[f]) == n && str_ieq_n(name, mime_names[f], n)) {
+	for (int f = 0; f < MIME_F_COUNT && n > 0; f++) {
+		/* the first letter rules out most names before the length is taken */
+		if ((name[0] | 0x20) == mime_names[f][0] && strlen(mime_names[f]) == n &&
+		    str_ieq_n(name, mime_names[f], n)) {
 			return f;
 		}
 	}

@@ -172,9 +172,13 @@ static int
 mw_emit(struct mime_walk *w)
 {
 	const char *p = w->line;
-	size_t n = w->llen;
+	size_t n = w->llen, i = w->cs == CS_ASIS ? n : 0;
 
-	if (w->cs != CS_ASIS) {
+	/* most lines are ASCII, which every charset here leaves as it is */
+	while (i < n && (unsigned char)p[i] < 0x80) {
+		i++;
+	}
+	if (i < n) {
 		n = mime_to_utf8(w->cs, (const unsigned char *)w->line, w->llen, w->out, 0,
 		    sizeof(w->out));
 		p = w->out;

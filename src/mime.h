@@ -172,9 +172,10 @@ int mime_copy_fields(struct mbox_reader *r, struct mime_range hdr, const char *c
     size_t n, int not, mime_sink_fn sink, void *ctx);
 
 /*
- * SEARCH walker over one message (fresh reader) with state w (mime_walk_new): hdr is called for each field of the
- * top-level header with its name and its unfolded value, RFC 2047 encoded words decoded
- * to UTF-8; text (may be NULL) with decoded lines of every text body and every enclosed
+ * SEARCH walker over one message (fresh reader) with state w (mime_walk_new): hdr is
+ * called for each field of the top-level header with its name and its unfolded value,
+ * RFC 2047 encoded words decoded to UTF-8; text (may be NULL) with the decoded text of
+ * every text body (line ends dropped, lines joined) and each line of every enclosed
  * message header, content-transfer-encoding removed and ISO-8859-1/windows-1252/ASCII
  * turned into UTF-8 (other charsets as is), at most MIME_TEXT_LINE_MAX bytes a call.
  * Either callback returning nonzero stops the walk and is returned; 0 at end, -1 error.

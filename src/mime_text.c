@@ -158,7 +158,7 @@ struct mime_walk {
 	int top_done;		/* the top-level header is over */
 	int cont;		/* the last piece was partial */
 	uint16_t part;		/* body being decoded, MIME_NONE between bodies */
-	int active, enc, cs, soft;
+	int active, enc, cs;
 	uint32_t bits;
 	int nb;
 	size_t flen, llen;
@@ -187,7 +187,10 @@ mw_emit(struct mime_walk *w)
 	return n > 0 && w->text != NULL ? w->text(w->ctx, p, n) : 0;
 }
 
-/* Decoded bytes into the line buffer in blocks: '\n' ends a line, '\r' is dropped. */
+/*
+ * Decoded bytes into the text buffer in blocks, line ends dropped: lines are searched
+ * as one run of text, handed on when the buffer is full or the part ends.
+ */
 static int
 mw_text(struct mime_walk *w, const char *s, size_t len)
 {
@@ -209,7 +212,6 @@ mw_text(struct mime_walk *w, const char *s, size_t len)
 		s += k;
 		len -= k;
 		if (len > 0 && (*s == '\n' || *s == '\r')) {
-			rc = *s == '\n' ? mw_emit(w) : 0;
 			s++;
 			len--;
 		}
@@ -296,7 +298,6 @@ mw_start(struct mime_walk *w, const struct mime_msg *m, uint16_t p)
 	w->part = p;
 	w->bits = 0;
 	w->nb = 0;
-	w->soft = 0;
 	w->enc = m->parts[p].s.enc;
 	w->cs = CS_ASIS;
 	if (ct == NULL || mime_ctype_split(ct, type, sizeof(type), sub, sizeof(sub), &i) != 0) {
@@ -309,7 +310,7 @@ mw_start(struct mime_walk *w, const struct mime_msg *m, uint16_t p)
 	}
 }
 
-/* Quoted-printable: runs between '=' go in blocks; a soft break joins the next line. */
+/* Quoted-printable: runs between '=' go in blocks. */
 static int
 mw_qp(struct mime_walk *w, const char *s, size_t len)
 {
@@ -331,8 +332,7 @@ mw_qp(struct mime_walk *w, const char *s, size_t len)
 			s += 3;
 			len -= 3;
 		} else if (len == 1 || (len == 2 && s[1] == '\r')) {
-			w->soft = 1;	/* soft line break */
-			break;
+			break;	/* a soft line break: dropped like every line end */
 		} else {
 			rc = mw_text(w, s, 1);
 			s++;
@@ -343,21 +343,12 @@ mw_qp(struct mime_walk *w, const char *s, size_t len)
 }
 
 static int
-mw_body(struct mime_walk *w, const char *s, size_t len, int partial)
+mw_body(struct mime_walk *w, const char *s, size_t len)
 {
-	int rc;
-
 	if (w->enc == MIME_ENC_BASE64) {
 		return mw_base64(w, s, len);
 	}
-	rc = w->enc == MIME_ENC_QP ? mw_qp(w, s, len) : mw_text(w, s, len);
-	if (rc == 0 && !partial && !w->soft) {
-		rc = mw_emit(w);
-	}
-	if (!partial) {
-		w->soft = 0;
-	}
-	return rc;
+	return w->enc == MIME_ENC_QP ? mw_qp(w, s, len) : mw_text(w, s, len);
 }
 
 static int
@@ -401,7 +392,7 @@ mw_hook(void *ctx, const struct mime_msg *m, uint16_t part, int in_hdr, const ch
 	if (w->part == MIME_NONE) {
 		mw_start(w, m, part);
 	}
-	return w->active ? mw_body(w, s, len, partial) : 0;
+	return w->active ? mw_body(w, s, len) : 0;
 }
 
 struct mime_walk *
@@ -439,7 +430,7 @@ mime_search_walk(struct mime_walk *w, struct mbox_reader *r, mime_hdr_fn hdr,
 	if (w == NULL && (w = own) == NULL) {
 		return -1;
 	}
-	w->top_done = w->cont = w->active = w->soft = w->nb = 0;
+	w->top_done = w->cont = w->active = w->nb = 0;
 	w->flen = w->llen = 0;
 	w->bits = 0;
 	w->enc = MIME_ENC_7BIT;

@@ -599,6 +599,14 @@ def measure_bytes(srv, mail, res, ledger):
     srv.wait_quiet("imap")
     put(("bytes", "first open of a %d MB mbox (SELECT, LOGOUT)" % (mail["size%d" % SIZES[-1]]
                                                                   // 1000000)), ledger.take())
+    c = Imap(srv.imap_port, "ufresh")
+    c.cmd("SELECT INBOX")
+    ledger.take()
+    c.cmd("FETCH 1:* (FLAGS ENVELOPE)")
+    c.close()
+    srv.wait_quiet("imap")
+    put(("bytes", "  then its first FETCH 1:* ENVELOPE (the structure/header cache)"),
+        ledger.take())
     for which in ("first", "second"):
         seen = srv.sessions("imap")
         c = Imap(srv.imap_port, "u%d" % n1)

@@ -16,11 +16,12 @@
 #include "imap_envelope.h"
 #include "log.h"
 #include "mime_cache.h"
+#include "imap_string.h"
 #include "side.h"
 #include "util.h"
 
 #define MC_MAGIC	"MNKMIME1"
-#define MC_VERSION	4
+#define MC_VERSION	5
 #define MC_HEAD		32
 /*
  * Record: magic, len, uid, fingerprint, size, nspans, pad, three text lengths (ENVELOPE,
@@ -497,7 +498,9 @@ mc_search_fields(struct mime_cache *c, struct imap_buf *b, const struct mime_msg
 		const char *v = mime_field(m, 0, kept[k]);
 
 		sf.f = (uint8_t)kept[k];
-		if (v == NULL) {
+		/* a plain ASCII date or subject is in the ENVELOPE text as it is: read there */
+		if (v == NULL || (k < 2 && strstr(v, "=?") == NULL &&
+		    imap_string_quotable(v, strlen(v), 0))) {
 			continue;
 		}
 		rc = mc_sf_put(&sf, v, strlen(v), 0);
@@ -508,24 +511,73 @@ mc_search_fields(struct mime_cache *c, struct imap_buf *b, const struct mime_msg
 	return rc != 0 || b->err ? -1 : 0;
 }
 
+/*
+ * Element k (0 the date, 1 the subject) of the ENVELOPE text e[0..n) when it is a quoted
+ * string, unquoted into out (cap bytes); its length, or -1 (NIL, a literal, malformed).
+ */
+static long
+mc_env_quoted(const char *e, size_t n, int k, char *out, size_t cap)
+{
+	size_t i = 1, o = 0;
+
+	for (; k >= 0 && i < n; k--, i++) {
+		if (e[i] == '"') {
+			for (i++; i < n && e[i] != '"'; i++) {
+				i += e[i] == '\\';
+				if (k == 0 && o < cap && i < n) {
+					out[o++] = e[i];
+				}
+			}
+			if (k == 0) {
+				return i < n && o < cap ? (long)o : -1;
+			}
+			i++;
+		} else if (e[i] == '{') {
+			char *end;
+			unsigned long len = strtoul(e + i + 1, &end, 10);
+
+			if (k == 0 || end >= e + n || len > n) {
+				return -1;
+			}
+			i = (size_t)(end - e) + 3 + len;	/* "}\r\n" and the bytes */
+		} else if (k == 0 || n - i < 3 || memcmp(e + i, "NIL", 3) != 0) {
+			return -1;
+		} else {
+			i += 3;
+		}
+		if (i >= n || e[i] != ' ') {
+			return -1;
+		}
+	}
+	return -1;
+}
+
 int
 mime_cached_field(const struct mime_cached *mc, enum mime_field f,
     int (*fn)(void *ctx, const char *s, size_t n), void *ctx)
 {
 	const unsigned char *p = (const unsigned char *)mc->search;
 	size_t at = 0;
-	int rc = 0;
+	int rc = 0, found = 0;
+	char q[MIME_FIELD_MAX / 8];	/* more than a quoted string holds (imap_string.c) */
+	long n;
 
 	while (rc == 0 && at + MC_SF_HEAD <= mc->search_len) {
-		size_t n = get_le16(p + at + 1);
+		size_t len = get_le16(p + at + 1);
 
-		if (at + MC_SF_HEAD + n > mc->search_len) {
+		if (at + MC_SF_HEAD + len > mc->search_len) {
 			break;
 		}
 		if (p[at] == f) {
-			rc = fn(ctx, mc->search + at + MC_SF_HEAD, n);
+			found = 1;
+			rc = fn(ctx, mc->search + at + MC_SF_HEAD, len);
 		}
-		at += MC_SF_HEAD + n;
+		at += MC_SF_HEAD + len;
+	}
+	/* a plain date or subject was left to the ENVELOPE text */
+	if (!found && (f == MIME_F_DATE || f == MIME_F_SUBJECT) && (n = mc_env_quoted(mc->envelope, mc->envelope_len,
+	    f == MIME_F_SUBJECT, q, sizeof(q))) >= 0) {
+		rc = fn(ctx, q, (size_t)n);
 	}
 	return rc;
 }

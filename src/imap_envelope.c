@@ -3,6 +3,7 @@
  * RFC 5322 address lists (groups, routes, quoted phrases; comments dropped) and MIME
  * parameters, every string as NIL, a quoted string or a literal. Runs unprivileged.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -711,50 +712,57 @@ struct imap_bs {
 	void *ctx;
 };
 
-/*
- * Pass over one element at bs->i (atom, quoted string, literal or list, with the space
- * before it), sending it if keep.
- */
-static int
-imap_bs_elem(struct imap_bs *bs, int keep)
+size_t
+imap_elem_end(const char *s, size_t n, size_t i)
 {
-	size_t a = bs->i, depth = 0;
+	size_t depth = 0;
 
-	bs->i += bs->i < bs->n && bs->s[bs->i] == ' ';
+	i += i < n && s[i] == ' ';
 	do {
-		char c = bs->i < bs->n ? bs->s[bs->i] : '\0';
+		char c = i < n ? s[i] : '\0';
 
-		if (c == '\0') {
-			return -1;
+		if (c == '\0' || (c == ')' && depth == 0)) {
+			return SIZE_MAX;
 		}
 		if (c == '"') {
-			for (bs->i++; bs->i < bs->n && bs->s[bs->i] != '"'; bs->i++) {
-				bs->i += bs->s[bs->i] == '\\';
+			for (i++; i < n && s[i] != '"'; i++) {
+				i += s[i] == '\\';
 			}
-			bs->i++;
+			i++;
 		} else if (c == '{') {
 			uint32_t len = 0;
 
-			for (bs->i++; bs->i < bs->n && bs->s[bs->i] >= '0' && bs->s[bs->i] <= '9' &&
-			    len < UINT32_MAX / 10; bs->i++) {
-				len = len * 10 + (uint32_t)(bs->s[bs->i] - '0');
+			for (i++; i < n && s[i] >= '0' && s[i] <= '9' && len < UINT32_MAX / 10; i++) {
+				len = len * 10 + (uint32_t)(s[i] - '0');
 			}
-			bs->i += 3 + len;	/* "}\r\n" and the bytes */
+			i += 3 + (size_t)len;	/* "}\r\n" and the bytes */
 		} else if (c == '(' || c == ')') {
-			depth += c == '(' ? 1 : -1;
-			bs->i++;
+			depth += c == '(' ? 1 : (size_t)-1;
+			i++;
 		} else if (c == ' ') {
-			bs->i++;
+			i++;
 		} else {
-			while (bs->i < bs->n && bs->s[bs->i] != ' ' && bs->s[bs->i] != '(' &&
-			    bs->s[bs->i] != ')') {
-				bs->i++;
+			while (i < n && s[i] != ' ' && s[i] != '(' && s[i] != ')') {
+				i++;
 			}
 		}
-		if (bs->i > bs->n) {
-			return -1;
+		if (i > n) {
+			return SIZE_MAX;
 		}
 	} while (depth > 0);
+	return i;
+}
+
+/* Pass over one element at bs->i (imap_elem_end), sending it if keep. */
+static int
+imap_bs_elem(struct imap_bs *bs, int keep)
+{
+	size_t a = bs->i, end = imap_elem_end(bs->s, bs->n, bs->i);
+
+	if (end == SIZE_MAX) {
+		return -1;
+	}
+	bs->i = end;
 	if (keep) {
 		bs->out(bs->ctx, bs->s + a, bs->i - a);
 	}

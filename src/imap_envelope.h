@@ -52,6 +52,12 @@ int imap_envelope(struct imap_buf *b, const struct mime_msg *m, uint16_t p);
 int imap_bodystructure(struct imap_buf *b, const struct mime_msg *m, uint16_t p, int ext);
 
 /*
+ * End of the element (atom, quoted string, literal or parenthesized list, after one
+ * optional space) that starts at s[i], in the wire text s[0..n); SIZE_MAX if malformed.
+ */
+size_t imap_elem_end(const char *s, size_t n, size_t i);
+
+/*
  * BODY from the BODYSTRUCTURE text imap_bodystructure made (extension data dropped),
  * sent to out; -1 if the text is not one.
  */

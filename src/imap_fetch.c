@@ -233,7 +233,7 @@ send_struct(struct fetch_msg *fm, const char *label, int which)
 		return;
 	}
 	if (which == 0) {
-		io_write(io, fm->mc.envelope, fm->mc.envelope_len);
+		mime_cached_envelope(&fm->mc, body_out, io);
 	} else if (which == 1) {
 		/* BODY is BODYSTRUCTURE less extension data; the cache keeps only the latter */
 		if (imap_body_of(fm->mc.bodystructure, fm->mc.bodystructure_len, body_out, io) != 0) {

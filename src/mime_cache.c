@@ -21,7 +21,7 @@
 #include "util.h"
 
 #define MC_MAGIC	"MNKMIME1"
-#define MC_VERSION	5
+#define MC_VERSION	6
 #define MC_HEAD		32
 /*
  * Record: magic, len, uid, fingerprint, size, nspans, pad, three text lengths (ENVELOPE,
@@ -35,6 +35,8 @@
 #define MC_REC_MAX	(MC_REC_MIN + MIME_PARTS_MAX * MC_SPAN + 3 * MIME_WIRE_MAX)
 /* First size of the record buffer: most records fit. */
 #define MC_REC_FIRST	4096
+/* Record flags (the u16 at 26). */
+#define MC_SENDER_FROM	1
 /* Slot offsets: the file's size limit, and the bit for a record already checked. */
 #define MC_FILE_MAX	0x7fffffffu
 #define MC_CHECKED	0x80000000u
@@ -307,6 +309,7 @@ mc_decode(struct mime_cache *c, struct mime_cached *out)
 	out->size = get_le32(r + 20);
 	out->envelope = (const char *)q;
 	out->envelope_len = get_le32(r + 28);
+	out->sender_from = get_le16(r + 26) & MC_SENDER_FROM;
 	out->bodystructure = out->envelope + out->envelope_len;
 	out->bodystructure_len = get_le32(r + 32);
 	out->search = out->bodystructure + out->bodystructure_len;
@@ -589,6 +592,63 @@ mime_cache_searchable(enum mime_field f)
 	    f != MIME_F_SENDER && f != MIME_F_REPLY_TO);
 }
 
+/* Ends of the From, Sender and Reply-To lists in the ENVELOPE text e[0..n) (end[0]: subject). */
+static int
+mc_env_lists(const char *e, size_t n, size_t end[4])
+{
+	size_t i = 1;
+
+	/* skip the date, then the subject, From, Sender, Reply-To */
+	for (int k = -1; k < 4; k++) {
+		if ((i = imap_elem_end(e, n, i)) == SIZE_MAX) {
+			return -1;
+		}
+		if (k >= 0) {
+			end[k] = i;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Most messages have no Sender or Reply-To, and ENVELOPE repeats the From list for both:
+ * when both equal it, cut them out of the text t (a third of it) and say so.
+ */
+static int
+mc_sender_from(struct imap_buf *t)
+{
+	size_t end[4], fl;
+
+	if (mc_env_lists(t->p, t->len, end) != 0) {
+		return 0;
+	}
+	fl = end[1] - end[0];	/* " (from list)", its space included */
+	if (end[2] - end[1] != fl || end[3] - end[2] != fl ||
+	    memcmp(t->p + end[0], t->p + end[1], fl) != 0 ||
+	    memcmp(t->p + end[0], t->p + end[2], fl) != 0) {
+		return 0;
+	}
+	memmove(t->p + end[1], t->p + end[3], t->len - end[3]);
+	t->len -= end[3] - end[1];
+	return 1;
+}
+
+void
+mime_cached_envelope(const struct mime_cached *mc, imap_sink_fn *out, void *ctx)
+{
+	size_t end[4];
+
+	/* the stored text ends the From list where Sender and Reply-To go back in */
+	if (!mc->sender_from || mc_env_lists(mc->envelope, mc->envelope_len, end) != 0) {
+		out(ctx, mc->envelope, mc->envelope_len);
+		return;
+	}
+	out(ctx, mc->envelope, end[1]);
+	out(ctx, mc->envelope + end[0], end[1] - end[0]);
+	out(ctx, mc->envelope + end[0], end[1] - end[0]);
+	out(ctx, mc->envelope + end[1], mc->envelope_len - end[1]);
+}
+
 /* Build the record of message m into c->rec; its length, 0 on failure. */
 static uint32_t
 mc_build(struct mime_cache *c, const struct mime_msg *m, uint32_t uid, uint64_t fp)
@@ -615,7 +675,7 @@ mc_build(struct mime_cache *c, const struct mime_msg *m, uint32_t uid, uint64_t 
 	put_le64(r + 12, fp);
 	put_le32(r + 20, m->size);
 	put_le16(r + 24, m->nparts);
-	put_le16(r + 26, 0);
+	put_le16(r + 26, mc_sender_from(&t[0]) ? MC_SENDER_FROM : 0);
 	q = r + MC_REC_HEAD;
 	for (uint16_t i = 0; i < m->nparts; i++, q += MC_SPAN) {
 		const struct mime_span *s = &m->parts[i].s;

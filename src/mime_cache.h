@@ -20,8 +20,9 @@
 
 /* One message's cached structure; pointers stay valid until the next call on the cache. */
 struct mime_cached {
-	const char *envelope;		/* "(...)" as sent after ENVELOPE */
+	const char *envelope;		/* ENVELOPE as kept: send with mime_cached_envelope */
 	size_t envelope_len;
+	int sender_from;		/* Sender and Reply-To (left out) are the From list */
 	const char *bodystructure;	/* "(...)" as sent after BODYSTRUCTURE */
 	size_t bodystructure_len;
 	const char *search;		/* decoded search fields (mime_cached_field) */
@@ -97,6 +98,9 @@ int mime_cache_put(struct mime_cache *c, uint32_t uid, uint64_t fp, struct mbox_
  * more than half of the records are stale; cheap when nothing is. 0 or -1.
  */
 int mime_cache_prune(struct mime_cache *c, const uint32_t *uids, size_t n);
+
+/* Send the ENVELOPE text "(...)" of mc to out. */
+void mime_cached_envelope(const struct mime_cached *mc, imap_sink_fn *out, void *ctx);
 
 /* Is field f of the top header kept in the record for SEARCH? */
 int mime_cache_searchable(enum mime_field f);

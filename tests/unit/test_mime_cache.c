@@ -70,13 +70,19 @@ make_mbox(void)
 	mbox_scan(mbox_fd, 0, total, 1, collect, NULL, &st);
 }
 
+static void
+buf_out(void *ctx, const char *s, size_t n)
+{
+	imap_buf_add(ctx, s, n);
+}
+
 /* The texts and spans a direct parse gives, for comparison. */
 static int
 same_as_parse(size_t i, const struct mime_cached *mc)
 {
 	struct mbox_reader r;
 	struct mime_msg m;
-	struct imap_buf b;
+	struct imap_buf b, env;
 	int ok;
 
 	mbox_reader_init(&r, mbox_fd, &ents[i], 1);
@@ -89,7 +95,10 @@ same_as_parse(size_t i, const struct mime_cached *mc)
 	    mc->nspans == m.nparts && mc->size == ents[i].wire_size;
 	b.len = 0;
 	imap_envelope(&b, &m, 0);
-	ok = ok && b.len == mc->envelope_len && memcmp(b.p, mc->envelope, b.len) == 0;
+	imap_buf_init(&env, MIME_WIRE_MAX);
+	mime_cached_envelope(mc, buf_out, &env);
+	ok = ok && b.len == env.len && memcmp(b.p, env.p, b.len) == 0;
+	imap_buf_free(&env);
 	for (uint16_t k = 0; ok && k < m.nparts; k++) {
 		ok = memcmp(&mc->spans[k], &m.parts[k].s, sizeof(struct mime_span)) == 0;
 	}
@@ -314,6 +323,9 @@ test_fields(void)
 {
 	struct mime_cache a;
 	struct mime_cached mc;
+	static const char lists[] = "((NIL NIL \"f\" \"x.example\")) "
+	    "((NIL NIL \"f\" \"x.example\")) ((NIL NIL \"r\" \"x.example\"))";
+	struct imap_buf env;
 	struct texts t;
 
 	cached_one("From: <user (comment)@ (comment) domain.org>\n"
@@ -349,6 +361,16 @@ test_fields(void)
 	mime_cached_field(&mc, MIME_F_SUBJECT, collect_text, &t);
 	CHECK(strcmp(t.buf, "Sat, 28 Nov 2026 10:00:00 +0000 (caf\xc3\xa9)|say \"hi\" \\ there|") == 0,
 	    "8-bit Date from the record, quoted Subject unescaped from ENVELOPE: %s", t.buf);
+	CHECK(mc.sender_from, "no Sender or Reply-To: the From list is kept once");
+	mime_cache_close(&a);
+	/* a Reply-To of its own stays in the text */
+	cached_one("From: f@x.example\nReply-To: r@x.example\nSubject: s\n\nb\n", 15, &a, &mc);
+	imap_buf_init(&env, MIME_WIRE_MAX);
+	mime_cached_envelope(&mc, buf_out, &env);
+	CHECK(!mc.sender_from && env.len == mc.envelope_len && env.len > 0 &&
+	    memmem(env.p, env.len, lists, sizeof(lists) - 1) != NULL,
+	    "a Reply-To of its own is kept as it is");
+	imap_buf_free(&env);
 	mime_cache_close(&a);
 }
 
@@ -372,8 +394,8 @@ test_old_version(void)
 	CHECK(mime_cache_open(&a, side, 12) == 0 && fsize() == 32 && a.nslot == 0,
 	    "version 1: started afresh");
 	fd = open(cpath, O_RDONLY);
-	CHECK(fd >= 0 && pread_full(fd, h, sizeof(h), 0) == 32 && get_le32(h + 8) == 5,
-	    "the new header says version 5");
+	CHECK(fd >= 0 && pread_full(fd, h, sizeof(h), 0) == 32 && get_le32(h + 8) == 6,
+	    "the new header says version 6");
 	close(fd);
 	mime_cache_close(&a);
 }

@@ -523,36 +523,18 @@ mc_env_quoted(const char *e, size_t n, int k, char *out, size_t cap)
 {
 	size_t i = 1, o = 0;
 
-	for (; k >= 0 && i < n; k--, i++) {
-		if (e[i] == '"') {
-			for (i++; i < n && e[i] != '"'; i++) {
-				i += e[i] == '\\';
-				if (k == 0 && o < cap && i < n) {
-					out[o++] = e[i];
-				}
-			}
-			if (k == 0) {
-				return i < n && o < cap ? (long)o : -1;
-			}
-			i++;
-		} else if (e[i] == '{') {
-			char *end;
-			unsigned long len = strtoul(e + i + 1, &end, 10);
-
-			if (k == 0 || end >= e + n || len > n) {
-				return -1;
-			}
-			i = (size_t)(end - e) + 3 + len;	/* "}\r\n" and the bytes */
-		} else if (k == 0 || n - i < 3 || memcmp(e + i, "NIL", 3) != 0) {
-			return -1;
-		} else {
-			i += 3;
-		}
-		if (i >= n || e[i] != ' ') {
-			return -1;
-		}
+	for (; k > 0 && i != SIZE_MAX; k--) {
+		i = imap_elem_end(e, n, i);
 	}
-	return -1;
+	i += i < n && e[i] == ' ';
+	if (i >= n || e[i] != '"') {
+		return -1;	/* NIL, a literal, or malformed */
+	}
+	for (i++; i < n && e[i] != '"' && o < cap; i++) {
+		i += e[i] == '\\' && i + 1 < n;
+		out[o++] = e[i];
+	}
+	return i < n && e[i] == '"' ? (long)o : -1;
 }
 
 int

@@ -1,8 +1,9 @@
 /*
  * The per-folder structure cache <side_base>.mime: a 32-byte header (magic, version,
- * UIDVALIDITY, CRC-32C) then append-only records, each CRC-32C checked, written under an
- * exclusive flock in one pwrite. A record that fails its check is a miss, a torn tail is
- * cut, never synced: the file can always be rebuilt from the mbox. Runs unprivileged.
+ * UIDVALIDITY, CRC-32C) then append-only records, each CRC-32C checked, queued and
+ * written a window at a time under an exclusive flock, read back through a window. A
+ * record that fails its check is a miss, a torn tail is cut, never synced: the file can
+ * always be rebuilt from the mbox. Runs unprivileged.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -560,8 +561,9 @@ mime_cached_field(const struct mime_cached *mc, enum mime_field f,
 		at += MC_SF_HEAD + len;
 	}
 	/* a plain date or subject was left to the ENVELOPE text */
-	if (!found && (f == MIME_F_DATE || f == MIME_F_SUBJECT) && (n = mc_env_quoted(mc->envelope, mc->envelope_len,
-	    f == MIME_F_SUBJECT, q, sizeof(q))) >= 0) {
+	if (!found && (f == MIME_F_DATE || f == MIME_F_SUBJECT) &&
+	    (n = mc_env_quoted(mc->envelope, mc->envelope_len, f == MIME_F_SUBJECT, q,
+	    sizeof(q))) >= 0) {
 		rc = fn(ctx, q, (size_t)n);
 	}
 	return rc;
@@ -574,7 +576,7 @@ mime_cache_searchable(enum mime_field f)
 	    f != MIME_F_SENDER && f != MIME_F_REPLY_TO);
 }
 
-/* Ends of the From, Sender and Reply-To lists in the ENVELOPE text e[0..n) (end[0]: subject). */
+/* Ends of the subject, From, Sender and Reply-To elements of the ENVELOPE text e[0..n). */
 static int
 mc_env_lists(const char *e, size_t n, size_t end[4])
 {

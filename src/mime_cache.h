@@ -1,8 +1,9 @@
 /*
  * Per-folder cache side file <side_base>.mime: for each message (keyed by UID and
- * content fingerprint) its ENVELOPE, BODY and BODYSTRUCTURE wire text, part spans and
- * decoded address and subject fields, so FETCH and most SEARCH keys never reparse the mbox. Append-only records, explicit LE, CRC-32C each;
- * a torn tail is cut, a UIDVALIDITY change or a mostly stale file rebuilds it empty.
+ * content fingerprint) its ENVELOPE and BODYSTRUCTURE wire text (BODY derives from the
+ * latter), part spans and decoded address and subject fields, so FETCH and most SEARCH
+ * keys never reparse the mbox. Append-only records, explicit LE, CRC-32C each; a torn
+ * tail is cut, a UIDVALIDITY change or a mostly stale file rebuilds it empty.
  */
 #ifndef MAILNOOK_MIME_CACHE_H
 #define MAILNOOK_MIME_CACHE_H

@@ -663,6 +663,7 @@ cmd_cert(int argc, char **argv)
 #else /* !WITH_TLS */
 
 #include <stdio.h>
+#include <sysexits.h>
 
 #include "verbs.h"
 

@@ -213,6 +213,12 @@ put_internaldate(struct io *io, int64_t t)
 	    date_month_names[c.month - 1], (long long)c.year, c.hour, c.min, c.sec);
 }
 
+static void
+body_out(void *ctx, const char *s, size_t n)
+{
+	io_write(ctx, s, n);
+}
+
 /* ENVELOPE, BODY or BODYSTRUCTURE from the cache. */
 static void
 send_struct(struct fetch_msg *fm, const char *label, int which)
@@ -227,9 +233,12 @@ send_struct(struct fetch_msg *fm, const char *label, int which)
 		return;
 	}
 	if (which == 0) {
-		io_write(io, fm->mc.envelope, fm->mc.envelope_len);
+		mime_cached_envelope(&fm->mc, body_out, io);
 	} else if (which == 1) {
-		io_write(io, fm->mc.body, fm->mc.body_len);
+		/* BODY is BODYSTRUCTURE less extension data; the cache keeps only the latter */
+		if (imap_body_of(fm->mc.bodystructure, fm->mc.bodystructure_len, body_out, io) != 0) {
+			io_puts(io, "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 0 0)");
+		}
 	} else {
 		io_write(io, fm->mc.bodystructure, fm->mc.bodystructure_len);
 	}
@@ -363,5 +372,6 @@ imap_fetch(struct imap *s, const uint32_t *idx, size_t n)
 		rc = fetch_one(s, &fm, sets_seen, has_flags, has_uid);
 	}
 	free(fm.r);
+	mime_cache_flush(&s->mc);
 	return rc;
 }

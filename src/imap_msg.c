@@ -165,7 +165,22 @@ struct search_ctx {
 	struct imap_match *m;
 	struct imap_time date;
 	int have_date;
+	struct mime_walk *w;		/* made at the first message read, kept for the command */
+	struct mbox_reader *r;		/* likewise */
 };
+
+/* The reader and walker for reading messages, made the first time. */
+static int
+readers(struct search_ctx *c)
+{
+	if (c->r == NULL && (c->r = malloc(sizeof(*c->r))) == NULL) {
+		return -1;
+	}
+	if (c->w == NULL && (c->w = mime_walk_new()) == NULL) {
+		return -1;
+	}
+	return 0;
+}
 
 static int
 sk_keyword(void *ctx, const char *kw, int *has)
@@ -186,46 +201,82 @@ sk_keyword(void *ctx, const char *kw, int *has)
 static int
 walk(struct search_ctx *c, mime_hdr_fn hdr, mime_sink_fn text)
 {
-	struct mbox_reader *r = malloc(sizeof(*r));
 	int rc;
 
-	if (r == NULL) {
+	if (readers(c) != 0) {
 		return -1;
 	}
-	rc = store_msg_open(&c->s->f, c->i, r);
+	rc = store_msg_open(&c->s->f, c->i, c->r);
 	if (rc == STORE_OK) {
-		rc = mime_search_walk(r, hdr, text, c) < 0 ? -1 : 0;
-		store_msg_close(&c->s->f, r);
+		rc = mime_search_walk(c->w, c->r, hdr, text, c) < 0 ? -1 : 0;
+		store_msg_close(&c->s->f, c->r);
 	} else {
 		rc = rc == STORE_GONE ? 0 : -1;
 	}
-	free(r);
 	return rc;
+}
+
+/*
+ * The cached structure of message c->i, parsed into the cache on a miss: 1, or 0 when
+ * it cannot be had (gone, unreadable, too large to describe; walk() then decides).
+ */
+static int
+cached(struct search_ctx *c, struct mime_cached *out)
+{
+	const struct store_msg *m = &c->s->f.msgs[c->i];
+	int rc = mime_cache_get(&c->s->mc, m->uid, mime_cache_key(&m->e), out);
+
+	if (rc != 0 || readers(c) != 0) {
+		return rc == 1;
+	}
+	if (store_msg_open(&c->s->f, c->i, c->r) == STORE_OK) {
+		rc = mime_cache_put(&c->s->mc, m->uid, mime_cache_key(&m->e), c->r, out) == 0;
+		store_msg_close(&c->s->f, c->r);
+	}
+	return rc;
+}
+
+static int
+date_val(void *ctx, const char *val, size_t vlen)
+{
+	struct search_ctx *c = ctx;
+
+	c->have_date = imap_rfc5322_date(val, vlen, &c->date) == 0;
+	return 1;
 }
 
 static int
 date_hdr(void *ctx, const char *name, size_t nlen, const char *val, size_t vlen)
 {
-	struct search_ctx *c = ctx;
-
-	if (nlen == 4 && str_ieq_n(name, "DATE", 4)) {
-		c->have_date = imap_rfc5322_date(val, vlen, &c->date) == 0;
-		return 1;
-	}
-	return 0;
+	return nlen == 4 && str_ieq_n(name, "DATE", 4) ? date_val(ctx, val, vlen) : 0;
 }
 
 static int
 sk_sent(void *ctx, struct imap_time *t, int *have)
 {
 	struct search_ctx *c = ctx;
-	int rc;
+	struct mime_cached mc;
+	int rc = 0;
 
 	c->have_date = 0;
-	rc = walk(c, date_hdr, NULL);
+	if (cached(c, &mc)) {
+		(void)mime_cached_field(&mc, MIME_F_DATE, date_val, c);
+	} else {
+		rc = walk(c, date_hdr, NULL);
+	}
 	*have = c->have_date;
 	*t = c->date;
 	return rc;
+}
+
+/* One value (or parsed address) of the field: a match never spans two. */
+static int
+field_val(void *ctx, const char *val, size_t vlen)
+{
+	struct search_ctx *c = ctx;
+
+	imap_match_reset(c->m);
+	return imap_match_feed(c->m, val, vlen);
 }
 
 static int
@@ -234,19 +285,25 @@ field_hdr(void *ctx, const char *name, size_t nlen, const char *val, size_t vlen
 	struct search_ctx *c = ctx;
 
 	if (strlen(c->field) == nlen && str_ieq_n(name, c->field, nlen)) {
-		imap_match_reset(c->m);
-		return imap_match_feed(c->m, val, vlen);
+		return field_val(ctx, val, vlen);
 	}
 	return 0;
 }
 
+/* Address and subject fields come from the structure cache, other fields from the header. */
 static int
 sk_header(void *ctx, const char *field, struct imap_match *m)
 {
 	struct search_ctx *c = ctx;
+	struct mime_cached mc;
+	int f = mime_field_lookup(field, strlen(field));
 
 	c->field = field;
 	c->m = m;
+	if (f >= 0 && mime_cache_searchable((enum mime_field)f) && cached(c, &mc)) {
+		(void)mime_cached_field(&mc, (enum mime_field)f, field_val, c);
+		return 0;
+	}
 	return walk(c, field_hdr, NULL);
 }
 
@@ -346,6 +403,11 @@ imap_cmd_search(struct imap *s)
 	}
 	memset(&c, 0, sizeof(c));
 	c.s = s;
+	env.m = calloc(1, sizeof(*env.m));
+	if (env.m == NULL) {
+		free(v);
+		return imap_fail(s, IMAP_NO, "[SERVERBUG] out of memory");
+	}
 	env.max_seq = s->exists;
 	env.max_uid = s->exists > 0 ? s->f.msgs[s->exists - 1].uid : 0;
 	env.now = (int64_t)time(NULL);
@@ -366,6 +428,10 @@ imap_cmd_search(struct imap *s)
 			v[n++] = s->cmd.uid ? m->uid : c.i + 1;
 		}
 	}
+	free(env.m);
+	mime_cache_flush(&s->mc);
+	mime_walk_free(c.w);
+	free(c.r);
 	if (rc < 0) {
 		free(v);
 		return imap_fail(s, IMAP_NO, "[SERVERBUG] search failed");

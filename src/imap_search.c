@@ -3,6 +3,7 @@
  * parsed key tree, cheap keys before those that read the message; a streaming
  * case-insensitive substring matcher over UTF-8; RFC 5322 Date: parsing. No root, no I/O.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "imap_search.h"
@@ -70,6 +71,30 @@ utf8_step(uint32_t *cp, unsigned *need, unsigned char b, uint32_t out[2])
 	return n;
 }
 
+static unsigned char
+lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+/* Horspool's shifts for the lowercased ASCII needle. */
+static void
+ascii_init(struct imap_match *m, const char *s, size_t len)
+{
+	size_t i;
+
+	m->n = len < IMAP_SEARCH_STR_MAX ? len : IMAP_SEARCH_STR_MAX;
+	for (i = 0; i < m->n; i++) {
+		m->low[i] = lower((unsigned char)s[i]);
+	}
+	for (i = 0; i < 256; i++) {
+		m->shift[i] = (uint16_t)m->n;
+	}
+	for (i = 0; i + 1 < m->n; i++) {
+		m->shift[m->low[i]] = (uint16_t)(m->n - 1 - i);
+	}
+}
+
 void
 imap_match_init(struct imap_match *m, const char *s, size_t len)
 {
@@ -78,6 +103,17 @@ imap_match_init(struct imap_match *m, const char *s, size_t len)
 	size_t i, k, q;
 	int got;
 
+	m->key = NULL;
+	m->found = 0;
+	m->ascii = 1;
+	for (i = 0; i < len && m->ascii; i++) {
+		m->ascii = (unsigned char)s[i] < 0x80;
+	}
+	if (m->ascii) {
+		ascii_init(m, s, len);
+		imap_match_reset(m);
+		return;
+	}
 	m->n = 0;
 	for (i = 0; i < len && m->n < IMAP_SEARCH_STR_MAX; i++) {
 		got = utf8_step(&acc, &need, (unsigned char)s[i], cp);
@@ -107,6 +143,51 @@ imap_match_reset(struct imap_match *m)
 	m->q = 0;
 	m->cp = 0;
 	m->need = 0;
+	m->tl = 0;
+}
+
+/* Does t[0..len) hold the ASCII needle (n >= 1)? Horspool, compared lowercased. */
+static int
+ascii_find(const struct imap_match *m, const unsigned char *t, size_t len)
+{
+	size_t n = m->n, i, j;
+
+	for (i = 0; i + n <= len; i += m->shift[lower(t[i + n - 1])]) {
+		for (j = n; j > 0 && lower(t[i + j - 1]) == m->low[j - 1]; j--) {
+		}
+		if (j == 0) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Bytes in blocks: the n - 1 bytes kept from before are searched joined to the new ones. */
+static int
+ascii_feed(struct imap_match *m, const unsigned char *s, size_t len)
+{
+	size_t keep = m->n - 1, k = len < keep ? len : keep;
+
+	if (m->tl > 0) {
+		memcpy(m->buf + m->tl, s, k);
+		if (ascii_find(m, m->buf, m->tl + k)) {
+			return m->found = 1;
+		}
+	}
+	if (ascii_find(m, s, len)) {
+		return m->found = 1;
+	}
+	if (len >= keep) {
+		memcpy(m->buf, s + len - keep, keep);
+		m->tl = keep;
+	} else if (m->tl + len > keep) {
+		memmove(m->buf, m->buf + m->tl + len - keep, keep);
+		m->tl = keep;
+	} else {
+		memcpy(m->buf + m->tl, s, len);
+		m->tl += len;
+	}
+	return 0;
 }
 
 static void
@@ -131,6 +212,12 @@ imap_match_feed(struct imap_match *m, const char *s, size_t len)
 	/* An empty needle matches whatever is fed, even nothing (HEADER name ""). */
 	if (m->n == 0) {
 		m->found = 1;
+	}
+	if (m->found || len == 0) {
+		return m->found;
+	}
+	if (m->ascii) {
+		return ascii_feed(m, (const unsigned char *)s, len);
 	}
 	for (i = 0; i < len && !m->found; i++) {
 		got = utf8_step(&m->cp, &m->need, (unsigned char)s[i], cp);
@@ -175,7 +262,7 @@ struct ev {
 	const struct imap_search_env *env;
 	const struct imap_search_ops *ops;
 	void *ctx;
-	struct imap_match m;
+	struct imap_match *m;
 };
 
 static int eval(struct ev *e, const struct imap_skey *k);
@@ -243,15 +330,21 @@ eval_text(struct ev *e, const struct imap_skey *k)
 {
 	int rc;
 
-	imap_match_init(&e->m, k->str.s, k->str.len);
+	/* the matcher is set up once per key for the whole command */
+	if (e->m->key != k) {
+		imap_match_init(e->m, k->str.s, k->str.len);
+		e->m->key = k;
+	}
+	e->m->found = 0;
+	imap_match_reset(e->m);
 	if (k->kind == IMAP_SK_HEADER) {
-		rc = e->ops->header(e->ctx, k->field.s, &e->m);
+		rc = e->ops->header(e->ctx, k->field.s, e->m);
 	} else if (k->str.len == 0) {
 		return 1;
 	} else {
-		rc = e->ops->text(e->ctx, k->kind == IMAP_SK_TEXT, &e->m);
+		rc = e->ops->text(e->ctx, k->kind == IMAP_SK_TEXT, e->m);
 	}
-	return rc < 0 ? -1 : e->m.found;
+	return rc < 0 ? -1 : e->m->found;
 }
 
 static int
@@ -327,12 +420,21 @@ imap_search_eval(const struct imap_skey *key, const struct imap_search_msg *msg,
     const struct imap_search_env *env, const struct imap_search_ops *ops, void *ctx)
 {
 	struct ev e;
+	int rc;
 
 	e.msg = msg;
 	e.env = env;
 	e.ops = ops;
 	e.ctx = ctx;
-	return eval(&e, key);
+	e.m = env->m != NULL ? env->m : calloc(1, sizeof(*e.m));
+	if (e.m == NULL) {
+		return -1;
+	}
+	rc = eval(&e, key);
+	if (env->m == NULL) {
+		free(e.m);
+	}
+	return rc;
 }
 
 /* ---- RFC 5322 dates ---- */

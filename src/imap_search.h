@@ -12,15 +12,28 @@
 #include "imap_parse.h"
 #include "params.h"
 
-/* Streaming matcher: needle and text compared after simple case folding of UTF-8. */
+/*
+ * Streaming matcher: needle and text compared after simple case folding of UTF-8. An
+ * ASCII needle is looked for bytewise (Horspool, ASCII case-insensitive: no other code
+ * point folds to ASCII, and no ASCII byte is part of a longer UTF-8 sequence); others
+ * go code point by code point (Knuth-Morris-Pratt).
+ */
 struct imap_match {
+	const void *key;			/* the SEARCH key it is set up for, if any */
+	int ascii;
+	size_t n;				/* needle length in code points (= bytes if ascii) */
+	int found;
+	/* ascii: lowercased needle, shifts, and the last n - 1 bytes fed before the next ones */
+	unsigned char low[IMAP_SEARCH_STR_MAX];
+	uint16_t shift[256];
+	size_t tl;
+	unsigned char buf[2 * IMAP_SEARCH_STR_MAX];
+	/* not ascii */
 	uint32_t needle[IMAP_SEARCH_STR_MAX];	/* folded code points */
 	uint16_t fail[IMAP_SEARCH_STR_MAX];	/* KMP failure function */
-	size_t n;				/* needle length in code points */
 	size_t q;				/* code points matched so far */
 	uint32_t cp;				/* UTF-8 sequence being assembled */
 	unsigned need;				/* continuation bytes still expected */
-	int found;
 };
 
 /* Start matching needle s[0..len); an empty needle matches at the first feed, even of 0 bytes. */
@@ -53,10 +66,14 @@ struct imap_search_ops {
 	int (*text)(void *ctx, int whole, struct imap_match *m);
 };
 
-/* The upper bounds * stands for and the clock for OLDER/YOUNGER. */
+/*
+ * The upper bounds * stands for, the clock for OLDER/YOUNGER, and a zeroed matcher kept
+ * for one command (NULL: each evaluation allocates one).
+ */
 struct imap_search_env {
 	uint32_t max_seq, max_uid;
 	int64_t now;
+	struct imap_match *m;
 };
 
 /* Does msg match key (1) or not (0); -1 if an accessor failed. Cheap keys go first. */

@@ -6,6 +6,7 @@
  * Runs in the unprivileged session process.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,17 +164,25 @@ mime_param_next(const char *v, size_t *i, char *name, size_t ncap, char *val, si
 	}
 }
 
-/* Append an RFC 2231 extended value (charset'language'%XX...) or a plain piece to out. */
+/*
+ * Append an RFC 2231 extended value (charset'language'%XX...) or a plain piece to out;
+ * the charset of a first piece goes to cs (cscap bytes, may be 0).
+ */
 static void
-mime_2231_piece(const char *v, int ext, char *out, size_t cap, size_t *n)
+mime_2231_piece(const char *v, int ext, char *out, size_t cap, size_t *n, char *cs,
+    size_t cscap)
 {
 	static const char hex[] = "0123456789abcdef";
 
 	if (ext) {
-		const char *q = strchr(v, '\'');
+		const char *q = strchr(v, '\''), *l;
 
-		if (*n == 0 && q != NULL && (q = strchr(q + 1, '\'')) != NULL) {
-			v = q + 1;	/* charset and language only lead the first piece */
+		if (*n == 0 && q != NULL && (l = strchr(q + 1, '\'')) != NULL) {
+			if (cscap > 0 && (size_t)(q - v) < cscap) {
+				memcpy(cs, v, (size_t)(q - v));
+				cs[q - v] = '\0';
+			}
+			v = l + 1;	/* charset and language only lead the first piece */
 		}
 	}
 	for (; *v != '\0'; v++) {
@@ -214,27 +223,54 @@ mime_2231_name(const char *n, const char *name, unsigned k, int *ext)
 }
 
 int
-mime_param_find(const char *v, size_t i, const char *name, char *val, size_t vcap)
+mime_param_2231(const char *v, size_t i, const char *name, char *val, size_t vcap, char *cs,
+    size_t cscap)
 {
 	char n[80], piece[MIME_BOUNDARY_MAX * 2];
 	size_t start = i, got = 0;
 	unsigned k = 0;
 	int ext;
 
-	while (mime_param_next(v, &i, n, sizeof(n), val, vcap) == 1) {
-		if (strcmp(n, name) == 0) {
-			return 1;
-		}
+	if (cscap > 0) {
+		cs[0] = '\0';
 	}
-	/* RFC 2231: name*=, or name*0, name*1*, ... in order */
-	for (i = start; mime_param_next(v, &i, n, sizeof(n), piece, sizeof(piece)) == 1;) {
+	val[0] = '\0';
+	/* name*=, or name*0, name*1*, ... in order */
+	while (mime_param_next(v, &i, n, sizeof(n), piece, sizeof(piece)) == 1) {
 		if (k < 64 && mime_2231_name(n, name, k, &ext)) {
-			mime_2231_piece(piece, ext, val, vcap, &got);
+			mime_2231_piece(piece, ext, val, vcap, &got, cs, cscap);
 			k++;
 			i = start;	/* pieces may come in any order */
 		}
 	}
 	return k > 0;
+}
+
+int
+mime_param_find(const char *v, size_t i, const char *name, char *val, size_t vcap)
+{
+	char n[80];
+	size_t start = i;
+
+	while (mime_param_next(v, &i, n, sizeof(n), val, vcap) == 1) {
+		if (strcmp(n, name) == 0) {
+			return 1;
+		}
+	}
+	return mime_param_2231(v, start, name, val, vcap, NULL, 0);
+}
+
+int
+mime_field_lookup(const char *name, size_t n)
+{
+	for (int f = 0; f < MIME_F_COUNT && n > 0; f++) {
+		/* the first letter rules out most names before the length is taken */
+		if ((name[0] | 0x20) == mime_names[f][0] && strlen(mime_names[f]) == n &&
+		    str_ieq_n(name, mime_names[f], n)) {
+			return f;
+		}
+	}
+	return -1;
 }
 
 /* ---- the part table ---- */
@@ -269,10 +305,16 @@ mime_new_part(struct mime_msg *m, uint16_t parent, uint32_t hdr_off, uint16_t *o
 	return 0;
 }
 
+/*
+ * Keep v[0..n) as field f of part p; a value it already has (a repeated address field)
+ * is kept in front, joined with ", ".
+ */
 static int
 mime_keep(struct mime_msg *m, uint16_t p, int f, const char *v, size_t n)
 {
-	size_t need = m->arena_len + n + 1;
+	uint32_t old = m->parts[p].f[f];
+	size_t olen = old == 0 ? 0 : strlen(m->arena + old - 1) + 2;
+	size_t need = m->arena_len + olen + n + 1;
 
 	if (array_grow(&m->arena, &m->arena_cap, need, 1, 1024, MIME_ARENA_MAX) < 0) {
 		if (errno != EFBIG) {
@@ -281,10 +323,14 @@ mime_keep(struct mime_msg *m, uint16_t p, int f, const char *v, size_t n)
 		m->truncated = 1;
 		return 0;
 	}
-	memcpy(m->arena + m->arena_len, v, n);
-	m->arena[m->arena_len + n] = '\0';
+	if (old != 0) {
+		memcpy(m->arena + m->arena_len, m->arena + old - 1, olen - 2);
+		memcpy(m->arena + m->arena_len + olen - 2, ", ", 2);
+	}
+	memcpy(m->arena + m->arena_len + olen, v, n);
+	m->arena[m->arena_len + olen + n] = '\0';
 	m->parts[p].f[f] = (uint32_t)m->arena_len + 1;
-	m->arena_len += n + 1;
+	m->arena_len += olen + n + 1;
 	return 0;
 }
 
@@ -324,7 +370,8 @@ mime_flush_field(struct mime_parser *ps)
 	int f = ps->fidx;
 
 	ps->fidx = -1;
-	if (f < 0 || ps->m->parts[ps->cur].f[f] != 0) {
+	if (f < 0 || (ps->m->parts[ps->cur].f[f] != 0 && f != MIME_F_TO && f != MIME_F_CC &&
+	    f != MIME_F_BCC)) {
 		return 0;	/* not kept, or a repeated field: the first one counts */
 	}
 	while (a < n && (ps->fld[a] == ' ' || ps->fld[a] == '\t')) {
@@ -376,14 +423,9 @@ mime_field_start(struct mime_parser *ps, const char *s, size_t len)
 			return -1;
 		}
 	}
-	ps->fidx = -1;
 	ps->flen = 0;
-	for (f = 0; f < last; f++) {
-		if (strlen(mime_names[f]) == nl && str_ieq_n(s, mime_names[f], nl)) {
-			ps->fidx = f;
-			break;
-		}
-	}
+	f = mime_field_lookup(s, nl);
+	ps->fidx = f < last ? f : -1;
 	mime_field_more(ps, colon + 1, len - (size_t)(colon + 1 - s));
 	return 0;
 }
@@ -676,28 +718,60 @@ mime_run(struct mime_parser *ps, struct mbox_reader *r, mime_line_fn hook, void 
 	return rc;
 }
 
+struct mime_parser *
+mime_parser_new(void)
+{
+	return malloc(sizeof(struct mime_parser));
+}
+
+void
+mime_parser_free(struct mime_parser *ps)
+{
+	free(ps);
+}
+
 int
 mime_parse(struct mime_msg *m, struct mbox_reader *r, mime_line_fn hook, void *ctx)
 {
-	struct mime_parser *ps;
-	uint16_t root;
+	struct mime_parser *ps = mime_parser_new();
 	int rc;
 
 	memset(m, 0, sizeof(*m));
-	ps = calloc(1, sizeof(*ps));
-	if (ps == NULL || mime_new_part(m, MIME_NONE, 0, &root) != 0) {
-		free(ps);
+	if (ps == NULL) {
+		return -1;
+	}
+	rc = mime_parse_with(ps, m, r, hook, ctx);
+	mime_parser_free(ps);
+	return rc;
+}
+
+int
+mime_parse_with(struct mime_parser *ps, struct mime_msg *m, struct mbox_reader *r,
+    mime_line_fn hook, void *ctx)
+{
+	struct mime_msg keep = *m;
+	uint16_t root;
+	int rc;
+
+	/* the tables of an earlier parse are used again */
+	memset(m, 0, sizeof(*m));
+	m->parts = keep.parts;
+	m->parts_cap = keep.parts_cap;
+	m->arena = keep.arena;
+	m->arena_cap = keep.arena_cap;
+	/* all but the field buffer: it is written before it is read */
+	memset(ps, 0, offsetof(struct mime_parser, fld));
+	if (mime_new_part(m, MIME_NONE, 0, &root) != 0) {
 		return -1;
 	}
 	ps->m = m;
 	ps->in_hdr = 1;
 	ps->fidx = -1;
 	rc = mime_run(ps, r, hook, ctx);
-	if (rc == 0 && ps->nbnd > 0 && !ps->in_hdr) {
-		/* a missing close delimiter: the last line end is still the delimiter's */
-		rc = mime_close_to(ps, ps->bnd[ps->nbnd - 1].part,
-		    ps->pos - (ps->last_nl && ps->pos >= 2 ? 2 : 0), 1);
-	}
+	/*
+	 * Parts still open at the end close there: without a close delimiter the last line
+	 * end belongs to no delimiter, so the last part keeps it (RFC 2046 5.1.1).
+	 */
 	if (rc == 0 && (rc = mime_close_to(ps, 0, ps->pos, 0)) == 0) {
 		if (ps->in_hdr && (rc = mime_header_end(ps, ps->pos)) == 0) {
 			rc = mime_close_to(ps, 0, ps->pos, 0);
@@ -708,7 +782,6 @@ mime_parse(struct mime_msg *m, struct mbox_reader *r, mime_line_fn hook, void *c
 		m->size = ps->pos;
 		m->lines = ps->lineno;
 	}
-	free(ps);
 	return rc;
 }
 
@@ -837,7 +910,7 @@ mime_copy_fields(struct mbox_reader *r, struct mime_range hdr, const char *const
 	uint32_t pos = 0, end = hdr.off + hdr.len;
 	const char *s;
 	size_t len;
-	int partial, nl, rc = 0, keep = 0, cont = 0;
+	int partial, nl, rc = 0, keep = 0, cont = 0, blank = 0;
 
 	while (pos < end && (rc = mbox_reader_next(r, &s, &len, &partial, &nl)) == 1) {
 		if (pos >= hdr.off) {
@@ -845,6 +918,7 @@ mime_copy_fields(struct mbox_reader *r, struct mime_range hdr, const char *const
 				keep = mime_named(s, len, names, n) != not;
 			}
 			if (!cont && (len == 0 || (len == 1 && s[0] == '\r'))) {
+				blank = 1;
 				break;	/* the blank line: ours comes below */
 			}
 			/* a header cut short by a boundary may end inside its last line end */
@@ -860,5 +934,6 @@ mime_copy_fields(struct mbox_reader *r, struct mime_range hdr, const char *const
 	if (rc < 0) {
 		return -1;
 	}
-	return sink(ctx, "\r\n", 2);
+	/* the blank line, if the header has one (BODY[HEADER] of a header-only message has none) */
+	return blank ? sink(ctx, "\r\n", 2) : 0;
 }

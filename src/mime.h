@@ -84,8 +84,24 @@ typedef int (*mime_line_fn)(void *ctx, const struct mime_msg *m, uint16_t part, 
  * or the hook's nonzero value when it stopped the parse (m is then incomplete).
  */
 int mime_parse(struct mime_msg *m, struct mbox_reader *r, mime_line_fn hook, void *ctx);
+
+/*
+ * The parser's working state (tens of KiB) for many parses in a row, so that a pass over
+ * a folder does not allocate and release it per message. NULL if out of memory.
+ */
+struct mime_parser;
+struct mime_parser *mime_parser_new(void);
+void mime_parser_free(struct mime_parser *ps);
+/*
+ * mime_parse using ps; m is zeroed or holds an earlier parse, whose tables are reused
+ * (mime_msg_free releases them after the last).
+ */
+int mime_parse_with(struct mime_parser *ps, struct mime_msg *m, struct mbox_reader *r,
+    mime_line_fn hook, void *ctx);
 /* Release what mime_parse allocated; m may be parsed again after. */
 void mime_msg_free(struct mime_msg *m);
+/* The enum mime_field of header name[0..n) (ASCII case-insensitive), -1 if not kept. */
+int mime_field_lookup(const char *name, size_t n);
 /* Value of field f of part p (unfolded, leading/trailing blanks cut), NULL if absent. */
 const char *mime_field(const struct mime_msg *m, uint16_t p, enum mime_field f);
 
@@ -99,8 +115,17 @@ int mime_word(const char *v, size_t *i, char *out, size_t cap, int lower);
 int mime_ctype_split(const char *v, char *type, size_t tcap, char *sub, size_t scap, size_t *i);
 /* Next "; name=value" parameter from *i: 1 with name (lowercased) and value, 0 at the end. */
 int mime_param_next(const char *v, size_t *i, char *name, size_t ncap, char *val, size_t vcap);
-/* Value of parameter name (lowercase) in the parameters starting at i; 1 found, 0 not. */
+/*
+ * Value of parameter name (lowercase) in the parameters starting at i, plain or in RFC
+ * 2231 form (below); 1 found, 0 not.
+ */
 int mime_param_find(const char *v, size_t i, const char *name, char *val, size_t vcap);
+/*
+ * RFC 2231 parameter name (name*, or pieces name*0, name*1*...) from i: the pieces
+ * joined, %XX decoded (bytes of the charset, which goes to cs, "" if none); 1 found.
+ */
+int mime_param_2231(const char *v, size_t i, const char *name, char *val, size_t vcap, char *cs,
+    size_t cscap);
 
 /* Section kinds of BODY[section] (RFC 3501 6.4.5). */
 enum mime_sect {
@@ -124,6 +149,8 @@ struct mime_range {
 int mime_section(const struct mime_span *sp, uint16_t n, const uint32_t *path, size_t depth,
     enum mime_sect kind, struct mime_range *out);
 
+struct mime_walk;
+
 /* Output sink: nonzero return stops the copy and is returned. */
 typedef int (*mime_sink_fn)(void *ctx, const char *p, size_t n);
 
@@ -137,23 +164,31 @@ int mime_copy_range(struct mbox_reader *r, struct mime_range rg, mime_sink_fn si
 /*
  * HEADER.FIELDS (not = 0) / HEADER.FIELDS.NOT (not = 1): from the header range hdr
  * (a MIME_SECT_HEADER range), send the fields whose names are (not) among names[0..n)
- * (ASCII case-insensitive), with continuation lines, CRLF ends, then one CRLF. Output is
+ * (ASCII case-insensitive), with continuation lines, CRLF ends, then the blank line if the
+ * header range has one. Output is
  * at most hdr.len + 2 bytes, so a caller may buffer it to learn the literal size first.
  */
 int mime_copy_fields(struct mbox_reader *r, struct mime_range hdr, const char *const *names,
     size_t n, int not, mime_sink_fn sink, void *ctx);
 
 /*
- * SEARCH walker over one message (fresh reader): hdr is called for each field of the
- * top-level header with its name and its unfolded value, RFC 2047 encoded words decoded
- * to UTF-8; text (may be NULL) with decoded lines of every text body and every enclosed
+ * SEARCH walker over one message (fresh reader) with state w (mime_walk_new): hdr is
+ * called for each field of the top-level header with its name and its unfolded value,
+ * RFC 2047 encoded words decoded to UTF-8; text (may be NULL) with the decoded text of
+ * every text body (line ends dropped, lines joined) and each line of every enclosed
  * message header, content-transfer-encoding removed and ISO-8859-1/windows-1252/ASCII
  * turned into UTF-8 (other charsets as is), at most MIME_TEXT_LINE_MAX bytes a call.
  * Either callback returning nonzero stops the walk and is returned; 0 at end, -1 error.
+ * Without text the walk ends with MIME_WALK_DONE at the end of the top-level header.
  */
+#define MIME_WALK_DONE	2
 typedef int (*mime_hdr_fn)(void *ctx, const char *name, size_t nlen, const char *val,
     size_t vlen);
-int mime_search_walk(struct mbox_reader *r, mime_hdr_fn hdr, mime_sink_fn text, void *ctx);
+int mime_search_walk(struct mime_walk *w, struct mbox_reader *r, mime_hdr_fn hdr,
+    mime_sink_fn text, void *ctx);
+/* The walker's state, kept for a pass over many messages; NULL if out of memory. */
+struct mime_walk *mime_walk_new(void);
+void mime_walk_free(struct mime_walk *w);
 
 /*
  * Decode RFC 2047 encoded words in src[0..len) into dst (cap bytes, UTF-8 where the

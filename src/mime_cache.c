@@ -1,8 +1,9 @@
 /*
  * The per-folder structure cache <side_base>.mime: a 32-byte header (magic, version,
- * UIDVALIDITY, CRC-32C) then append-only records, each CRC-32C checked, written under an
- * exclusive flock in one pwrite. A record that fails its check is a miss, a torn tail is
- * cut, never synced: the file can always be rebuilt from the mbox. Runs unprivileged.
+ * UIDVALIDITY, CRC-32C) then append-only records, each CRC-32C checked, queued and
+ * written a window at a time under an exclusive flock, read back through a window. A
+ * record that fails its check is a miss, a torn tail is cut, never synced: the file can
+ * always be rebuilt from the mbox. Runs unprivileged.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,20 +17,32 @@
 #include "imap_envelope.h"
 #include "log.h"
 #include "mime_cache.h"
+#include "imap_string.h"
 #include "side.h"
 #include "util.h"
 
 #define MC_MAGIC	"MNKMIME1"
-#define MC_VERSION	1
+#define MC_VERSION	6
 #define MC_HEAD		32
-/* Record: magic, len, uid, fingerprint, size, nspans, pad, three text lengths; CRC at the end. */
-#define MC_REC_MAGIC	0x3152434du
+/*
+ * Record: magic, len, uid, fingerprint, size, nspans, pad, three text lengths (ENVELOPE,
+ * BODYSTRUCTURE, search fields); CRC at the end. BODY is BODYSTRUCTURE less its
+ * extension data, derived when asked (imap_body_of).
+ */
+#define MC_REC_MAGIC	0x3252434du
 #define MC_REC_HEAD	40
 #define MC_SPAN		16
 #define MC_REC_MIN	(MC_REC_HEAD + 4)
-#define MC_REC_MAX	(MC_REC_MIN + MIME_PARTS_MAX * MC_SPAN + 2 * MIME_WIRE_MAX)
-/* First read of a record: most ENVELOPE + BODY + BODYSTRUCTURE texts fit. */
-#define MC_READ		4096
+#define MC_REC_MAX	(MC_REC_MIN + MIME_PARTS_MAX * MC_SPAN + 3 * MIME_WIRE_MAX)
+/* First size of the record buffer: most records fit. */
+#define MC_REC_FIRST	4096
+/* Record flags (the u16 at 26). */
+#define MC_SENDER_FROM	1
+/* Slot offsets: the file's size limit, and the bit for a record already checked. */
+#define MC_FILE_MAX	0x7fffffffu
+#define MC_CHECKED	0x80000000u
+/* A search field entry: field number, 16-bit length, then its text. */
+#define MC_SF_HEAD	3
 /* Prune only files with at least this many records: rewriting small ones gains nothing. */
 #define MC_PRUNE_MIN	64
 
@@ -102,46 +115,63 @@ mc_rec_len(const unsigned char *h)
 	if (get_le32(h) != MC_REC_MAGIC || get_le16(h + 24) > MIME_PARTS_MAX) {
 		return 0;
 	}
-	want = (uint64_t)MC_REC_MIN + (uint64_t)get_le16(h + 24) * MC_SPAN + get_le32(h + 28) +
-	    get_le32(h + 32) + get_le32(h + 36);
+	want = (uint64_t)MC_REC_MIN + (uint64_t)get_le16(h + 24) * MC_SPAN;
+	for (int k = 0; k < MIME_CACHE_TEXTS; k++) {
+		want += get_le32(h + 28 + 4 * k);
+	}
 	return want == len && len <= MC_REC_MAX ? len : 0;
+}
+
+/* Read the window at off; -1 on a read error. */
+static int
+mc_fill(struct mime_cache *c, uint32_t off)
+{
+	ssize_t got;
+
+	c->win_len = 0;
+	if (c->win == NULL && (c->win = malloc(MIME_CACHE_WINDOW)) == NULL) {
+		return -1;
+	}
+	if ((got = pread_full(c->fd, c->win, MIME_CACHE_WINDOW, off)) < 0) {
+		return -1;
+	}
+	c->win_at = off;
+	c->win_len = (uint32_t)got;
+	return 0;
 }
 
 /*
  * Index records appended since c->seen (caller holds the flock); cut a torn tail.
- * Heads are picked out of MBOX_IO_BUF reads: one system call per ~50 records at SELECT.
+ * Heads are picked out of the read window: one system call per ~40 records at SELECT.
  */
 static int
 mc_catch_up(struct mime_cache *c)
 {
 	struct stat st;
-	unsigned char *buf;
-	uint32_t at = 0, got = 0;	/* buf holds file bytes [at, at + got) */
 	int rc = 0;
 
-	if (fstat(c->fd, &st) != 0 || (buf = malloc(MBOX_IO_BUF)) == NULL) {
+	if (fstat(c->fd, &st) != 0) {
 		return -1;
 	}
 	while (rc == 0 && (uint64_t)c->seen + MC_REC_HEAD <= (uint64_t)st.st_size) {
+		const unsigned char *h;
 		uint32_t len;
-		ssize_t n;
 
-		if (c->seen < at || c->seen + MC_REC_HEAD > at + got) {
-			if ((n = pread_full(c->fd, buf, MBOX_IO_BUF, c->seen)) < MC_REC_HEAD) {
+		if (c->win_len < MC_REC_HEAD || c->seen < c->win_at ||
+		    (uint64_t)c->seen + MC_REC_HEAD > (uint64_t)c->win_at + c->win_len) {
+			if (mc_fill(c, c->seen) != 0 || c->win_len < MC_REC_HEAD) {
 				rc = -1;
 				break;
 			}
-			at = c->seen;
-			got = (uint32_t)n;
 		}
-		len = mc_rec_len(buf + (c->seen - at));
+		h = c->win + (c->seen - c->win_at);
+		len = mc_rec_len(h);
 		if (len == 0 || (uint64_t)c->seen + len > (uint64_t)st.st_size) {
 			break;
 		}
-		rc = mc_slot_set(c, get_le32(buf + (c->seen - at) + 8), c->seen);
+		rc = mc_slot_set(c, get_le32(h + 8), c->seen);
 		c->seen += len;
 	}
-	free(buf);
 	if (rc != 0) {
 		return -1;
 	}
@@ -169,7 +199,6 @@ static int
 mc_load(struct mime_cache *c)
 {
 	unsigned char h[MC_HEAD];
-	struct stat st;
 	int rc = -1;
 
 	c->fd = open(c->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -188,11 +217,9 @@ mc_load(struct mime_cache *c)
 		}
 	}
 	c->nslot = 0;
+	c->win_len = 0;
 	c->seen = MC_HEAD;
-	if (fstat(c->fd, &st) == 0 && mc_catch_up(c) == 0) {
-		c->ino = (uint64_t)st.st_ino;
-		rc = 0;
-	}
+	rc = mc_catch_up(c);
 out:
 	flock(c->fd, LOCK_UN);
 	return rc;
@@ -217,37 +244,52 @@ mime_cache_open(struct mime_cache *c, const char *side_base, uint32_t uidvalidit
 void
 mime_cache_close(struct mime_cache *c)
 {
+	mime_cache_flush(c);
+	free(c->pend);
+	c->pend = NULL;
+	c->pend_cap = 0;
 	if (c->fd >= 0) {
 		close(c->fd);
 	}
 	free(c->slot);
 	free(c->rec);
+	free(c->win);
 	free(c->spans);
+	mime_parser_free(c->ps);
+	mime_msg_free(&c->m);
+	for (int k = 0; k < MIME_CACHE_TEXTS; k++) {
+		imap_buf_free(&c->t[k]);
+	}
+	free(c->dec);
+	c->ps = NULL;
+	c->dec = NULL;
 	c->fd = -1;
 	c->slot = NULL;
 	c->rec = NULL;
+	c->win = NULL;
+	c->win_len = 0;
 	c->spans = NULL;
 	c->nslot = c->slot_cap = c->rec_cap = c->spans_cap = 0;
 }
 
-/* A prune by another session replaced the file: follow it. */
+/* A prune by another session replaced the file (ours has no name left): follow it. */
 static int
 mc_follow(struct mime_cache *c)
 {
 	struct stat st;
 
-	if (stat(c->path, &st) != 0 || (uint64_t)st.st_ino == c->ino) {
+	if (fstat(c->fd, &st) != 0 || st.st_nlink > 0) {
 		return 0;
 	}
 	close(c->fd);
 	return mc_load(c);
 }
 
-/* Point out at the record in c->rec (already checked). */
+/* Point out at the record c->cur (already checked). */
 static int
 mc_decode(struct mime_cache *c, struct mime_cached *out)
 {
-	const unsigned char *r = c->rec, *q;
+	const unsigned char *r = c->cur, *q;
 	uint16_t n = get_le16(r + 24);
 
 	if (array_grow(&c->spans, &c->spans_cap, n == 0 ? 1 : n, sizeof(*c->spans), 8,
@@ -268,38 +310,73 @@ mc_decode(struct mime_cache *c, struct mime_cached *out)
 	out->size = get_le32(r + 20);
 	out->envelope = (const char *)q;
 	out->envelope_len = get_le32(r + 28);
-	out->body = out->envelope + out->envelope_len;
-	out->body_len = get_le32(r + 32);
-	out->bodystructure = out->body + out->body_len;
-	out->bodystructure_len = get_le32(r + 36);
+	out->sender_from = get_le16(r + 26) & MC_SENDER_FROM;
+	out->bodystructure = out->envelope + out->envelope_len;
+	out->bodystructure_len = get_le32(r + 32);
+	out->search = out->bodystructure + out->bodystructure_len;
+	out->search_len = get_le32(r + 36);
 	return 0;
 }
 
 /*
- * Read and check the record at off; 1 if it is uid's with fingerprint fp. One read
- * of MC_READ bytes gets most records whole.
+ * The record at off as the window holds it (one longer than the window: c->rec); 1 if
+ * it is uid's. *checked in: its CRC was checked already; out: checked in the window.
  */
 static int
-mc_read(struct mime_cache *c, uint32_t off, uint32_t uid, uint64_t fp)
+mc_look(struct mime_cache *c, uint32_t off, uint32_t uid, uint64_t fp, int *checked)
 {
-	ssize_t got = -1;
+	const unsigned char *r = c->win + (off - c->win_at);
+	uint64_t end = (uint64_t)c->win_at + c->win_len;
 	uint32_t len;
 
-	if (array_grow(&c->rec, &c->rec_cap, MC_READ, 1, MC_READ, MC_REC_MAX) != 0 ||
-	    (got = pread_full(c->fd, c->rec, MC_READ, off)) < MC_REC_HEAD) {
-		return got < 0 ? -1 : 0;
-	}
-	if ((len = mc_rec_len(c->rec)) == 0 || get_le32(c->rec + 8) != uid ||
-	    get_le64(c->rec + 12) != fp) {
+	if ((len = mc_rec_len(r)) == 0 || get_le32(r + 8) != uid || get_le64(r + 12) != fp) {
 		return 0;
 	}
-	if (len > (uint32_t)got &&
-	    (array_grow(&c->rec, &c->rec_cap, len, 1, MC_READ, MC_REC_MAX) != 0 ||
-	    pread_full(c->fd, c->rec + got, len - (size_t)got, off + (off_t)got) !=
-	    (ssize_t)(len - (size_t)got))) {
+	if (off + (uint64_t)len > end && len <= MIME_CACHE_WINDOW) {
+		if (mc_fill(c, off) != 0) {
+			return -1;
+		}
+		r = c->win;
+		end = (uint64_t)off + c->win_len;
+	}
+	if (off + (uint64_t)len > end) {
+		if (array_grow(&c->rec, &c->rec_cap, len, 1, MC_REC_FIRST, MC_REC_MAX) != 0 ||
+		    pread_full(c->fd, c->rec, len, off) != (ssize_t)len) {
+			return -1;
+		}
+		r = c->rec;
+		*checked = 0;	/* the window may still hold an older state of these bytes */
+	}
+	c->cur = r;
+	if (!*checked && get_le32(r + len - 4) != crc32c(0, r, len - 4)) {
+		return 0;
+	}
+	*checked = r != c->rec;
+	return 1;
+}
+
+/*
+ * Read and check the record at off; 1 if it is uid's with fingerprint fp. Records come
+ * from the window; a miss there is read again, since the window may show a torn tail
+ * that another session has cut and written over. A record once checked in the window
+ * is not checked again: the bytes of a record never change, and every later window
+ * was read after that check.
+ */
+static int
+mc_read(struct mime_cache *c, uint32_t off, uint32_t uid, uint64_t fp, int *checked)
+{
+	int rc = 0, was = *checked;
+
+	if (c->win_len >= MC_REC_HEAD && off >= c->win_at &&
+	    (uint64_t)off + MC_REC_HEAD <= (uint64_t)c->win_at + c->win_len &&
+	    (rc = mc_look(c, off, uid, fp, checked)) != 0) {
+		return rc;
+	}
+	if (mc_fill(c, off) != 0) {
 		return -1;
 	}
-	return get_le32(c->rec + len - 4) == crc32c(0, c->rec, len - 4);
+	*checked = was;
+	return c->win_len >= MC_REC_HEAD ? mc_look(c, off, uid, fp, checked) : 0;
 }
 
 uint64_t
@@ -313,7 +390,7 @@ int
 mime_cache_get(struct mime_cache *c, uint32_t uid, uint64_t fp, struct mime_cached *out)
 {
 	long i = mc_slot_find(c, uid);
-	int rc;
+	int rc, checked;
 
 	if (c->fd < 0) {
 		return 0;	/* no usable file: every message is parsed */
@@ -328,38 +405,261 @@ mime_cache_get(struct mime_cache *c, uint32_t uid, uint64_t fp, struct mime_cach
 			return rc;
 		}
 	}
-	rc = mc_read(c, c->slot[i].off, uid, fp);
+	checked = (c->slot[i].off & MC_CHECKED) != 0;
+	rc = mc_read(c, c->slot[i].off & MC_FILE_MAX, uid, fp, &checked);
+	if (rc == 1 && checked) {
+		c->slot[i].off |= MC_CHECKED;
+	}
 	if (rc == 1 && mc_decode(c, out) != 0) {
 		rc = -1;
 	}
 	return rc;
 }
 
+/* Search field builder: the entries go to b, decoded text through dec (c->dec). */
+struct mc_sf {
+	struct imap_buf *b;
+	char *dec;		/* MIME_FIELD_MAX bytes */
+	uint8_t f;
+	size_t val, vlen;	/* the field's decoded value in b */
+};
+
+/*
+ * One entry of field sf->f: s[0..n) with its RFC 2047 encoded words decoded. A parsed
+ * address or name found as is in the field's value is left out: whatever matches it
+ * matches the value.
+ */
+static int
+mc_sf_put(struct mc_sf *sf, const char *s, size_t n, int parsed)
+{
+	unsigned char h[MC_SF_HEAD];
+	size_t len = mime_decode_words(s, n, sf->dec, MIME_FIELD_MAX);
+
+	if (parsed && sf->b->err == 0 && len > 0 &&
+	    memmem(sf->b->p + sf->val, sf->vlen, sf->dec, len) != NULL) {
+		return 0;
+	}
+	if (!parsed) {
+		sf->val = sf->b->len + MC_SF_HEAD;
+		sf->vlen = len < UINT16_MAX ? len : UINT16_MAX;
+	}
+	h[0] = sf->f;
+	put_le16(h + 1, (uint16_t)(len < UINT16_MAX ? len : UINT16_MAX));
+	imap_buf_add(sf->b, (const char *)h, MC_SF_HEAD);
+	return imap_buf_add(sf->b, sf->dec, get_le16(h + 1));
+}
+
+/* An address as two more entries: local@domain and the name, so SEARCH sees them parsed. */
+static int
+mc_sf_addr(void *ctx, const char *name, const char *adl, const char *mbox, const char *host)
+{
+	struct mc_sf *sf = ctx;
+	struct imap_buf *b = sf->b;
+	unsigned char h[MC_SF_HEAD];
+	size_t at = b->len, ml, hl;
+
+	(void)adl;
+	if (mbox == NULL || host == NULL) {
+		return 0;	/* a group's start or end */
+	}
+	ml = strlen(mbox);
+	hl = strlen(host);
+	if (ml + 1 + hl <= UINT16_MAX && ml + hl > 0) {
+		h[0] = sf->f;
+		put_le16(h + 1, (uint16_t)(ml + (hl > 0) + hl));
+		imap_buf_add(b, (const char *)h, MC_SF_HEAD);
+		imap_buf_add(b, mbox, ml);
+		imap_buf_add(b, "@", hl > 0);
+		imap_buf_add(b, host, hl);
+		/* as in mc_sf_put: not again when the value holds it as is */
+		if (b->err == 0 && memmem(b->p + sf->val, sf->vlen, b->p + at + MC_SF_HEAD,
+		    b->len - at - MC_SF_HEAD) != NULL) {
+			b->len = at;
+		}
+	}
+	return b->err ? -1 : name != NULL ? mc_sf_put(sf, name, strlen(name), 1) : 0;
+}
+
+/*
+ * The header fields SEARCH asks most (RFC 3501 6.4.4 FROM, TO, CC, BCC, SUBJECT and the
+ * SENT* dates), decoded: each field's value, then for address fields each address.
+ */
+static int
+mc_search_fields(struct mime_cache *c, struct imap_buf *b, const struct mime_msg *m)
+{
+	static const enum mime_field kept[] = { MIME_F_DATE, MIME_F_SUBJECT, MIME_F_FROM,
+	    MIME_F_TO, MIME_F_CC, MIME_F_BCC };
+	struct mc_sf sf = { b, NULL, 0, 0, 0 };
+	int rc;
+
+	if (c->dec == NULL) {
+		c->dec = malloc(MIME_FIELD_MAX);
+	}
+	sf.dec = c->dec;
+	rc = sf.dec == NULL ? -1 : 0;
+
+	for (size_t k = 0; k < ARRAY_LEN(kept) && rc == 0; k++) {
+		const char *v = mime_field(m, 0, kept[k]);
+
+		sf.f = (uint8_t)kept[k];
+		/* a plain ASCII date or subject is in the ENVELOPE text as it is: read there */
+		if (v == NULL || (k < 2 && strstr(v, "=?") == NULL &&
+		    imap_string_quotable(v, strlen(v), 0))) {
+			continue;
+		}
+		rc = mc_sf_put(&sf, v, strlen(v), 0);
+		if (rc == 0 && kept[k] >= MIME_F_FROM) {
+			rc = imap_addr_each(v, mc_sf_addr, &sf);
+		}
+	}
+	return rc != 0 || b->err ? -1 : 0;
+}
+
+/*
+ * Element k (0 the date, 1 the subject) of the ENVELOPE text e[0..n) when it is a quoted
+ * string, unquoted into out (cap bytes); its length, or -1 (NIL, a literal, malformed).
+ */
+static long
+mc_env_quoted(const char *e, size_t n, int k, char *out, size_t cap)
+{
+	size_t i = 1, o = 0;
+
+	for (; k > 0 && i != SIZE_MAX; k--) {
+		i = imap_elem_end(e, n, i);
+	}
+	i += i < n && e[i] == ' ';
+	if (i >= n || e[i] != '"') {
+		return -1;	/* NIL, a literal, or malformed */
+	}
+	for (i++; i < n && e[i] != '"' && o < cap; i++) {
+		i += e[i] == '\\' && i + 1 < n;
+		out[o++] = e[i];
+	}
+	return i < n && e[i] == '"' ? (long)o : -1;
+}
+
+int
+mime_cached_field(const struct mime_cached *mc, enum mime_field f,
+    int (*fn)(void *ctx, const char *s, size_t n), void *ctx)
+{
+	const unsigned char *p = (const unsigned char *)mc->search;
+	size_t at = 0;
+	int rc = 0, found = 0;
+	char q[MIME_FIELD_MAX / 8];	/* more than a quoted string holds (imap_string.c) */
+	long n;
+
+	while (rc == 0 && at + MC_SF_HEAD <= mc->search_len) {
+		size_t len = get_le16(p + at + 1);
+
+		if (at + MC_SF_HEAD + len > mc->search_len) {
+			break;
+		}
+		if (p[at] == f) {
+			found = 1;
+			rc = fn(ctx, mc->search + at + MC_SF_HEAD, len);
+		}
+		at += MC_SF_HEAD + len;
+	}
+	/* a plain date or subject was left to the ENVELOPE text */
+	if (!found && (f == MIME_F_DATE || f == MIME_F_SUBJECT) &&
+	    (n = mc_env_quoted(mc->envelope, mc->envelope_len, f == MIME_F_SUBJECT, q,
+	    sizeof(q))) >= 0) {
+		rc = fn(ctx, q, (size_t)n);
+	}
+	return rc;
+}
+
+int
+mime_cache_searchable(enum mime_field f)
+{
+	return f == MIME_F_DATE || f == MIME_F_SUBJECT || (f >= MIME_F_FROM && f <= MIME_F_BCC &&
+	    f != MIME_F_SENDER && f != MIME_F_REPLY_TO);
+}
+
+/* Ends of the subject, From, Sender and Reply-To elements of the ENVELOPE text e[0..n). */
+static int
+mc_env_lists(const char *e, size_t n, size_t end[4])
+{
+	size_t i = 1;
+
+	/* skip the date, then the subject, From, Sender, Reply-To */
+	for (int k = -1; k < 4; k++) {
+		if ((i = imap_elem_end(e, n, i)) == SIZE_MAX) {
+			return -1;
+		}
+		if (k >= 0) {
+			end[k] = i;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Most messages have no Sender or Reply-To, and ENVELOPE repeats the From list for both:
+ * when both equal it, cut them out of the text t (a third of it) and say so.
+ */
+static int
+mc_sender_from(struct imap_buf *t)
+{
+	size_t end[4], fl;
+
+	if (mc_env_lists(t->p, t->len, end) != 0) {
+		return 0;
+	}
+	fl = end[1] - end[0];	/* " (from list)", its space included */
+	if (end[2] - end[1] != fl || end[3] - end[2] != fl ||
+	    memcmp(t->p + end[0], t->p + end[1], fl) != 0 ||
+	    memcmp(t->p + end[0], t->p + end[2], fl) != 0) {
+		return 0;
+	}
+	memmove(t->p + end[1], t->p + end[3], t->len - end[3]);
+	t->len -= end[3] - end[1];
+	return 1;
+}
+
+void
+mime_cached_envelope(const struct mime_cached *mc, imap_sink_fn *out, void *ctx)
+{
+	size_t end[4];
+
+	/* the stored text ends the From list where Sender and Reply-To go back in */
+	if (!mc->sender_from || mc_env_lists(mc->envelope, mc->envelope_len, end) != 0) {
+		out(ctx, mc->envelope, mc->envelope_len);
+		return;
+	}
+	out(ctx, mc->envelope, end[1]);
+	out(ctx, mc->envelope + end[0], end[1] - end[0]);
+	out(ctx, mc->envelope + end[0], end[1] - end[0]);
+	out(ctx, mc->envelope + end[1], mc->envelope_len - end[1]);
+}
+
 /* Build the record of message m into c->rec; its length, 0 on failure. */
 static uint32_t
 mc_build(struct mime_cache *c, const struct mime_msg *m, uint32_t uid, uint64_t fp)
 {
-	struct imap_buf t[3];
+	struct imap_buf *t = c->t;
 	unsigned char *r, *q;
 	uint64_t len = MC_REC_MIN + (uint64_t)m->nparts * MC_SPAN;
 
-	for (int k = 0; k < 3; k++) {
-		imap_buf_init(&t[k], MIME_WIRE_MAX);
+	for (int k = 0; k < MIME_CACHE_TEXTS; k++) {
+		t[k].len = 0;
+		t[k].err = 0;
+		t[k].max = MIME_WIRE_MAX;
 	}
-	if (imap_envelope(&t[0], m, 0) != 0 || imap_bodystructure(&t[1], m, 0, 0) != 0 ||
-	    imap_bodystructure(&t[2], m, 0, 1) != 0 ||
+	if (imap_envelope(&t[0], m, 0) != 0 || imap_bodystructure(&t[1], m, 0, 1) != 0 ||
+	    mc_search_fields(c, &t[2], m) != 0 ||
 	    array_grow(&c->rec, &c->rec_cap, len + t[0].len + t[1].len + t[2].len, 1,
-	    MC_READ, MC_REC_MAX) != 0) {
-		len = 0;
-		goto out;
+	    MC_REC_FIRST, MC_REC_MAX) != 0) {
+		return 0;
 	}
 	r = c->rec;
+	c->cur = r;
 	put_le32(r, MC_REC_MAGIC);
 	put_le32(r + 8, uid);
 	put_le64(r + 12, fp);
 	put_le32(r + 20, m->size);
 	put_le16(r + 24, m->nparts);
-	put_le16(r + 26, 0);
+	put_le16(r + 26, mc_sender_from(&t[0]) ? MC_SENDER_FROM : 0);
 	q = r + MC_REC_HEAD;
 	for (uint16_t i = 0; i < m->nparts; i++, q += MC_SPAN) {
 		const struct mime_span *s = &m->parts[i].s;
@@ -371,32 +671,36 @@ mc_build(struct mime_cache *c, const struct mime_msg *m, uint32_t uid, uint64_t 
 		q[14] = s->kind;
 		q[15] = s->enc;
 	}
-	for (int k = 0; k < 3; k++) {
+	for (int k = 0; k < MIME_CACHE_TEXTS; k++) {
 		put_le32(r + 28 + 4 * k, (uint32_t)t[k].len);
-		memcpy(q, t[k].p, t[k].len);
+		if (t[k].len > 0) {
+			memcpy(q, t[k].p, t[k].len);
+		}
 		q += t[k].len;
 		len += t[k].len;
 	}
 	put_le32(r + 4, (uint32_t)len);
 	put_le32(r + len - 4, crc32c(0, r, (size_t)len - 4));
-out:
-	for (int k = 0; k < 3; k++) {
-		imap_buf_free(&t[k]);
-	}
 	return (uint32_t)len;
 }
 
-/* Append the record in c->rec; failures only cost a later reparse, so they are logged. */
-static void
-mc_append(struct mime_cache *c, uint32_t uid, uint32_t len)
+void
+mime_cache_flush(struct mime_cache *c)
 {
-	if (mc_follow(c) != 0 || mc_lock(c, LOCK_EX) != 0) {
+	size_t at;
+
+	if (c->pend_len == 0 || c->fd < 0 || mc_follow(c) != 0 || mc_lock(c, LOCK_EX) != 0) {
+		c->pend_len = 0;
 		return;
 	}
-	if (mc_catch_up(c) == 0 && (uint64_t)c->seen + len <= UINT32_MAX) {
-		if (pwrite_all(c->fd, c->rec, len, c->seen) == 0 &&
-		    mc_slot_set(c, uid, c->seen) == 0) {
-			c->seen += len;
+	if (mc_catch_up(c) == 0 && (uint64_t)c->seen + c->pend_len <= MC_FILE_MAX) {
+		if (pwrite_all(c->fd, c->pend, c->pend_len, c->seen) == 0) {
+			for (at = 0; at < c->pend_len; at += get_le32(c->pend + at + 4)) {
+				if (mc_slot_set(c, get_le32(c->pend + at + 8), c->seen + (uint32_t)at) != 0) {
+					break;	/* out of memory: those records are a miss here only */
+				}
+			}
+			c->seen += (uint32_t)c->pend_len;
 		} else {
 			log_warn("mime cache %s: append", c->path);
 			if (ftruncate(c->fd, c->seen) != 0) {
@@ -405,27 +709,46 @@ mc_append(struct mime_cache *c, uint32_t uid, uint32_t len)
 		}
 	}
 	flock(c->fd, LOCK_UN);
+	c->pend_len = 0;
+}
+
+/*
+ * Queue the record in c->rec, written with those before it once they fill a window
+ * (one lock and one write for ~40 records); failures only cost a later reparse.
+ */
+static void
+mc_append(struct mime_cache *c, uint32_t len)
+{
+	if (array_grow(&c->pend, &c->pend_cap, c->pend_len + len, 1, MIME_CACHE_WINDOW,
+	    MC_REC_MAX + MIME_CACHE_WINDOW) != 0) {
+		return;
+	}
+	memcpy(c->pend + c->pend_len, c->rec, len);
+	c->pend_len += len;
+	if (c->pend_len >= MIME_CACHE_WINDOW) {
+		mime_cache_flush(c);
+	}
 }
 
 int
 mime_cache_put(struct mime_cache *c, uint32_t uid, uint64_t fp, struct mbox_reader *r,
     struct mime_cached *out)
 {
-	struct mime_msg m;
 	uint32_t len;
 
-	if (mime_parse(&m, r, NULL, NULL) != 0) {
-		mime_msg_free(&m);
+	if (c->ps == NULL && (c->ps = mime_parser_new()) == NULL) {
 		return -1;
 	}
-	len = mc_build(c, &m, uid, fp);
-	mime_msg_free(&m);
+	if (mime_parse_with(c->ps, &c->m, r, NULL, NULL) != 0) {
+		return -1;
+	}
+	len = mc_build(c, &c->m, uid, fp);
 	if (len == 0) {
 		log_warnx("mime cache %s: uid %u too large to describe", c->path, uid);
 		return -1;
 	}
 	if (c->fd >= 0) {
-		mc_append(c, uid, len);
+		mc_append(c, len);
 	}
 	return mc_decode(c, out);
 }
@@ -449,18 +772,19 @@ mc_rewrite(struct mime_cache *c, const uint32_t *uids, size_t n)
 		goto out;
 	}
 	for (size_t i = 0; i < c->nslot; i++) {
-		uint32_t len;
+		uint32_t len, off = c->slot[i].off & MC_FILE_MAX;
+		int checked = 0;
 
 		while (j < n && uids[j] < c->slot[i].uid) {
 			j++;
 		}
 		if (j == n || uids[j] != c->slot[i].uid ||
-		    pread_full(c->fd, h, MC_REC_HEAD, c->slot[i].off) != MC_REC_HEAD ||
-		    mc_read(c, c->slot[i].off, c->slot[i].uid, get_le64(h + 12)) != 1) {
+		    pread_full(c->fd, h, MC_REC_HEAD, off) != MC_REC_HEAD ||
+		    mc_read(c, off, c->slot[i].uid, get_le64(h + 12), &checked) != 1) {
 			continue;
 		}
-		len = get_le32(c->rec + 4);
-		if (pwrite_all(fd, c->rec, len, at) != 0) {
+		len = get_le32(c->cur + 4);
+		if (pwrite_all(fd, c->cur, len, at) != 0) {
 			goto out;
 		}
 		at += len;
@@ -486,6 +810,7 @@ mime_cache_prune(struct mime_cache *c, const uint32_t *uids, size_t n)
 		}
 		live += j < n && uids[j] == c->slot[i].uid;
 	}
+	mime_cache_flush(c);
 	if (c->fd < 0 || c->nslot < MC_PRUNE_MIN || live * 2 >= c->nslot) {
 		return 0;
 	}

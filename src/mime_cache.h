@@ -1,8 +1,9 @@
 /*
  * Per-folder cache side file <side_base>.mime: for each message (keyed by UID and
- * content fingerprint) its ENVELOPE, BODY and BODYSTRUCTURE wire text and part spans,
- * so FETCH never reparses the mbox. Append-only records, explicit LE, CRC-32C each;
- * a torn tail is cut, a UIDVALIDITY change or a mostly stale file rebuilds it empty.
+ * content fingerprint) its ENVELOPE and BODYSTRUCTURE wire text (BODY derives from the
+ * latter), part spans and decoded address and subject fields, so FETCH and most SEARCH
+ * keys never reparse the mbox. Append-only records, explicit LE, CRC-32C each; a torn
+ * tail is cut, a UIDVALIDITY change or a mostly stale file rebuilds it empty.
  */
 #ifndef MAILNOOK_MIME_CACHE_H
 #define MAILNOOK_MIME_CACHE_H
@@ -10,24 +11,32 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "imap_envelope.h"
 #include "mbox.h"
 #include "mime.h"
 #include "params.h"
 
+/* Texts of a record: ENVELOPE, BODYSTRUCTURE, search fields. */
+#define MIME_CACHE_TEXTS	3
+
 /* One message's cached structure; pointers stay valid until the next call on the cache. */
 struct mime_cached {
-	const char *envelope;		/* "(...)" as sent after ENVELOPE */
+	const char *envelope;		/* ENVELOPE as kept: send with mime_cached_envelope */
 	size_t envelope_len;
-	const char *body;		/* "(...)" as sent after BODY */
-	size_t body_len;
+	int sender_from;		/* Sender and Reply-To (left out) are the From list */
 	const char *bodystructure;	/* "(...)" as sent after BODYSTRUCTURE */
 	size_t bodystructure_len;
+	const char *search;		/* decoded search fields (mime_cached_field) */
+	size_t search_len;
 	const struct mime_span *spans;	/* for mime_section */
 	uint16_t nspans;
 	uint32_t size;			/* wire size the parse saw */
 };
 
-/* RAM: 8 bytes per cached message (the file stays under 4 GiB) plus one record buffer. */
+/*
+ * RAM: 8 bytes per cached message plus the read window. The file stays under 2 GiB: the
+ * top bit of off says this session has checked the record's CRC (records never change).
+ */
 struct mime_cache_slot {
 	uint32_t uid;
 	uint32_t off;
@@ -39,13 +48,21 @@ struct mime_cache {
 	int fd;
 	uint32_t uidvalidity;
 	uint32_t seen;			/* file bytes indexed so far */
-	uint64_t ino;			/* inode of the open file: a prune replaces it */
 	char path[PATH_LEN];
 	struct mime_cache_slot *slot;
 	size_t nslot, slot_cap;
-	unsigned char *rec;		/* the last record read or written */
+	const unsigned char *cur;	/* the last record read or built: in win or rec */
+	unsigned char *rec;		/* a record built, or read that did not fit win */
 	size_t rec_cap;
+	unsigned char *win;		/* MIME_CACHE_WINDOW bytes of the file from win_at */
+	uint32_t win_at, win_len;
 	struct mime_span *spans;	/* decoded (aligned) spans of that record */
+	struct mime_parser *ps;		/* kept for the next put */
+	char *dec;			/* MIME_FIELD_MAX bytes for decoding, likewise */
+	struct mime_msg m;		/* likewise the part table */
+	struct imap_buf t[MIME_CACHE_TEXTS];	/* likewise the texts of a record */
+	unsigned char *pend;		/* records put but not yet written */
+	size_t pend_len, pend_cap;
 	size_t spans_cap;
 };
 
@@ -69,8 +86,10 @@ uint64_t mime_cache_key(const struct mbox_entry *e);
 int mime_cache_get(struct mime_cache *c, uint32_t uid, uint64_t fp, struct mime_cached *out);
 
 /*
- * Parse the message r reads (fresh reader at its start), append its record (a failed
- * write only costs a reparse later) and fill out. 0, or -1 when the parse failed.
+ * Parse the message r reads (fresh reader at its start), queue its record for the file
+ * (a failed write only costs a reparse later) and fill out. 0, or -1 when the parse
+ * failed. Queued records are written together: when they fill a read window, at
+ * mime_cache_flush, prune and close.
  */
 int mime_cache_put(struct mime_cache *c, uint32_t uid, uint64_t fp, struct mbox_reader *r,
     struct mime_cached *out);
@@ -81,7 +100,24 @@ int mime_cache_put(struct mime_cache *c, uint32_t uid, uint64_t fp, struct mbox_
  */
 int mime_cache_prune(struct mime_cache *c, const uint32_t *uids, size_t n);
 
-/* Close the file and free the tables. */
+/* Send the ENVELOPE text "(...)" of mc to out. */
+void mime_cached_envelope(const struct mime_cached *mc, imap_sink_fn *out, void *ctx);
+
+/* Is field f of the top header kept in the record for SEARCH? */
+int mime_cache_searchable(enum mime_field f);
+
+/*
+ * Hand each kept text of field f (mime_cache_searchable) to fn: the value with RFC 2047
+ * words decoded, then for address fields each address as local@domain and its name.
+ * fn's first nonzero return stops and is returned; 0 after the last.
+ */
+int mime_cached_field(const struct mime_cached *mc, enum mime_field f,
+    int (*fn)(void *ctx, const char *s, size_t n), void *ctx);
+
+/* Write the queued records (end of a command: other sessions may want them). */
+void mime_cache_flush(struct mime_cache *c);
+
+/* Close the file (writing what is queued) and free the tables. */
 void mime_cache_close(struct mime_cache *c);
 
 #endif

@@ -150,13 +150,15 @@ mime_decode_words(const char *src, size_t len, char *dst, size_t cap)
 /* ---- the walker ---- */
 
 struct mime_walk {
+	struct mime_parser *ps;
+	struct mime_msg m;
 	mime_hdr_fn hdr;
 	mime_sink_fn text;
 	void *ctx;
 	int top_done;		/* the top-level header is over */
 	int cont;		/* the last piece was partial */
 	uint16_t part;		/* body being decoded, MIME_NONE between bodies */
-	int active, enc, cs, soft;
+	int active, enc, cs;
 	uint32_t bits;
 	int nb;
 	size_t flen, llen;
@@ -169,29 +171,77 @@ struct mime_walk {
 static int
 mw_emit(struct mime_walk *w)
 {
-	size_t n = mime_to_utf8(w->cs, (const unsigned char *)w->line, w->llen, w->out, 0,
-	    sizeof(w->out));
+	const char *p = w->line;
+	size_t n = w->llen, i = w->cs == CS_ASIS ? n : 0;
 
+	/* most lines are ASCII, which every charset here leaves as it is */
+	while (i < n && (unsigned char)p[i] < 0x80) {
+		i++;
+	}
+	if (i < n) {
+		n = mime_to_utf8(w->cs, (const unsigned char *)w->line, w->llen, w->out, 0,
+		    sizeof(w->out));
+		p = w->out;
+	}
 	w->llen = 0;
-	return n > 0 && w->text != NULL ? w->text(w->ctx, w->out, n) : 0;
+	return n > 0 && w->text != NULL ? w->text(w->ctx, p, n) : 0;
 }
 
+/*
+ * Decoded bytes into the text buffer in blocks, line ends dropped: lines are searched
+ * as one run of text, handed on when the buffer is full or the part ends.
+ */
 static int
-mw_byte(struct mime_walk *w, char c)
+mw_text(struct mime_walk *w, const char *s, size_t len)
 {
 	int rc = 0;
 
-	if (c == '\n') {
-		return mw_emit(w);
+	while (len > 0 && rc == 0) {
+		size_t room = sizeof(w->line) - w->llen, k = len < room ? len : room;
+		const char *nl = memchr(s, '\n', k), *cr;
+
+		if (room == 0) {
+			rc = mw_emit(w);
+			continue;
+		}
+		k = nl != NULL ? (size_t)(nl - s) : k;
+		cr = memchr(s, '\r', k);
+		k = cr != NULL ? (size_t)(cr - s) : k;
+		memcpy(w->line + w->llen, s, k);
+		w->llen += k;
+		s += k;
+		len -= k;
+		if (len > 0 && (*s == '\n' || *s == '\r')) {
+			s++;
+			len--;
+		}
 	}
-	if (c == '\r') {
-		return 0;
-	}
-	if (w->llen == sizeof(w->line)) {
-		rc = mw_emit(w);
-	}
-	w->line[w->llen++] = c;
 	return rc;
+}
+
+/* Base64 in blocks of decoded bytes. */
+static int
+mw_base64(struct mime_walk *w, const char *s, size_t len)
+{
+	char out[256];
+	size_t n = 0;
+	int rc = 0, v;
+
+	for (size_t i = 0; i < len && rc == 0; i++) {
+		if ((v = b64_value((unsigned char)s[i])) < 0) {
+			continue;
+		}
+		w->bits = w->bits << 6 | (uint32_t)v;
+		if ((w->nb += 6) >= 8) {
+			w->nb -= 8;
+			out[n++] = (char)(w->bits >> w->nb);
+			if (n == sizeof(out)) {
+				rc = mw_text(w, out, n);
+				n = 0;
+			}
+		}
+	}
+	return rc == 0 ? mw_text(w, out, n) : rc;
 }
 
 /* Top-level header: unfold and hand each field to w->hdr, encoded words decoded. */
@@ -248,7 +298,6 @@ mw_start(struct mime_walk *w, const struct mime_msg *m, uint16_t p)
 	w->part = p;
 	w->bits = 0;
 	w->nb = 0;
-	w->soft = 0;
 	w->enc = m->parts[p].s.enc;
 	w->cs = CS_ASIS;
 	if (ct == NULL || mime_ctype_split(ct, type, sizeof(type), sub, sizeof(sub), &i) != 0) {
@@ -261,43 +310,45 @@ mw_start(struct mime_walk *w, const struct mime_msg *m, uint16_t p)
 	}
 }
 
+/* Quoted-printable: runs between '=' go in blocks. */
 static int
-mw_body(struct mime_walk *w, const char *s, size_t len, int partial)
+mw_qp(struct mime_walk *w, const char *s, size_t len)
 {
-	int rc = 0;
+	int rc = 0, h1, h2;
 
-	for (size_t i = 0; i < len && rc == 0; i++) {
-		int h1, h2, v;
+	while (len > 0 && rc == 0) {
+		const char *eq = memchr(s, '=', len);
+		size_t k = eq != NULL ? (size_t)(eq - s) : len;
+		char c;
 
-		if (w->enc == MIME_ENC_BASE64) {
-			if ((v = b64_value((unsigned char)s[i])) >= 0) {
-				w->bits = w->bits << 6 | (uint32_t)v;
-				if ((w->nb += 6) >= 8) {
-					w->nb -= 8;
-					rc = mw_byte(w, (char)(w->bits >> w->nb));
-				}
-			}
-		} else if (w->enc == MIME_ENC_QP && s[i] == '=') {
-			if (i + 2 < len && (h1 = mime_hex(s[i + 1])) >= 0 && (h2 = mime_hex(s[i + 2])) >= 0) {
-				rc = mw_byte(w, (char)(h1 * 16 + h2));
-				i += 2;
-			} else if (i + 1 == len || (i + 2 == len && s[i + 1] == '\r')) {
-				w->soft = 1;	/* soft line break */
-				break;
-			} else {
-				rc = mw_byte(w, s[i]);
-			}
+		if ((rc = mw_text(w, s, k)) != 0 || k == len) {
+			break;
+		}
+		s += k;
+		len -= k;
+		if (len >= 3 && (h1 = mime_hex(s[1])) >= 0 && (h2 = mime_hex(s[2])) >= 0) {
+			c = (char)(h1 * 16 + h2);
+			rc = mw_text(w, &c, 1);
+			s += 3;
+			len -= 3;
+		} else if (len == 1 || (len == 2 && s[1] == '\r')) {
+			break;	/* a soft line break: dropped like every line end */
 		} else {
-			rc = mw_byte(w, s[i]);
+			rc = mw_text(w, s, 1);
+			s++;
+			len--;
 		}
 	}
-	if (rc == 0 && !partial && w->enc != MIME_ENC_BASE64 && !w->soft) {
-		rc = mw_emit(w);
-	}
-	if (!partial) {
-		w->soft = 0;
-	}
 	return rc;
+}
+
+static int
+mw_body(struct mime_walk *w, const char *s, size_t len)
+{
+	if (w->enc == MIME_ENC_BASE64) {
+		return mw_base64(w, s, len);
+	}
+	return w->enc == MIME_ENC_QP ? mw_qp(w, s, len) : mw_text(w, s, len);
 }
 
 static int
@@ -312,11 +363,12 @@ mw_hook(void *ctx, const struct mime_msg *m, uint16_t part, int in_hdr, const ch
 			rc = mw_top_line(w, s, len);
 			w->top_done = !w->cont && (len == 0 || (len == 1 && s[0] == '\r'));
 			w->cont = partial;
-			return rc;
+			/* header keys only: the body is never parsed */
+			return rc != 0 ? rc : w->top_done && w->text == NULL ? MIME_WALK_DONE : 0;
 		}
 		w->top_done = 1;
-		if ((rc = mw_field_flush(w)) != 0) {
-			return rc;
+		if ((rc = mw_field_flush(w)) != 0 || w->text == NULL) {
+			return rc != 0 ? rc : MIME_WALK_DONE;
 		}
 	}
 	if (in_hdr != 0 || part != w->part) {
@@ -326,7 +378,10 @@ mw_hook(void *ctx, const struct mime_msg *m, uint16_t part, int in_hdr, const ch
 		w->part = MIME_NONE;
 	}
 	if (in_hdr == 1) {
-		/* an enclosed message's header or a part's MIME header: searchable text */
+		/* an enclosed message's header is text of the body; a part's MIME header is not */
+		if (part == 0 || m->parts[m->parts[part].s.parent].s.kind != MIME_MESSAGE) {
+			return 0;
+		}
 		w->llen = mime_decode_words(s, len, w->line, sizeof(w->line));
 		w->cs = CS_ASIS;
 		return mw_emit(w);
@@ -337,31 +392,60 @@ mw_hook(void *ctx, const struct mime_msg *m, uint16_t part, int in_hdr, const ch
 	if (w->part == MIME_NONE) {
 		mw_start(w, m, part);
 	}
-	return w->active ? mw_body(w, s, len, partial) : 0;
+	return w->active ? mw_body(w, s, len) : 0;
+}
+
+struct mime_walk *
+mime_walk_new(void)
+{
+	struct mime_walk *w = malloc(sizeof(*w));
+
+	if (w != NULL) {
+		memset(&w->m, 0, sizeof(w->m));
+		if ((w->ps = mime_parser_new()) == NULL) {
+			free(w);
+			w = NULL;
+		}
+	}
+	return w;
+}
+
+void
+mime_walk_free(struct mime_walk *w)
+{
+	if (w != NULL) {
+		mime_parser_free(w->ps);
+		mime_msg_free(&w->m);
+		free(w);
+	}
 }
 
 int
-mime_search_walk(struct mbox_reader *r, mime_hdr_fn hdr, mime_sink_fn text, void *ctx)
+mime_search_walk(struct mime_walk *w, struct mbox_reader *r, mime_hdr_fn hdr,
+    mime_sink_fn text, void *ctx)
 {
-	struct mime_walk *w = calloc(1, sizeof(*w));
-	struct mime_msg m;
+	struct mime_walk *own = w == NULL ? mime_walk_new() : NULL;
 	int rc;
 
-	if (w == NULL) {
+	if (w == NULL && (w = own) == NULL) {
 		return -1;
 	}
+	w->top_done = w->cont = w->active = w->nb = 0;
+	w->flen = w->llen = 0;
+	w->bits = 0;
+	w->enc = MIME_ENC_7BIT;
+	w->cs = CS_ASIS;
 	w->hdr = hdr;
 	w->text = text;
 	w->ctx = ctx;
 	w->part = MIME_NONE;
-	rc = mime_parse(&m, r, mw_hook, w);
+	rc = mime_parse_with(w->ps, &w->m, r, mw_hook, w);
 	if (rc == 0 && !w->top_done) {
 		rc = mw_field_flush(w);
 	}
 	if (rc == 0 && w->part != MIME_NONE) {
 		rc = mw_emit(w);
 	}
-	mime_msg_free(&m);
-	free(w);
+	mime_walk_free(own);
 	return rc;
 }

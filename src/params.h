@@ -266,6 +266,12 @@
 #define MIME_BOUNDARY_MAX	200
 /* Decoded text handed to SEARCH per call (one line, or a piece of a longer one). */
 #define MIME_TEXT_LINE_MAX	4096
+/*
+ * Structure cache reads: one read of this many bytes serves the records of the ~40
+ * messages that follow (appended in UID order), so FETCH 1:* and SEARCH over the cache
+ * cost a system call per window, not per message.
+ */
+#define MIME_CACHE_WINDOW	(32 * 1024)
 /* ENVELOPE plus BODYSTRUCTURE wire text of one message, and so one cache record. */
 #define MIME_WIRE_MAX		(512 * 1024)
 

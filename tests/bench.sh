@@ -19,7 +19,11 @@ cd "$(dirname "$0")/.."
 if [ -z "${BENCH_TEE:-}" ]; then
 	mkdir -p tests/out
 	rc_file=$(mktemp)
-	{ BENCH_TEE=1 sh "$self" "$@"; echo $? >"$rc_file"; } | tee tests/out/bench.txt
+	{
+		rc=0
+		BENCH_TEE=1 sh "$self" "$@" || rc=$?
+		echo "$rc" >"$rc_file"
+	} | tee tests/out/bench.txt
 	rc=$(cat "$rc_file")
 	rm -f "$rc_file"
 	exit "$rc"

@@ -6,8 +6,12 @@ Usage: mime_ref.py FILE...   For each file prints "== FILE", then one line per p
 in CRLF octets as IMAP sends it. test_mime.c prints the same from mailnook's parser.
 """
 import email
+import email.errors
 import email.policy
 import sys
+
+
+SOURCE = b""
 
 
 def leaf_numbers(part):
@@ -19,7 +23,10 @@ def leaf_numbers(part):
     return len(data) + data.count(b"\n"), lines
 
 
-def dump(msg, depth, out):
+def dump(msg, depth, out, open_end=False):
+    """open_end: msg is the last part of a multipart whose close delimiter never came
+    before the end of the message: Python drops its last line end, which then belongs to
+    no delimiter and stays in the part (RFC 2046 5.1.1), as mailnook and IMAP count it."""
     ctype = msg.get_content_type()
     maintype = msg.get_content_maintype()
     # IMAP4rev1 opens only multipart/* with parts and message/rfc822; Python also
@@ -30,18 +37,24 @@ def dump(msg, depth, out):
         return
     if msg.is_multipart():
         kids = msg.get_payload()
+        unclosed = (open_end or depth == 0) and any(
+            isinstance(d, email.errors.CloseBoundaryNotFoundDefect) for d in msg.defects)
         out.append("%d %s" % (depth, ctype))
-        for k in kids:
-            dump(k, depth + 1, out)
+        for i, k in enumerate(kids):
+            dump(k, depth + 1, out, unclosed and i == len(kids) - 1)
         return
-    nums = leaf_numbers(msg)
-    out.append("%d %s %d %d" % ((depth, ctype) + nums))
+    size, lines = leaf_numbers(msg)
+    if open_end and SOURCE.endswith(b"\n"):
+        size += 2
+    out.append("%d %s %d %d" % (depth, ctype, size, lines))
 
 
 def main():
     for name in sys.argv[1:]:
+        global SOURCE
         with open(name, "rb") as f:
-            msg = email.message_from_binary_file(f, policy=email.policy.compat32)
+            SOURCE = f.read()
+        msg = email.message_from_bytes(SOURCE, policy=email.policy.compat32)
         out = ["== " + name]
         dump(msg, 0, out)
         print("\n".join(out))

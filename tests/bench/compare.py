@@ -65,10 +65,13 @@ def big_message():
             b"Message-ID: <big.bench@example.org>\n\n" + line * (BIG // len(line)))
 
 
+MBOX_FROM = b"From bench@example.org Sat Nov 28 10:00:00 2026\n"
+
+
 def mbox_file(path, msgs):
     with open(path, "wb") as f:
         for m in msgs:
-            f.write(b"From bench@example.org Sat Nov 28 10:00:00 2026\n" + m + b"\n")
+            f.write(MBOX_FROM + m + b"\n")
 
 
 def maildir(path, msgs):
@@ -101,6 +104,13 @@ def comm(pid):
         return ""
 
 
+def proc_exe(pid):
+    try:
+        return os.path.realpath("/proc/%d/exe" % pid)
+    except OSError:
+        return ""
+
+
 def start_time(pid):
     with open("/proc/%d/stat" % pid) as f:
         return int(f.read().rsplit(")", 1)[1].split()[19])
@@ -118,6 +128,15 @@ def mem_kb(pid):
             if ln.startswith("Pss:"):
                 pss = int(ln.split()[1])
     return rss, pss
+
+
+def dirty_kb(pid):
+    """Private dirty KiB: the memory a process costs on its own (heap, stack, written data)."""
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for ln in f:
+            if ln.startswith("Private_Dirty:"):
+                return int(ln.split()[1])
+    return 0
 
 
 def io_write_bytes(pid):
@@ -179,6 +198,7 @@ class Imap:
         self.s = socket.create_connection(("127.0.0.1", port), 300)
         self.f = self.s.makefile("rb", buffering=1 << 20)
         self.n = 0
+        self.untagged = []
         self.f.readline()
         self.cmd("LOGIN %s secret" % user)
 
@@ -188,6 +208,7 @@ class Imap:
         tag = b"a%d " % self.n
         self.s.sendall(tag + c.encode() + b"\r\n")
         count = 0
+        self.untagged = []
         while True:
             ln = self.f.readline()
             while True:
@@ -203,6 +224,8 @@ class Imap:
             if not ln:
                 raise RuntimeError("%s: connection closed" % c)
             count += ln.startswith(b"* ")
+            if len(self.untagged) < 16:
+                self.untagged.append(ln)
 
     def close(self):
         self.cmd("LOGOUT")
@@ -264,9 +287,9 @@ class Server:
     def sessions(self, proto):
         return [p for p in children(self.pid) if self.is_session(p, proto)]
 
-    def wait_quiet(self, proto):
+    def wait_quiet(self, proto, left=0):
         for _ in range(250):
-            if not self.sessions(proto):
+            if len(self.sessions(proto)) <= left:
                 return
             time.sleep(0.02)
         raise RuntimeError("%s: %s session still running" % (self.name, proto))
@@ -287,18 +310,22 @@ class Server:
 
     def start(self, argv, trace):
         """Run the server; under strace -ff writing trace.PID files when trace is set."""
+        exe = os.path.realpath(argv[0])
         if trace:
             argv = STRACE + ["-ff", "-o", trace, "--"] + argv
         self.proc = subprocess.Popen(argv, stdout=open(os.path.join(self.dir, "log"), "ab"),
                                      stderr=subprocess.STDOUT)
         self.pid = self.proc.pid
-        while trace and not children(self.proc.pid):
-            time.sleep(0.01)
-        if trace:
-            self.pid = children(self.proc.pid)[0]
         for port in (self.imap_port, self.pop3_port):
             if not wait_port(port, timeout=10):
                 raise RuntimeError("nothing listens on %d" % port)
+        if trace:
+            # strace forks a short-lived child of its own to probe seccomp; the server is
+            # the child running argv's program once the ports answer
+            kids = [p for p in children(self.proc.pid) if proc_exe(p) == exe]
+            if len(kids) != 1:
+                raise RuntimeError("%s: server process under strace: %r" % (self.name, kids))
+            self.pid = kids[0]
         time.sleep(0.3)
 
 
@@ -432,6 +459,22 @@ def putter(res, name):
     return put
 
 
+SEARCHES = (("FROM", "FROM s{k}@example.org"), ("SUBJECT", "SUBJECT \"message {k} about\""),
+            ("BODY", "BODY \"of message {k:08d} with\""))
+
+
+def measure_search(c, n, put):
+    """SEARCH of one header or body string that one message has, first and warm."""
+    k = n * 2 // 3 + 1
+    for name, key in SEARCHES:
+        q = "SEARCH " + key.format(k=k)
+        for which in ("first", "warm"):
+            t = timed(lambda: c.cmd(q))
+            if not any(ln.split()[2:] == [b"%d" % k] for ln in c.untagged):
+                raise RuntimeError("%s: %r" % (q, c.untagged))
+            put(("time", "SEARCH %s %d, %s, ms" % (name, n, which)), t)
+
+
 def measure(srv, mail, res):
     """Memory and times for one server, untraced; fills res[(section, label)][name]."""
     put = putter(res, srv.name)
@@ -446,8 +489,15 @@ def measure(srv, mail, res):
         seen = srv.sessions("imap")
         t0 = time.monotonic()
         c = Imap(srv.imap_port, user)
+        t1 = time.monotonic()
+        if n == n1:
+            put(("mem", "private dirty KiB of an IMAP session after LOGIN"),
+                dirty_kb(srv.session("imap", seen)))
+        t1 = time.monotonic() - t1
         c.cmd("SELECT INBOX")
-        put(("time", "LOGIN+SELECT %d, cold (no index), ms" % n), ms_since(t0))
+        put(("time", "LOGIN+SELECT %d, cold (no index), ms" % n), ms_since(t0 + t1))
+        put(("mem", "private dirty KiB of an IMAP session after SELECT %d (cold)" % n),
+            dirty_kb(srv.session("imap", seen)))
         c.close()
         best = None
         for i in range(3):
@@ -459,6 +509,16 @@ def measure(srv, mail, res):
             if i < 2:
                 c.close()
         put(("time", "LOGIN+SELECT %d, warm, ms (best of 3)" % n), best)
+        # back to back: the next session logs in the moment the last one's LOGOUT answered
+        best = None
+        for i in range(3):
+            c.close()
+            t0 = time.monotonic()
+            c = Imap(srv.imap_port, user)
+            c.cmd("SELECT INBOX")
+            best = min(best or 1e9, ms_since(t0))
+        put(("time", "LOGIN+SELECT %d, warm, right after a LOGOUT, ms (best of 3)" % n), best)
+        srv.wait_quiet("imap", 1)
         if n == n1:
             time.sleep(0.3)
             rss, pss = mem_kb(srv.session("imap", seen))
@@ -473,6 +533,8 @@ def measure(srv, mail, res):
             timed(lambda: got.append(c.cmd("FETCH 1:* (BODYSTRUCTURE)"))))
         if got != [n, n, n]:
             raise RuntimeError("%s: FETCH answered %r for %d messages" % (srv.name, got, n))
+        if n == n1:
+            measure_search(c, n, put)
         c.close()
         srv.wait_quiet("imap")
         t0 = time.monotonic()
@@ -491,6 +553,8 @@ def measure(srv, mail, res):
     rss, pss = mem_kb(srv.session("pop3", seen))
     put(("mem", "idle POP3 session after login (%d msgs): RSS, kB" % n1), rss)
     put(("mem", "idle POP3 session after login (%d msgs): PSS, kB" % n1), pss)
+    put(("mem", "private dirty KiB of a POP3 session after login (%d msgs)" % n1),
+        dirty_kb(srv.session("pop3", seen)))
     p.close()
     srv.wait_quiet("pop3")
 
@@ -529,6 +593,20 @@ def measure_bytes(srv, mail, res, ledger):
 
     n1 = SIZES[0]
     ledger.take()
+    c = Imap(srv.imap_port, "ufresh")
+    c.cmd("SELECT INBOX")
+    c.close()
+    srv.wait_quiet("imap")
+    put(("bytes", "first open of a %d MB mbox (SELECT, LOGOUT)" % (mail["size%d" % SIZES[-1]]
+                                                                  // 1000000)), ledger.take())
+    c = Imap(srv.imap_port, "ufresh")
+    c.cmd("SELECT INBOX")
+    ledger.take()
+    c.cmd("FETCH 1:* (FLAGS ENVELOPE)")
+    c.close()
+    srv.wait_quiet("imap")
+    put(("bytes", "  then its first FETCH 1:* ENVELOPE (the structure/header cache)"),
+        ledger.take())
     for which in ("first", "second"):
         seen = srv.sessions("imap")
         c = Imap(srv.imap_port, "u%d" % n1)
@@ -561,6 +639,8 @@ def measure_bytes(srv, mail, res, ledger):
     if srv.compact:
         put(("bytes", "  mailnook: then check --compact (deferred space reclaim)"),
             traced(srv.compact(user), os.path.join(srv.dir, "compact.strace"), srv.roots))
+    put(("bytes", "  the bytes after that message (what a rewrite of the mbox moves)"),
+        mail["tail%d" % n])
 
     p = Pop(srv.pop3_port, user)
     left = int(p.cmd("STAT")[0].split()[1])
@@ -671,15 +751,18 @@ def main():
         mail["mbox%d" % n] = os.path.join(T, "src%d.mbox" % n)
         mbox_file(mail["mbox%d" % n], msgs[n])
         mail["size%d" % n] = os.path.getsize(mail["mbox%d" % n])
+        mail["tail%d" % n] = sum(len(MBOX_FROM) + len(m) + 1 for m in msgs[n][n // 2:])
     mail["mboxbig"] = os.path.join(T, "srcbig.mbox")
     mbox_file(mail["mboxbig"], bigmsg)
     res = {}
+    load = [os.getloadavg()]
     servers = [Mailnook(), Dovecot("mbox"), Dovecot("maildir")]
     for srv in servers:
         t0 = time.monotonic()
         for n in SIZES:
             srv.add("u%d" % n, mail["mbox%d" % n], msgs[n])
         srv.add("ubig", mail["mboxbig"], bigmsg)
+        srv.add("ufresh", mail["mbox%d" % SIZES[-1]], msgs[SIZES[-1]])
         srv.run()
         try:
             measure(srv, mail, res)
@@ -705,6 +788,10 @@ def main():
                          text=True).stdout.split()[0]
     print("mailnook vs Dovecot %s, same mail, loopback; ratio = mailnook / Dovecot" % ver)
     print(table(rows, [s.name for s in servers]))
+    load.append(os.getloadavg())
+    print("\nmachine load (1/5/15 min averages, %d CPUs): %s at the start, %s at the end"
+          % (os.cpu_count(), " ".join("%.2f" % x for x in load[0]),
+             " ".join("%.2f" % x for x in load[1])))
     print(NOTES)
 
 

@@ -4,6 +4,7 @@ well-formed, every part's BODY.PEEK[path] must be exactly as long as BODYSTRUCTU
 and byte-equal to the part Python's email package finds in BODY[]; BODY[path.MIME] must
 lie within BODY[] and BODY[HEADER] must start it."""
 import email
+import email.errors
 import email.policy
 import glob
 import imaplib
@@ -101,23 +102,32 @@ def imap_parts(bs, path):
         yield from imap_parts(inner, path if isinstance(inner[0], list) else path + [1])
 
 
-def python_parts(msg, path):
-    """The same walk over Python's view: (path, raw bytes, or None where not compared)."""
+def python_parts(msg, path, ends_nl, open_end=False):
+    """The same walk over Python's view: (path, raw bytes, or None where not compared).
+    open_end: the last part of a multipart whose close delimiter never came; Python
+    drops its last line end, which belongs to no delimiter (RFC 2046 5.1.1), so it is
+    put back when the message ends with one."""
     if msg.is_multipart() and msg.get_content_maintype() == "multipart":
-        for n, sub in enumerate(msg.get_payload(), 1):
-            yield from python_parts(sub, path + [n])
+        kids = msg.get_payload()
+        unclosed = (open_end or not path) and any(
+            isinstance(d, email.errors.CloseBoundaryNotFoundDefect) for d in msg.defects)
+        for n, sub in enumerate(kids, 1):
+            yield from python_parts(sub, path + [n], ends_nl, unclosed and n == len(kids))
         return
     path = path or [1]
     if msg.get_content_type() == "message/rfc822" and msg.is_multipart():
         yield path, None
         inner = msg.get_payload()[0]
         yield from python_parts(inner, path if inner.is_multipart() and
-                                inner.get_content_maintype() == "multipart" else path + [1])
+                                inner.get_content_maintype() == "multipart" else path + [1],
+                                ends_nl)
         return
     raw = msg._payload
     # a multipart without parts is a defect Python keeps its own way: no bytes compared
     if not isinstance(raw, str) or msg.get_content_maintype() == "multipart":
         raw = None
+    if raw is not None and open_end and ends_nl:
+        raw += "\n"
     yield path, (raw.encode("ascii", "surrogateescape").replace(b"\n", b"\r\n")
                  if raw is not None else None)
 
@@ -155,7 +165,8 @@ try:
         hdr = fetch_items(c, num, "(BODY.PEEK[HEADER])")["BODY[HEADER]"]
         headers_ok += whole.startswith(hdr)
         py = list(python_parts(email.message_from_bytes(whole.replace(b"\r\n", b"\n"),
-                                                         policy=email.policy.compat32), []))
+                                                         policy=email.policy.compat32), [],
+                               whole.endswith(b"\r\n")))
         if [p for p, _ in py] == [p for p, _ in ours]:
             compared += 1
             match = True

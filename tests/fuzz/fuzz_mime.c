@@ -176,7 +176,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		mime_msg_free(&m);
 		mbox_reader_init(&r, fd, &e, 1);
-		if (mime_search_walk(&r, hdr_cb, count_sink, &n) != 0) {
+		if (mime_search_walk(NULL, &r, hdr_cb, count_sink, &n) != 0) {
 			abort();
 		}
 	}

@@ -77,7 +77,7 @@ static int
 search(const char *keys)
 {
 	struct imap_search_msg msg;
-	struct imap_search_env env = { 10, 500, 1712000000 };
+	struct imap_search_env env = { 10, 500, 1712000000, NULL };
 	int n;
 
 	n = snprintf(cmd.text, sizeof(cmd.text), " %s", keys);
@@ -181,6 +181,67 @@ test_matcher(void)
 	CHECK(!m.found && imap_match_feed(&m, "", 0), "empty needle matches at first feed");
 }
 
+/* Naive reference: does hay contain needle, ASCII case-insensitive? */
+static int
+naive(const char *hay, size_t hl, const char *nd, size_t nl)
+{
+	for (size_t i = 0; i + nl <= hl; i++) {
+		size_t j = 0;
+
+		while (j < nl && (hay[i + j] | 0x20) == (nd[j] | 0x20)) {
+			j++;
+		}
+		if (j == nl) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* ASCII needles against random text fed in random pieces, as the bytewise search sees it. */
+static void
+test_matcher_blocks(void)
+{
+	static const char abc[] = "abAB";
+	char hay[200], nd[12];
+	unsigned seed = 12345;
+	int agree = 0, found = 0, rounds = 4000;
+
+	for (int r = 0; r < rounds; r++) {
+		size_t hl = (seed = seed * 1103515245 + 12345) % sizeof(hay), nl;
+		size_t at = 0;
+		int got = 0;
+
+		for (size_t i = 0; i < hl; i++) {
+			hay[i] = abc[(seed = seed * 1103515245 + 12345) >> 16 & 3];
+		}
+		nl = 1 + ((seed = seed * 1103515245 + 12345) >> 16) % (sizeof(nd) - 1);
+		for (size_t i = 0; i < nl; i++) {
+			nd[i] = abc[(seed = seed * 1103515245 + 12345) >> 16 & 3];
+		}
+		imap_match_init(&m, nd, nl);
+		while (at < hl && !got) {
+			size_t k = 1 + ((seed = seed * 1103515245 + 12345) >> 16) % 7;
+
+			k = k > hl - at ? hl - at : k;
+			got = imap_match_feed(&m, hay + at, k);
+			at += k;
+		}
+		agree += got == naive(hay, hl, nd, nl);
+		found += got;
+	}
+	CHECK(agree == rounds && found > rounds / 10 && found < rounds - rounds / 10,
+	    "bytewise search agrees with a naive one over split feeds (%d of %d, %d found)",
+	    agree, rounds, found);
+	imap_match_init(&m, "Needle", 6);
+	CHECK(!imap_match_feed(&m, "a ne", 4) && !imap_match_feed(&m, "E", 1) &&
+	    imap_match_feed(&m, "dLe b", 5), "a match across three feeds");
+	imap_match_init(&m, "Needle", 6);
+	imap_match_feed(&m, "a nee", 5);
+	imap_match_reset(&m);
+	CHECK(!imap_match_feed(&m, "dle", 3), "reset forgets the bytes kept");
+}
+
 static void
 test_dates(void)
 {
@@ -219,6 +280,7 @@ main(void)
 	test_keys();
 	test_order();
 	test_matcher();
+	test_matcher_blocks();
 	test_dates();
 	return t_done();
 }

@@ -149,11 +149,20 @@ section(struct stored *s, const struct mime_msg *m, const uint32_t *path, size_t
 	"Hello\n" \
 	"world\n"
 
-/* Invariants any message must satisfy, whatever Python says. */
+static void
+buf_out(void *ctx, const char *s, size_t n)
+{
+	imap_buf_add(ctx, s, n);
+}
+
+/*
+ * Invariants any message must satisfy, whatever Python says; BODY derived from the
+ * BODYSTRUCTURE text (as the structure cache does) is BODY built directly.
+ */
 static int
 sane(const struct mime_msg *m)
 {
-	struct imap_buf b;
+	struct imap_buf b, body, derived;
 	int ok = m->size > 0;
 
 	for (uint16_t p = 1; p < m->nparts && ok; p++) {
@@ -163,8 +172,14 @@ sane(const struct mime_msg *m)
 		    c->body_off + c->body_len <= par->body_off + par->body_len;
 	}
 	imap_buf_init(&b, MIME_WIRE_MAX);
-	ok = ok && imap_bodystructure(&b, m, 0, 1) == 0 && imap_envelope(&b, m, 0) == 0;
+	imap_buf_init(&body, MIME_WIRE_MAX);
+	imap_buf_init(&derived, MIME_WIRE_MAX);
+	ok = ok && imap_bodystructure(&b, m, 0, 1) == 0 && imap_bodystructure(&body, m, 0, 0) == 0 &&
+	    imap_body_of(b.p, b.len, buf_out, &derived) == 0 && derived.len == body.len &&
+	    memcmp(derived.p, body.p, body.len) == 0 && imap_envelope(&b, m, 0) == 0;
 	imap_buf_free(&b);
+	imap_buf_free(&body);
+	imap_buf_free(&derived);
 	return ok;
 }
 
@@ -255,7 +270,8 @@ test_nested(void)
 	    "(NIL \"inner\" ((NIL NIL \"b\" \"example.org\")) ((NIL NIL \"b\" \"example.org\")) "
 	    "((NIL NIL \"b\" \"example.org\")) NIL NIL NIL NIL NIL) "
 	    "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 5 1)"
-	    "(\"text\" \"html\" NIL NIL NIL \"7bit\" 11 1) \"alternative\") 12) \"mixed\")") == 0,
+	    "(\"text\" \"html\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 11 1) \"alternative\") 12) "
+	    "\"mixed\")") == 0,
 	    "nested: body %s", text_of(&m, 1));
 	CHECK(strstr(text_of(&m, 2), "\"7bit\" 168 ") != NULL &&
 	    strstr(text_of(&m, 2), "(\"attachment\" (\"filename\" \"m.eml\")) NIL NIL) \"mixed\" "
@@ -348,6 +364,13 @@ test_words(void)
 	"Content-Transfer-Encoding: base64\n" \
 	"\n" \
 	"c2VjcmV0\n" \
+	"--zz\n" \
+	"Content-Type: message/rfc822\n" \
+	"Content-Disposition: attachment; filename=\"forwarded.eml\"\n" \
+	"\n" \
+	"Subject: inner subject\n" \
+	"\n" \
+	"inner body\n" \
 	"--zz--\n"
 
 static int
@@ -382,20 +405,30 @@ test_walk(void)
 	store_msg(WALK, strlen(WALK), &s);
 	mbox_reader_init(&r, s.fd, &s.e, 1);
 	out.n = 0;
-	CHECK(mime_search_walk(&r, walk_hdr, walk_text, &out) == 0, "walk: runs to the end");
+	CHECK(mime_search_walk(NULL, &r, walk_hdr, walk_text, &out) == 0, "walk: runs to the end");
 	CHECK(strstr(out.buf, "H:From=Andr\xc3\xa9 <a@example.org>\n") != NULL,
 	    "walk: Latin-1 encoded word in From");
 	CHECK(strstr(out.buf, "H:Subject=long folded \xc3\xa9l\xc3\xa9\n") != NULL,
 	    "walk: folded Subject with a base64 word");
 	CHECK(strstr(out.buf, "T:caf\xc3\xa9 cr\xc3\xa8me\n") != NULL,
 	    "walk: quoted-printable with a soft break, Latin-1 to UTF-8");
-	CHECK(strstr(out.buf, "T:line one\nT:line two\n") != NULL, "walk: base64 text lines");
+	CHECK(strstr(out.buf, "T:line oneline two\n") != NULL,
+	    "walk: base64 text, lines joined into one piece");
 	CHECK(strstr(out.buf, "secret") == NULL && strstr(out.buf, "c2VjcmV0") == NULL,
 	    "walk: non-text parts are not text");
-	CHECK(strstr(out.buf, "T:Content-Type: image/png\n") != NULL,
-	    "walk: part headers are searchable text");
+	CHECK(strstr(out.buf, "image/png") == NULL && strstr(out.buf, "forwarded.eml") == NULL &&
+	    strstr(out.buf, "Content-Transfer-Encoding") == NULL,
+	    "walk: MIME part headers are not text");
+	CHECK(strstr(out.buf, "T:Subject: inner subject\n") != NULL &&
+	    strstr(out.buf, "T:inner body\n") != NULL,
+	    "walk: an enclosed message's header and body are text");
 	mbox_reader_init(&r, s.fd, &s.e, 1);
-	CHECK(mime_search_walk(&r, NULL, walk_stop, NULL) == 7, "walk: a callback stops it");
+	out.n = 0;
+	CHECK(mime_search_walk(NULL, &r, walk_hdr, NULL, &out) == MIME_WALK_DONE &&
+	    strstr(out.buf, "H:Subject=long folded") != NULL,
+	    "walk: header fields only, it stops at the end of the header");
+	mbox_reader_init(&r, s.fd, &s.e, 1);
+	CHECK(mime_search_walk(NULL, &r, NULL, walk_stop, NULL) == 7, "walk: a callback stops it");
 	close(s.fd);
 }
 
@@ -445,7 +478,15 @@ test_addresses(void)
 		{ "undisclosed-recipients:;", "((NIL NIL \"undisclosed-recipients\" NIL)(NIL NIL NIL NIL))" },
 		{ "<@a.example,@b.example:c@d.example>",
 		    "((NIL \"@a.example,@b.example\" \"c\" \"d.example\"))" },
-		{ "a@b.example (Comment Name)", "((NIL NIL \"a\" \"b.example\"))" },
+		/* the old form: a comment after the address is the personal name */
+		{ "a@b.example (Comment Name)", "((\"Comment Name\" NIL \"a\" \"b.example\"))" },
+		{ "a@b.example (A \\(x\\)) (second), c@d.example (C)",
+		    "((\"A (x)\" NIL \"a\" \"b.example\")(\"C\" NIL \"c\" \"d.example\"))" },
+		{ "<user (comment)@ (comment) domain.org>", "((NIL NIL \"user\" \"domain.org\"))" },
+		{ "Name <n@x.example> (not a name)", "((\"Name\" NIL \"n\" \"x.example\"))" },
+		/* repeated To fields are one list */
+		{ "a@x.example\nTo: B <b@y.example>",
+		    "((NIL NIL \"a\" \"x.example\")(\"B\" NIL \"b\" \"y.example\"))" },
 		{ "\"q \\\" d\" <q@x.example>", "((\"q \\\" d\" NIL \"q\" \"x.example\"))" },
 		{ "Joe Q. Public <jqp@x.example>", "((\"Joe Q. Public\" NIL \"jqp\" \"x.example\"))" },
 		{ "localonly", "((NIL NIL \"localonly\" \"\"))" },
@@ -461,6 +502,61 @@ test_addresses(void)
 		const char *got = to_list(cases[i].to);
 
 		CHECK(strcmp(got, cases[i].list) == 0, "address list '%s' -> %s", cases[i].to, got);
+	}
+}
+
+/* BODYSTRUCTURE (without extensions) of a one-part message with this Content-Type. */
+static const char *
+body_of(const char *ctype)
+{
+	static char msg[4096], out[4096];
+	struct stored s;
+	struct mime_msg m;
+
+	str_fmt(msg, sizeof(msg), "From: f@x.example\nContent-Type: %s\n\nb\n", ctype);
+	store_msg(msg, strlen(msg), &s);
+	parse_stored(&s, &m);
+	str_copy(out, sizeof(out), text_of(&m, 1));
+	mime_msg_free(&m);
+	close(s.fd);
+	return out;
+}
+
+static void
+test_params(void)
+{
+	static const struct {
+		const char *ctype, *params;
+	} cases[] = {
+		/* RFC 2045 5.2 / RFC 2046 4.1.2: text without a charset is us-ascii */
+		{ "text/plain", "(\"charset\" \"us-ascii\")" },
+		{ "text/plain; format=flowed", "(\"format\" \"flowed\" \"charset\" \"us-ascii\")" },
+		{ "text/html; charset=utf-8", "(\"charset\" \"utf-8\")" },
+		{ "application/pdf", "NIL" },
+		/* RFC 2231: continuations joined, %XX decoded, charset kept in an RFC 2047 word */
+		{ "application/pdf; name*0=\"long-\"; name*1=\"name.pdf\"",
+		    "(\"name\" \"long-name.pdf\")" },
+		{ "application/pdf; name*=utf-8''r%C3%A9sum%C3%A9.pdf",
+		    "(\"name\" \"=?utf-8?Q?r=C3=A9sum=C3=A9.pdf?=\")" },
+		{ "application/pdf; name*1*=%E9.pdf; name*0*=iso-8859-1'fr'caf; x=1",
+		    "(\"name\" \"=?iso-8859-1?Q?caf=E9.pdf?=\" \"x\" \"1\")" },
+		{ "application/pdf; name*=us-ascii''a%20b.pdf", "(\"name\" \"a b.pdf\")" },
+		/* a plain parameter beside an extended one of the same name wins */
+		{ "application/pdf; name=\"plain.pdf\"; name*=utf-8''x.pdf",
+		    "(\"name\" \"plain.pdf\")" },
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		const char *got = body_of(cases[i].ctype), *p = got;
+
+		/* the parameter list follows type and subtype */
+		for (int k = 0; k < 3 && p != NULL; k++) {
+			p = strchr(p + 1, k < 2 ? '"' : ' ');
+			p = p != NULL && k < 2 ? strchr(p + 1, '"') : p;
+		}
+		CHECK(p != NULL && strncmp(p + 1, cases[i].params, strlen(cases[i].params)) == 0 &&
+		    p[1 + strlen(cases[i].params)] == ' ',
+		    "parameters of '%s': %s", cases[i].ctype, got);
 	}
 }
 
@@ -650,7 +746,7 @@ corpus_file(const char *path, int fixture)
 	}
 	store_msg(data + skip, (size_t)n - skip, &s);
 	parse_stored(&s, &m);
-	CHECK(sane(&m), "corpus %s: spans nest, BODYSTRUCTURE and ENVELOPE build", path);
+	CHECK(sane(&m), "corpus %s: spans nest, BODYSTRUCTURE and ENVELOPE build, BODY derives", path);
 	dump_ours(&m, ours, sizeof(ours));
 	str_copy(it->name, sizeof(it->name), path);
 	str_copy(it->tmp, sizeof(it->tmp), "/tmp/test_mime_py.XXXXXX");
@@ -755,6 +851,7 @@ main(void)
 	test_nested();
 	test_words();
 	test_addresses();
+	test_params();
 	test_limits();
 	test_walk();
 	test_corpus();

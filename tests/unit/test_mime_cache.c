@@ -70,13 +70,19 @@ make_mbox(void)
 	mbox_scan(mbox_fd, 0, total, 1, collect, NULL, &st);
 }
 
+static void
+buf_out(void *ctx, const char *s, size_t n)
+{
+	imap_buf_add(ctx, s, n);
+}
+
 /* The texts and spans a direct parse gives, for comparison. */
 static int
 same_as_parse(size_t i, const struct mime_cached *mc)
 {
 	struct mbox_reader r;
 	struct mime_msg m;
-	struct imap_buf b;
+	struct imap_buf b, env;
 	int ok;
 
 	mbox_reader_init(&r, mbox_fd, &ents[i], 1);
@@ -89,10 +95,10 @@ same_as_parse(size_t i, const struct mime_cached *mc)
 	    mc->nspans == m.nparts && mc->size == ents[i].wire_size;
 	b.len = 0;
 	imap_envelope(&b, &m, 0);
-	ok = ok && b.len == mc->envelope_len && memcmp(b.p, mc->envelope, b.len) == 0;
-	b.len = 0;
-	imap_bodystructure(&b, &m, 0, 0);
-	ok = ok && b.len == mc->body_len && memcmp(b.p, mc->body, b.len) == 0;
+	imap_buf_init(&env, MIME_WIRE_MAX);
+	mime_cached_envelope(mc, buf_out, &env);
+	ok = ok && b.len == env.len && memcmp(b.p, env.p, b.len) == 0;
+	imap_buf_free(&env);
 	for (uint16_t k = 0; ok && k < m.nparts; k++) {
 		ok = memcmp(&mc->spans[k], &m.parts[k].s, sizeof(struct mime_span)) == 0;
 	}
@@ -101,13 +107,17 @@ same_as_parse(size_t i, const struct mime_cached *mc)
 	return ok;
 }
 
+/* Put message i and write it at once, as the end of a command does. */
 static int
 put(struct mime_cache *c, size_t i, struct mime_cached *out)
 {
 	struct mbox_reader r;
+	int rc;
 
 	mbox_reader_init(&r, mbox_fd, &ents[i], 1);
-	return mime_cache_put(c, (uint32_t)i + 1, mime_cache_key(&ents[i]), &r, out);
+	rc = mime_cache_put(c, (uint32_t)i + 1, mime_cache_key(&ents[i]), &r, out);
+	mime_cache_flush(c);
+	return rc;
 }
 
 static int
@@ -162,6 +172,41 @@ test_basic(void)
 	mime_cache_close(&b);
 	CHECK(mime_cache_open(&a, side, 7) == 0 && hits(&a, 0, NMSG) == NMSG, "reopen: all hit");
 	mime_cache_close(&a);
+}
+
+/* Records are queued and written together: at a full window, a flush or close. */
+static void
+test_queue(void)
+{
+	struct mime_cache a, b;
+	struct mime_cached mc;
+	struct mbox_reader r;
+	off_t before;
+	int queued = 1;
+
+	mime_cache_open(&a, side, 13);
+	mime_cache_open(&b, side, 13);
+	before = fsize();
+	for (size_t i = 0; i < 3; i++) {
+		mbox_reader_init(&r, mbox_fd, &ents[i], 1);
+		queued = queued && mime_cache_put(&a, (uint32_t)i + 1, mime_cache_key(&ents[i]), &r,
+		    &mc) == 0 && same_as_parse(i, &mc);
+	}
+	CHECK(queued && fsize() == before && hits(&b, 0, 3) == 0,
+	    "put: the records wait, the file is unchanged");
+	mime_cache_flush(&a);
+	CHECK(fsize() > before && hits(&b, 0, 3) == 3 && hits(&a, 0, 3) == 3,
+	    "flush: one write, both handles hit");
+	before = fsize();
+	for (size_t i = 3; i < NMSG; i++) {
+		mbox_reader_init(&r, mbox_fd, &ents[i], 1);
+		mime_cache_put(&a, (uint32_t)i + 1, mime_cache_key(&ents[i]), &r, &mc);
+	}
+	CHECK(fsize() > before && hits(&b, 3, NMSG) < NMSG - 3,
+	    "a full window is written without a flush, the rest waits");
+	mime_cache_close(&a);
+	CHECK(hits(&b, 3, NMSG) == NMSG - 3, "close writes the rest");
+	mime_cache_close(&b);
 }
 
 static void
@@ -221,6 +266,138 @@ test_prune(void)
 	    "a second prune has nothing to do");
 	mime_cache_close(&a);
 	mime_cache_close(&b);
+}
+
+struct texts {
+	char buf[4096];
+	size_t n;
+};
+
+static int
+collect_text(void *ctx, const char *p, size_t n)
+{
+	struct texts *t = ctx;
+
+	if (t->n + n + 1 < sizeof(t->buf)) {
+		memcpy(t->buf + t->n, p, n);
+		t->n += n;
+		t->buf[t->n++] = '|';
+		t->buf[t->n] = '\0';
+	}
+	return 0;
+}
+
+/* Cache message msg alone (UIDVALIDITY uv) and read it back through a reopened a into mc. */
+static void
+cached_one(const char *msg, uint32_t uv, struct mime_cache *a, struct mime_cached *mc)
+{
+	char path[PATH_LEN];
+	struct mbox_in in = { -1, msg, strlen(msg) };
+	struct mbox_scan_stats st;
+	struct mbox_entry e;
+	struct mbox_reader r;
+	uint64_t written = 0;
+	int fd;
+
+	str_fmt(path, sizeof(path), "%s.one", side);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	in.fd = open("/dev/null", O_RDONLY);
+	nents = 0;
+	CHECK(fd >= 0 && mbox_write_message(fd, &in, "x", 0, 1 << 20, &written) == 0 &&
+	    mbox_scan(fd, 0, written, 1, collect, NULL, &st) == 0 && nents == 1, "one message");
+	close(in.fd);
+	e = ents[0];
+	mime_cache_open(a, side, uv);
+	mbox_reader_init(&r, fd, &e, 1);
+	CHECK(mime_cache_put(a, 1, mime_cache_key(&e), &r, mc) == 0, "put");
+	mime_cache_close(a);
+	mime_cache_open(a, side, uv);
+	CHECK(mime_cache_get(a, 1, mime_cache_key(&e), mc) == 1, "reopened: a hit");
+	close(fd);
+	unlink(path);
+}
+
+/* The search fields of a record: decoded values, then each address parsed. */
+static void
+test_fields(void)
+{
+	struct mime_cache a;
+	struct mime_cached mc;
+	static const char lists[] = "((NIL NIL \"f\" \"x.example\")) "
+	    "((NIL NIL \"f\" \"x.example\")) ((NIL NIL \"r\" \"x.example\"))";
+	struct imap_buf env;
+	struct texts t;
+
+	cached_one("From: <user (comment)@ (comment) domain.org>\n"
+	    "To: a@x.example (Ann =?iso-8859-1?q?M=FCller?=)\nSubject: =?utf-8?b?SGVsbG8gw7w=?=\n"
+	    "Cc: c@y.example\nCc: Dee <d@z.example>\nDate: Sat, 28 Nov 2026 10:00:00 +0000\n\nb\n",
+	    11, &a, &mc);
+	memset(&t, 0, sizeof(t));
+	mime_cached_field(&mc, MIME_F_FROM, collect_text, &t);
+	CHECK(strcmp(t.buf, "<user (comment)@ (comment) domain.org>|user@domain.org|") == 0,
+	    "From: the value, then the parsed address: %s", t.buf);
+	memset(&t, 0, sizeof(t));
+	mime_cached_field(&mc, MIME_F_TO, collect_text, &t);
+	CHECK(strcmp(t.buf, "a@x.example (Ann M\xc3\xbcller)|") == 0,
+	    "To: decoded; address and name are in it as they are, so not kept again: %s", t.buf);
+	memset(&t, 0, sizeof(t));
+	mime_cached_field(&mc, MIME_F_CC, collect_text, &t);
+	CHECK(strcmp(t.buf, "c@y.example, Dee <d@z.example>|") == 0,
+	    "Cc: repeated fields are one list: %s", t.buf);
+	memset(&t, 0, sizeof(t));
+	mime_cached_field(&mc, MIME_F_SUBJECT, collect_text, &t);
+	CHECK(strcmp(t.buf, "Hello \xc3\xbc|") == 0, "Subject: encoded words decoded: %s", t.buf);
+	memset(&t, 0, sizeof(t));
+	mime_cached_field(&mc, MIME_F_DATE, collect_text, &t);
+	mime_cached_field(&mc, MIME_F_BCC, collect_text, &t);
+	CHECK(strcmp(t.buf, "Sat, 28 Nov 2026 10:00:00 +0000|") == 0,
+	    "Date read from the ENVELOPE text, no Bcc: %s", t.buf);
+	mime_cache_close(&a);
+	/* an 8-bit date is kept (a literal in ENVELOPE); a plain subject is read past it */
+	cached_one("From: f@x.example\nDate: Sat, 28 Nov 2026 10:00:00 +0000 (caf\xc3\xa9)\n"
+	    "Subject: say \"hi\" \\ there\n\nb\n", 14, &a, &mc);
+	memset(&t, 0, sizeof(t));
+	mime_cached_field(&mc, MIME_F_DATE, collect_text, &t);
+	mime_cached_field(&mc, MIME_F_SUBJECT, collect_text, &t);
+	CHECK(strcmp(t.buf, "Sat, 28 Nov 2026 10:00:00 +0000 (caf\xc3\xa9)|say \"hi\" \\ there|") == 0,
+	    "8-bit Date from the record, quoted Subject unescaped from ENVELOPE: %s", t.buf);
+	CHECK(mc.sender_from, "no Sender or Reply-To: the From list is kept once");
+	mime_cache_close(&a);
+	/* a Reply-To of its own stays in the text */
+	cached_one("From: f@x.example\nReply-To: r@x.example\nSubject: s\n\nb\n", 15, &a, &mc);
+	imap_buf_init(&env, MIME_WIRE_MAX);
+	mime_cached_envelope(&mc, buf_out, &env);
+	CHECK(!mc.sender_from && env.len == mc.envelope_len && env.len > 0 &&
+	    memmem(env.p, env.len, lists, sizeof(lists) - 1) != NULL,
+	    "a Reply-To of its own is kept as it is");
+	imap_buf_free(&env);
+	mime_cache_close(&a);
+}
+
+/* A file of the first format is started afresh, never read as records. */
+static void
+test_old_version(void)
+{
+	unsigned char h[32], junk[64];
+	struct mime_cache a;
+	int fd = open(cpath, O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+	memset(h, 0, sizeof(h));
+	memcpy(h, "MNKMIME1", 8);
+	put_le32(h + 8, 1);
+	put_le32(h + 12, 12);
+	put_le32(h + 28, crc32c(0, h, 28));
+	memset(junk, 0x41, sizeof(junk));
+	CHECK(fd >= 0 && pwrite_all(fd, h, sizeof(h), 0) == 0 &&
+	    pwrite_all(fd, junk, sizeof(junk), sizeof(h)) == 0, "a version 1 file");
+	close(fd);
+	CHECK(mime_cache_open(&a, side, 12) == 0 && fsize() == 32 && a.nslot == 0,
+	    "version 1: started afresh");
+	fd = open(cpath, O_RDONLY);
+	CHECK(fd >= 0 && pread_full(fd, h, sizeof(h), 0) == 32 && get_le32(h + 8) == 6,
+	    "the new header says version 6");
+	close(fd);
+	mime_cache_close(&a);
 }
 
 static int64_t
@@ -286,8 +463,11 @@ main(void)
 	CHECK(nents == NMSG, "%zu messages stored", nents);
 	test_basic();
 	test_damage();
+	test_queue();
 	test_cost();
 	test_prune();
+	test_old_version();
+	test_fields();
 	unlink(cpath);
 	str_fmt(cpath, sizeof(cpath), "%s.mbox", side);
 	unlink(cpath);

@@ -1,11 +1,24 @@
-# mailnook: static musl + BearSSL by default; `make CC=gcc` for a dynamic debug build.
-# `make BOARD=x` includes board/x.mk (cross settings for a target).
+# mailnook: static musl + BearSSL by default; `make CC=gcc` for a dynamic glibc debug build.
+# `make BOARD=x` includes board/x.mk: a cross profile named after its OpenWrt target
+# (see board/README.md); `make cross-check` builds and tests every profile under qemu.
 
 -include $(if $(BOARD),board/$(BOARD).mk)
 
+# The C library is said, not guessed: LIBC=musl (static, with musl-gcc unless CC is given)
+# or LIBC=glibc (the default once CC is set: `make CC=gcc`, `make asan`).
 ifeq ($(origin CC),default)
-CC = musl-gcc
+LIBC ?= musl
+CC = $(if $(filter musl,$(LIBC)),musl-gcc,gcc)
+else
+LIBC ?= glibc
 endif
+# STATIC=0 links the C library dynamically (OpenWrt packages use the image's musl);
+# BearSSL is linked from its static archive either way.
+STATIC ?= $(if $(filter musl,$(LIBC)),1,0)
+# bcrypt needs a crypt() from the C library: glibc's libcrypt, or a musl that has one
+# (OpenWrt's); Debian's musl has none.
+WITH_LIBC_CRYPT ?= $(if $(filter glibc,$(LIBC)),1,0)
+OBJDUMP ?= objdump
 
 PREFIX ?= /usr
 DESTDIR ?=
@@ -15,7 +28,7 @@ BEARSSL_LIB ?= /usr/lib/$(TRIPLET)/libbearssl.a
 
 WARN = -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-align -Wstrict-prototypes \
        -Wmissing-prototypes -Wvla -Wformat=2 -Wno-format-nonliteral
-CPPFLAGS += -D_FILE_OFFSET_BITS=64 -D_GNU_SOURCE -I$(BEARSSL_INC)
+CPPFLAGS += -D_FILE_OFFSET_BITS=64 -D_GNU_SOURCE -I$(BEARSSL_INC) -DWITH_LIBC_CRYPT=$(WITH_LIBC_CRYPT)
 CFLAGS ?= -Os
 CFLAGS += -std=c11 $(WARN) -ffunction-sections -fdata-sections -fno-plt
 
@@ -25,15 +38,32 @@ CPPFLAGS += -DWITH_TLS=0
 VARIANT ?= notls
 endif
 
-ifeq ($(notdir $(CC)),musl-gcc)
+# musl builds are the ones that ship: no unwind tables (nothing unwinds C), no build id,
+# no RELRO page and 4 KB segment alignment (routers have 4 KB pages; the default 64 KB on
+# aarch64 and MIPS pads the file).
+ifeq ($(LIBC),musl)
 VARIANT ?= release
-LDFLAGS += -static -Wl,--gc-sections -s
-LDLIBS += $(BEARSSL_LIB)
+CFLAGS += -fno-asynchronous-unwind-tables -fno-unwind-tables
+LDFLAGS += -Wl,--gc-sections -s -Wl,--build-id=none -Wl,-z,norelro -Wl,-z,noseparate-code \
+	-Wl,-z,max-page-size=4096 -Wl,-z,common-page-size=4096
 else
 VARIANT ?= $(notdir $(CC))
 LDFLAGS += -Wl,--gc-sections
-LDLIBS += $(BEARSSL_LIB) -lcrypt
 endif
+ifeq ($(STATIC),1)
+LDFLAGS += -static
+else
+LDFLAGS += -Wl,--as-needed -Wl,--hash-style=gnu
+endif
+LDLIBS += $(BEARSSL_LIB) $(if $(filter 1,$(WITH_LIBC_CRYPT)),-lcrypt)
+
+# Size budget of the linked binary in bytes (profiles set their own); 0 means none.
+# The default static build links Debian's BearSSL (built -fPIC, with stack protector),
+# which is why it gets more room than the x86_64 profile with its own BearSSL.
+SIZE_BUDGET ?= $(if $(filter release,$(VARIANT)),344064,0)
+# Instructions the target's CPU lacks (an extended regex over objdump -d): the build fails
+# when the linked binary contains one, e.g. FPU instructions on soft-float MIPS.
+BANNED_INSNS ?=
 
 B = build/$(VARIANT)
 SRCS = $(wildcard src/*.c)
@@ -42,7 +72,7 @@ LIBOBJS = $(filter-out $(B)/main.o,$(OBJS))
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
 
-.PHONY: all asan unit check run install clean bench fuzz
+.PHONY: all asan unit check run install clean bench fuzz size-report
 
 all: mailnook
 
@@ -50,7 +80,9 @@ mailnook: $(B)/mailnook
 	cp $< $@
 
 $(B)/mailnook: $(OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@.tmp $^ $(LDLIBS)
+	tests/cross/binary-check.sh $@.tmp "$(SIZE_BUDGET)" "$(OBJDUMP)" "$(BANNED_INSNS)"
+	mv $@.tmp $@
 
 $(B)/%.o: src/%.c src/*.h | $(B)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
@@ -86,6 +118,10 @@ build/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.h $(FUZZ_LIBSRCS) src/*.h
 
 check:
 	tests/check.sh
+
+# Where the code's size goes: text+data of each object, biggest last.
+size-report: $(OBJS)
+	$(CROSS)size $(OBJS) | sort -n -k4 | tail -n 15
 
 run:
 	tests/demo.sh

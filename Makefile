@@ -1,6 +1,6 @@
 # mailnook: static musl + BearSSL by default; `make CC=gcc` for a dynamic glibc debug build.
 # `make BOARD=x` includes board/x.mk: a cross profile named after its OpenWrt target
-# (see board/README.md); `make cross-check` builds and tests every profile under qemu.
+# (README.md, Routers); `make cross-check` builds and tests every profile under qemu.
 
 -include $(if $(BOARD),board/$(BOARD).mk)
 
@@ -72,7 +72,7 @@ LIBOBJS = $(filter-out $(B)/main.o,$(OBJS))
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
 
-.PHONY: all asan unit check run install clean bench fuzz size-report
+.PHONY: all asan unit check run install clean bench fuzz size-report sysroot cross-check
 
 all: mailnook
 
@@ -118,6 +118,20 @@ build/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.h $(FUZZ_LIBSRCS) src/*.h
 
 check:
 	tests/check.sh
+
+# musl and BearSSL built from source for a cross profile: make BOARD=<target> sysroot
+sysroot:
+	tests/cross/deps.sh $(CROSS)
+	tests/cross/sysroot.sh "$(SYSROOT)" "$(CROSS)" "$(ARCH_CFLAGS)" $(SYSROOT_EXTRA)
+
+# Every cross profile built from source and tested under qemu with its CPU.
+PROFILES = mips_24kc mipsel_24kc arm_cortex-a7_neon-vfpv4 arm_cortex-a9 arm_arm1176jzf-s_vfp \
+	aarch64_cortex-a53 x86_64
+cross-check:
+	tests/cross/check.sh $(PROFILES)
+
+print-%:
+	@echo '$($*)'
 
 # Where the code's size goes: text+data of each object, biggest last.
 size-report: $(OBJS)

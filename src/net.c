@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "io.h"
 #include "log.h"
 #include "priv.h"
 #include "session.h"
@@ -53,6 +54,7 @@ struct net_server {
 	unsigned nl;
 	int sig_r, login_r, login_w;
 	int stopping;
+	int64_t stop_kill_at;	/* SIGKILL the sessions left at this time; 0: not due */
 	int64_t pause_until;
 	unsigned nchild;
 	struct net_child child[MAX_CHILDREN_HARD];
@@ -322,9 +324,15 @@ net_child_run(struct net_server *s, int fd, const struct listener_conf *l,
     const sigset_t *mask)
 {
 	struct session_ctx ctx;
+	sigset_t m = *mask;
 
+	/* SIGTERM stays blocked from fork until io waits for it: none is lost. */
+	sigaddset(&m, SIGTERM);
 	net_signals(SIG_DFL);
-	sigprocmask(SIG_SETMASK, mask, NULL);
+	sigprocmask(SIG_SETMASK, &m, NULL);
+	if (io_stop_on(SIGTERM) < 0) {
+		log_warn("session stop signal");
+	}
 	net_close_listeners(s);
 	close(s->sig_r);
 	close(net_sig_w);
@@ -447,20 +455,46 @@ net_reload(struct net_server *s)
 }
 
 static void
-net_stop(struct net_server *s)
+net_signal_children(struct net_server *s, int sig)
 {
 	unsigned i;
 
+	for (i = 0; i < s->nchild; i++) {
+		kill(s->child[i].pid, sig);
+	}
+}
+
+/*
+ * Stop: no new connections, and every session is told to close (it ends the command in
+ * progress, says BYE or -ERR and exits). Those left after the grace, or at a second
+ * stop signal, are killed: serve must not leave sessions behind.
+ */
+static void
+net_stop(struct net_server *s)
+{
 	if (s->stopping) {
-		/* Asked twice: end the sessions too. */
-		for (i = 0; i < s->nchild; i++) {
-			kill(s->child[i].pid, SIGTERM);
-		}
+		s->stop_kill_at = mono_ms();
 		return;
 	}
 	s->stopping = 1;
+	s->stop_kill_at = mono_ms() + SERVE_STOP_GRACE_MS;
 	net_close_listeners(s);
-	log_info("stopping: no new connections, waiting for %u sessions", s->nchild);
+	net_signal_children(s, SIGTERM);
+	log_info("stopping: no new connections, closing %u sessions", s->nchild);
+}
+
+/* The grace is over: kill what is left, once; net_reap collects them. */
+static void
+net_stop_overdue(struct net_server *s)
+{
+	if (s->stop_kill_at == 0 || mono_ms() < s->stop_kill_at) {
+		return;
+	}
+	s->stop_kill_at = 0;
+	if (s->nchild > 0) {
+		log_warnx("stopping: killing %u sessions that did not close", s->nchild);
+		net_signal_children(s, SIGKILL);
+	}
 }
 
 static void
@@ -494,7 +528,9 @@ net_wait(struct net_server *s, struct pollfd *pfd, unsigned *idx, unsigned *n)
 	pfd[1].fd = s->login_r;
 	pfd[0].events = pfd[1].events = POLLIN;
 	*n = 2;
-	if (now < s->pause_until) {
+	if (s->stop_kill_at != 0) {
+		timeout = s->stop_kill_at > now ? (int)(s->stop_kill_at - now) : 0;
+	} else if (now < s->pause_until) {
 		timeout = (int)(s->pause_until - now);
 	} else {
 		for (i = 0; i < s->nl; i++) {
@@ -533,6 +569,7 @@ net_loop(struct net_server *s)
 				net_accept(s, idx[i]);
 			}
 		}
+		net_stop_overdue(s);
 	}
 	log_info("stopped");
 }

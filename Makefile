@@ -72,7 +72,7 @@ LIBOBJS = $(filter-out $(B)/main.o,$(OBJS))
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
 
-.PHONY: all asan unit check run install clean bench fuzz size-report sysroot cross-check
+.PHONY: all asan unit check run install clean bench fuzz size-report sysroot cross-check dist
 
 all: mailnook
 
@@ -123,6 +123,16 @@ check:
 sysroot:
 	tests/cross/deps.sh $(CROSS)
 	tests/cross/sysroot.sh "$(SYSROOT)" "$(CROSS)" "$(ARCH_CFLAGS)" $(SYSROOT_EXTRA)
+
+# Release tarball for the OpenWrt package (PKG_SOURCE): the sources, build and docs, not the
+# packaging itself (whose PKG_HASH names this tarball). Prints the PKG_HASH line.
+VERSION = $(shell sed -n 's/^\#define MAILNOOK_VERSION "\(.*\)"/\1/p' src/params.h)
+dist:
+	mkdir -p build
+	git archive --format=tar --prefix=mailnook-$(VERSION)/ HEAD -- . ':!board/openwrt' | \
+	    gzip -n -9 >build/mailnook-$(VERSION).tar.gz
+	@echo "build/mailnook-$(VERSION).tar.gz"
+	@echo "PKG_HASH:=$$(sha256sum build/mailnook-$(VERSION).tar.gz | cut -d' ' -f1)"
 
 # Every cross profile built from source and tested under qemu with its CPU.
 PROFILES = mips_24kc mipsel_24kc arm_cortex-a7_neon-vfpv4 arm_cortex-a9 arm_arm1176jzf-s_vfp \

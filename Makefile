@@ -19,6 +19,7 @@ STATIC ?= $(if $(filter musl,$(LIBC)),1,0)
 # (OpenWrt's); Debian's musl has none.
 WITH_LIBC_CRYPT ?= $(if $(filter glibc,$(LIBC)),1,0)
 OBJDUMP ?= objdump
+STRIP ?= strip
 
 PREFIX ?= /usr
 DESTDIR ?=
@@ -43,8 +44,10 @@ endif
 # aarch64 and MIPS pads the file).
 ifeq ($(LIBC),musl)
 VARIANT ?= release
+# Stripped after the instruction check, which needs ARM's code/data mapping symbols.
+STRIP_AFTER = $(STRIP)
 CFLAGS += -fno-asynchronous-unwind-tables -fno-unwind-tables
-LDFLAGS += -Wl,--gc-sections -s -Wl,--build-id=none -Wl,-z,norelro -Wl,-z,noseparate-code \
+LDFLAGS += -Wl,--gc-sections -Wl,--build-id=none -Wl,-z,norelro -Wl,-z,noseparate-code \
 	-Wl,-z,max-page-size=4096 -Wl,-z,common-page-size=4096
 else
 VARIANT ?= $(notdir $(CC))
@@ -53,7 +56,7 @@ endif
 ifeq ($(STATIC),1)
 LDFLAGS += -static
 else
-LDFLAGS += -Wl,--as-needed -Wl,--hash-style=gnu
+LDFLAGS += -Wl,--as-needed
 endif
 LDLIBS += $(BEARSSL_LIB) $(if $(filter 1,$(WITH_LIBC_CRYPT)),-lcrypt)
 
@@ -81,8 +84,11 @@ mailnook: $(B)/mailnook
 
 $(B)/mailnook: $(OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@.tmp $^ $(LDLIBS)
-	tests/cross/binary-check.sh $@.tmp "$(SIZE_BUDGET)" "$(OBJDUMP)" "$(BANNED_INSNS)"
+	tests/cross/binary-check.sh $@.tmp "$(SIZE_BUDGET)" "$(OBJDUMP)" "$(BANNED_INSNS)" "$(STRIP_AFTER)"
 	mv $@.tmp $@
+
+# Flags live in these files: a change to them rebuilds.
+$(OBJS): Makefile $(if $(BOARD),board/$(BOARD).mk board/cross.mk)
 
 $(B)/%.o: src/%.c src/*.h | $(B)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
@@ -122,7 +128,7 @@ check:
 # musl and BearSSL built from source for a cross profile: make BOARD=<target> sysroot
 sysroot:
 	tests/cross/deps.sh $(CROSS)
-	tests/cross/sysroot.sh "$(SYSROOT)" "$(CROSS)" "$(ARCH_CFLAGS)" $(SYSROOT_EXTRA)
+	CODE_CFLAGS="$(CODE_CFLAGS)" tests/cross/sysroot.sh "$(SYSROOT)" "$(CROSS)" "$(ARCH_CFLAGS)" $(SYSROOT_EXTRA)
 
 # Release tarball for the OpenWrt package (PKG_SOURCE): the sources, build and docs, not the
 # packaging itself (whose PKG_HASH names this tarball). Prints the PKG_HASH line.

@@ -3,7 +3,8 @@
 #   tests/cross/sysroot.sh SYSROOT CROSS "ARCH_CFLAGS" [softfp]
 # `softfp`: also libsoftfp.a, gcc's soft-fp routines built for the target, linked ahead of
 # the toolchain's libgcc (whose float routines use the FPU). Leaves SYSROOT/lib/musl-gcc.specs (musl's own, the dynamic linker set to its /lib path on
-# the target), libc, libbearssl.a and the headers. Skips what is already built.
+# the target), libc, libbearssl.a and the headers; CODE_CFLAGS in the environment adds
+# flags for BearSSL only. Skips what is already built.
 set -eu
 sysroot=$1
 cross=$2
@@ -34,9 +35,9 @@ if [ ! -f "$sysroot/lib/libbearssl.a" ]; then
 	# with the profile's flags is all it takes.
 	(cd build/src/bearssl && ls src/*/*.c) | xargs -P "$jobs" -I{} sh -c \
 		'o="$1/$(basename "$2" .c).o"; '"${cross}"'gcc -specs "$3/lib/musl-gcc.specs" \
-		-Os $4 -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables \
+		-Os $4 $5 -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables \
 		-fno-unwind-tables -Ibuild/src/bearssl/inc -Ibuild/src/bearssl/src \
-		-c -o "$o" "build/src/bearssl/$2"' sh "$b" {} "$sysroot" "$aflags"
+		-c -o "$o" "build/src/bearssl/$2"' sh "$b" {} "$sysroot" "$aflags" "${CODE_CFLAGS:-}"
 	"${cross}ar" rcs "$b/libbearssl.a" "$b"/*.o
 	cp build/src/bearssl/inc/*.h "$sysroot/include/"
 	mv "$b/libbearssl.a" "$sysroot/lib/libbearssl.a"

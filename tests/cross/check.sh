@@ -5,7 +5,7 @@
 # whole end-to-end suite. Tests see MAILNOOK_EMULATOR (the qemu command) and adapt what
 # would measure qemu instead of mailnook. Ends with "N passed, N failed" like tests/run.sh.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 top=$(pwd)
 smoke=0
 if [ "${1:-}" = -s ]; then
@@ -18,7 +18,10 @@ fi
 if [ "$smoke" = 1 ]; then
 	tests="test_ deliver.sh e2e/check.sh auth_passwd tls_pop3 imap_imaplib pop3_transcripts serve_signals"
 else
-	tests="test_ $(cd tests/e2e && ls ./*.sh ./*.py | grep -v '/launch_' | sed 's|^\./||')"
+	tests="test_"
+	for t in tests/e2e/*.sh tests/e2e/*.py; do
+		case "$t" in */launch_*) ;; *) tests="$tests ${t#tests/e2e/}" ;; esac
+	done
 fi
 
 crosses=""

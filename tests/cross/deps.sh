@@ -16,5 +16,6 @@ echo "installing:$missing"
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
 apt="$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900"
+# shellcheck disable=SC2086 # $apt is a command line, $missing a list of names
 $apt update -qq >/dev/null &&
 $apt install -y -qq --no-install-recommends $missing >/dev/null

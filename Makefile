@@ -1,11 +1,25 @@
-# mailnook: static musl + BearSSL by default; `make CC=gcc` for a dynamic debug build.
-# `make BOARD=x` includes board/x.mk (cross settings for a target).
+# mailnook: static musl + BearSSL by default; `make CC=gcc` for a dynamic glibc debug build.
+# `make BOARD=x` includes board/x.mk: a cross profile named after its OpenWrt target
+# (README.md, Routers); `make cross-check` builds and tests every profile under qemu.
 
 -include $(if $(BOARD),board/$(BOARD).mk)
 
+# The C library is said, not guessed: LIBC=musl (static, with musl-gcc unless CC is given)
+# or LIBC=glibc (the default once CC is set: `make CC=gcc`, `make asan`).
 ifeq ($(origin CC),default)
-CC = musl-gcc
+LIBC ?= musl
+CC = $(if $(filter musl,$(LIBC)),musl-gcc,gcc)
+else
+LIBC ?= glibc
 endif
+# STATIC=0 links the C library dynamically (OpenWrt packages use the image's musl);
+# BearSSL is linked from its static archive either way.
+STATIC ?= $(if $(filter musl,$(LIBC)),1,0)
+# bcrypt needs a crypt() from the C library: glibc's libcrypt, or a musl that has one
+# (OpenWrt's); Debian's musl has none.
+WITH_LIBC_CRYPT ?= $(if $(filter glibc,$(LIBC)),1,0)
+OBJDUMP ?= objdump
+STRIP ?= strip
 
 PREFIX ?= /usr
 DESTDIR ?=
@@ -15,7 +29,7 @@ BEARSSL_LIB ?= /usr/lib/$(TRIPLET)/libbearssl.a
 
 WARN = -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-align -Wstrict-prototypes \
        -Wmissing-prototypes -Wvla -Wformat=2 -Wno-format-nonliteral
-CPPFLAGS += -D_FILE_OFFSET_BITS=64 -D_GNU_SOURCE -I$(BEARSSL_INC)
+CPPFLAGS += -D_FILE_OFFSET_BITS=64 -D_GNU_SOURCE -I$(BEARSSL_INC) -DWITH_LIBC_CRYPT=$(WITH_LIBC_CRYPT)
 CFLAGS ?= -Os
 CFLAGS += -std=c11 $(WARN) -ffunction-sections -fdata-sections -fno-plt
 
@@ -25,15 +39,34 @@ CPPFLAGS += -DWITH_TLS=0
 VARIANT ?= notls
 endif
 
-ifeq ($(notdir $(CC)),musl-gcc)
+# musl builds are the ones that ship: no unwind tables (nothing unwinds C), no build id,
+# no RELRO page and 4 KB segment alignment (routers have 4 KB pages; the default 64 KB on
+# aarch64 and MIPS pads the file).
+ifeq ($(LIBC),musl)
 VARIANT ?= release
-LDFLAGS += -static -Wl,--gc-sections -s
-LDLIBS += $(BEARSSL_LIB)
+# Stripped after the instruction check, which needs ARM's code/data mapping symbols.
+STRIP_AFTER = $(STRIP)
+CFLAGS += -fno-asynchronous-unwind-tables -fno-unwind-tables
+LDFLAGS += -Wl,--gc-sections -Wl,--build-id=none -Wl,-z,norelro -Wl,-z,noseparate-code \
+	-Wl,-z,max-page-size=4096 -Wl,-z,common-page-size=4096
 else
 VARIANT ?= $(notdir $(CC))
 LDFLAGS += -Wl,--gc-sections
-LDLIBS += $(BEARSSL_LIB) -lcrypt
 endif
+ifeq ($(STATIC),1)
+LDFLAGS += -static
+else
+LDFLAGS += -Wl,--as-needed
+endif
+LDLIBS += $(BEARSSL_LIB) $(if $(filter 1,$(WITH_LIBC_CRYPT)),-lcrypt)
+
+# Size budget of the linked binary in bytes (profiles set their own); 0 means none.
+# The default static build links Debian's BearSSL (built -fPIC, with stack protector),
+# which is why it gets more room than the x86_64 profile with its own BearSSL.
+SIZE_BUDGET ?= $(if $(filter release,$(VARIANT)),344064,0)
+# Instructions the target's CPU lacks (an extended regex over objdump -d): the build fails
+# when the linked binary contains one, e.g. FPU instructions on soft-float MIPS.
+BANNED_INSNS ?=
 
 B = build/$(VARIANT)
 SRCS = $(wildcard src/*.c)
@@ -42,7 +75,7 @@ LIBOBJS = $(filter-out $(B)/main.o,$(OBJS))
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
 
-.PHONY: all asan unit check soak run install clean bench fuzz layering
+.PHONY: all asan unit check soak run install clean bench fuzz layering size-report sysroot cross-check dist
 
 all: mailnook
 
@@ -50,7 +83,12 @@ mailnook: $(B)/mailnook
 	cp $< $@
 
 $(B)/mailnook: $(OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@.tmp $^ $(LDLIBS)
+	tests/cross/binary-check.sh $@.tmp "$(SIZE_BUDGET)" "$(OBJDUMP)" "$(BANNED_INSNS)" "$(STRIP_AFTER)"
+	mv $@.tmp $@
+
+# Flags live in these files: a change to them rebuilds.
+$(OBJS): Makefile $(if $(BOARD),board/$(BOARD).mk board/cross.mk)
 
 $(B)/%.o: src/%.c src/*.h | $(B)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
@@ -101,6 +139,34 @@ soak: mailnook unit
 # Include cycles and store internals used outside the store (doc/architecture.md).
 layering:
 	python3 tests/layering.py
+
+# musl and BearSSL built from source for a cross profile: make BOARD=<target> sysroot
+sysroot:
+	tests/cross/deps.sh $(CROSS)
+	CODE_CFLAGS="$(CODE_CFLAGS)" STATIC=$(STATIC) tests/cross/sysroot.sh "$(SYSROOT)" "$(CROSS)" "$(ARCH_CFLAGS)" $(SYSROOT_EXTRA)
+
+# Release tarball for the OpenWrt package (PKG_SOURCE): the sources, build and docs, not the
+# packaging itself (whose PKG_HASH names this tarball). Prints the PKG_HASH line.
+VERSION = $(shell sed -n 's/^\#define MAILNOOK_VERSION "\(.*\)"/\1/p' src/params.h)
+dist:
+	mkdir -p build
+	git archive --format=tar --prefix=mailnook-$(VERSION)/ HEAD -- . ':!board/openwrt' | \
+	    gzip -n -9 >build/mailnook-$(VERSION).tar.gz
+	@echo "build/mailnook-$(VERSION).tar.gz"
+	@echo "PKG_HASH:=$$(sha256sum build/mailnook-$(VERSION).tar.gz | cut -d' ' -f1)"
+
+# Every cross profile built from source and tested under qemu with its CPU.
+PROFILES = mips_24kc mipsel_24kc arm_cortex-a7_neon-vfpv4 arm_cortex-a9 arm_arm1176jzf-s_vfp \
+	aarch64_cortex-a53 x86_64
+cross-check:
+	tests/cross/check.sh $(PROFILES)
+
+print-%:
+	@echo '$($*)'
+
+# Where the code's size goes: text+data of each object, biggest last.
+size-report: $(OBJS)
+	$(CROSS)size $(OBJS) | sort -n -k4 | tail -n 15
 
 run:
 	tests/demo.sh

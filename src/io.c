@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,10 +51,45 @@ static const struct io_transport plain_transport = {
 	plain_recv, plain_send, plain_flush, plain_close
 };
 
+/*
+ * The stop signal of a session process (io_stop_on): set by its handler. The signal is
+ * blocked except inside ppoll, so it cannot slip in between the check and the wait.
+ */
+static volatile sig_atomic_t io_stopped;
+static int io_have_wait_mask;
+static sigset_t io_wait_mask;
+
+static void
+io_on_stop(int sig)
+{
+	(void)sig;
+	io_stopped = 1;
+}
+
+int
+io_stop_on(int sig)
+{
+	struct sigaction sa;
+	sigset_t set;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = io_on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	if (sigaction(sig, &sa, NULL) < 0 || sigprocmask(SIG_BLOCK, &set, &io_wait_mask) < 0) {
+		return -1;
+	}
+	sigdelset(&io_wait_mask, sig);
+	io_have_wait_mask = 1;
+	return 0;
+}
+
 int
 io_wait_fd(int fd, int for_write, int timeout_ms)
 {
 	struct pollfd p;
+	struct timespec ts;
 	int64_t deadline = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
 	int wait = timeout_ms;
 	int r;
@@ -61,8 +97,13 @@ io_wait_fd(int fd, int for_write, int timeout_ms)
 	p.fd = fd;
 	p.events = for_write ? POLLOUT : POLLIN;
 	for (;;) {
+		if (io_stopped) {
+			return 0;
+		}
 		p.revents = 0;
-		r = poll(&p, 1, wait);
+		ts.tv_sec = wait / 1000;
+		ts.tv_nsec = (long)(wait % 1000) * 1000000L;
+		r = ppoll(&p, 1, wait < 0 ? NULL : &ts, io_have_wait_mask ? &io_wait_mask : NULL);
 		if (r > 0) {
 			return 1;
 		}

@@ -97,6 +97,12 @@ void io_close(struct io *io);
 /* Raw fd helpers shared with transports: wait for readability/writability up to
  * timeout_ms (-1 forever); 1 ready, 0 timeout, -1 error. */
 int io_wait_fd(int fd, int for_write, int timeout_ms);
+/*
+ * Make signal sig (serve's stop, SIGTERM) end the session: from then on every wait above
+ * returns as a timeout would, at once, so the session closes with its BYE or -ERR after
+ * the command in progress. Blocks sig outside the wait; 0 or -1.
+ */
+int io_stop_on(int sig);
 /* Read what is there (up to len) from io->rfd, waiting at most read_timeout_ms:
  * >0 bytes, 0 at EOF, -1 on error (errno ETIMEDOUT on timeout). The fds are
  * non-blocking after io_init, so transports use these instead of read/write. */

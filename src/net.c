@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "io.h"
 #include "log.h"
 #include "priv.h"
 #include "report.h"
@@ -59,6 +60,7 @@ struct net_server {
 	unsigned nl;
 	int sig_r, login_r, login_w;
 	int stopping;
+	int64_t stop_kill_at;	/* SIGKILL the sessions left at this time; 0: not due */
 	int64_t pause_until;
 	uint64_t serial;
 	unsigned nchild;
@@ -437,9 +439,15 @@ net_child_run(struct net_server *s, int fd, const struct listener_conf *l,
 {
 	struct session_ctx ctx;
 	unsigned i;
+	sigset_t m = *mask;
 
+	/* SIGTERM stays blocked from fork until io waits for it: none is lost. */
+	sigaddset(&m, SIGTERM);
 	net_signals(SIG_DFL);
-	sigprocmask(SIG_SETMASK, mask, NULL);
+	sigprocmask(SIG_SETMASK, &m, NULL);
+	if (io_stop_on(SIGTERM) < 0) {
+		log_warn("session stop signal");
+	}
 	net_close_listeners(s);
 	/* A copy kept here would hold a refused connection open past the listener's close. */
 	for (i = 0; i < REFUSE_DRAIN_SLOTS; i++) {
@@ -576,20 +584,46 @@ net_reload(struct net_server *s)
 }
 
 static void
-net_stop(struct net_server *s)
+net_signal_children(struct net_server *s, int sig)
 {
 	unsigned i;
 
+	for (i = 0; i < s->nchild; i++) {
+		kill(s->child[i].pid, sig);
+	}
+}
+
+/*
+ * Stop: no new connections, and every session is told to close (it ends the command in
+ * progress, says BYE or -ERR and exits). Those left after the grace, or at a second
+ * stop signal, are killed: serve must not leave sessions behind.
+ */
+static void
+net_stop(struct net_server *s)
+{
 	if (s->stopping) {
-		/* Asked twice: end the sessions too. */
-		for (i = 0; i < s->nchild; i++) {
-			kill(s->child[i].pid, SIGTERM);
-		}
+		s->stop_kill_at = mono_ms();
 		return;
 	}
 	s->stopping = 1;
+	s->stop_kill_at = mono_ms() + SERVE_STOP_GRACE_MS;
 	net_close_listeners(s);
-	log_info("stopping: no new connections, waiting for %u sessions", s->nchild);
+	net_signal_children(s, SIGTERM);
+	log_info("stopping: no new connections, closing %u sessions", s->nchild);
+}
+
+/* The grace is over: kill what is left, once; net_reap collects them. */
+static void
+net_stop_overdue(struct net_server *s)
+{
+	if (s->stop_kill_at == 0 || mono_ms() < s->stop_kill_at) {
+		return;
+	}
+	s->stop_kill_at = 0;
+	if (s->nchild > 0) {
+		log_warnx("stopping: killing %u sessions that did not close", s->nchild);
+		net_signal_children(s, SIGKILL);
+	}
 }
 
 static void
@@ -654,7 +688,13 @@ net_wait(struct net_server *s, struct pollfd *pfd, unsigned *idx, unsigned *n)
 	*n = 0;
 	net_poll_add(pfd, idx, n, s->sig_r, 0);
 	net_poll_add(pfd, idx, n, s->login_r, 0);
-	if (now < s->pause_until) {
+	if (s->stop_kill_at != 0) {
+		int left = s->stop_kill_at > now ? (int)(s->stop_kill_at - now) : 0;
+
+		if (timeout < 0 || left < timeout) {
+			timeout = left;
+		}
+	} else if (now < s->pause_until) {
 		if (timeout < 0 || s->pause_until - now < timeout) {
 			timeout = (int)(s->pause_until - now);
 		}
@@ -709,6 +749,7 @@ net_loop(struct net_server *s)
 				continue;
 			}
 		}
+		net_stop_overdue(s);
 	}
 	log_info("stopped");
 }

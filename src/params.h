@@ -137,6 +137,12 @@
 #define REFUSE_DRAIN_SLOTS	32
 /* Hard ceiling for max_children: serve's child table is a fixed array of this size. */
 #define MAX_CHILDREN_HARD	1024
+/*
+ * On SIGTERM serve tells its sessions to close and kills those still there after this long.
+ * procd and systemd SIGKILL serve 5 s after their SIGTERM, and only serve: its sessions
+ * must be gone (and reaped) before then, or they live on as orphans.
+ */
+#define SERVE_STOP_GRACE_MS	3000
 
 /* --- Configuration --- */
 

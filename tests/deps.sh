@@ -3,7 +3,7 @@
 # Another apt (unattended-upgrades on a fresh system) may hold the dpkg lock: wait for it,
 # up to DEPS_LOCK_WAIT seconds per apt-get call, and try each call a few times.
 set -u
-pkgs="make gcc valgrind musl-tools libbearssl-dev python3 curl openssl fetchmail ipsvd openbsd-inetd systemd procps iproute2 libpython3.11-testsuite isync mutt strace"
+pkgs="make gcc valgrind musl-tools libbearssl-dev python3 curl openssl fetchmail ipsvd openbsd-inetd systemd procps iproute2 libpython3.11-testsuite isync mutt strace shellcheck"
 wait=${DEPS_LOCK_WAIT:-300}
 missing=""
 for p in $pkgs; do

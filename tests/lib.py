@@ -115,7 +115,10 @@ class Env:
         p = subprocess.Popen([MAILNOOK, "-c", self.conf] + args + ["serve", "-f"],
                              stdout=log, stderr=log)
         self.procs.append(p)
-        if not wait_port(port):
+        # Every listener: the first one accepting does not mean the later ones are bound.
+        ports = [port] + [int(o.split()[0].rsplit(":", 1)[1]) for o in overrides
+                          if o.startswith("listen=127.0.0.1:")]
+        if not all(wait_port(q) for q in ports):
             raise RuntimeError("serve did not start: " + self.log())
         return port
 

@@ -1,6 +1,7 @@
-"""serve: SIGTERM lets running sessions finish; SIGHUP re-reads the config; passwd changes
-apply to the next login without any signal."""
+"""serve: SIGTERM closes the sessions (BYE / -ERR; one that cannot is killed after a grace);
+SIGHUP re-reads the config; passwd changes apply to the next login without any signal."""
 import os
+import imaplib
 import poplib
 import signal
 import socket
@@ -8,7 +9,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from lib import Env, check, done, make_msg  # noqa: E402
+from lib import Env, check, done, free_port, make_msg  # noqa: E402
 
 
 def refused(port):
@@ -26,32 +27,90 @@ def greeting(port):
     return s, g
 
 
+def children(pid):
+    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+        return [int(c) for c in f.read().split()]
+
+
+def gone(pid):
+    """The process has exited and been reaped (or is a zombie about to be)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def poll_until(cond, bound=10.0):
+    end = time.time() + bound
+    while time.time() < end:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return cond()
+
+
 def sigterm():
+    """SIGTERM: listeners close, each session says BYE / -ERR and exits, serve follows."""
     env = Env()
     try:
         env.add_user("bob", "secret")
         env.deliver("bob", make_msg(1, "first"))
-        port = env.serve()
-        p = poplib.POP3("127.0.0.1", port, timeout=5)
+        iport = free_port()
+        port = env.serve("listen=127.0.0.1:%d imap" % iport)
+        serve = env.procs[0]
+        p = poplib.POP3("127.0.0.1", port, timeout=10)
         p.user("bob")
         p.pass_("secret")
-        serve = env.procs[0]
+        m = imaplib.IMAP4("127.0.0.1", iport, timeout=10)
+        m.login("bob", "secret")
+        m.select("INBOX")
+        check("two sessions open", poll_until(lambda: len(children(serve.pid)) == 2),
+              children(serve.pid))
+        kids = children(serve.pid)
         serve.send_signal(signal.SIGTERM)
-        time.sleep(0.3)
-        check("after SIGTERM no new connections", refused(port))
-        check("serve still runs while a session is open", serve.poll() is None)
-        count, _ = p.stat()
-        _, lines, _ = p.retr(1)
-        check("the open session still works", count == 1 and b"Subject: first" in lines)
-        p.quit()
+        pline = p.file.readline()
+        check("POP3 session told -ERR at SIGTERM", pline.startswith(b"-ERR"), pline)
+        iline = m.readline()
+        check("IMAP session told * BYE at SIGTERM", iline.startswith(b"* BYE"), iline)
+        check("after SIGTERM no new connections", refused(port) and refused(iport))
         try:
-            rc = serve.wait(5)
+            rc = serve.wait(10)
         except Exception:
             rc = None
-        check("serve exits 0 once the last session ended", rc == 0, rc)
+        check("serve exits 0 once its sessions closed", rc == 0, rc)
+        check("no session process left behind", poll_until(lambda: all(gone(k) for k in kids)), kids)
         log = env.log()
-        check("stop logged", "stopping: no new connections, waiting for 1 sessions" in log and
-              "stopped" in log, log)
+        check("stop logged", "stopping: no new connections, closing 2 sessions" in log and
+              "stopped" in log and "killing" not in log, log)
+    finally:
+        env.close()
+
+
+def sigterm_stuck():
+    """A session that cannot close (stopped here with SIGSTOP) is killed after the grace."""
+    env = Env()
+    try:
+        env.add_user("bob", "secret")
+        port = env.serve()
+        serve = env.procs[0]
+        p = poplib.POP3("127.0.0.1", port, timeout=10)
+        p.user("bob")
+        p.pass_("secret")
+        check("one session open", poll_until(lambda: len(children(serve.pid)) == 1),
+              children(serve.pid))
+        kid = children(serve.pid)[0]
+        os.kill(kid, signal.SIGSTOP)
+        serve.send_signal(signal.SIGTERM)
+        try:
+            rc = serve.wait(15)
+        except Exception:
+            rc = None
+        check("serve exits 0 after killing a stuck session", rc == 0, rc)
+        check("the stuck session is gone", poll_until(lambda: gone(kid)), kid)
+        check("the kill logged", "stopping: killing 1 sessions that did not close" in env.log(),
+              env.log())
+        check("the client sees the connection end", p.file.readline() == b"")
     finally:
         env.close()
 
@@ -105,5 +164,6 @@ def sighup():
 
 
 sigterm()
+sigterm_stuck()
 sighup()
 done()

@@ -1,0 +1,13 @@
+# OpenWrt mips_24kc (ath79 and other Atheros/Qualcomm SoCs): MIPS 24Kc, big-endian, no FPU,
+# and OpenWrt kernels there do not emulate one, so every FPU instruction is banned.
+CROSS = mips-linux-gnu-
+ARCH_CFLAGS = -march=24kc -msoft-float -mno-branch-likely
+# MIPS16e for mailnook and BearSSL, as OpenWrt builds packages there: a fifth smaller.
+CODE_CFLAGS = -mips16 -minterlink-mips16
+QEMU_ARCH = mips
+QEMU_CPU = 24Kc
+SIZE_BUDGET = 335872
+BANNED_INSNS = [$$]f[0-9]|[[:space:]](bc1[ft]l?|cfc1|ctc1)[[:space:]]
+# Debian's cross libgcc passes doubles in FPU registers: gcc's soft-fp built here instead.
+SYSROOT_EXTRA = softfp
+include board/cross.mk

@@ -1,0 +1,35 @@
+#!/bin/sh
+# After a link: binary-check.sh BINARY BUDGET OBJDUMP [BANNED_REGEX [STRIP]]
+# Fails when the code holds an instruction the target CPU lacks (BANNED_REGEX over
+# objdump -d), strips the binary with STRIP when given, prints its size against its budget
+# (bytes, 0 = none) and fails when it is over.
+set -u
+bin=$1
+budget=$2
+objdump=$3
+banned=${4:-}
+strip=${5:-}
+if [ -n "$banned" ]; then
+	dis=$($objdump -d "$bin") || { echo "binary-check: $objdump -d $bin failed" >&2; exit 1; }
+	hits=$(printf '%s\n' "$dis" | grep -E "$banned" | head -n 5)
+	if [ -n "$hits" ]; then
+		echo "binary-check: ${bin%.tmp} uses instructions its CPU lacks:" >&2
+		printf '%s\n' "$hits" >&2
+		exit 1
+	fi
+fi
+if [ -n "$strip" ]; then
+	$strip "$bin" || exit 1
+fi
+size=$(wc -c <"$bin") || exit 1
+name=${bin%.tmp}
+if [ "$budget" -gt 0 ]; then
+	echo "size: $name $size bytes, budget $budget ($((size * 100 / budget))%)"
+	if [ "$size" -gt "$budget" ]; then
+		echo "size: $name is $((size - budget)) bytes over its budget" >&2
+		exit 1
+	fi
+else
+	echo "size: $name $size bytes"
+fi
+exit 0

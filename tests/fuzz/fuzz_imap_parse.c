@@ -136,7 +136,7 @@ static void
 use_args(const struct imap_cmd *cmd, const struct imap_args *a)
 {
 	struct imap_search_msg msg = { 3, 30, 1000, STORE_SEEN, { 1057049557, 120 } };
-	struct imap_search_env env = { 5, 50, 1057049557 + 3600 };
+	struct imap_search_env env = { 5, 50, 1057049557 + 3600, NULL };
 	char sec[1024];
 	size_t i;
 

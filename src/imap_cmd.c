@@ -627,7 +627,7 @@ list_line(struct imap *s, const struct folder_ent *e, int lsub, int parent)
 
 	io_printf(s->io, "* %s (", lsub ? "LSUB" : "LIST");
 #define ATTR(cond, text) if (cond) { io_printf(s->io, "%s%s", sp, text); sp = " "; }
-	/* \\NonExistent implies \\Noselect (RFC 5258 3.4); LSUB has only the latter */
+	/* \NonExistent implies \Noselect (RFC 5258 3.4); LSUB has only the latter */
 	ATTR(!lsub && (e->attrs & FOLDER_NONEXISTENT), "\\NonExistent");
 	ATTR((e->attrs & FOLDER_NOSELECT) ||
 	    (lsub && ((e->attrs & FOLDER_NONEXISTENT) || parent)), "\\Noselect");

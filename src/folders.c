@@ -4,7 +4,6 @@
  * mirror the tree under .mailnook/. Runs in the per-connection child after privileges
  * are dropped.
  */
-#include "folders.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -156,21 +155,21 @@ side_write(const struct config *cfg, const char *user, const char *name, const c
     size_t n)
 {
 	char path[PATH_LEN], tmp[PATH_LEN + 8];
-	int fd, rc = FOLDERS_ERR;
+	int fd, rc = STORE_ERR;
 
 	if (side_file(cfg, user, name, path, sizeof(path)) < 0 ||
 	    str_fmt(tmp, sizeof(tmp), "%s.tmp", path) < 0) {
-		return FOLDERS_ERR;
+		return STORE_ERR;
 	}
 	(void)mkparents(tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd >= 0) {
 		if (write_all(fd, text, n) == 0 && fsync(fd) == 0 && rename(tmp, path) == 0) {
-			rc = FOLDERS_OK;
+			rc = STORE_OK;
 		}
 		close(fd);
 	}
-	if (rc != FOLDERS_OK) {
+	if (rc != STORE_OK) {
 		log_warn("folders: writing %s", path);
 		(void)unlink(tmp);
 	}
@@ -205,7 +204,7 @@ subs_edit(const struct config *cfg, const char *user, const char *text, const ch
 	}
 	cap += tlen;
 	if ((out = malloc(cap)) == NULL) {
-		return FOLDERS_ERR;
+		return STORE_ERR;
 	}
 	for (p = text; *p != '\0';) {
 		size_t len = strcspn(p, "\n"), keep = 0;
@@ -229,7 +228,7 @@ subs_edit(const struct config *cfg, const char *user, const char *text, const ch
 		o += strlen(add);
 		out[o++] = '\n';
 	}
-	rc = changed ? side_write(cfg, user, SUBS_NAME, out, o) : FOLDERS_OK;
+	rc = changed ? side_write(cfg, user, SUBS_NAME, out, o) : STORE_OK;
 	free(out);
 	return rc;
 }
@@ -237,11 +236,11 @@ subs_edit(const struct config *cfg, const char *user, const char *text, const ch
 int
 folders_subscribe(const struct config *cfg, const char *user, const char *name, int on)
 {
-	int missing, rc = FOLDERS_OK;
+	int missing, rc = STORE_OK;
 	char *text = side_read(cfg, user, SUBS_NAME, &missing);
 
 	if (text == NULL) {
-		return FOLDERS_ERR;
+		return STORE_ERR;
 	}
 	if (subs_has(text, name) != on) {
 		rc = subs_edit(cfg, user, text, on ? NULL : name, 0, NULL, on ? name : NULL);
@@ -261,7 +260,7 @@ struct node {
 
 /*
  * Where name (not INBOX, checked by store_paths) lives and what of it exists.
- * FOLDERS_CANNOT for a name we may not use.
+ * STORE_CANNOT for a name we may not use.
  */
 static int
 node_get(const struct config *cfg, const char *user, const char *name, struct node *nd)
@@ -273,12 +272,12 @@ node_get(const struct config *cfg, const char *user, const char *name, struct no
 	    store_paths(cfg, user, name, nd->mbox, PATH_LEN, nd->side, PATH_LEN) < 0 ||
 	    (k = store_child_dir(nd->mbox, nd->kids, PATH_LEN, 1)) < 0 ||
 	    (sk = store_child_dir(nd->side, nd->side_kids, PATH_LEN, 1)) < 0) {
-		return FOLDERS_CANNOT;
+		return STORE_CANNOT;
 	}
 	nd->has_mbox = lstat(nd->mbox, &st) == 0 && S_ISREG(st.st_mode);
 	nd->has_kids = k;
 	nd->has_side_kids = sk;
-	return FOLDERS_OK;
+	return STORE_OK;
 }
 
 int
@@ -289,13 +288,13 @@ folders_create(const struct config *cfg, const char *user, const char *name)
 	int rc, fd;
 
 	if (str_ieq(name, "INBOX")) {
-		return FOLDERS_EXISTS;
+		return STORE_EXISTS;
 	}
-	if ((rc = node_get(cfg, user, name, &nd)) != FOLDERS_OK) {
+	if ((rc = node_get(cfg, user, name, &nd)) != STORE_OK) {
 		return rc;
 	}
 	if (nd.has_mbox) {
-		return FOLDERS_EXISTS;
+		return STORE_EXISTS;
 	}
 	/* A bare parent directory of an older store makes room for the mbox: its children
 	 * move, in one rename, to where children live now. */
@@ -303,18 +302,18 @@ folders_create(const struct config *cfg, const char *user, const char *name)
 		if (str_fmt(sbd, sizeof(sbd), "%s%s", nd.mbox, CHILD_DIR_EXT) < 0 ||
 		    rename(nd.mbox, sbd) < 0) {
 			log_warn("folders: moving %s aside", nd.mbox);
-			return FOLDERS_ERR;
+			return STORE_ERR;
 		}
 	}
 	if (mkparents(nd.mbox) < 0) {
-		return errno == ENOTDIR || errno == EEXIST ? FOLDERS_CANNOT : FOLDERS_ERR;
+		return errno == ENOTDIR || errno == EEXIST ? STORE_CANNOT : STORE_ERR;
 	}
 	fd = open(nd.mbox, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		return errno == EEXIST ? FOLDERS_EXISTS : FOLDERS_ERR;
+		return errno == EEXIST ? STORE_EXISTS : STORE_ERR;
 	}
 	close(fd);
-	return fsync_parent(nd.mbox) == 0 ? FOLDERS_OK : FOLDERS_ERR;
+	return fsync_parent(nd.mbox) == 0 ? STORE_OK : STORE_ERR;
 }
 
 static void
@@ -340,20 +339,20 @@ folders_delete(const struct config *cfg, const char *user, const char *name)
 	struct node nd;
 	int rc = node_get(cfg, user, name, &nd);
 
-	if (rc != FOLDERS_OK) {
+	if (rc != STORE_OK) {
 		return rc;
 	}
 	if (!nd.has_mbox && !nd.has_kids) {
-		return FOLDERS_NONEXISTENT;
+		return STORE_NOFOLDER;
 	}
 	if (nd.has_mbox) {
 		if (unlink(nd.mbox) < 0) {
 			log_warn("folders: deleting %s", nd.mbox);
-			return FOLDERS_ERR;
+			return STORE_ERR;
 		}
 		remove_side(nd.side);
 	} else if (rmdir(nd.kids) < 0) {
-		return errno == ENOTEMPTY || errno == EEXIST ? FOLDERS_HASCHILDREN : FOLDERS_ERR;
+		return errno == ENOTEMPTY || errno == EEXIST ? STORE_HASCHILDREN : STORE_ERR;
 	}
 	/* an empty children directory goes with the name */
 	if (nd.has_mbox && nd.has_kids) {
@@ -363,7 +362,7 @@ folders_delete(const struct config *cfg, const char *user, const char *name)
 		(void)rmdir(nd.side_kids);
 	}
 	(void)fsync_parent(nd.mbox);
-	return FOLDERS_OK;
+	return STORE_OK;
 }
 
 /* rename(from, to) when from exists (a durable step); -1 on a real failure. */
@@ -409,27 +408,27 @@ rename_steps(const struct config *cfg, const char *user, const char *from, const
 	int missing, rc;
 	char *text;
 
-	if (node_get(cfg, user, from, &f) != FOLDERS_OK ||
-	    node_get(cfg, user, to, &t) != FOLDERS_OK) {
-		return FOLDERS_CANNOT;
+	if (node_get(cfg, user, from, &f) != STORE_OK ||
+	    node_get(cfg, user, to, &t) != STORE_OK) {
+		return STORE_CANNOT;
 	}
 	/* a folder made under the new name since an interrupted run is never overwritten */
 	if (f.has_mbox && t.has_mbox) {
-		return FOLDERS_EXISTS;
+		return STORE_EXISTS;
 	}
 	if (mkparents(t.mbox) < 0 || mkparents(t.side) < 0) {
 		/* a file where a directory level should be: nothing can go there */
-		return errno == ENOTDIR || errno == EEXIST ? FOLDERS_CANNOT : FOLDERS_ERR;
+		return errno == ENOTDIR || errno == EEXIST ? STORE_CANNOT : STORE_ERR;
 	}
 	if ((f.has_mbox && move_if(f.mbox, t.mbox) < 0) ||
 	    (f.has_kids && move_if(f.kids, t.kids) < 0) || rename_side(f.side, t.side) < 0 ||
 	    (f.has_side_kids && move_if(f.side_kids, t.side_kids) < 0)) {
-		return FOLDERS_ERR;
+		return STORE_ERR;
 	}
 	(void)fsync_parent(t.mbox);
 	text = side_read(cfg, user, SUBS_NAME, &missing);
 	if (text == NULL) {
-		return FOLDERS_ERR;
+		return STORE_ERR;
 	}
 	rc = subs_edit(cfg, user, text, from, 1, to, NULL);
 	free(text);
@@ -444,25 +443,25 @@ journal_done(const struct config *cfg, const char *user)
 
 	if (side_file(cfg, user, RENAME_NAME, path, sizeof(path)) < 0 ||
 	    (unlink(path) < 0 && errno != ENOENT)) {
-		return FOLDERS_ERR;
+		return STORE_ERR;
 	}
-	return FOLDERS_OK;
+	return STORE_OK;
 }
 
 int
 folders_recover(const struct config *cfg, const char *user)
 {
 	char from[FOLDER_NAME_MAX], to[FOLDER_NAME_MAX];
-	int missing, rc = FOLDERS_CANNOT;
+	int missing, rc = STORE_CANNOT;
 	char *text = side_read(cfg, user, RENAME_NAME, &missing);
 	size_t a, b;
 
 	if (text == NULL) {
-		return FOLDERS_ERR;
+		return STORE_ERR;
 	}
 	if (missing) {
 		free(text);
-		return FOLDERS_OK;
+		return STORE_OK;
 	}
 	a = strcspn(text, "\n");
 	b = text[a] == '\n' ? strcspn(text + a + 1, "\n") : 0;
@@ -474,14 +473,14 @@ folders_recover(const struct config *cfg, const char *user)
 		log_info("folders: finishing RENAME %s %s for %s", from, to, user);
 		rc = rename_steps(cfg, user, from, to);
 	}
-	if (rc == FOLDERS_CANNOT || rc == FOLDERS_EXISTS) {
+	if (rc == STORE_CANNOT || rc == STORE_EXISTS) {
 		/* nothing more can be moved: what was moved stays, the rest keeps its name */
 		log_warnx("folders: dropping the rename journal of %s (%s)", user,
-		    rc == FOLDERS_EXISTS ? "the new name is taken" : "malformed");
-		rc = FOLDERS_OK;
+		    rc == STORE_EXISTS ? "the new name is taken" : "malformed");
+		rc = STORE_OK;
 	}
 	free(text);
-	return rc == FOLDERS_OK ? journal_done(cfg, user) : rc;
+	return rc == STORE_OK ? journal_done(cfg, user) : rc;
 }
 
 /*
@@ -496,35 +495,35 @@ folders_rename(const struct config *cfg, const char *user, const char *from, con
 	size_t flen = strlen(from);
 	int rc = folders_recover(cfg, user);
 
-	if (rc == FOLDERS_OK) {
+	if (rc == STORE_OK) {
 		rc = node_get(cfg, user, from, &f);
 	}
-	if (rc == FOLDERS_OK) {
+	if (rc == STORE_OK) {
 		rc = node_get(cfg, user, to, &t);
 	}
-	if (rc != FOLDERS_OK) {
+	if (rc != STORE_OK) {
 		return rc;
 	}
 	if (!f.has_mbox && !f.has_kids) {
-		return FOLDERS_NONEXISTENT;
+		return STORE_NOFOLDER;
 	}
 	if (t.has_mbox || t.has_kids || access(t.mbox, F_OK) == 0) {
-		return FOLDERS_EXISTS;
+		return STORE_EXISTS;
 	}
 	/* a folder cannot move under itself */
 	if (strncmp(to, from, flen) == 0 && to[flen] == '/') {
-		return FOLDERS_CANNOT;
+		return STORE_CANNOT;
 	}
 	if (mkparents(t.mbox) < 0 || mkparents(t.side) < 0) {
-		return errno == ENOTDIR || errno == EEXIST ? FOLDERS_CANNOT : FOLDERS_ERR;
+		return errno == ENOTDIR || errno == EEXIST ? STORE_CANNOT : STORE_ERR;
 	}
 	rc = str_fmt(line, sizeof(line), "%s\n%s\n", from, to);
-	if (rc < 0 || side_write(cfg, user, RENAME_NAME, line, (size_t)rc) != FOLDERS_OK) {
-		return FOLDERS_ERR;
+	if (rc < 0 || side_write(cfg, user, RENAME_NAME, line, (size_t)rc) != STORE_OK) {
+		return STORE_ERR;
 	}
 	idx_crash_point();
 	rc = rename_steps(cfg, user, from, to);
-	return rc == FOLDERS_OK ? journal_done(cfg, user) : rc;
+	return rc == STORE_OK ? journal_done(cfg, user) : rc;
 }
 
 int
@@ -539,12 +538,12 @@ folders_first_login(const struct config *cfg, const char *user)
 	text = side_read(cfg, user, SUBS_NAME, &missing);
 	if (text == NULL || !missing) {
 		free(text);
-		return text == NULL ? FOLDERS_ERR : FOLDERS_OK;
+		return text == NULL ? STORE_ERR : STORE_OK;
 	}
 	free(text);
 	out = malloc(ARRAY_LEN(names) * NAME_LEN + 8);
 	if (out == NULL) {
-		return FOLDERS_ERR;
+		return STORE_ERR;
 	}
 	memcpy(out, "INBOX\n", 6);
 	o = 6;
@@ -555,7 +554,7 @@ folders_first_login(const struct config *cfg, const char *user)
 			continue;
 		}
 		rc = folders_create(cfg, user, names[i]);
-		if (rc != FOLDERS_OK && rc != FOLDERS_EXISTS) {
+		if (rc != STORE_OK && rc != STORE_EXISTS) {
 			log_warnx("folders: cannot create %s for %s", names[i], user);
 			continue;
 		}
@@ -582,16 +581,16 @@ listing_add(struct listing *l, const char *name, unsigned attrs)
 	struct folder_ent *e;
 
 	if (array_grow(&l->v, &l->cap, l->n + 1, sizeof(*l->v), 32, FOLDERS_MAX) < 0) {
-		return errno == EFBIG ? FOLDERS_TOOMANY : FOLDERS_ERR;
+		return errno == EFBIG ? STORE_TOOMANY : STORE_ERR;
 	}
 	e = &l->v[l->n];
 	if (str_copy(e->name, sizeof(e->name), name) < 0) {
-		return FOLDERS_OK;	/* too long to be named over IMAP: not listed */
+		return STORE_OK;	/* too long to be named over IMAP: not listed */
 	}
 	e->attrs = attrs;
 	e->special = folders_special(l->cfg, name);
 	l->n++;
-	return FOLDERS_OK;
+	return STORE_OK;
 }
 
 /*
@@ -649,12 +648,12 @@ dir_read(char *path, size_t plen, struct dir_list *dl)
 	DIR *d = opendir(path);
 	struct dirent *de;
 	size_t i;
-	int rc = FOLDERS_OK;
+	int rc = STORE_OK;
 
 	if (d == NULL) {
-		return errno == ENOENT ? FOLDERS_OK : FOLDERS_ERR;
+		return errno == ENOENT ? STORE_OK : STORE_ERR;
 	}
-	while (rc == FOLDERS_OK && (de = readdir(d)) != NULL) {
+	while (rc == STORE_OK && (de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name);
 		char kind;
 
@@ -666,7 +665,7 @@ dir_read(char *path, size_t plen, struct dir_list *dl)
 		    (size_t)FOLDERS_MAX * FOLDER_NAME_MAX) < 0 ||
 		    array_grow(&dl->off, &dl->cap, dl->n + 1, sizeof(*dl->off), 32,
 		    FOLDERS_MAX) < 0) {
-			rc = errno == EFBIG ? FOLDERS_TOOMANY : FOLDERS_ERR;
+			rc = errno == EFBIG ? STORE_TOOMANY : STORE_ERR;
 			break;
 		}
 		dl->off[dl->n++] = dl->used;
@@ -675,14 +674,14 @@ dir_read(char *path, size_t plen, struct dir_list *dl)
 		dl->used += len + 2;
 	}
 	closedir(d);
-	if (rc == FOLDERS_OK && dl->n > 0 &&
+	if (rc == STORE_OK && dl->n > 0 &&
 	    (dl->v = malloc(dl->n * sizeof(*dl->v))) == NULL) {
-		rc = FOLDERS_ERR;
+		rc = STORE_ERR;
 	}
-	for (i = 0; rc == FOLDERS_OK && i < dl->n; i++) {
+	for (i = 0; rc == STORE_OK && i < dl->n; i++) {
 		dl->v[i] = dl->text + dl->off[i];
 	}
-	if (rc == FOLDERS_OK && dl->n > 0) {
+	if (rc == STORE_OK && dl->n > 0) {
 		qsort(dl->v, dl->n, sizeof(*dl->v), dir_cmp);
 	}
 	return rc;
@@ -725,7 +724,7 @@ walk_kids(struct listing *l, size_t i, char *path, size_t plen, const char *dir,
 {
 	char sub[FOLDER_NAME_MAX];
 	size_t before = l->n;
-	int rc = FOLDERS_OK;
+	int rc = STORE_OK;
 
 	if (dir != NULL && depth < FOLDER_DEPTH_MAX &&
 	    str_fmt(sub, sizeof(sub), "%s/", l->v[i].name) >= 0 &&
@@ -756,10 +755,10 @@ walk_entry(struct listing *l, const struct dir_list *dl, const char *e, char *pa
 	    (depth == 0 && str_ieq(name, "INBOX")) || (e[0] == 'f' && sbd) ||
 	    (e[0] == 'd' && sbd && dir_find(dl, d, blen, "") == 'f') ||
 	    (e[0] == 'd' && !sbd && dir_find(dl, d, dlen, CHILD_DIR_EXT) == 'd')) {
-		return FOLDERS_OK;	/* INBOX (listed first), listed with its mbox, shadowed */
+		return STORE_OK;	/* INBOX (listed first), listed with its mbox, shadowed */
 	}
 	rc = listing_add(l, name, e[0] == 'f' ? 0 : FOLDER_NOSELECT);
-	if (rc != FOLDERS_OK || l->n == i) {
+	if (rc != STORE_OK || l->n == i) {
 		return rc;
 	}
 	if (e[0] == 'd') {
@@ -779,12 +778,12 @@ walk(struct listing *l, char *path, size_t plen, const char *prefix, int depth)
 
 	memset(&dl, 0, sizeof(dl));
 	rc = dir_read(path, plen, &dl);
-	if (rc == FOLDERS_OK && depth == 0) {
+	if (rc == STORE_OK && depth == 0) {
 		/* INBOX's children are in <user>/INBOX.sbd wherever the INBOX mbox is */
 		rc = walk_kids(l, 0, path, plen, dir_find(&dl, "INBOX", 5, CHILD_DIR_EXT) ==
 		    'd' ? "INBOX" CHILD_DIR_EXT : NULL, 1);
 	}
-	for (i = 0; rc == FOLDERS_OK && i < dl.n; i++) {
+	for (i = 0; rc == STORE_OK && i < dl.n; i++) {
 		rc = walk_entry(l, &dl, dl.v[i], path, plen, prefix, depth);
 	}
 	dir_free(&dl);
@@ -815,14 +814,14 @@ listing_find(struct listing *l, const char *name)
 static int
 mark_subscribed(struct listing *l, const char *user)
 {
-	int missing, rc = FOLDERS_OK;
+	int missing, rc = STORE_OK;
 	char *text = side_read(l->cfg, user, SUBS_NAME, &missing);
 	const char *p;
 
 	if (text == NULL) {
-		return FOLDERS_ERR;
+		return STORE_ERR;
 	}
-	for (p = text; *p != '\0' && rc == FOLDERS_OK;) {
+	for (p = text; *p != '\0' && rc == STORE_OK;) {
 		char name[FOLDER_NAME_MAX];
 		size_t len = strcspn(p, "\n");
 		struct folder_ent *e;
@@ -853,21 +852,21 @@ folders_list(const struct config *cfg, const char *user, struct folder_ent **out
 	memset(&l, 0, sizeof(l));
 	l.cfg = cfg;
 	rc = listing_add(&l, "INBOX", 0);
-	if (rc == FOLDERS_OK && user_path(cfg, user, "", path, sizeof(path)) < 0) {
-		rc = FOLDERS_ERR;
+	if (rc == STORE_OK && user_path(cfg, user, "", path, sizeof(path)) < 0) {
+		rc = STORE_ERR;
 	}
-	if (rc == FOLDERS_OK) {
+	if (rc == STORE_OK) {
 		rc = walk(&l, path, strlen(path), "", 0);
 	}
-	if (rc == FOLDERS_OK) {
+	if (rc == STORE_OK) {
 		qsort(l.v + 1, l.n - 1, sizeof(*l.v), ent_cmp);
 		rc = mark_subscribed(&l, user);
 	}
-	if (rc != FOLDERS_OK) {
+	if (rc != STORE_OK) {
 		free(l.v);
 		return rc;
 	}
 	*out = l.v;
 	*n = l.n;
-	return FOLDERS_OK;
+	return STORE_OK;
 }

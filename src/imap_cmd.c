@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "auth.h"
-#include "folders.h"
 #include "imap_list_match.h"
 #include "imap_reply.h"
 #include "log.h"
@@ -235,22 +234,23 @@ imap_folder_paths(struct imap *s, const char *name, char *mbox, char *side)
 	return IMAP_OK;
 }
 
+/* The NO answer of a folder operation: a missing name is NONEXISTENT here, not TRYCREATE. */
 static int
 folders_fail(struct imap *s, int rc)
 {
 	switch (rc) {
-	case FOLDERS_EXISTS:
+	case STORE_EXISTS:
 		return imap_fail(s, IMAP_NO, "[ALREADYEXISTS] mailbox already exists");
-	case FOLDERS_NONEXISTENT:
+	case STORE_NOFOLDER:
 		return imap_fail(s, IMAP_NO, "[NONEXISTENT] no such mailbox");
-	case FOLDERS_CANNOT:
+	case STORE_CANNOT:
 		return imap_fail(s, IMAP_NO, "[CANNOT] not possible with this name");
-	case FOLDERS_HASCHILDREN:
+	case STORE_HASCHILDREN:
 		return imap_fail(s, IMAP_NO, "[CANNOT] mailbox has children");
-	case FOLDERS_TOOMANY:
+	case STORE_TOOMANY:
 		return imap_fail(s, IMAP_NO, "[LIMIT] too many mailboxes");
 	default:
-		return imap_fail(s, IMAP_NO, "[SERVERBUG] mailbox operation failed");
+		return imap_store_fail(s, rc);
 	}
 }
 
@@ -388,7 +388,7 @@ cmd_create(struct imap *s)
 {
 	int rc = folders_create(s->cfg, s->user, s->args.mbox);
 
-	return rc == FOLDERS_OK ? IMAP_OK : folders_fail(s, rc);
+	return rc == STORE_OK ? IMAP_OK : folders_fail(s, rc);
 }
 
 static int
@@ -403,7 +403,7 @@ cmd_delete(struct imap *s)
 		return imap_fail(s, IMAP_NO, "[INUSE] mailbox is selected, close it first");
 	}
 	rc = folders_delete(s->cfg, s->user, s->args.mbox);
-	return rc == FOLDERS_OK ? IMAP_OK : folders_fail(s, rc);
+	return rc == STORE_OK ? IMAP_OK : folders_fail(s, rc);
 }
 
 /* RENAME INBOX: its messages move to a new folder, INBOX stays and is empty (RFC 3501 6.3.5). */
@@ -414,9 +414,9 @@ rename_inbox(struct imap *s)
 	struct store_keywords *kw = calloc(1, sizeof(*kw));
 	struct store_folder f;
 	uint32_t *idx = NULL, *uids = NULL, i, uv;
-	int rc = kw == NULL ? FOLDERS_ERR : folders_create(s->cfg, s->user, s->args.mbox2);
+	int rc = kw == NULL ? STORE_ERR : folders_create(s->cfg, s->user, s->args.mbox2);
 
-	if (rc != FOLDERS_OK) {
+	if (rc != STORE_OK) {
 		free(kw);
 		return folders_fail(s, rc);
 	}
@@ -468,7 +468,7 @@ cmd_rename(struct imap *s)
 		return imap_fail(s, IMAP_NO, "[INUSE] mailbox is selected, close it first");
 	}
 	rc = folders_rename(s->cfg, s->user, s->args.mbox, s->args.mbox2);
-	return rc == FOLDERS_OK ? IMAP_OK : folders_fail(s, rc);
+	return rc == STORE_OK ? IMAP_OK : folders_fail(s, rc);
 }
 
 static int
@@ -476,7 +476,7 @@ cmd_subscribe(struct imap *s)
 {
 	int rc = folders_subscribe(s->cfg, s->user, s->args.mbox, 1);
 
-	return rc == FOLDERS_OK ? IMAP_OK : folders_fail(s, rc);
+	return rc == STORE_OK ? IMAP_OK : folders_fail(s, rc);
 }
 
 static int
@@ -484,7 +484,7 @@ cmd_unsubscribe(struct imap *s)
 {
 	int rc = folders_subscribe(s->cfg, s->user, s->args.mbox, 0);
 
-	return rc == FOLDERS_OK ? IMAP_OK : folders_fail(s, rc);
+	return rc == STORE_OK ? IMAP_OK : folders_fail(s, rc);
 }
 
 /* ---- STATUS, LIST, LSUB ---- */
@@ -656,7 +656,7 @@ do_list(struct imap *s, int lsub)
 		return IMAP_OK;
 	}
 	rc = folders_list(s->cfg, s->user, &v, &n);
-	if (rc != FOLDERS_OK) {
+	if (rc != STORE_OK) {
 		return folders_fail(s, rc);
 	}
 	for (i = 0; i < n; i++) {

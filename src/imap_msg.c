@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "folders.h"
 #include "imap_reply.h"
 #include "imap_search.h"
 #include "log.h"

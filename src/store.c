@@ -1557,7 +1557,8 @@ store_strerror(int rc)
 	static const char *const text[] = {
 		"ok", "store error", "mailbox in use", "no space left", "quota exceeded",
 		"message too big", "malformed message", "message no longer in the mailbox",
-		"no such folder",
+		"no such folder", "folder exists", "not possible with this name",
+		"folder has children", "too many folders",
 	};
 
 	return rc <= 0 && -rc < (int)ARRAY_LEN(text) ? text[-rc] : "unknown error";

@@ -25,7 +25,11 @@ enum store_rc {
 	STORE_TOOBIG = -5,	/* message larger than max_message */
 	STORE_BADMSG = -6,	/* empty or malformed input message */
 	STORE_GONE = -7,	/* message no longer in the mbox (rewritten outside) */
-	STORE_NOFOLDER = -8	/* folder does not exist */
+	STORE_NOFOLDER = -8,	/* folder does not exist */
+	STORE_EXISTS = -9,	/* the new folder name is taken */
+	STORE_CANNOT = -10,	/* not allowed here (INBOX, under itself, a reserved name) */
+	STORE_HASCHILDREN = -11,	/* a \Noselect parent with children */
+	STORE_TOOMANY = -12	/* the folder listing passed FOLDERS_MAX */
 };
 
 /* Open modes. */
@@ -236,5 +240,52 @@ struct store_status {
 	uint64_t size;
 };
 int store_imap_status(const char *mbox, const char *side, struct store_status *st);
+
+/*
+ * ---- The folder namespace (folders.c) ----
+ * A user's IMAP folders: listing, create, delete, rename, the subscription list, and the
+ * special-use folders made at first login. Names are UTF-8, '/' separated; INBOX is
+ * case-insensitive. The caller validates names first. Results are enum store_rc.
+ */
+
+/* Attributes of a listed name (RFC 3501, 3348, 6154). */
+#define FOLDER_NOSELECT		0x01u
+#define FOLDER_HASCHILDREN	0x02u
+#define FOLDER_HASNOCHILDREN	0x04u
+#define FOLDER_SUBSCRIBED	0x08u
+#define FOLDER_NONEXISTENT	0x10u	/* only subscribed, not on disk */
+
+struct folder_ent {
+	char name[FOLDER_NAME_MAX];
+	unsigned attrs;
+	const char *special;	/* "\\Sent" ... or NULL */
+};
+
+/*
+ * Every folder of user, INBOX first, then sorted by name, plus subscribed names that no
+ * longer exist (FOLDER_NONEXISTENT). *out is malloc'ed (caller frees), *n entries.
+ */
+int folders_list(const struct config *cfg, const char *user, struct folder_ent **out,
+    size_t *n);
+/* Create folder name (it can take children, like every folder); FOLDERS_EXISTS if taken. */
+int folders_create(const struct config *cfg, const char *user, const char *name);
+/*
+ * Delete folder name's messages and side files; with children the name stays as a
+ * \Noselect parent, which goes once it has no children (RFC 3501 6.3.4).
+ */
+int folders_delete(const struct config *cfg, const char *user, const char *name);
+/* Rename from to with its subtree (not INBOX: the caller moves INBOX's messages instead). */
+int folders_rename(const struct config *cfg, const char *user, const char *from,
+    const char *to);
+/* Finish a RENAME that a crash interrupted (at login). */
+int folders_recover(const struct config *cfg, const char *user);
+/* Add (on = 1) or remove name from the subscription list. */
+int folders_subscribe(const struct config *cfg, const char *user, const char *name, int on);
+/* At the first login (no subscription file yet): make and subscribe the special-use folders. */
+int folders_first_login(const struct config *cfg, const char *user);
+/* The special-use attribute of name under cfg ("\\Sent" ...), or NULL. */
+const char *folders_special(const struct config *cfg, const char *name);
+/* Does folder name exist as a selectable mbox? */
+int folders_exists(const struct config *cfg, const char *user, const char *name);
 
 #endif

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "folders.h"
 #include "mbox.h"
 #include "store.h"
 #include "t.h"
@@ -87,7 +86,7 @@ test_append_copy(void)
 
 	paths("INBOX", im, is);
 	paths("Trash", tm, ts);
-	CHECK(folders_create(&cfg, "u", "Trash") == FOLDERS_OK, "create Trash");
+	CHECK(folders_create(&cfg, "u", "Trash") == STORE_OK, "create Trash");
 	fd = msg_fd("Subject: one\r\n\r\nbody one\r\n");
 	p.flags = STORE_SEEN | STORE_DRAFT;
 	p.keywords = 1;
@@ -217,7 +216,7 @@ test_stale_views(void)
 	int ok;
 
 	paths("Stale", mbox, side);
-	CHECK(folders_create(&cfg, "u", "Stale") == FOLDERS_OK, "folder for stale views");
+	CHECK(folders_create(&cfg, "u", "Stale") == STORE_OK, "folder for stale views");
 	append_n(mbox, side, "From: x\n\nstale %d %d\n", 3, uids);
 	ok = store_open(&a, mbox, side, STORE_RDWR) == STORE_OK &&
 	    store_open(&b, mbox, side, STORE_RDWR) == STORE_OK && a.count == 3 && b.count == 3;
@@ -319,7 +318,7 @@ test_append_vs_compact(void)
 	int status = -1, rc;
 
 	paths("Race", m, s);
-	CHECK(folders_create(&cfg, "u", "Race") == FOLDERS_OK, "create Race");
+	CHECK(folders_create(&cfg, "u", "Race") == STORE_OK, "create Race");
 	append_n(m, s, "Subject: seed %d\n\nseed body %d\n", 4, seed);
 	memset(&c, 0, sizeof(c));
 	c.mbox = m;
@@ -354,7 +353,7 @@ test_append_stress(void)
 	pid_t child;
 
 	paths("Stress", m, s);
-	CHECK(folders_create(&cfg, "u", "Stress") == FOLDERS_OK, "create Stress");
+	CHECK(folders_create(&cfg, "u", "Stress") == STORE_OK, "create Stress");
 	append_n(m, s, "Subject: seed %d\n\nseed %d\n", SEEDS, seed);
 	child = fork();
 	if (child == 0) {
@@ -435,19 +434,19 @@ test_folders(void)
 	struct folder_ent *v = NULL;
 	size_t n = 0;
 
-	CHECK(folders_first_login(&cfg, "u") == FOLDERS_OK, "first login");
+	CHECK(folders_first_login(&cfg, "u") == STORE_OK, "first login");
 	CHECK(folders_exists(&cfg, "u", "Sent") && folders_exists(&cfg, "u", "Archive"),
 	    "special-use folders made");
-	CHECK(folders_create(&cfg, "u", "Sent") == FOLDERS_EXISTS, "CREATE existing: EXISTS");
-	CHECK(folders_create(&cfg, "u", "Work/2026") == FOLDERS_OK, "CREATE with a parent");
-	CHECK(folders_create(&cfg, "u", "Sent/x") == FOLDERS_OK, "children under an mbox");
+	CHECK(folders_create(&cfg, "u", "Sent") == STORE_EXISTS, "CREATE existing: EXISTS");
+	CHECK(folders_create(&cfg, "u", "Work/2026") == STORE_OK, "CREATE with a parent");
+	CHECK(folders_create(&cfg, "u", "Sent/x") == STORE_OK, "children under an mbox");
 	CHECK(folders_exists(&cfg, "u", "Sent") && folders_exists(&cfg, "u", "Sent/x"),
 	    "parent and child both folders");
-	CHECK(folders_create(&cfg, "u", "x.sbd") == FOLDERS_CANNOT, "no children-directory names");
-	CHECK(folders_create(&cfg, "u", "a/.mailnook/x") == FOLDERS_CANNOT, "no dot levels");
-	CHECK(folders_create(&cfg, "u", "x.lock") == FOLDERS_CANNOT, "no dotlock names");
-	CHECK(folders_create(&cfg, "u", "INBOX") == FOLDERS_EXISTS, "INBOX always exists");
-	CHECK(folders_list(&cfg, "u", &v, &n) == FOLDERS_OK && n >= 8, "list (%zu)", n);
+	CHECK(folders_create(&cfg, "u", "x.sbd") == STORE_CANNOT, "no children-directory names");
+	CHECK(folders_create(&cfg, "u", "a/.mailnook/x") == STORE_CANNOT, "no dot levels");
+	CHECK(folders_create(&cfg, "u", "x.lock") == STORE_CANNOT, "no dotlock names");
+	CHECK(folders_create(&cfg, "u", "INBOX") == STORE_EXISTS, "INBOX always exists");
+	CHECK(folders_list(&cfg, "u", &v, &n) == STORE_OK && n >= 8, "list (%zu)", n);
 	CHECK(n > 0 && strcmp(v[0].name, "INBOX") == 0, "INBOX first");
 	CHECK(listed(v, n, "Work", FOLDER_NOSELECT | FOLDER_HASCHILDREN), "parent is \\Noselect with children");
 	CHECK(listed(v, n, "Work/2026", FOLDER_HASNOCHILDREN), "child listed");
@@ -455,16 +454,16 @@ test_folders(void)
 	CHECK(folders_special(&cfg, "Trash") != NULL && strcmp(folders_special(&cfg, "Trash"),
 	    "\\Trash") == 0, "Trash is \\Trash");
 	free(v);
-	CHECK(folders_delete(&cfg, "u", "Work") == FOLDERS_HASCHILDREN, "DELETE a parent with children");
-	CHECK(folders_rename(&cfg, "u", "Work/2026", "Work") == FOLDERS_EXISTS, "RENAME onto a taken name");
-	CHECK(folders_rename(&cfg, "u", "Work", "Work/sub") == FOLDERS_CANNOT, "RENAME under itself");
-	CHECK(folders_rename(&cfg, "u", "Work/2026", "Old/2026") == FOLDERS_OK, "RENAME across parents");
+	CHECK(folders_delete(&cfg, "u", "Work") == STORE_HASCHILDREN, "DELETE a parent with children");
+	CHECK(folders_rename(&cfg, "u", "Work/2026", "Work") == STORE_EXISTS, "RENAME onto a taken name");
+	CHECK(folders_rename(&cfg, "u", "Work", "Work/sub") == STORE_CANNOT, "RENAME under itself");
+	CHECK(folders_rename(&cfg, "u", "Work/2026", "Old/2026") == STORE_OK, "RENAME across parents");
 	CHECK(folders_exists(&cfg, "u", "Old/2026") && !folders_exists(&cfg, "u", "Work/2026"), "moved");
-	CHECK(folders_delete(&cfg, "u", "Work") == FOLDERS_OK, "DELETE the empty parent");
-	CHECK(folders_delete(&cfg, "u", "Nope") == FOLDERS_NONEXISTENT, "DELETE missing: NONEXISTENT");
-	CHECK(folders_subscribe(&cfg, "u", "Gone", 1) == FOLDERS_OK, "subscribe a missing name");
-	CHECK(folders_subscribe(&cfg, "u", "Sent", 0) == FOLDERS_OK, "unsubscribe Sent");
-	CHECK(folders_list(&cfg, "u", &v, &n) == FOLDERS_OK, "list again");
+	CHECK(folders_delete(&cfg, "u", "Work") == STORE_OK, "DELETE the empty parent");
+	CHECK(folders_delete(&cfg, "u", "Nope") == STORE_NOFOLDER, "DELETE missing: NONEXISTENT");
+	CHECK(folders_subscribe(&cfg, "u", "Gone", 1) == STORE_OK, "subscribe a missing name");
+	CHECK(folders_subscribe(&cfg, "u", "Sent", 0) == STORE_OK, "unsubscribe Sent");
+	CHECK(folders_list(&cfg, "u", &v, &n) == STORE_OK, "list again");
 	CHECK(listed(v, n, "Gone", FOLDER_NONEXISTENT | FOLDER_SUBSCRIBED), "subscribed but gone");
 	CHECK(!listed(v, n, "Sent", FOLDER_SUBSCRIBED), "Sent no longer subscribed");
 	free(v);

@@ -267,7 +267,7 @@ struct folder_ent {
  */
 int folders_list(const struct config *cfg, const char *user, struct folder_ent **out,
     size_t *n);
-/* Create folder name (it can take children, like every folder); FOLDERS_EXISTS if taken. */
+/* Create folder name (it can take children, like every folder); STORE_EXISTS if taken. */
 int folders_create(const struct config *cfg, const char *user, const char *name);
 /*
  * Delete folder name's messages and side files; with children the name stays as a

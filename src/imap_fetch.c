@@ -21,6 +21,7 @@ struct fetch_msg {
 	struct imap *s;
 	uint32_t i;
 	struct mbox_reader *r;		/* open (read lock held) when open is set */
+	struct mime_src src;		/* the MIME parser's view of r */
 	int open;
 	int have_cache;
 	struct mime_cached mc;
@@ -58,10 +59,11 @@ open_reader(struct fetch_msg *fm)
 		if (store_msg_open(&fm->s->f, fm->i, fm->r) != STORE_OK) {
 			return -1;
 		}
+		fm->src = store_msg_src(fm->r);
 		fm->open = 1;
 		return 0;
 	}
-	mbox_reader_init(fm->r, fm->r->fd, &fm->s->f.msgs[fm->i].e, fm->r->mboxrd);
+	store_msg_rewind(&fm->s->f, fm->i, fm->r);
 	return 0;
 }
 
@@ -78,7 +80,7 @@ structure(struct fetch_msg *fm)
 	rc = mime_cache_get(&fm->s->mc, m->uid, mime_cache_key(&m->e), &fm->mc);
 	if (rc == 0) {
 		rc = open_reader(fm) == 0 && mime_cache_put(&fm->s->mc, m->uid,
-		    mime_cache_key(&m->e), fm->r, &fm->mc) == 0 ? 1 : -1;
+		    mime_cache_key(&m->e), &fm->src, &fm->mc) == 0 ? 1 : -1;
 	}
 	fm->have_cache = rc == 1;
 	return rc == 1 ? 0 : -1;
@@ -92,7 +94,7 @@ send_range(struct fetch_msg *fm, struct mime_range rg)
 
 	io_printf(io, "{%u}\r\n", rg.len);
 	fm->sent = 0;
-	if (rg.len > 0 && mime_copy_range(fm->r, rg, sink, fm) < 0) {
+	if (rg.len > 0 && mime_copy_range(&fm->src, rg, sink, fm) < 0) {
 		log_warnx("imap: message %u of %s shorter than indexed", fm->s->f.msgs[fm->i].uid,
 		    fm->s->mbox_name);
 	}
@@ -140,7 +142,7 @@ send_fields(struct fetch_msg *fm, const struct imap_section *sec, struct mime_ra
 		names[k] = sec->fields[k].s;
 	}
 	imap_buf_init(&b, (size_t)hdr.len + 2);
-	if (mime_copy_fields(fm->r, hdr, names, k, sec->kind == IMAP_SEC_FIELDS_NOT, buf_sink,
+	if (mime_copy_fields(&fm->src, hdr, names, k, sec->kind == IMAP_SEC_FIELDS_NOT, buf_sink,
 	    &b) < 0 || b.err) {
 		b.len = 0;
 	}

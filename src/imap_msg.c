@@ -207,7 +207,9 @@ walk(struct search_ctx *c, mime_hdr_fn hdr, mime_sink_fn text)
 	}
 	rc = store_msg_open(&c->s->f, c->i, c->r);
 	if (rc == STORE_OK) {
-		rc = mime_search_walk(c->w, c->r, hdr, text, c) < 0 ? -1 : 0;
+		struct mime_src src = store_msg_src(c->r);
+
+		rc = mime_search_walk(c->w, &src, hdr, text, c) < 0 ? -1 : 0;
 		store_msg_close(&c->s->f, c->r);
 	} else {
 		rc = rc == STORE_GONE ? 0 : -1;
@@ -229,7 +231,9 @@ cached(struct search_ctx *c, struct mime_cached *out)
 		return rc == 1;
 	}
 	if (store_msg_open(&c->s->f, c->i, c->r) == STORE_OK) {
-		rc = mime_cache_put(&c->s->mc, m->uid, mime_cache_key(&m->e), c->r, out) == 0;
+		struct mime_src src = store_msg_src(c->r);
+
+		rc = mime_cache_put(&c->s->mc, m->uid, mime_cache_key(&m->e), &src, out) == 0;
 		store_msg_close(&c->s->f, c->r);
 	}
 	return rc;

@@ -1,5 +1,5 @@
 /*
- * MIME structure of one message in a single streaming pass over an mbox_reader: part
+ * MIME structure of one message in a single streaming pass over a mime_src: part
  * tree with CRLF wire offsets, kept header values, tolerant of missing or broken
  * boundaries (a part ends at any enclosing boundary or at the end of the message).
  * Also BODY[section] resolution and byte-exact range and header-field copies.
@@ -689,13 +689,13 @@ mime_line_owner(const struct mime_parser *ps, int *in_hdr)
 }
 
 static int
-mime_run(struct mime_parser *ps, struct mbox_reader *r, mime_line_fn hook, void *ctx)
+mime_run(struct mime_parser *ps, const struct mime_src *r, mime_line_fn hook, void *ctx)
 {
 	const char *s;
 	size_t len;
 	int partial, nl, rc, in_hdr;
 
-	while ((rc = mbox_reader_next(r, &s, &len, &partial, &nl)) == 1) {
+	while ((rc = r->read(r->ctx, &s, &len, &partial, &nl)) == 1) {
 		ps->bpart = MIME_NONE;
 		if (mime_piece(ps, s, len, partial, nl) != 0) {
 			return -1;
@@ -731,7 +731,7 @@ mime_parser_free(struct mime_parser *ps)
 }
 
 int
-mime_parse(struct mime_msg *m, struct mbox_reader *r, mime_line_fn hook, void *ctx)
+mime_parse(struct mime_msg *m, const struct mime_src *r, mime_line_fn hook, void *ctx)
 {
 	struct mime_parser *ps = mime_parser_new();
 	int rc;
@@ -746,7 +746,7 @@ mime_parse(struct mime_msg *m, struct mbox_reader *r, mime_line_fn hook, void *c
 }
 
 int
-mime_parse_with(struct mime_parser *ps, struct mime_msg *m, struct mbox_reader *r,
+mime_parse_with(struct mime_parser *ps, struct mime_msg *m, const struct mime_src *r,
     mime_line_fn hook, void *ctx)
 {
 	struct mime_msg keep = *m;
@@ -861,14 +861,14 @@ mime_slice(uint32_t at, const char *p, uint32_t n, uint32_t lo, uint32_t hi, mim
 }
 
 int
-mime_copy_range(struct mbox_reader *r, struct mime_range rg, mime_sink_fn sink, void *ctx)
+mime_copy_range(const struct mime_src *r, struct mime_range rg, mime_sink_fn sink, void *ctx)
 {
 	uint32_t pos = 0, end = rg.off + rg.len;
 	const char *s;
 	size_t len;
 	int partial, nl, rc;
 
-	while (pos < end && (rc = mbox_reader_next(r, &s, &len, &partial, &nl)) == 1) {
+	while (pos < end && (rc = r->read(r->ctx, &s, &len, &partial, &nl)) == 1) {
 		if ((rc = mime_slice(pos, s, (uint32_t)len, rg.off, end, sink, ctx)) != 0) {
 			return rc;
 		}
@@ -904,7 +904,7 @@ mime_named(const char *s, size_t len, const char *const *names, size_t n)
 }
 
 int
-mime_copy_fields(struct mbox_reader *r, struct mime_range hdr, const char *const *names,
+mime_copy_fields(const struct mime_src *r, struct mime_range hdr, const char *const *names,
     size_t n, int not, mime_sink_fn sink, void *ctx)
 {
 	uint32_t pos = 0, end = hdr.off + hdr.len;
@@ -912,7 +912,7 @@ mime_copy_fields(struct mbox_reader *r, struct mime_range hdr, const char *const
 	size_t len;
 	int partial, nl, rc = 0, keep = 0, cont = 0, blank = 0;
 
-	while (pos < end && (rc = mbox_reader_next(r, &s, &len, &partial, &nl)) == 1) {
+	while (pos < end && (rc = r->read(r->ctx, &s, &len, &partial, &nl)) == 1) {
 		if (pos >= hdr.off) {
 			if (!cont && len > 0 && s[0] != ' ' && s[0] != '\t') {
 				keep = mime_named(s, len, names, n) != not;

@@ -1,5 +1,5 @@
 /*
- * Streaming RFC 5322 / MIME structure of one message read through an mbox_reader:
+ * Streaming RFC 5322 / MIME structure of one message read from a mime_src:
  * a compact part tree (offsets and sizes in CRLF wire octets from the start of the
  * message), the header fields IMAP needs, section resolution for BODY[section], and
  * the header and decoded-text walkers SEARCH uses. No I/O besides the reader.
@@ -10,7 +10,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mbox.h"
 
 #define MIME_NONE	0xffffu		/* no part (parent of the root) */
 
@@ -59,6 +58,17 @@ struct mime_part {
 	uint16_t in_digest;		/* 1: default type is message/rfc822 (child of multipart/digest) */
 };
 
+/*
+ * Where a message is read from, line by line (the store's message reader): the next piece
+ * of content in *line (*len bytes, without the LF); *partial is 1 when the line goes on in
+ * the next piece, *nl is 1 if the piece ended with an LF. Returns 1, 0 at the end, -1 on error.
+ */
+typedef int mime_read_fn(void *ctx, const char **line, size_t *len, int *partial, int *nl);
+struct mime_src {
+	mime_read_fn *read;
+	void *ctx;
+};
+
 /* A parsed message: heap-owned, release with mime_msg_free. */
 struct mime_msg {
 	struct mime_part *parts;
@@ -74,7 +84,7 @@ struct mime_msg {
 /*
  * Optional per-line hook during mime_parse: part is the part the line belongs to,
  * in_header is 1 for its header lines (also boundary lines: part = the multipart, 2).
- * line excludes the line end; partial as in mbox_reader_next. Nonzero stops the parse.
+ * line excludes the line end; partial as in mime_read_fn. Nonzero stops the parse.
  */
 typedef int (*mime_line_fn)(void *ctx, const struct mime_msg *m, uint16_t part, int in_header,
     const char *line, size_t len, int partial);
@@ -83,7 +93,7 @@ typedef int (*mime_line_fn)(void *ctx, const struct mime_msg *m, uint16_t part, 
  * Parse the message r delivers (read to its end) into m: 0, -1 (read error, no memory),
  * or the hook's nonzero value when it stopped the parse (m is then incomplete).
  */
-int mime_parse(struct mime_msg *m, struct mbox_reader *r, mime_line_fn hook, void *ctx);
+int mime_parse(struct mime_msg *m, const struct mime_src *r, mime_line_fn hook, void *ctx);
 
 /*
  * The parser's working state (tens of KiB) for many parses in a row, so that a pass over
@@ -96,7 +106,7 @@ void mime_parser_free(struct mime_parser *ps);
  * mime_parse using ps; m is zeroed or holds an earlier parse, whose tables are reused
  * (mime_msg_free releases them after the last).
  */
-int mime_parse_with(struct mime_parser *ps, struct mime_msg *m, struct mbox_reader *r,
+int mime_parse_with(struct mime_parser *ps, struct mime_msg *m, const struct mime_src *r,
     mime_line_fn hook, void *ctx);
 /* Release what mime_parse allocated; m may be parsed again after. */
 void mime_msg_free(struct mime_msg *m);
@@ -159,7 +169,8 @@ typedef int (*mime_sink_fn)(void *ctx, const char *p, size_t n);
  * reader at the message start) to sink, LF sent as CRLF. -1 on read error or if the
  * message is shorter than the range.
  */
-int mime_copy_range(struct mbox_reader *r, struct mime_range rg, mime_sink_fn sink, void *ctx);
+int mime_copy_range(const struct mime_src *r, struct mime_range rg, mime_sink_fn sink,
+    void *ctx);
 
 /*
  * HEADER.FIELDS (not = 0) / HEADER.FIELDS.NOT (not = 1): from the header range hdr
@@ -168,7 +179,7 @@ int mime_copy_range(struct mbox_reader *r, struct mime_range rg, mime_sink_fn si
  * header range has one. Output is
  * at most hdr.len + 2 bytes, so a caller may buffer it to learn the literal size first.
  */
-int mime_copy_fields(struct mbox_reader *r, struct mime_range hdr, const char *const *names,
+int mime_copy_fields(const struct mime_src *r, struct mime_range hdr, const char *const *names,
     size_t n, int not, mime_sink_fn sink, void *ctx);
 
 /*
@@ -184,7 +195,7 @@ int mime_copy_fields(struct mbox_reader *r, struct mime_range hdr, const char *c
 #define MIME_WALK_DONE	2
 typedef int (*mime_hdr_fn)(void *ctx, const char *name, size_t nlen, const char *val,
     size_t vlen);
-int mime_search_walk(struct mime_walk *w, struct mbox_reader *r, mime_hdr_fn hdr,
+int mime_search_walk(struct mime_walk *w, const struct mime_src *r, mime_hdr_fn hdr,
     mime_sink_fn text, void *ctx);
 /* The walker's state, kept for a pass over many messages; NULL if out of memory. */
 struct mime_walk *mime_walk_new(void);

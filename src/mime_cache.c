@@ -731,7 +731,7 @@ mc_append(struct mime_cache *c, uint32_t len)
 }
 
 int
-mime_cache_put(struct mime_cache *c, uint32_t uid, uint64_t fp, struct mbox_reader *r,
+mime_cache_put(struct mime_cache *c, uint32_t uid, uint64_t fp, const struct mime_src *r,
     struct mime_cached *out)
 {
 	uint32_t len;

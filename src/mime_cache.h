@@ -91,7 +91,7 @@ int mime_cache_get(struct mime_cache *c, uint32_t uid, uint64_t fp, struct mime_
  * failed. Queued records are written together: when they fill a read window, at
  * mime_cache_flush, prune and close.
  */
-int mime_cache_put(struct mime_cache *c, uint32_t uid, uint64_t fp, struct mbox_reader *r,
+int mime_cache_put(struct mime_cache *c, uint32_t uid, uint64_t fp, const struct mime_src *r,
     struct mime_cached *out);
 
 /*

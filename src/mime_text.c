@@ -421,7 +421,7 @@ mime_walk_free(struct mime_walk *w)
 }
 
 int
-mime_search_walk(struct mime_walk *w, struct mbox_reader *r, mime_hdr_fn hdr,
+mime_search_walk(struct mime_walk *w, const struct mime_src *r, mime_hdr_fn hdr,
     mime_sink_fn text, void *ctx)
 {
 	struct mime_walk *own = w == NULL ? mime_walk_new() : NULL;

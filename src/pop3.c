@@ -688,7 +688,7 @@ send_msg(struct pop3 *s, uint32_t i, int top, uint32_t lines)
 		reply(s, "+OK %u octets", msg_size(s, i));
 	}
 	while (!(top && in_body && body >= lines) && !s->io->failed &&
-	    (rc = mbox_reader_next(r, &p, &len, &partial, &nl)) > 0) {
+	    (rc = store_msg_read(r, &p, &len, &partial, &nl)) > 0) {
 		ml_piece(s, p, len, start, !partial);
 		if (!in_body) {
 			in_body = start && !partial && len == 0;

@@ -1398,6 +1398,26 @@ store_msg_close(struct store_folder *f, struct mbox_reader *r)
 	unlock_mbox(&f->rlock);
 }
 
+void
+store_msg_rewind(struct store_folder *f, uint32_t i, struct mbox_reader *r)
+{
+	mbox_reader_init(r, f->mbox_fd, &f->msgs[i].e, f->mboxrd);
+}
+
+int
+store_msg_read(void *reader, const char **line, size_t *len, int *partial, int *nl)
+{
+	return mbox_reader_next(reader, line, len, partial, nl);
+}
+
+struct mime_src
+store_msg_src(struct mbox_reader *r)
+{
+	struct mime_src src = { store_msg_read, r };
+
+	return src;
+}
+
 /* ---- compaction ---- */
 
 /* Is compacting img worth it: dead bytes past 1/COMPACT_DEAD_DIV, or nothing live. */

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "lock.h"
 #include "mbox.h"
+#include "mime.h"
 #include "store_types.h"
 
 /* Results; every store call returns STORE_OK or one of the negative codes. */
@@ -120,6 +121,12 @@ int store_expunge_deleted(struct store_folder *f, const uint32_t *uids, size_t n
 int store_msg_open(struct store_folder *f, uint32_t i, struct mbox_reader *r);
 /* End of a read started by store_msg_open (releases the read lock). */
 void store_msg_close(struct store_folder *f, struct mbox_reader *r);
+/* Read msgs[i] again from its start within the same open (its read lock still held). */
+void store_msg_rewind(struct store_folder *f, uint32_t i, struct mbox_reader *r);
+/* The next piece of the message reader (an open mbox_reader) reads: a mime_read_fn. */
+int store_msg_read(void *reader, const char **line, size_t *len, int *partial, int *nl);
+/* The MIME parser's source for an open reader. */
+struct mime_src store_msg_src(struct mbox_reader *r);
 
 /*
  * Close: release locks; when dead bytes are worth it and no session is reading the mbox,

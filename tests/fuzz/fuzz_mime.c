@@ -17,9 +17,20 @@
 #include "mbox.h"
 #include "mime.h"
 #include "params.h"
+#include "store.h"
 #include "util.h"
 
 #include "replay.h"
+
+/* The MIME source over a reader (one in use at a time). */
+static const struct mime_src *
+src_of(struct mbox_reader *r)
+{
+	static struct mime_src src;
+
+	src = store_msg_src(r);
+	return &src;
+}
 
 /* Is s[0..n) exactly one parenthesized IMAP list of NIL, numbers, quoted strings, literals? */
 static int
@@ -135,13 +146,13 @@ sections(int fd, const struct mbox_entry *e, const struct mime_msg *m, const uin
 			}
 			mbox_reader_init(&r, fd, e, 1);
 			if (rg.off + (uint64_t)rg.len > e->wire_size ||
-			    mime_copy_range(&r, rg, count_sink, &got) != 0 || got != rg.len) {
+			    mime_copy_range(src_of(&r), rg, count_sink, &got) != 0 || got != rg.len) {
 				abort();
 			}
 			if (kind == MIME_SECT_HEADER) {
 				got = 0;
 				mbox_reader_init(&r, fd, e, 1);
-				if (mime_copy_fields(&r, rg, names, 3, data[k] & 1, count_sink, &got) != 0 ||
+				if (mime_copy_fields(src_of(&r), rg, names, 3, data[k] & 1, count_sink, &got) != 0 ||
 				    got > (uint64_t)rg.len + 2) {
 					abort();
 				}
@@ -167,7 +178,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (mbox_write_message(fd, &in, "f", 0, 1 << 24, &written) == 0 &&
 	    mbox_scan(fd, 0, written, 1, first, &e, &st) == 1) {
 		mbox_reader_init(&r, fd, &e, 1);
-		if (mime_parse(&m, &r, NULL, NULL) == 0) {
+		if (mime_parse(&m, src_of(&r), NULL, NULL) == 0) {
 			if (m.size != e.wire_size) {
 				abort();
 			}
@@ -176,7 +187,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		mime_msg_free(&m);
 		mbox_reader_init(&r, fd, &e, 1);
-		if (mime_search_walk(NULL, &r, hdr_cb, count_sink, &n) != 0) {
+		if (mime_search_walk(NULL, src_of(&r), hdr_cb, count_sink, &n) != 0) {
 			abort();
 		}
 	}

@@ -12,8 +12,19 @@
 #include "mbox.h"
 #include "mime.h"
 #include "params.h"
+#include "store.h"
 #include "util.h"
 #include "t.h"
+
+/* The MIME source over a reader (one in use at a time). */
+static const struct mime_src *
+src_of(struct mbox_reader *r)
+{
+	static struct mime_src src;
+
+	src = store_msg_src(r);
+	return &src;
+}
 
 #define PYDATA "/usr/lib/python3.11/test/test_email/data"
 #define FIXDIR "tests/fixtures/mime"
@@ -67,7 +78,7 @@ parse_stored(struct stored *s, struct mime_msg *m)
 	struct mbox_reader r;
 
 	mbox_reader_init(&r, s->fd, &s->e, 1);
-	if (mime_parse(m, &r, NULL, NULL) != 0) {
+	if (mime_parse(m, src_of(&r), NULL, NULL) != 0) {
 		fprintf(stderr, "parse failed\n");
 		exit(2);
 	}
@@ -132,7 +143,7 @@ section(struct stored *s, const struct mime_msg *m, const uint32_t *path, size_t
 		return "(none)";
 	}
 	mbox_reader_init(&r, s->fd, &s->e, 1);
-	if (mime_copy_range(&r, rg, to_str, &out) != 0) {
+	if (mime_copy_range(src_of(&r), rg, to_str, &out) != 0) {
 		return "(error)";
 	}
 	return out.buf;
@@ -302,12 +313,12 @@ test_nested(void)
 	mime_section(sp, m.nparts, NULL, 0, MIME_SECT_HEADER, &hdr);
 	out.n = 0;
 	mbox_reader_init(&r, s.fd, &s.e, 1);
-	CHECK(mime_copy_fields(&r, hdr, names, 2, 0, to_str, &out) == 0 &&
+	CHECK(mime_copy_fields(src_of(&r), hdr, names, 2, 0, to_str, &out) == 0 &&
 	    strcmp(out.buf, "From: a@example.org\r\nSubject: nested\r\n\r\n") == 0,
 	    "nested: HEADER.FIELDS (subject FROM)");
 	out.n = 0;
 	mbox_reader_init(&r, s.fd, &s.e, 1);
-	CHECK(mime_copy_fields(&r, hdr, names, 2, 1, to_str, &out) == 0 &&
+	CHECK(mime_copy_fields(src_of(&r), hdr, names, 2, 1, to_str, &out) == 0 &&
 	    strcmp(out.buf, "MIME-Version: 1.0\r\n"
 	    "Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n") == 0,
 	    "nested: HEADER.FIELDS.NOT (subject FROM)");
@@ -405,7 +416,7 @@ test_walk(void)
 	store_msg(WALK, strlen(WALK), &s);
 	mbox_reader_init(&r, s.fd, &s.e, 1);
 	out.n = 0;
-	CHECK(mime_search_walk(NULL, &r, walk_hdr, walk_text, &out) == 0, "walk: runs to the end");
+	CHECK(mime_search_walk(NULL, src_of(&r), walk_hdr, walk_text, &out) == 0, "walk: runs to the end");
 	CHECK(strstr(out.buf, "H:From=Andr\xc3\xa9 <a@example.org>\n") != NULL,
 	    "walk: Latin-1 encoded word in From");
 	CHECK(strstr(out.buf, "H:Subject=long folded \xc3\xa9l\xc3\xa9\n") != NULL,
@@ -424,11 +435,11 @@ test_walk(void)
 	    "walk: an enclosed message's header and body are text");
 	mbox_reader_init(&r, s.fd, &s.e, 1);
 	out.n = 0;
-	CHECK(mime_search_walk(NULL, &r, walk_hdr, NULL, &out) == MIME_WALK_DONE &&
+	CHECK(mime_search_walk(NULL, src_of(&r), walk_hdr, NULL, &out) == MIME_WALK_DONE &&
 	    strstr(out.buf, "H:Subject=long folded") != NULL,
 	    "walk: header fields only, it stops at the end of the header");
 	mbox_reader_init(&r, s.fd, &s.e, 1);
-	CHECK(mime_search_walk(NULL, &r, NULL, walk_stop, NULL) == 7, "walk: a callback stops it");
+	CHECK(mime_search_walk(NULL, src_of(&r), NULL, walk_stop, NULL) == 7, "walk: a callback stops it");
 	close(s.fd);
 }
 

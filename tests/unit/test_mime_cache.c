@@ -14,8 +14,19 @@
 #include "mbox.h"
 #include "mime_cache.h"
 #include "params.h"
+#include "store.h"
 #include "util.h"
 #include "t.h"
+
+/* The MIME source over a reader (one in use at a time). */
+static const struct mime_src *
+src_of(struct mbox_reader *r)
+{
+	static struct mime_src src;
+
+	src = store_msg_src(r);
+	return &src;
+}
 
 #define NMSG 300
 
@@ -86,7 +97,7 @@ same_as_parse(size_t i, const struct mime_cached *mc)
 	int ok;
 
 	mbox_reader_init(&r, mbox_fd, &ents[i], 1);
-	if (mime_parse(&m, &r, NULL, NULL) != 0) {
+	if (mime_parse(&m, src_of(&r), NULL, NULL) != 0) {
 		return 0;
 	}
 	imap_buf_init(&b, MIME_WIRE_MAX);
@@ -115,7 +126,7 @@ put(struct mime_cache *c, size_t i, struct mime_cached *out)
 	int rc;
 
 	mbox_reader_init(&r, mbox_fd, &ents[i], 1);
-	rc = mime_cache_put(c, (uint32_t)i + 1, mime_cache_key(&ents[i]), &r, out);
+	rc = mime_cache_put(c, (uint32_t)i + 1, mime_cache_key(&ents[i]), src_of(&r), out);
 	mime_cache_flush(c);
 	return rc;
 }
@@ -189,7 +200,7 @@ test_queue(void)
 	before = fsize();
 	for (size_t i = 0; i < 3; i++) {
 		mbox_reader_init(&r, mbox_fd, &ents[i], 1);
-		queued = queued && mime_cache_put(&a, (uint32_t)i + 1, mime_cache_key(&ents[i]), &r,
+		queued = queued && mime_cache_put(&a, (uint32_t)i + 1, mime_cache_key(&ents[i]), src_of(&r),
 		    &mc) == 0 && same_as_parse(i, &mc);
 	}
 	CHECK(queued && fsize() == before && hits(&b, 0, 3) == 0,
@@ -200,7 +211,7 @@ test_queue(void)
 	before = fsize();
 	for (size_t i = 3; i < NMSG; i++) {
 		mbox_reader_init(&r, mbox_fd, &ents[i], 1);
-		mime_cache_put(&a, (uint32_t)i + 1, mime_cache_key(&ents[i]), &r, &mc);
+		mime_cache_put(&a, (uint32_t)i + 1, mime_cache_key(&ents[i]), src_of(&r), &mc);
 	}
 	CHECK(fsize() > before && hits(&b, 3, NMSG) < NMSG - 3,
 	    "a full window is written without a flush, the rest waits");
@@ -309,7 +320,7 @@ cached_one(const char *msg, uint32_t uv, struct mime_cache *a, struct mime_cache
 	e = ents[0];
 	mime_cache_open(a, side, uv);
 	mbox_reader_init(&r, fd, &e, 1);
-	CHECK(mime_cache_put(a, 1, mime_cache_key(&e), &r, mc) == 0, "put");
+	CHECK(mime_cache_put(a, 1, mime_cache_key(&e), src_of(&r), mc) == 0, "put");
 	mime_cache_close(a);
 	mime_cache_open(a, side, uv);
 	CHECK(mime_cache_get(a, 1, mime_cache_key(&e), mc) == 1, "reopened: a hit");
@@ -436,7 +447,7 @@ test_cost(void)
 			struct mime_msg m;
 
 			mbox_reader_init(&r, mbox_fd, &ents[i], 1);
-			mime_parse(&m, &r, NULL, NULL);
+			mime_parse(&m, src_of(&r), NULL, NULL);
 			mime_msg_free(&m);
 		}
 	}

@@ -17,6 +17,7 @@
 #include "imap_envelope.h"
 #include "log.h"
 #include "mime_cache.h"
+#include "mime_cached.h"
 #include "imap_string.h"
 #include "side.h"
 #include "util.h"
@@ -41,8 +42,6 @@
 /* Slot offsets: the file's size limit, and the bit for a record already checked. */
 #define MC_FILE_MAX	0x7fffffffu
 #define MC_CHECKED	0x80000000u
-/* A search field entry: field number, 16-bit length, then its text. */
-#define MC_SF_HEAD	3
 /* Prune only files with at least this many records: rewriting small ones gains nothing. */
 #define MC_PRUNE_MIN	64
 
@@ -432,7 +431,7 @@ struct mc_sf {
 static int
 mc_sf_put(struct mc_sf *sf, const char *s, size_t n, int parsed)
 {
-	unsigned char h[MC_SF_HEAD];
+	unsigned char h[MIME_CACHED_SF_HEAD];
 	size_t len = mime_decode_words(s, n, sf->dec, MIME_FIELD_MAX);
 
 	if (parsed && sf->b->err == 0 && len > 0 &&
@@ -440,12 +439,12 @@ mc_sf_put(struct mc_sf *sf, const char *s, size_t n, int parsed)
 		return 0;
 	}
 	if (!parsed) {
-		sf->val = sf->b->len + MC_SF_HEAD;
+		sf->val = sf->b->len + MIME_CACHED_SF_HEAD;
 		sf->vlen = len < UINT16_MAX ? len : UINT16_MAX;
 	}
 	h[0] = sf->f;
 	put_le16(h + 1, (uint16_t)(len < UINT16_MAX ? len : UINT16_MAX));
-	imap_buf_add(sf->b, (const char *)h, MC_SF_HEAD);
+	imap_buf_add(sf->b, (const char *)h, MIME_CACHED_SF_HEAD);
 	return imap_buf_add(sf->b, sf->dec, get_le16(h + 1));
 }
 
@@ -455,7 +454,7 @@ mc_sf_addr(void *ctx, const char *name, const char *adl, const char *mbox, const
 {
 	struct mc_sf *sf = ctx;
 	struct imap_buf *b = sf->b;
-	unsigned char h[MC_SF_HEAD];
+	unsigned char h[MIME_CACHED_SF_HEAD];
 	size_t at = b->len, ml, hl;
 
 	(void)adl;
@@ -467,13 +466,13 @@ mc_sf_addr(void *ctx, const char *name, const char *adl, const char *mbox, const
 	if (ml + 1 + hl <= UINT16_MAX && ml + hl > 0) {
 		h[0] = sf->f;
 		put_le16(h + 1, (uint16_t)(ml + (hl > 0) + hl));
-		imap_buf_add(b, (const char *)h, MC_SF_HEAD);
+		imap_buf_add(b, (const char *)h, MIME_CACHED_SF_HEAD);
 		imap_buf_add(b, mbox, ml);
 		imap_buf_add(b, "@", hl > 0);
 		imap_buf_add(b, host, hl);
 		/* as in mc_sf_put: not again when the value holds it as is */
-		if (b->err == 0 && memmem(b->p + sf->val, sf->vlen, b->p + at + MC_SF_HEAD,
-		    b->len - at - MC_SF_HEAD) != NULL) {
+		if (b->err == 0 && memmem(b->p + sf->val, sf->vlen, b->p + at + MIME_CACHED_SF_HEAD,
+		    b->len - at - MIME_CACHED_SF_HEAD) != NULL) {
 			b->len = at;
 		}
 	}
@@ -516,85 +515,6 @@ mc_search_fields(struct mime_cache *c, struct imap_buf *b, const struct mime_msg
 }
 
 /*
- * Element k (0 the date, 1 the subject) of the ENVELOPE text e[0..n) when it is a quoted
- * string, unquoted into out (cap bytes); its length, or -1 (NIL, a literal, malformed).
- */
-static long
-mc_env_quoted(const char *e, size_t n, int k, char *out, size_t cap)
-{
-	size_t i = 1, o = 0;
-
-	for (; k > 0 && i != SIZE_MAX; k--) {
-		i = imap_elem_end(e, n, i);
-	}
-	i += i < n && e[i] == ' ';
-	if (i >= n || e[i] != '"') {
-		return -1;	/* NIL, a literal, or malformed */
-	}
-	for (i++; i < n && e[i] != '"' && o < cap; i++) {
-		i += e[i] == '\\' && i + 1 < n;
-		out[o++] = e[i];
-	}
-	return i < n && e[i] == '"' ? (long)o : -1;
-}
-
-int
-mime_cached_field(const struct mime_cached *mc, enum mime_field f,
-    int (*fn)(void *ctx, const char *s, size_t n), void *ctx)
-{
-	const unsigned char *p = (const unsigned char *)mc->search;
-	size_t at = 0;
-	int rc = 0, found = 0;
-	char q[MIME_FIELD_MAX / 8];	/* more than a quoted string holds (imap_string.c) */
-	long n;
-
-	while (rc == 0 && at + MC_SF_HEAD <= mc->search_len) {
-		size_t len = get_le16(p + at + 1);
-
-		if (at + MC_SF_HEAD + len > mc->search_len) {
-			break;
-		}
-		if (p[at] == f) {
-			found = 1;
-			rc = fn(ctx, mc->search + at + MC_SF_HEAD, len);
-		}
-		at += MC_SF_HEAD + len;
-	}
-	/* a plain date or subject was left to the ENVELOPE text */
-	if (!found && (f == MIME_F_DATE || f == MIME_F_SUBJECT) &&
-	    (n = mc_env_quoted(mc->envelope, mc->envelope_len, f == MIME_F_SUBJECT, q,
-	    sizeof(q))) >= 0) {
-		rc = fn(ctx, q, (size_t)n);
-	}
-	return rc;
-}
-
-int
-mime_cache_searchable(enum mime_field f)
-{
-	return f == MIME_F_DATE || f == MIME_F_SUBJECT || (f >= MIME_F_FROM && f <= MIME_F_BCC &&
-	    f != MIME_F_SENDER && f != MIME_F_REPLY_TO);
-}
-
-/* Ends of the subject, From, Sender and Reply-To elements of the ENVELOPE text e[0..n). */
-static int
-mc_env_lists(const char *e, size_t n, size_t end[4])
-{
-	size_t i = 1;
-
-	/* skip the date, then the subject, From, Sender, Reply-To */
-	for (int k = -1; k < 4; k++) {
-		if ((i = imap_elem_end(e, n, i)) == SIZE_MAX) {
-			return -1;
-		}
-		if (k >= 0) {
-			end[k] = i;
-		}
-	}
-	return 0;
-}
-
-/*
  * Most messages have no Sender or Reply-To, and ENVELOPE repeats the From list for both:
  * when both equal it, cut them out of the text t (a third of it) and say so.
  */
@@ -603,7 +523,7 @@ mc_sender_from(struct imap_buf *t)
 {
 	size_t end[4], fl;
 
-	if (mc_env_lists(t->p, t->len, end) != 0) {
+	if (mime_cached_env_lists(t->p, t->len, end) != 0) {
 		return 0;
 	}
 	fl = end[1] - end[0];	/* " (from list)", its space included */
@@ -615,22 +535,6 @@ mc_sender_from(struct imap_buf *t)
 	memmove(t->p + end[1], t->p + end[3], t->len - end[3]);
 	t->len -= end[3] - end[1];
 	return 1;
-}
-
-void
-mime_cached_envelope(const struct mime_cached *mc, imap_sink_fn *out, void *ctx)
-{
-	size_t end[4];
-
-	/* the stored text ends the From list where Sender and Reply-To go back in */
-	if (!mc->sender_from || mc_env_lists(mc->envelope, mc->envelope_len, end) != 0) {
-		out(ctx, mc->envelope, mc->envelope_len);
-		return;
-	}
-	out(ctx, mc->envelope, end[1]);
-	out(ctx, mc->envelope + end[0], end[1] - end[0]);
-	out(ctx, mc->envelope + end[0], end[1] - end[0]);
-	out(ctx, mc->envelope + end[1], mc->envelope_len - end[1]);
 }
 
 /* Build the record of message m into c->rec; its length, 0 on failure. */

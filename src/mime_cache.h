@@ -14,24 +14,11 @@
 #include "imap_envelope.h"
 #include "mbox.h"
 #include "mime.h"
+#include "mime_cached.h"
 #include "params.h"
 
 /* Texts of a record: ENVELOPE, BODYSTRUCTURE, search fields. */
 #define MIME_CACHE_TEXTS	3
-
-/* One message's cached structure; pointers stay valid until the next call on the cache. */
-struct mime_cached {
-	const char *envelope;		/* ENVELOPE as kept: send with mime_cached_envelope */
-	size_t envelope_len;
-	int sender_from;		/* Sender and Reply-To (left out) are the From list */
-	const char *bodystructure;	/* "(...)" as sent after BODYSTRUCTURE */
-	size_t bodystructure_len;
-	const char *search;		/* decoded search fields (mime_cached_field) */
-	size_t search_len;
-	const struct mime_span *spans;	/* for mime_section */
-	uint16_t nspans;
-	uint32_t size;			/* wire size the parse saw */
-};
 
 /*
  * RAM: 8 bytes per cached message plus the read window. The file stays under 2 GiB: the
@@ -99,20 +86,6 @@ int mime_cache_put(struct mime_cache *c, uint32_t uid, uint64_t fp, const struct
  * more than half of the records are stale; cheap when nothing is. 0 or -1.
  */
 int mime_cache_prune(struct mime_cache *c, const uint32_t *uids, size_t n);
-
-/* Send the ENVELOPE text "(...)" of mc to out. */
-void mime_cached_envelope(const struct mime_cached *mc, imap_sink_fn *out, void *ctx);
-
-/* Is field f of the top header kept in the record for SEARCH? */
-int mime_cache_searchable(enum mime_field f);
-
-/*
- * Hand each kept text of field f (mime_cache_searchable) to fn: the value with RFC 2047
- * words decoded, then for address fields each address as local@domain and its name.
- * fn's first nonzero return stops and is returned; 0 after the last.
- */
-int mime_cached_field(const struct mime_cached *mc, enum mime_field f,
-    int (*fn)(void *ctx, const char *s, size_t n), void *ctx);
 
 /* Write the queued records (end of a command: other sessions may want them). */
 void mime_cache_flush(struct mime_cache *c);

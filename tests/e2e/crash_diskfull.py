@@ -14,7 +14,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from lib import Env, check, done, fail, make_msg  # noqa: E402
-from crashlib import IMAP, POP3, Session  # noqa: E402
+from crashlib import imap_login, pop3_login  # noqa: E402
 
 env = Env()
 if os.getuid() != 0:
@@ -34,13 +34,7 @@ try:
     for m in msgs:
         env.deliver("alice", m)
 
-    def imap():
-        s = Session(env, "imap")
-        m = IMAP(s)
-        m.login("alice", "secret")
-        return s, m
-
-    s, m = imap()
+    s, m = imap_login(env)
     m.create("Club")
     m.select("INBOX")
     m.logout()
@@ -64,7 +58,7 @@ try:
     check("deliver on a full disk exits 75", rc == 75, rc)
     check("... the INBOX as it was", open(box, "rb").read() == snap)
 
-    s, m = imap()
+    s, m = imap_login(env)
     typ, data = m.append("INBOX", None, None, make_msg(101, "append no room", body_lines=100))
     check("APPEND answers NO [OVERQUOTA] saying the disk is full",
           typ == "NO" and data[0].startswith(b"[OVERQUOTA]") and b"disk is full" in data[0],
@@ -85,11 +79,10 @@ try:
     check("the INBOX as it was after APPEND, COPY and STORE", open(box, "rb").read() == snap)
 
     # A compaction that moves bytes needs room for its journal: none.
-    p = POP3(Session(env, "pop3"))
-    p.user("alice")
-    p.pass_("secret")
+    sp, p = pop3_login(env)
     p.dele(1)
     quit_ok = p.quit()
+    sp.wait()
     check("POP3 DELE 1 + QUIT", quit_ok.startswith(b"+OK"), quit_ok)
     r = subprocess.run(env.cmd("check", "--compact", "alice"), stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE)
@@ -99,10 +92,7 @@ try:
           "not enough free space" in out, out)
     check("... the INBOX as it was", open(box, "rb").read() == snap)
 
-    sp = Session(env, "pop3")
-    p = POP3(sp)
-    p.user("alice")
-    p.pass_("secret")
+    sp, p = pop3_login(env)
     n = p.stat()[0]
     for i in range(1, n + 1):
         p.dele(i)

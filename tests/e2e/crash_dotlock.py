@@ -12,7 +12,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from lib import Env, check, done, make_msg  # noqa: E402
-from crashlib import IMAP, Session, strace_prefix  # noqa: E402
+from crashlib import imap_login, strace_prefix  # noqa: E402
 
 BOUND = 15.0
 env = Env()
@@ -52,9 +52,7 @@ touch_lock(b"garbage\n")
 
 
 def expunge_session():
-    s = Session(env, "imap")
-    m = IMAP(s)
-    m.login("alice", "secret")
+    s, m = imap_login(env)
     typ, data = m.select("INBOX")
     n = int(data[0])
     m.store("1:4", "+FLAGS", "(\\Deleted)")
@@ -87,9 +85,7 @@ touch_lock(b"%d\n" % sleeper.pid)
 
 
 def readonly_session():
-    s = Session(env, "imap")
-    m = IMAP(s)
-    m.login("alice", "secret")
+    s, m = imap_login(env)
     typ, data = m.select("INBOX")
     m.fetch("1:*", "(FLAGS)")
     m.logout()

@@ -54,8 +54,10 @@ try:
     size = os.path.getsize(box)
     snap = open(box, "rb").read()
 
-    rc = env.deliver("alice", make_msg(100, "no room"))
-    check("deliver on a full disk exits 75", rc == 75, rc)
+    r = subprocess.run(env.cmd("deliver", "alice"), input=make_msg(100, "no room"),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    check("deliver on a full disk exits 75 saying so", r.returncode == 75 and
+          b"no space left" in r.stderr, (r.returncode, r.stderr))
     check("... the INBOX as it was", open(box, "rb").read() == snap)
 
     s, m = imap_login(env)

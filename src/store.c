@@ -850,14 +850,20 @@ store_open(struct store_folder *f, const char *mbox, const char *side, int mode)
 
 /* ---- the session's operations ---- */
 
+/* Is the mbox whose stat is st as f last synced it (inode, size, mtime)? */
+static int
+mbox_as_synced(const struct store_folder *f, const struct stat *st)
+{
+	return (uint64_t)st->st_ino == f->synced.ino && (uint64_t)st->st_size == f->synced.size &&
+	    (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec == f->synced.mtime_ns;
+}
+
 static int
 mbox_unchanged(const struct store_folder *f)
 {
 	struct stat st;
 
-	return stat(f->mbox_path, &st) == 0 && (uint64_t)st.st_ino == f->synced.ino &&
-	    (uint64_t)st.st_size == f->synced.size &&
-	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec == f->synced.mtime_ns;
+	return stat(f->mbox_path, &st) == 0 && mbox_as_synced(f, &st);
 }
 
 int
@@ -1237,13 +1243,14 @@ first_entry_cb(void *ctx, const struct mbox_entry *e)
  * the old UID. The fingerprint ignores a separator appended after a last message.
  */
 static int
-same_message(struct store_folder *f, const struct store_msg *m, uint64_t size)
+same_message(struct store_folder *f, const struct store_msg *m, const struct stat *now)
 {
 	struct mbox_scan_stats st;
 	struct mbox_entry e;
 	uint64_t end = m->e.offset + m->e.from_len + m->e.raw_len + 1;
+	uint64_t size = (uint64_t)now->st_size;
 
-	if (mbox_unchanged(f)) {
+	if (mbox_as_synced(f, now)) {
 		return 1;
 	}
 	if (mbox_scan(f->mbox_fd, m->e.offset, end < size ? end : size, f->mboxrd, first_entry_cb,
@@ -1273,7 +1280,7 @@ store_msg_open(struct store_folder *f, uint32_t i, struct mbox_reader *r)
 	if (rc == STORE_OK && ((m->flags & STORE_VANISHED) || fstat(f->mbox_fd, &st) < 0 ||
 	    mbox_from_at(f->mbox_fd, m->e.offset) != 1 ||
 	    m->e.offset + m->e.from_len + m->e.raw_len > (uint64_t)st.st_size ||
-	    !same_message(f, m, (uint64_t)st.st_size))) {
+	    !same_message(f, m, &st))) {
 		rc = STORE_GONE;
 	}
 	if (rc < 0) {

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "imap_cmd.h"
 #include "imap_reply.h"
 #include "log.h"
 #include "util.h"

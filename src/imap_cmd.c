@@ -252,16 +252,6 @@ folders_fail(struct imap *s, int rc)
 	}
 }
 
-const char *
-imap_write_text(int err, const char *text)
-{
-	if (err != ENOSPC && err != EDQUOT) {
-		return text;
-	}
-	log_warnx("imap: disk full, a write was refused (%s)", strerror(err));
-	return "[OVERQUOTA] the server's disk is full, delete mail or try later";
-}
-
 int
 imap_store_fail(struct imap *s, int rc)
 {

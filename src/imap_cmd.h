@@ -29,10 +29,5 @@ int imap_expunge_deleted(struct imap *s, const struct imap_seqset *set);
 int imap_folder_paths(struct imap *s, const char *name, char *mbox, char *side);
 /* The NO answer for a store rc, with its response code. */
 int imap_store_fail(struct imap *s, int rc);
-/*
- * The NO text for a write that failed with err: a full disk (ENOSPC, EDQUOT) is the
- * user's [OVERQUOTA], said and logged as such; any other error keeps text.
- */
-const char *imap_write_text(int err, const char *text);
 
 #endif

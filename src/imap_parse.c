@@ -10,7 +10,7 @@
 
 #include "imap_parse.h"
 #include "date.h"
-#include "imap_cmd.h"
+#include "imap_reply.h"
 #include "mutf7.h"
 #include "util.h"
 

@@ -4,11 +4,13 @@
  */
 #include "imap_reply.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "imap_string.h"
+#include "log.h"
 #include "mutf7.h"
 #include "util.h"
 
@@ -140,4 +142,14 @@ imap_tagged(struct io *io, const char *tag, const char *fmt, ...)
 	va_start(ap, fmt);
 	put_line(io, tag != NULL ? tag : "*", fmt, ap);
 	va_end(ap);
+}
+
+const char *
+imap_write_text(int err, const char *text)
+{
+	if (err != ENOSPC && err != EDQUOT) {
+		return text;
+	}
+	log_warnx("imap: disk full, a write was refused (%s)", strerror(err));
+	return "[OVERQUOTA] the server's disk is full, delete mail or try later";
 }

@@ -1063,6 +1063,51 @@ expunge_records(unsigned char *buf, const uint32_t *uids, size_t n)
 	return len;
 }
 
+/*
+ * The disk is full and the expunge record does not fit: when the messages to expunge
+ * (uids, ascending) are the last ones of the mbox, cut them off first, which gives the
+ * space back (under the state lock, s caught up; the mbox as s last synced it). The
+ * record then follows; a crash between leaves the mbox shorter than the state file
+ * says, which the next open rescans as an outside change. 1 cut, 0 not possible.
+ */
+static int
+cut_expunged_tail(struct store_folder *f, const struct idx_set *s, const uint32_t *uids,
+    size_t n)
+{
+	struct store_mboxstat now;
+	struct mbox_lock l;
+	uint64_t cut = s->ms.size;
+	uint32_t i;
+	int rc = 0;
+
+	/* From the end: messages to expunge (uids[n - 1] next) or expunged already. */
+	for (i = s->count; i > 0; i--) {
+		const struct store_msg *m = &s->msgs[i - 1];
+
+		if (n > 0 && uids[n - 1] == m->uid) {
+			n--;
+		} else if ((m->flags & STORE_EXPUNGED) == 0) {
+			break;
+		}
+		cut = m->e.offset;
+	}
+	if (n > 0 || cut >= s->ms.size) {
+		return 0;
+	}
+	memset(&l, 0, sizeof(l));
+	if (lock_mbox(&l, f->mbox_fd, f->mbox_path, MBOX_LOCK_SHRINK, COMPACT_WAIT_MS) != 0) {
+		return 0;
+	}
+	if (idx_mbox_stat(f->mbox_fd, &now) == 0 && same_mbox(&now, &s->ms) &&
+	    ftruncate(f->mbox_fd, (off_t)cut) == 0 && fsync(f->mbox_fd) == 0) {
+		log_warnx("store: disk full, cut the %llu bytes of expunged messages at the end of "
+		    "%s first", (unsigned long long)(s->ms.size - cut), f->mbox_path);
+		rc = 1;
+	}
+	unlock_mbox(&l);
+	return rc;
+}
+
 int
 store_expunge(struct store_folder *f, const uint32_t *uids, size_t n)
 {
@@ -1083,6 +1128,9 @@ store_expunge(struct store_folder *f, const uint32_t *uids, size_t n)
 	if (rc == STORE_OK) {
 		rc = catch_up(f, &s);
 		if (rc == STORE_OK) {
+			rc = state_append(f, buf, len, 1);
+		}
+		if (rc == STORE_NOSPACE && cut_expunged_tail(f, &s, uids, n)) {
 			rc = state_append(f, buf, len, 1);
 		}
 		if (rc == STORE_OK) {

@@ -75,7 +75,8 @@ LIBOBJS = $(filter-out $(B)/main.o,$(OBJS))
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
 
-.PHONY: all asan unit check run install clean bench fuzz size-report sysroot cross-check dist
+.PHONY: all asan unit check run install clean bench fuzz layering size-report sysroot cross-check \
+	dist
 
 all: mailnook
 
@@ -124,6 +125,10 @@ build/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.h $(FUZZ_LIBSRCS) src/*.h
 
 check:
 	tests/check.sh
+
+# Include cycles and store internals used outside the store (doc/architecture.md).
+layering:
+	python3 tests/layering.py
 
 # musl and BearSSL built from source for a cross profile: make BOARD=<target> sysroot
 sysroot:

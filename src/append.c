@@ -11,6 +11,7 @@
 
 #include "lock.h"
 #include "log.h"
+#include "side.h"
 #include "store.h"
 #include "util.h"
 
@@ -135,14 +136,6 @@ store_append_fd(const char *mbox, int in_fd, const struct store_append_info *ai,
 	return rc;
 }
 
-static int
-append_is_dotlock(const char *name)
-{
-	size_t n = strlen(name);
-
-	return n > 5 && strcmp(name + n - 5, ".lock") == 0;
-}
-
 /* Add the sizes of regular files under path[0..len), skipping dot entries (side files)
  * and dotlocks. path is a shared buffer of PATH_LEN bytes. */
 static int
@@ -163,7 +156,7 @@ usage_walk(char *path, size_t len, uint64_t *bytes)
 		}
 		if (lstat(path, &st) != 0) {
 			rc = errno == ENOENT ? 0 : -1;
-		} else if (S_ISREG(st.st_mode) && !append_is_dotlock(de->d_name)) {
+		} else if (S_ISREG(st.st_mode) && !side_is_dotlock(de->d_name, strlen(de->d_name))) {
 			*bytes += (uint64_t)st.st_size;
 		} else if (S_ISDIR(st.st_mode)) {
 			rc = usage_walk(path, strlen(path), bytes);

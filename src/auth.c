@@ -21,7 +21,8 @@
 #endif
 
 #include "log.h"
-#include "net.h"
+#include "name.h"
+#include "report.h"
 #include "util.h"
 
 /* Salt setting for the dummy crypt when the passwd file holds no usable hash. */
@@ -36,28 +37,6 @@ struct pw_entry {
 	/* First usable hash in the file: the dummy crypt uses its algorithm and cost. */
 	char first_hash[AUTH_HASH_MAX];
 };
-
-int
-auth_name_valid(const char *name)
-{
-	size_t i;
-
-	if (name[0] == '\0' || name[0] == '.' || name[0] == '-') {
-		return 0;
-	}
-	for (i = 0; name[i] != '\0'; i++) {
-		char c = name[i];
-
-		if (i >= NAME_LEN - 1) {
-			return 0;
-		}
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == '+')) {
-			return 0;
-		}
-	}
-	return 1;
-}
 
 /* SHA-512 crypt or bcrypt: the only hashes we accept (no DES, no MD5). */
 static int
@@ -207,7 +186,7 @@ auth_lookup(const struct config *cfg, const char *user, struct auth_user *out)
 	struct pw_entry e;
 	int r;
 
-	if (!auth_name_valid(user)) {
+	if (!name_user_valid(user)) {
 		return AUTH_FAIL;
 	}
 	r = auth_find(cfg, user, &e);
@@ -231,7 +210,7 @@ auth_check(const struct config *cfg, const char *user, const char *pass,
 	if (strnlen(pass, PASS_MAX + 1) > PASS_MAX) {
 		return AUTH_FAIL;
 	}
-	if (auth_name_valid(user)) {
+	if (name_user_valid(user)) {
 		r = auth_find(cfg, user, &e);
 		if (r < 0) {
 			return AUTH_ERR;
@@ -395,7 +374,7 @@ auth_succeeded(const struct config *cfg, const char *addr)
 {
 	fail_update(cfg, addr, 0);
 	/* Under serve, the session no longer counts against max_unauth. */
-	net_report_login();
+	report_login();
 }
 
 /* --- Setting a password: atomic rewrite of the passwd file --- */
@@ -528,7 +507,7 @@ auth_set_password(const struct config *cfg, const char *user, const char *pass,
 	char hash[AUTH_HASH_MAX], tmp[PATH_LEN], dir[PATH_LEN];
 	int fd = -1;
 
-	if (!auth_name_valid(user)) {
+	if (!name_user_valid(user)) {
 		str_fmt(err, errlen, "'%s' is not a valid user name (letters, digits, . _ - +)", user);
 		return -1;
 	}

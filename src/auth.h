@@ -18,8 +18,6 @@ struct auth_user {
 
 enum auth_rc { AUTH_OK = 0, AUTH_FAIL = -1, AUTH_ERR = -2 };
 
-/* Is name acceptable as a user name (letters, digits, . _ - +, not starting with '.')? */
-int auth_name_valid(const char *name);
 /* Check a password; same time for unknown users and wrong passwords. AUTH_ERR when the
  * passwd file cannot be read (reply [SYS/TEMP]). Fills *out on AUTH_OK. */
 int auth_check(const struct config *cfg, const char *user, const char *pass,

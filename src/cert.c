@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 
 #include "cert.h"
 #include "config.h"
+#include "date.h"
 #include "pem.h"
 #include "util.h"
 #include "verbs.h"
@@ -161,45 +163,27 @@ cert_name(struct der *d, const char *cn)
 	der_end(d, DER_SEQUENCE, name);
 }
 
-/* Civil date from days since 1970-01-01 (proleptic Gregorian, integers only). */
-static void
-cert_civil(uint64_t days, unsigned *y, unsigned *m, unsigned *dd)
-{
-	/* Shift to 0000-03-01 so the leap day ends the year; 146097 days per 400 years. */
-	uint64_t z = days + 719468;
-	uint64_t era = z / 146097;
-	uint64_t doe = z - era * 146097;
-	uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	uint64_t mp = (5 * doy + 2) / 153;
-
-	*dd = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
-	*y = (unsigned)(yoe + era * 400 + (*m <= 2));
-}
-
 /* UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280 section 4.1.2.5). */
 static void
 cert_time(struct der *d, uint64_t t)
 {
-	unsigned y, mo, dd;
-	unsigned sec = (unsigned)(t % 86400);
+	struct date_civil c;
 	char txt[20];
 	int n;
 
-	cert_civil(t / 86400, &y, &mo, &dd);
-	if (y < 2050) {
-		n = str_fmt(txt, sizeof(txt), "%02u%02u%02u%02u%02u%02uZ", y % 100, mo, dd,
-		    sec / 3600, sec / 60 % 60, sec % 60);
+	date_from_time((int64_t)t, &c);
+	if (c.year < 2050) {
+		n = str_fmt(txt, sizeof(txt), "%02u%02u%02u%02u%02u%02uZ", (unsigned)(c.year % 100),
+		    c.month, c.day, c.hour, c.min, c.sec);
 	} else {
-		n = str_fmt(txt, sizeof(txt), "%04u%02u%02u%02u%02u%02uZ", y, mo, dd,
-		    sec / 3600, sec / 60 % 60, sec % 60);
+		n = str_fmt(txt, sizeof(txt), "%04u%02u%02u%02u%02u%02uZ", (unsigned)c.year,
+		    c.month, c.day, c.hour, c.min, c.sec);
 	}
 	if (n < 0) {
 		d->overflow = 1;
 		return;
 	}
-	der_tlv(d, y < 2050 ? DER_UTCTIME : DER_GENTIME, txt, (size_t)n);
+	der_tlv(d, c.year < 2050 ? DER_UTCTIME : DER_GENTIME, txt, (size_t)n);
 }
 
 /* Validity from a day ago (clients with a slow clock) to now + days. */
@@ -658,7 +642,7 @@ cmd_cert(int argc, char **argv)
 	if (first < 0) {
 		fprintf(stderr, "usage: mailnook [-c FILE] [-o key=value] cert [--cert FILE] "
 		    "[--key FILE] [--days N] [--force] [NAME|IP]...\n");
-		return 64;
+		return EX_USAGE;
 	}
 	o.cert = o.cert ? o.cert : (cfg.tls_cert[0] ? cfg.tls_cert : DEF_TLS_CERT);
 	o.key = o.key ? o.key : (cfg.tls_key[0] ? cfg.tls_key : DEF_TLS_KEY);
@@ -666,7 +650,7 @@ cmd_cert(int argc, char **argv)
 	if (cert_create(o.cert, o.key, names, n, o.days, o.force, fpr, err,
 	    sizeof(err)) != 0) {
 		fprintf(stderr, "mailnook cert: %s\n", err);
-		return 73;
+		return EX_CANTCREAT;
 	}
 	printf("wrote %s and %s (valid %u days)\nSHA256 Fingerprint=%s\n", o.cert, o.key,
 	    o.days, fpr);
@@ -685,7 +669,7 @@ cmd_cert(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	fprintf(stderr, "mailnook cert: built without TLS support\n");
-	return 69;
+	return EX_UNAVAILABLE;
 }
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "compact.h"
@@ -16,6 +17,7 @@
 #include "index.h"
 #include "log.h"
 #include "priv.h"
+#include "side.h"
 #include "store.h"
 #include "util.h"
 #include "verbs.h"
@@ -67,7 +69,7 @@ compaction_running(const char *mbox, const char *side)
 {
 	char idx[PATH_LEN];
 
-	return str_fmt(idx, sizeof(idx), "%s.idx", side) >= 0 && lock_held(idx, F_WRLCK) &&
+	return side_path(idx, sizeof(idx), side, SIDE_IDX) == 0 && lock_held(idx, F_WRLCK) &&
 	    lock_held(mbox, F_RDLCK);
 }
 
@@ -79,7 +81,7 @@ finish_journal(const char *mbox, const char *side, struct report *r)
 	char jnl[PATH_LEN];
 	int rc;
 
-	if (str_fmt(jnl, sizeof(jnl), "%s.jnl", side) < 0 || access(jnl, F_OK) != 0) {
+	if (side_path(jnl, sizeof(jnl), side, SIDE_JNL) < 0 || access(jnl, F_OK) != 0) {
 		return STORE_OK;
 	}
 	if (compaction_running(mbox, side)) {
@@ -164,14 +166,14 @@ verify_locked(int sfd, int mfd, struct report *r)
 	memset(&img, 0, sizeof(img));
 	memset(&scan, 0, sizeof(scan));
 	rc = idx_load(sfd, &img, &end);
-	if (rc == 1) {
+	if (rc == IDX_EMPTY) {
 		fprintf(r->out, "index: empty\n");
 		r->stale = 1;
-	} else if (rc == 2) {
+	} else if (rc == IDX_SALVAGED) {
 		problem(r, img.uidvalidity != 0 ? "index damaged: records salvaged, identity kept" :
 		    "index damaged: records salvaged, header lost (a new uidvalidity on repair)", 0);
 		summary(&img, r);
-	} else if (rc == 0) {
+	} else if (rc == IDX_LOADED) {
 		if (fstat(sfd, &sst) == 0 && end < (uint64_t)sst.st_size) {
 			problem(r, "torn change record at the end of the index", 0);
 		}
@@ -202,7 +204,7 @@ verify(const char *mbox, const char *side, struct report *r)
 	struct flock fl;
 	int sfd, mfd, rc;
 
-	if (str_fmt(path, sizeof(path), "%s.idx", side) < 0) {
+	if (side_path(path, sizeof(path), side, SIDE_IDX) < 0) {
 		return STORE_ERR;
 	}
 	mfd = open(mbox, O_RDONLY | O_CLOEXEC);
@@ -251,14 +253,14 @@ forget_mbox_state(const char *idx)
 	memset(&img, 0, sizeof(img));
 	rc = idx_load(fd, &img, &end);
 	close(fd);
-	if (rc == 0) {
+	if (rc == IDX_LOADED) {
 		memset(&img.ms, 0, sizeof(img.ms));
 		img.generation++;
 		rc = idx_write_file(idx, &img) == 0 ? STORE_OK : STORE_ERR;
-	} else if (rc == 1) {
+	} else if (rc == IDX_EMPTY) {
 		rc = unlink(idx) == 0 || errno == ENOENT ? STORE_OK : STORE_ERR;
 	} else {
-		rc = rc == 2 ? STORE_OK : STORE_ERR;
+		rc = rc == IDX_SALVAGED ? STORE_OK : STORE_ERR;
 	}
 	idx_free(&img);
 	return rc;
@@ -276,8 +278,8 @@ rebuild(const char *mbox, const char *side, struct report *r)
 	char ses[PATH_LEN], idx[PATH_LEN];
 	int fd, rc;
 
-	if (str_fmt(ses, sizeof(ses), "%s.ses", side) < 0 ||
-	    str_fmt(idx, sizeof(idx), "%s.idx", side) < 0) {
+	if (side_path(ses, sizeof(ses), side, SIDE_SES) < 0 ||
+	    side_path(idx, sizeof(idx), side, SIDE_IDX) < 0) {
 		return STORE_ERR;
 	}
 	fd = open(ses, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -399,7 +401,7 @@ static int
 check_usage(void)
 {
 	fprintf(stderr, "usage: mailnook [-c FILE] check [--repair] [--compact] USER|PATH\n");
-	return 64;
+	return EX_USAGE;
 }
 
 int
@@ -431,11 +433,11 @@ cmd_check(int argc, char **argv)
 	}
 	if (rc < 0) {
 		fprintf(stderr, "mailnook check: bad user or path '%s'\n", argv[i]);
-		return 64;
+		return EX_USAGE;
 	}
 	rc = store_check(mbox, side, repair, compact, stdout);
 	if (rc == STORE_INUSE) {
-		return 75;
+		return EX_TEMPFAIL;
 	}
 	return rc == STORE_OK ? 0 : 1;
 }

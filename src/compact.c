@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "side.h"
 #include "util.h"
 
 #define JNL_MAGIC	"mnkJNL\r\n"
@@ -69,12 +71,11 @@ compact_dead(const struct idx_set *img)
 static int
 plan_push(struct compact_plan *p, uint64_t src, uint64_t dst, uint64_t len)
 {
-	struct compact_move *m = realloc(p->moves, ((size_t)p->n + 1) * sizeof(*m));
-
-	if (m == NULL) {
+	/* Runs alternate with expunged messages: never more moves than messages. */
+	if (array_grow(&p->moves, &p->cap, (size_t)p->n + 1, sizeof(*p->moves), 16,
+	    FOLDER_MSGS_MAX) < 0) {
 		return -1;
 	}
-	p->moves = m;
 	p->moves[p->n].src = src;
 	p->moves[p->n].dst = dst;
 	p->moves[p->n].len = len;
@@ -133,6 +134,7 @@ compact_free_plan(struct compact_plan *p)
 	free(p->moves);
 	p->moves = NULL;
 	p->n = 0;
+	p->cap = 0;
 }
 
 /*
@@ -456,8 +458,8 @@ job_init(struct cjob *j, int mbox_fd, const char *side, struct mbox_lock *l)
 	j->mbox_fd = mbox_fd;
 	j->jfd = -1;
 	j->lock = l;
-	if (str_fmt(j->jnl, sizeof(j->jnl), "%s.jnl", side) < 0 ||
-	    str_fmt(j->idx, sizeof(j->idx), "%s.idx", side) < 0) {
+	if (side_path(j->jnl, sizeof(j->jnl), side, SIDE_JNL) < 0 ||
+	    side_path(j->idx, sizeof(j->idx), side, SIDE_IDX) < 0) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}

@@ -20,6 +20,7 @@ struct compact_move {
 struct compact_plan {
 	struct compact_move *moves;
 	uint32_t n;
+	size_t cap;
 	uint64_t generation;	/* of the state file the plan was made from */
 	uint64_t old_size;	/* mbox size when planned (or extended) */
 	uint64_t new_size;	/* size to truncate to */

@@ -12,10 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <unistd.h>
 
-#include "auth.h"
 #include "log.h"
+#include "name.h"
 #include "util.h"
 
 enum cfg_type {
@@ -203,7 +204,7 @@ cfg_set_string(struct cfg_parse *p, const struct cfg_key *k, const char *v)
 	if (v[0] != '\0' && k->type == T_INBOX && !cfg_valid_inbox(v)) {
 		return cfg_error(p, k->name, "needs %%u for the user name (and no other %%)");
 	}
-	if (k->type == T_USER && !auth_name_valid(v)) {
+	if (k->type == T_USER && !name_user_valid(v)) {
 		return cfg_error(p, k->name, "'%s' is not a valid user name", v);
 	}
 	if (k->type == T_HOST && !cfg_valid_host(v)) {
@@ -600,7 +601,7 @@ config_from_args(struct config *cfg, int argc, char **argv, int *optind_out)
 		if (c == '?' || ((c == 'o' || c == 'd') && n + (c == 'd') >= MAX_OVERRIDES)) {
 			fprintf(stderr, "mailnook %s: usage: mailnook [-c FILE] [-o key=value]... "
 			    "[-f] [-d] %s ...\n", argv[0], argv[0]);
-			exit(64);
+			exit(EX_USAGE);
 		}
 		if (c == 'c') {
 			file = optarg;
@@ -615,7 +616,7 @@ config_from_args(struct config *cfg, int argc, char **argv, int *optind_out)
 	}
 	if (config_load(cfg, file, ov, n, err, sizeof(err)) < 0) {
 		fprintf(stderr, "mailnook: %s\n", err);
-		exit(64);
+		exit(EX_USAGE);
 	}
 	cfg->foreground = fg;
 	log_open("mailnook", cfg->log_stderr);
@@ -626,7 +627,7 @@ config_from_args(struct config *cfg, int argc, char **argv, int *optind_out)
 int
 config_user_dir(const struct config *cfg, const char *user, char *buf, size_t cap)
 {
-	if (!auth_name_valid(user)) {
+	if (!name_user_valid(user)) {
 		return -1;
 	}
 	return str_fmt(buf, cap, "%s/%s", cfg->mail_root, user) < 0 ? -1 : 0;
@@ -645,7 +646,7 @@ config_inbox_path(const struct config *cfg, const char *user, char *buf, size_t 
 		n = strlen(buf);
 		return str_fmt(buf + n, cap - n, "/INBOX") < 0 ? -1 : 0;
 	}
-	if (!auth_name_valid(user)) {
+	if (!name_user_valid(user)) {
 		return -1;
 	}
 	for (; *s != '\0'; s++) {

@@ -10,6 +10,7 @@
 #include "auth.h"
 #include "config.h"
 #include "log.h"
+#include "name.h"
 #include "priv.h"
 #include "store.h"
 #include "verbs.h"
@@ -69,7 +70,7 @@ deliver_run(const struct config *cfg, const char *user, const char *sender)
 	size_t i;
 	int rc;
 
-	rc = auth_name_valid(user) ? auth_lookup(cfg, user, &au) : AUTH_FAIL;
+	rc = name_user_valid(user) ? auth_lookup(cfg, user, &au) : AUTH_FAIL;
 	if (rc == AUTH_FAIL) {
 		return deliver_fail(cfg, EX_NOUSER, user, "no such user");
 	}

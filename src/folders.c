@@ -15,12 +15,9 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "side.h"
 #include "store.h"
 #include "util.h"
-
-/* Side files a folder may have (store.c, compact.c, store_imap.c, mime_cache.c). */
-static const char *const side_exts[] = { ".idx", ".ses", ".pop3", ".jnl", ".kw", ".mime",
-    ".rct" };
 
 #define SUBS_NAME	"subscriptions"
 
@@ -66,7 +63,7 @@ name_reserved(const char *name)
 	while (*p != '\0') {
 		size_t n = strcspn(p, "/");
 
-		if (p[0] == '.' || (n >= 5 && memcmp(p + n - 5, ".lock", 5) == 0)) {
+		if (p[0] == '.' || side_is_dotlock(p, n)) {
 			return 1;
 		}
 		p += n + (p[n] == '/');
@@ -301,10 +298,10 @@ static void
 remove_side(const char *side)
 {
 	char path[PATH_LEN];
-	size_t i;
+	int i;
 
-	for (i = 0; i < ARRAY_LEN(side_exts); i++) {
-		if (str_fmt(path, sizeof(path), "%s%s", side, side_exts[i]) >= 0) {
+	for (i = 0; i < SIDE_COUNT; i++) {
+		if (side_path(path, sizeof(path), side, (enum side_file)i) == 0) {
 			(void)unlink(path);
 		}
 	}
@@ -353,9 +350,9 @@ rename_side(const char *from, const char *to, int dir)
 		(void)rename(from, to);
 		return;
 	}
-	for (i = 0; i < ARRAY_LEN(side_exts); i++) {
-		if (str_fmt(a, sizeof(a), "%s%s", from, side_exts[i]) >= 0 &&
-		    str_fmt(b, sizeof(b), "%s%s", to, side_exts[i]) >= 0) {
+	for (i = 0; i < SIDE_COUNT; i++) {
+		if (side_path(a, sizeof(a), from, (enum side_file)i) == 0 &&
+		    side_path(b, sizeof(b), to, (enum side_file)i) == 0) {
 			(void)rename(a, b);
 		}
 	}
@@ -450,18 +447,8 @@ listing_add(struct listing *l, const char *name, unsigned attrs)
 {
 	struct folder_ent *e;
 
-	if (l->n == l->cap) {
-		size_t ncap = l->cap ? l->cap * 2 : 32;
-
-		if (l->n >= FOLDERS_MAX) {
-			return FOLDERS_TOOMANY;
-		}
-		e = realloc(l->v, ncap * sizeof(*e));
-		if (e == NULL) {
-			return FOLDERS_ERR;
-		}
-		l->v = e;
-		l->cap = ncap;
+	if (array_grow(&l->v, &l->cap, l->n + 1, sizeof(*l->v), 32, FOLDERS_MAX) < 0) {
+		return errno == EFBIG ? FOLDERS_TOOMANY : FOLDERS_ERR;
 	}
 	e = &l->v[l->n];
 	if (str_copy(e->name, sizeof(e->name), name) < 0) {
@@ -485,7 +472,7 @@ walk_entry(struct listing *l, char *path, size_t plen, const char *prefix, const
 	size_t dl = strlen(d);
 	int rc;
 
-	if (d[0] == '.' || (dl >= 5 && strcmp(d + dl - 5, ".lock") == 0) ||
+	if (d[0] == '.' || side_is_dotlock(d, dl) ||
 	    (depth == 0 && str_ieq(d, "INBOX")) || plen + 1 + dl >= PATH_LEN ||
 	    str_fmt(name, sizeof(name), "%s%s", prefix, d) < 0) {
 		return FOLDERS_OK;

@@ -228,24 +228,6 @@ imap_update(struct imap *s, int may_expunge)
 
 /* ---- sequence sets ---- */
 
-/* First index whose UID is >= uid among the first n. */
-static uint32_t
-uid_lower(const struct store_folder *f, uint32_t n, uint32_t uid)
-{
-	uint32_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (f->msgs[mid].uid < uid) {
-			lo = mid + 1;
-		} else {
-			hi = mid;
-		}
-	}
-	return lo;
-}
-
 /* Mark the indexes of one range in the bitmap; IMAP_BAD for a sequence number past exists. */
 static int
 mark_range(struct imap *s, const struct imap_range *r, int uid, unsigned char *bits)
@@ -272,8 +254,9 @@ mark_range(struct imap *s, const struct imap_range *r, int uid, unsigned char *b
 		a = lo - 1;
 		b = hi;
 	} else {
-		a = uid_lower(&s->f, n, lo);
-		b = hi == UINT32_MAX ? n : uid_lower(&s->f, n, hi + 1);
+		a = (uint32_t)uid_lower(s->f.msgs, n, sizeof(*s->f.msgs), lo);
+		b = hi == UINT32_MAX ? n :
+		    (uint32_t)uid_lower(s->f.msgs, n, sizeof(*s->f.msgs), hi + 1);
 	}
 	for (i = a; i < b; i++) {
 		bits[i / 8] |= (unsigned char)(1u << (i % 8));

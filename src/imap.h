@@ -10,7 +10,7 @@
 #include "imap_parse.h"
 #include "io.h"
 #include "mime_cache.h"
-#include "session.h"
+#include "session_ctx.h"
 #include "store.h"
 
 enum imap_state {

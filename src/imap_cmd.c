@@ -14,6 +14,7 @@
 #include "folders.h"
 #include "imap_reply.h"
 #include "log.h"
+#include "name.h"
 #include "sasl.h"
 #include "tls.h"
 #include "util.h"
@@ -141,7 +142,7 @@ login(struct imap *s, const char *user, char *pass, size_t plen)
 		return imap_fail(s, IMAP_NO, "[UNAVAILABLE] temporary server error, try later");
 	}
 	if (rc != AUTH_OK) {
-		log_info("login failed user=%s from %s", auth_name_valid(user) ? user : "<invalid>",
+		log_info("login failed user=%s from %s", name_user_valid(user) ? user : "<invalid>",
 		    s->io->peer);
 		auth_failed(s->cfg, s->io->peer);
 		return imap_fail(s, IMAP_NO,

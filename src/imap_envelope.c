@@ -8,11 +8,9 @@
 #include <string.h>
 
 #include "imap_envelope.h"
+#include "imap_string.h"
 #include "params.h"
 #include "util.h"
-
-/* Longest string sent quoted; longer ones go as literals, which every client reads. */
-#define IMAP_QUOTED_MAX	1024
 
 void
 imap_buf_init(struct imap_buf *b, size_t max)
@@ -38,20 +36,9 @@ imap_buf_add(struct imap_buf *b, const char *s, size_t n)
 		b->err = 1;
 		return -1;
 	}
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap == 0 ? 256 : b->cap;
-		char *np;
-
-		while (cap < b->len + n) {
-			cap *= 2;
-		}
-		np = realloc(b->p, cap);
-		if (np == NULL) {
-			b->err = 1;
-			return -1;
-		}
-		b->p = np;
-		b->cap = cap;
+	if (array_grow(&b->p, &b->cap, b->len + n, 1, 256, b->max) < 0) {
+		b->err = 1;
+		return -1;
 	}
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
@@ -64,33 +51,17 @@ imap_buf_str(struct imap_buf *b, const char *s)
 	return imap_buf_add(b, s, strlen(s));
 }
 
+static void
+buf_sink(void *ctx, const char *s, size_t n)
+{
+	(void)imap_buf_add(ctx, s, n);
+}
+
 int
 imap_buf_nstring(struct imap_buf *b, const char *s, size_t n)
 {
-	char head[32];
-	int quoted = n <= IMAP_QUOTED_MAX;
-
-	if (s == NULL) {
-		return imap_buf_str(b, "NIL");
-	}
-	for (size_t i = 0; i < n && quoted; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		quoted = c != 0 && c < 0x80 && c != '\r' && c != '\n';
-	}
-	if (!quoted) {
-		str_fmt(head, sizeof(head), "{%zu}\r\n", n);
-		imap_buf_str(b, head);
-		return imap_buf_add(b, s, n);
-	}
-	imap_buf_add(b, "\"", 1);
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '"' || s[i] == '\\') {
-			imap_buf_add(b, "\\", 1);
-		}
-		imap_buf_add(b, s + i, 1);
-	}
-	return imap_buf_add(b, "\"", 1);
+	imap_string_nstring(buf_sink, b, s, n);
+	return b->err ? -1 : 0;
 }
 
 static int

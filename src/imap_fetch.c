@@ -8,8 +8,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "date.h"
 #include "imap_envelope.h"
 #include "imap_reply.h"
 #include "log.h"
@@ -205,18 +205,12 @@ send_section(struct fetch_msg *fm, const struct imap_section *sec, const char *l
 static void
 put_internaldate(struct io *io, int64_t t)
 {
-	static const char mon[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
-	    "Aug", "Sep", "Oct", "Nov", "Dec" };
-	time_t tt = (time_t)(t < 0 ? 0 : t);
-	struct tm tm;
+	struct date_civil c;
 
-	if (gmtime_r(&tt, &tm) == NULL) {
-		memset(&tm, 0, sizeof(tm));
-		tm.tm_mday = 1;
-		tm.tm_year = 70;
-	}
-	io_printf(io, "INTERNALDATE \"%02d-%s-%04d %02d:%02d:%02d +0000\"", tm.tm_mday,
-	    mon[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	/* The mbox keeps dates from 1970 to 9999 (From_ lines with four-digit years). */
+	date_from_time(t < 0 ? 0 : t > DATE_MAX ? DATE_MAX : t, &c);
+	io_printf(io, "INTERNALDATE \"%02u-%s-%04lld %02u:%02u:%02u +0000\"", c.day,
+	    date_month_names[c.month - 1], (long long)c.year, c.hour, c.min, c.sec);
 }
 
 /* ENVELOPE, BODY or BODYSTRUCTURE from the cache. */

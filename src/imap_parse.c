@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "imap_parse.h"
+#include "date.h"
 #include "mutf7.h"
 #include "util.h"
 
@@ -809,39 +810,6 @@ p_seqset(struct imap_cmd *c, struct imap_seqset *out, struct imap_err *err)
 	return IMAP_OK;
 }
 
-int
-imap_month(const char *s)
-{
-	static const char names[] = "JANFEBMARAPRMAYJUNJULAUGSEPOCTNOVDEC";
-	int m;
-
-	for (m = 0; m < 12; m++) {
-		if (str_ieq_n(s, names + 3 * m, 3)) {
-			return m;
-		}
-	}
-	return -1;
-}
-
-int64_t
-imap_days(int y, int m, int d)
-{
-	static const unsigned char mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	int64_t yy, era, yoe, doy, doe;
-
-	if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1] || (m == 2 && d == 29 && !leap)) {
-		return INT64_MIN;
-	}
-	/* Days from civil: years start in March so the leap day ends the year. */
-	yy = (int64_t)y - (m <= 2);
-	era = (yy >= 0 ? yy : yy - 399) / 400;
-	yoe = yy - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 /* Exactly n digits at s as an int; -1 if any is not a digit. */
 static int
 digits(const char *s, size_t n)
@@ -868,12 +836,12 @@ date_text(const char *s, size_t len, int64_t *day)
 		return 0;
 	}
 	d = digits(s, dl);
-	m = imap_month(s + dl + 1);
+	m = date_month(s + dl + 1);
 	y = digits(s + dl + 5, 4);
 	if (d < 0 || m < 0 || y < 0) {
 		return 0;
 	}
-	*day = imap_days(y, m + 1, d);
+	*day = date_days(y, (unsigned)m + 1, (unsigned)d);
 	return *day == INT64_MIN ? 0 : dl + 9;
 }
 

@@ -276,9 +276,5 @@ int imap_seq_contains(const struct imap_seqset *set, uint32_t v, uint32_t star);
 int imap_section_fmt(const struct imap_section *sec, char *buf, size_t cap);
 /* Parse an IMAP date-time "dd-Mon-yyyy hh:mm:ss +zzzz" (no quotes); 0 or -1. */
 int imap_parse_datetime(const char *s, size_t len, struct imap_time *out);
-/* Month 0..11 from its three-letter English name (any case), or -1. */
-int imap_month(const char *s);
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian, m 1..12); INT64_MIN if no such date. */
-int64_t imap_days(int y, int m, int d);
 
 #endif

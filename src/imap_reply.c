@@ -1,6 +1,6 @@
 /*
- * IMAP reply writer: every byte a handler sends goes through these calls, so the
- * quoting rules of RFC 3501 section 4.3 live in one place. Runs unprivileged.
+ * IMAP reply writer: every byte a handler sends goes through these calls; strings are
+ * quoted by imap_string.c, which ENVELOPE and BODYSTRUCTURE text shares. Runs unprivileged.
  */
 #include "imap_reply.h"
 
@@ -8,11 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "imap_string.h"
 #include "mutf7.h"
 #include "util.h"
-
-/* Quoted strings longer than this go out as literals: easier on clients' line buffers. */
-#define QUOTED_MAX	1024
 
 int
 imap_atom_char(int c)
@@ -21,59 +19,22 @@ imap_atom_char(int c)
 	return c > 0x20 && c < 0x7f && strchr("(){%*\"\\]", c) == NULL;
 }
 
-/* Can s[0..n) go out quoted: short, no CR, LF or NUL, and 8-bit only when allowed? */
-static int
-quotable(const char *s, size_t n, int eight_bit)
-{
-	size_t i;
-
-	if (n > QUOTED_MAX) {
-		return 0;
-	}
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '\0' || c == '\r' || c == '\n' || (c >= 0x80 && !eight_bit)) {
-			return 0;
-		}
-	}
-	return 1;
-}
-
 static void
-put_quoted(struct io *io, const char *s, size_t n)
+io_sink(void *ctx, const char *s, size_t n)
 {
-	size_t i;
-
-	io_write(io, "\"", 1);
-	for (i = 0; i < n; i++) {
-		if (s[i] == '"' || s[i] == '\\') {
-			io_write(io, "\\", 1);
-		}
-		io_write(io, s + i, 1);
-	}
-	io_write(io, "\"", 1);
+	io_write(ctx, s, n);
 }
 
 void
 imap_put_string(struct io *io, const char *s, size_t n)
 {
-	if (!quotable(s, n, 0)) {
-		io_printf(io, "{%zu}\r\n", n);
-		io_write(io, s, n);
-		return;
-	}
-	put_quoted(io, s, n);
+	imap_string_nstring(io_sink, io, s != NULL ? s : "", n);
 }
 
 void
 imap_put_nstring(struct io *io, const char *s, size_t n)
 {
-	if (s == NULL) {
-		io_puts(io, "NIL");
-		return;
-	}
-	imap_put_string(io, s, n);
+	imap_string_nstring(io_sink, io, s, n);
 }
 
 /* Can s go out as a bare atom (and not be read as NIL)? */
@@ -104,8 +65,8 @@ imap_put_mailbox(struct io *io, const char *name, int utf8)
 
 	if (utf8) {
 		/* RFC 6855 3: after ENABLE UTF8=ACCEPT names go out in UTF-8, quoted */
-		if (quotable(name, strlen(name), 1) && !imap_is_atom(name)) {
-			put_quoted(io, name, strlen(name));
+		if (imap_string_quotable(name, strlen(name), 1) && !imap_is_atom(name)) {
+			imap_string_quoted(io_sink, io, name, strlen(name));
 		} else {
 			imap_put_astring(io, name);
 		}

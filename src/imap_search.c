@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "imap_search.h"
+
+#include "date.h"
 #include "util.h"
 
 /* Invalid UTF-8 bytes become code points of their own that no valid text produces. */
@@ -451,7 +453,7 @@ imap_rfc5322_date(const char *s, size_t len, struct imap_time *out)
 		i = 1;
 	}
 	if (nw < i + 4 || num_token(w[i], wl[i], &d) < 0 || wl[i + 1] < 3 ||
-	    (m = imap_month(w[i + 1])) < 0 || num_token(w[i + 2], wl[i + 2], &y) < 0 ||
+	    (m = date_month(w[i + 1])) < 0 || num_token(w[i + 2], wl[i + 2], &y) < 0 ||
 	    time_token(w[i + 3], wl[i + 3], &secs) < 0 ||
 	    (nw > i + 4 && zone_token(w[i + 4], wl[i + 4], &zone) < 0)) {
 		return -1;
@@ -460,7 +462,7 @@ imap_rfc5322_date(const char *s, size_t len, struct imap_time *out)
 	if (wl[i + 2] <= 3) {
 		y += y < 50 && wl[i + 2] == 2 ? 2000 : 1900;
 	}
-	if ((day = imap_days(y, m + 1, d)) == INT64_MIN) {
+	if ((day = date_days(y, (unsigned)m + 1, (unsigned)d)) == INT64_MIN) {
 		return -1;
 	}
 	out->zone = zone;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "params.h"
 #include "util.h"
 
 /* Records written or read per I/O call: large writes are cheap on JFFS2/UBIFS. */
@@ -255,40 +257,17 @@ idx_get_log(const unsigned char *p, size_t n, struct idx_log *l)
 long
 idx_find(const struct idx_set *s, uint32_t uid)
 {
-	uint32_t lo = 0, hi = s->count;
+	size_t lo = uid_lower(s->msgs, s->count, sizeof(*s->msgs), uid);
 
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (s->msgs[mid].uid < uid) {
-			lo = mid + 1;
-		} else {
-			hi = mid;
-		}
-	}
 	return lo < s->count && s->msgs[lo].uid == uid ? (long)lo : -1;
 }
 
 int
 idx_push(struct idx_set *s, const struct store_msg *m)
 {
-	if (s->count == s->cap) {
-		uint32_t ncap = s->cap ? s->cap * 2 : 64;
-		struct store_msg *n;
-
-		if (s->cap >= FOLDER_MSGS_MAX) {
-			errno = EFBIG;
-			return -1;
-		}
-		if (ncap > FOLDER_MSGS_MAX) {
-			ncap = FOLDER_MSGS_MAX;
-		}
-		n = realloc(s->msgs, (size_t)ncap * sizeof(*n));
-		if (n == NULL) {
-			return -1;
-		}
-		s->msgs = n;
-		s->cap = ncap;
+	if (array_grow(&s->msgs, &s->cap, (size_t)s->count + 1, sizeof(*s->msgs), 64,
+	    FOLDER_MSGS_MAX) < 0) {
+		return -1;
 	}
 	s->msgs[s->count++] = *m;
 	if (m->uid >= s->uidnext) {
@@ -344,17 +323,8 @@ apply_new(struct idx_set *s, const struct store_msg *m)
 static void
 apply_expunge(struct idx_set *s, uint32_t first, uint32_t last)
 {
-	uint32_t lo = 0, hi = s->count;
+	size_t lo = uid_lower(s->msgs, s->count, sizeof(*s->msgs), first);
 
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (s->msgs[mid].uid < first) {
-			lo = mid + 1;
-		} else {
-			hi = mid;
-		}
-	}
 	for (; lo < s->count && s->msgs[lo].uid <= last; lo++) {
 		if ((s->msgs[lo].flags & STORE_EXPUNGED) == 0) {
 			s->msgs[lo].flags |= STORE_EXPUNGED;
@@ -716,7 +686,7 @@ load_header(int fd, struct idx_set *s, unsigned char *buf)
 	return 0;
 }
 
-int
+enum idx_load_rc
 idx_load(int fd, struct idx_set *s, uint64_t *valid_end)
 {
 	unsigned char *buf;
@@ -725,14 +695,14 @@ idx_load(int fd, struct idx_set *s, uint64_t *valid_end)
 	int trust;
 
 	if (fstat(fd, &st) < 0) {
-		return -1;
+		return IDX_IOERR;
 	}
 	if (st.st_size == 0) {
-		return 1;
+		return IDX_EMPTY;
 	}
 	buf = malloc(IDX_IO_BUF);
 	if (buf == NULL) {
-		return -1;
+		return IDX_IOERR;
 	}
 	/* Without a trusted count every 64-byte slot may hold a record (the log's bytes fail
 	 * the CRCs), and the log is searched from the first slot on. */
@@ -746,21 +716,21 @@ idx_load(int fd, struct idx_set *s, uint64_t *valid_end)
 	}
 	if (trust < 0 || load_base(fd, s, buf, (uint32_t)slots, &bad) < 0) {
 		free(buf);
-		return -1;
+		return IDX_IOERR;
 	}
 	free(buf);
 	*valid_end = IDX_HDR_LEN + (trust > 0 ? (uint64_t)s->base_count * IDX_REC_LEN : 0);
 	if (replay_from(fd, s, valid_end, &bad) < 0) {
-		return -1;
+		return IDX_IOERR;
 	}
 	if (trust == 2 && bad == 0) {
-		return 0;
+		return IDX_LOADED;
 	}
 	s->base_count = s->count;
 	s->salvaged = 1;
 	log_warnx("index: damaged state file: %u records kept, identity %s", s->count,
 	    trust == 2 ? "from the header" : trust == 1 ? "from its second copy" : "lost");
-	return 2;
+	return IDX_SALVAGED;
 }
 
 /* Header and records of s into fd, in large writes. */

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store.h"
+#include "store_types.h"
 
 #define IDX_MAGIC	"mnkIDX\r\n"	/* 8 bytes; CR LF catches text-mode mangling */
 #define IDX_VERSION	1
@@ -30,7 +30,8 @@ enum idx_type {
 /* A folder's state: the full image of a state file, or a session's view of it. */
 struct idx_set {
 	struct store_msg *msgs;	/* ascending UIDs */
-	uint32_t count, cap;
+	uint32_t count;
+	size_t cap;
 	uint32_t uidvalidity, uidnext;
 	uint64_t generation;
 	int mboxrd;
@@ -91,15 +92,24 @@ void idx_clear_changed(struct idx_set *s);
 /* Free s's array and leave it empty. */
 void idx_free(struct idx_set *s);
 
+/* What idx_load found. */
+enum idx_load_rc {
+	IDX_LOADED = 0,		/* a sound file, loaded whole */
+	IDX_EMPTY = 1,		/* an empty file: no state yet */
+	/*
+	 * A damaged file salvaged: every record with a good CRC, flags and expunged state
+	 * kept; identity from the header or its second copy, else uidvalidity 0 and mboxrd 1.
+	 * The caller must rescan the mbox against it and rewrite the file, never append.
+	 */
+	IDX_SALVAGED = 2,
+	IDX_IOERR = -1		/* I/O or memory error */
+};
+
 /*
  * Load a state file open on fd into the empty set s (header, base, replayed tail).
- * *valid_end gets the end of the last good record. Returns 0, 1 for an empty file,
- * 2 for a damaged file salvaged into s (every record with a good CRC, flags and
- * expunged state kept; identity from the header or its second copy, else uidvalidity
- * 0 and mboxrd 1: the caller must rescan the mbox against s and rewrite the file,
- * never append to it), -1 on I/O or memory error.
+ * *valid_end gets the end of the last good record.
  */
-int idx_load(int fd, struct idx_set *s, uint64_t *valid_end);
+enum idx_load_rc idx_load(int fd, struct idx_set *s, uint64_t *valid_end);
 /*
  * Replay the tail of fd from *pos to its end into s; *pos advances past the last good
  * record. Bytes that do not decode (a torn or zero-filled end, damage) are passed over

@@ -47,6 +47,7 @@
 
 #include "lock.h"
 #include "log.h"
+#include "side.h"
 #include "util.h"
 
 #define LOCK_BOOT_ID	"/proc/sys/kernel/random/boot_id"
@@ -328,7 +329,7 @@ lock_mbox(struct mbox_lock *l, int fd, const char *path, int write, int timeout_
 	l->fd = -1;
 	l->dotlocked = 0;
 	l->last_touch_ms = 0;
-	if (str_fmt(l->dotlock, sizeof(l->dotlock), "%s.lock", path) < 0) {
+	if (str_fmt(l->dotlock, sizeof(l->dotlock), "%s" SIDE_DOTLOCK, path) < 0) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
@@ -391,7 +392,7 @@ lock_recover(int fd, const char *path)
 	char dotlock[PATH_LEN];
 	int rc;
 
-	if (str_fmt(dotlock, sizeof(dotlock), "%s.lock", path) < 0) {
+	if (str_fmt(dotlock, sizeof(dotlock), "%s" SIDE_DOTLOCK, path) < 0) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}

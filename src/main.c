@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "params.h"
@@ -82,7 +83,7 @@ run_verb(const struct verb *v, int argc, char **argv, int nglobal, int first)
 
 	if (vargv == NULL) {
 		fprintf(stderr, "mailnook: out of memory\n");
-		return 71;
+		return EX_OSERR;
 	}
 	vargv[n++] = argv[first - 1];
 	for (i = 1; i <= nglobal; i++) {
@@ -132,7 +133,7 @@ main(int argc, char **argv)
 	if (v == NULL) {
 		fprintf(stderr, "mailnook: unknown verb '%s' (try: mailnook help)\n",
 		    optind < argc ? argv[optind] : "");
-		return 64;
+		return EX_USAGE;
 	}
 	return run_verb(v, argc, argv, nglobal, optind + 1);
 }

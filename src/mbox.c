@@ -10,18 +10,11 @@
 
 #include <bearssl.h>
 
+#include "date.h"
 #include "log.h"
 #include "mbox.h"
 #include "params.h"
 #include "util.h"
-
-static const char mbox_wdays[7][4] = {
-	"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
-};
-static const char mbox_months[12][4] = {
-	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
-};
 
 /* ---- shared line rules ---- */
 
@@ -55,37 +48,6 @@ struct mbox_tok {
 	const char *p;
 	size_t n;
 };
-
-static int
-mbox_name3(const struct mbox_tok *t, const char (*tab)[4], int count)
-{
-	int i;
-
-	if (t->n != 3) {
-		return -1;
-	}
-	for (i = 0; i < count; i++) {
-		if (memcmp(t->p, tab[i], 3) == 0) {
-			return i;
-		}
-	}
-	return -1;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (m 1..12). */
-static int64_t
-mbox_days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
 
 /* "h:mm", "hh:mm" or "hh:mm:ss" into seconds of the day; -1 if malformed. */
 static int64_t
@@ -121,13 +83,13 @@ mbox_try_date(const struct mbox_tok *t, size_t n)
 {
 	int mon;
 	uint32_t day, year;
-	int64_t secs;
+	int64_t secs, days;
 	size_t yi = 4;
 
-	if (n < 5 || mbox_name3(&t[0], mbox_wdays, 7) < 0) {
+	if (n < 5 || t[0].n != 3 || date_wday(t[0].p) < 0 || t[1].n != 3) {
 		return -1;
 	}
-	mon = mbox_name3(&t[1], mbox_months, 12);
+	mon = date_month(t[1].p);
 	if (mon < 0 || t[2].n > 2 || parse_u32(t[2].p, t[2].n, 31, &day) != 0 || day == 0) {
 		return -1;
 	}
@@ -141,7 +103,8 @@ mbox_try_date(const struct mbox_tok *t, size_t n)
 	if (t[yi].n != 4 || parse_u32(t[yi].p, 4, 9999, &year) != 0 || year < 1970) {
 		return -1;
 	}
-	return mbox_days_from_civil(year, (unsigned)mon + 1, day) * 86400 + secs;
+	days = date_days(year, (unsigned)mon + 1, day);
+	return days == INT64_MIN ? -1 : days * 86400 + secs;
 }
 
 /* Date of a From_ line (without LF); the sender may hold spaces, so try every position. */
@@ -903,8 +866,7 @@ mbox_from_line(char *buf, size_t cap, const char *sender, int64_t date)
 {
 	char s[MBOX_SENDER_MAX + 1];
 	size_t i, n = 0;
-	time_t t = date >= 0 ? (time_t)date : time(NULL);
-	struct tm tm;
+	struct date_civil when;
 
 	for (i = 0; sender != NULL && sender[i] != '\0' && n < MBOX_SENDER_MAX; i++) {
 		unsigned char c = (unsigned char)sender[i];
@@ -915,12 +877,11 @@ mbox_from_line(char *buf, size_t cap, const char *sender, int64_t date)
 		s[n++] = c <= ' ' || c == 0x7f ? '_' : (char)c;
 	}
 	s[n] = '\0';
-	if (gmtime_r(&t, &tm) == NULL) {
-		return -1;
-	}
-	return str_fmt(buf, cap, "From %s %s %s %2d %02d:%02d:%02d %d\n",
-	    n > 0 ? s : "MAILER-DAEMON", mbox_wdays[tm.tm_wday], mbox_months[tm.tm_mon],
-	    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, tm.tm_year + 1900);
+	date_from_time(date >= 0 ? date : (int64_t)time(NULL), &when);
+	return str_fmt(buf, cap, "From %s %s %s %2u %02u:%02u:%02u %lld\n",
+	    n > 0 ? s : "MAILER-DAEMON", date_wday_names[when.wday],
+	    date_month_names[when.month - 1], when.day, when.hour, when.min, when.sec,
+	    (long long)when.year);
 }
 
 /* Up to n bytes of input: the head first, then the fd. 0 at EOF, -1 on error. */

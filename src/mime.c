@@ -5,6 +5,7 @@
  * Also BODY[section] resolution and byte-exact range and header-field copies.
  * Runs in the unprivileged session process.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -255,19 +256,9 @@ mime_new_part(struct mime_msg *m, uint16_t parent, uint32_t hdr_off, uint16_t *o
 		m->truncated = 1;
 		return -1;
 	}
-	if (m->nparts == m->parts_cap) {
-		uint16_t cap = m->parts_cap == 0 ? 8 : m->parts_cap * 2;
-		void *np;
-
-		if (cap > MIME_PARTS_MAX) {
-			cap = MIME_PARTS_MAX;
-		}
-		np = realloc(m->parts, (size_t)cap * sizeof(*m->parts));
-		if (np == NULL) {
-			return -1;
-		}
-		m->parts = np;
-		m->parts_cap = cap;
+	if (array_grow(&m->parts, &m->parts_cap, (size_t)m->nparts + 1, sizeof(*m->parts), 8,
+	    MIME_PARTS_MAX) < 0) {
+		return -1;
 	}
 	p = &m->parts[m->nparts];
 	memset(p, 0, sizeof(*p));
@@ -283,26 +274,12 @@ mime_keep(struct mime_msg *m, uint16_t p, int f, const char *v, size_t n)
 {
 	size_t need = m->arena_len + n + 1;
 
-	if (need > m->arena_cap) {
-		size_t cap = m->arena_cap == 0 ? 1024 : m->arena_cap;
-		char *na;
-
-		while (cap < need) {
-			cap *= 2;
-		}
-		if (cap > MIME_ARENA_MAX) {
-			cap = MIME_ARENA_MAX;
-		}
-		if (need > cap) {
-			m->truncated = 1;
-			return 0;
-		}
-		na = realloc(m->arena, cap);
-		if (na == NULL) {
+	if (array_grow(&m->arena, &m->arena_cap, need, 1, 1024, MIME_ARENA_MAX) < 0) {
+		if (errno != EFBIG) {
 			return -1;
 		}
-		m->arena = na;
-		m->arena_cap = cap;
+		m->truncated = 1;
+		return 0;
 	}
 	memcpy(m->arena + m->arena_len, v, n);
 	m->arena[m->arena_len + n] = '\0';

@@ -63,7 +63,7 @@ struct mime_part {
 struct mime_msg {
 	struct mime_part *parts;
 	uint16_t nparts;
-	uint16_t parts_cap;
+	size_t parts_cap;
 	char *arena;			/* field values, NUL-terminated */
 	size_t arena_len, arena_cap;
 	uint32_t size;			/* wire octets of the whole message */

@@ -16,6 +16,7 @@
 #include "imap_envelope.h"
 #include "log.h"
 #include "mime_cache.h"
+#include "side.h"
 #include "util.h"
 
 #define MC_MAGIC	"MNKMIME1"
@@ -56,21 +57,10 @@ mc_head_ok(int fd, uint32_t uidvalidity)
 static size_t
 mc_slot_lower(const struct mime_cache *c, uint32_t uid)
 {
-	size_t lo = 0, hi = c->nslot;
-
 	if (c->nslot > 0 && c->slot[c->nslot - 1].uid < uid) {
 		return c->nslot;	/* appends come mostly in UID order */
 	}
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (c->slot[mid].uid < uid) {
-			lo = mid + 1;
-		} else {
-			hi = mid;
-		}
-	}
-	return lo;
+	return uid_lower(c->slot, c->nslot, sizeof(*c->slot), uid);
 }
 
 /* Insert or replace the slot of uid (kept sorted). */
@@ -83,15 +73,9 @@ mc_slot_set(struct mime_cache *c, uint32_t uid, uint32_t off)
 		c->slot[lo].off = off;
 		return 0;
 	}
-	if (c->nslot == c->slot_cap) {
-		size_t cap = c->slot_cap == 0 ? 256 : c->slot_cap * 2;
-		void *p = realloc(c->slot, cap * sizeof(*c->slot));
-
-		if (p == NULL) {
-			return -1;
-		}
-		c->slot = p;
-		c->slot_cap = cap;
+	if (array_grow(&c->slot, &c->slot_cap, c->nslot + 1, sizeof(*c->slot), 256,
+	    FOLDER_MSGS_MAX) < 0) {
+		return -1;
 	}
 	memmove(c->slot + lo + 1, c->slot + lo, (c->nslot - lo) * sizeof(*c->slot));
 	c->slot[lo].uid = uid;
@@ -220,7 +204,7 @@ mime_cache_open(struct mime_cache *c, const char *side_base, uint32_t uidvalidit
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 	c->uidvalidity = uidvalidity;
-	if (str_fmt(c->path, sizeof(c->path), "%s.mime", side_base) < 0) {
+	if (side_path(c->path, sizeof(c->path), side_base, SIDE_MIME) < 0) {
 		return -1;
 	}
 	if (mc_load(c) != 0) {
@@ -259,23 +243,6 @@ mc_follow(struct mime_cache *c)
 	return mc_load(c);
 }
 
-static int
-mc_grow(void **p, size_t *cap, size_t need, size_t size)
-{
-	void *np;
-
-	if (need <= *cap) {
-		return 0;
-	}
-	np = realloc(*p, need * size);
-	if (np == NULL) {
-		return -1;
-	}
-	*p = np;
-	*cap = need;
-	return 0;
-}
-
 /* Point out at the record in c->rec (already checked). */
 static int
 mc_decode(struct mime_cache *c, struct mime_cached *out)
@@ -283,7 +250,8 @@ mc_decode(struct mime_cache *c, struct mime_cached *out)
 	const unsigned char *r = c->rec, *q;
 	uint16_t n = get_le16(r + 24);
 
-	if (mc_grow((void **)&c->spans, &c->spans_cap, n == 0 ? 1 : n, sizeof(*c->spans)) != 0) {
+	if (array_grow(&c->spans, &c->spans_cap, n == 0 ? 1 : n, sizeof(*c->spans), 8,
+	    MIME_PARTS_MAX) != 0) {
 		return -1;
 	}
 	q = r + MC_REC_HEAD;
@@ -317,7 +285,7 @@ mc_read(struct mime_cache *c, uint32_t off, uint32_t uid, uint64_t fp)
 	ssize_t got = -1;
 	uint32_t len;
 
-	if (mc_grow((void **)&c->rec, &c->rec_cap, MC_READ, 1) != 0 ||
+	if (array_grow(&c->rec, &c->rec_cap, MC_READ, 1, MC_READ, MC_REC_MAX) != 0 ||
 	    (got = pread_full(c->fd, c->rec, MC_READ, off)) < MC_REC_HEAD) {
 		return got < 0 ? -1 : 0;
 	}
@@ -325,7 +293,8 @@ mc_read(struct mime_cache *c, uint32_t off, uint32_t uid, uint64_t fp)
 	    get_le64(c->rec + 12) != fp) {
 		return 0;
 	}
-	if (len > (uint32_t)got && (mc_grow((void **)&c->rec, &c->rec_cap, len, 1) != 0 ||
+	if (len > (uint32_t)got &&
+	    (array_grow(&c->rec, &c->rec_cap, len, 1, MC_READ, MC_REC_MAX) != 0 ||
 	    pread_full(c->fd, c->rec + got, len - (size_t)got, off + (off_t)got) !=
 	    (ssize_t)(len - (size_t)got))) {
 		return -1;
@@ -379,7 +348,8 @@ mc_build(struct mime_cache *c, const struct mime_msg *m, uint32_t uid, uint64_t 
 	}
 	if (imap_envelope(&t[0], m, 0) != 0 || imap_bodystructure(&t[1], m, 0, 0) != 0 ||
 	    imap_bodystructure(&t[2], m, 0, 1) != 0 ||
-	    mc_grow((void **)&c->rec, &c->rec_cap, len + t[0].len + t[1].len + t[2].len, 1) != 0) {
+	    array_grow(&c->rec, &c->rec_cap, len + t[0].len + t[1].len + t[2].len, 1,
+	    MC_READ, MC_REC_MAX) != 0) {
 		len = 0;
 		goto out;
 	}

@@ -32,6 +32,8 @@ struct mime_cache_slot {
 	uint32_t uid;
 	uint32_t off;
 };
+/* uid_lower (util.h) searches the slots by their first member. */
+_Static_assert(offsetof(struct mime_cache_slot, uid) == 0, "uid first");
 
 struct mime_cache {
 	int fd;

@@ -4,7 +4,6 @@
  * caps on sessions in total, per source address and not yet logged in. Signals reach
  * the loop through a self-pipe; one connection's error never ends the listener.
  */
-#include "net.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,12 +16,14 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "io.h"
 #include "log.h"
 #include "priv.h"
+#include "report.h"
 #include "session.h"
 #include "tls.h"
 #include "util.h"
@@ -31,8 +32,6 @@
 #define NET_BACKLOG	64
 /* After EMFILE/ENFILE from accept, stop accepting this long instead of spinning. */
 #define NET_PAUSE_MS	1000
-#define NET_EX_USAGE	64
-#define NET_EX_OSERR	71
 
 /* A source address, compared for max_per_ip. */
 struct net_addr {
@@ -60,26 +59,8 @@ struct net_server {
 	struct net_child child[MAX_CHILDREN_HARD];
 };
 
-/* The two process-wide fds: written by signal handlers, and in a child by the login
- * report. Each process owns its own copy after fork. */
+/* Written by signal handlers; each process owns its own copy after fork. */
 static int net_sig_w = -1;
-static int net_login_fd = -1;
-
-void
-net_report_login(void)
-{
-	int32_t pid = (int32_t)getpid();
-
-	if (net_login_fd < 0) {
-		return;
-	}
-	/* 4 bytes < PIPE_BUF: one atomic record even with many children writing. */
-	if (write(net_login_fd, &pid, sizeof(pid)) != (ssize_t)sizeof(pid)) {
-		log_warn("cannot report login to the listener");
-	}
-	close(net_login_fd);
-	net_login_fd = -1;
-}
 
 static void
 net_on_signal(int sig)
@@ -166,7 +147,7 @@ net_listen_one(const struct listener_conf *l)
 	    (v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) < 0) ||
 	    bind(fd, (struct sockaddr *)&ss, v6 ? sizeof(*a6) : sizeof(*a4)) < 0 ||
 	    listen(fd, NET_BACKLOG) < 0) {
-		fatal(NET_EX_OSERR, "cannot listen on %s%s%s:%u: %m", v6 ? "[" : "", l->addr,
+		fatal(EX_OSERR, "cannot listen on %s%s%s:%u: %m", v6 ? "[" : "", l->addr,
 		    v6 ? "]" : "", l->port);
 	}
 	log_info("listening on %s%s%s:%u %s%s", v6 ? "[" : "", l->addr, v6 ? "]" : "",
@@ -185,7 +166,7 @@ net_listen_all(struct net_server *s)
 	}
 	s->nl = s->cfg.n_listen;
 	if (n == 0) {
-		fatal(NET_EX_OSERR, "no listener could be opened");
+		fatal(EX_OSERR, "no listener could be opened");
 	}
 }
 
@@ -238,25 +219,25 @@ net_daemonize(void)
 	int fd;
 
 	if (pid < 0) {
-		fatal(NET_EX_OSERR, "fork: %m");
+		fatal(EX_OSERR, "fork: %m");
 	}
 	if (pid > 0) {
 		_exit(0);
 	}
 	if (setsid() < 0) {
-		fatal(NET_EX_OSERR, "setsid: %m");
+		fatal(EX_OSERR, "setsid: %m");
 	}
 	/* The second fork leaves a process that can never reacquire a terminal. */
 	pid = fork();
 	if (pid < 0) {
-		fatal(NET_EX_OSERR, "fork: %m");
+		fatal(EX_OSERR, "fork: %m");
 	}
 	if (pid > 0) {
 		_exit(0);
 	}
 	fd = open("/dev/null", O_RDWR);
 	if (chdir("/") < 0 || fd < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) {
-		fatal(NET_EX_OSERR, "daemonize: %m");
+		fatal(EX_OSERR, "daemonize: %m");
 	}
 	if (fd > 2) {
 		close(fd);
@@ -338,7 +319,7 @@ net_child_run(struct net_server *s, int fd, const struct listener_conf *l,
 	close(net_sig_w);
 	close(s->login_r);
 	net_sig_w = -1;
-	net_login_fd = s->login_w;
+	report_attach(s->login_w);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.cfg = &s->cfg;
 	ctx.tls = s->tls;
@@ -554,7 +535,7 @@ net_loop(struct net_server *s)
 	while (!s->stopping || s->nchild > 0) {
 		if (net_wait(s, pfd, idx, &n) < 0) {
 			if (errno != EINTR) {
-				fatal(NET_EX_OSERR, "poll: %m");
+				fatal(EX_OSERR, "poll: %m");
 			}
 			continue;
 		}
@@ -578,7 +559,7 @@ static int
 net_usage(void)
 {
 	fprintf(stderr, "usage: mailnook [-c FILE] [-o key=value] serve [-f]\n");
-	return NET_EX_USAGE;
+	return EX_USAGE;
 }
 
 int
@@ -588,7 +569,7 @@ cmd_serve(int argc, char **argv)
 	int first, c;
 
 	if (s == NULL) {
-		fatal(NET_EX_OSERR, "out of memory");
+		fatal(EX_OSERR, "out of memory");
 	}
 	config_from_args(&s->cfg, argc, argv, &first);
 	optind = first;
@@ -604,7 +585,7 @@ cmd_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	net_listen_all(s);
 	if (net_load_tls(s) < 0) {
-		fatal(NET_EX_OSERR, "cannot serve TLS without its key and certificate");
+		fatal(EX_OSERR, "cannot serve TLS without its key and certificate");
 	}
 	/* Drop before detaching, so that a failure still reaches the terminal. */
 	priv_drop(&s->cfg);
@@ -616,7 +597,7 @@ cmd_serve(int argc, char **argv)
 		net_daemonize();
 	}
 	if (net_pipe(&s->sig_r, &net_sig_w) < 0 || net_pipe(&s->login_r, &s->login_w) < 0) {
-		fatal(NET_EX_OSERR, "pipe: %m");
+		fatal(EX_OSERR, "pipe: %m");
 	}
 	net_signals(net_on_signal);
 	net_loop(s);

@@ -62,6 +62,8 @@
 #define PASS_MAX		256
 /* Commands answered before we stop reading and hang up: a client sending junk forever. */
 #define POP3_BAD_CMDS_MAX	20
+/* A reply line: RFC 2449 4 caps a response at 512 octets with its CRLF. */
+#define POP3_REPLY_MAX		510
 
 /* IMAP folder name in UTF-8: RFC 3501 sets no limit; 255 bytes is a file name's limit too. */
 #define FOLDER_NAME_MAX		256

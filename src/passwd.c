@@ -6,18 +6,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "auth.h"
 #include "config.h"
 #include "log.h"
+#include "name.h"
 #include "util.h"
 #include "verbs.h"
-
-#define PASSWD_EX_USAGE	64
-#define PASSWD_EX_FAIL	1
 
 /*
  * Read one line from fd into buf (capacity cap) a byte at a time, so that no stdio
@@ -120,16 +120,16 @@ cmd_passwd(int argc, char **argv)
 	static struct config cfg;
 	char pass[PASS_MAX + 2];
 	char err[512];
-	int first, rc = PASSWD_EX_FAIL;
+	int first, rc = EXIT_FAILURE;
 
 	config_from_args(&cfg, argc, argv, &first);
 	if (argc - first != 1) {
 		fprintf(stderr, "usage: mailnook [-c FILE] passwd USER  (password on stdin or tty)\n");
-		return PASSWD_EX_USAGE;
+		return EX_USAGE;
 	}
-	if (!auth_name_valid(argv[first])) {
+	if (!name_user_valid(argv[first])) {
 		fprintf(stderr, "mailnook passwd: '%s' is not a valid user name\n", argv[first]);
-		return PASSWD_EX_USAGE;
+		return EX_USAGE;
 	}
 	if (passwd_get(pass, sizeof(pass)) == 0) {
 		if (auth_set_password(&cfg, argv[first], pass, err, sizeof(err)) < 0) {

@@ -13,6 +13,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "name.h"
 #include "sasl.h"
 #include "store.h"
 #include "tls.h"
@@ -71,20 +72,33 @@ struct pop3_cmd {
 
 /* --- The reply writer: the only code that emits CRLF and dot-stuffing. --- */
 
+/* Format one reply line (without CRLF) into buf; a line that does not fit is logged. */
+static int
+format_line(char *buf, size_t cap, const char *fmt, va_list ap)
+{
+	int n = vsnprintf(buf, cap, fmt, ap);
+
+	if (n < 0 || (size_t)n >= cap) {
+		log_warnx("pop3: reply line longer than %zu bytes not sent", cap - 1);
+		return -1;
+	}
+	return n;
+}
+
 static void
 reply(struct pop3 *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 reply(struct pop3 *s, const char *fmt, ...)
 {
-	char buf[512];
+	char buf[POP3_REPLY_MAX];
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = format_line(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(buf)) {
+	if (n < 0) {
 		n = str_fmt(buf, sizeof(buf), "-ERR [SYS/PERM] reply too long");
 	}
 	io_write(s->io, buf, (size_t)n);
@@ -114,14 +128,14 @@ ml_line(struct pop3 *s, const char *fmt, ...) __attribute__((format(printf, 2, 3
 static void
 ml_line(struct pop3 *s, const char *fmt, ...)
 {
-	char buf[128];
+	char buf[POP3_REPLY_MAX];
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = format_line(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	if (n >= 0 && (size_t)n < sizeof(buf)) {
+	if (n >= 0) {
 		ml_piece(s, buf, (size_t)n, 1, 1);
 	}
 }
@@ -163,7 +177,7 @@ plain_refused(struct pop3 *s)
 static const char *
 log_name(const char *user)
 {
-	return auth_name_valid(user) ? user : "<invalid>";
+	return name_user_valid(user) ? user : "<invalid>";
 }
 
 /* Split arg at single spaces into at most max tokens; -1 on empty tokens or too many. */

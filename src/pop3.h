@@ -5,7 +5,7 @@
 #define MAILNOOK_POP3_H
 
 #include "io.h"
-#include "session.h"
+#include "session_ctx.h"
 
 /* Greet, run the AUTHORIZATION and TRANSACTION states, UPDATE at QUIT. Exit code. */
 int pop3_session(const struct session_ctx *ctx, struct io *io);

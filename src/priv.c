@@ -13,12 +13,10 @@
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "log.h"
-
-/* Exit code when privileges cannot be dropped (sysexits EX_OSERR). */
-#define PRIV_EXIT 71
 
 /*
  * Create runtime_dir for the run user when missing (/var/run is RAM on OpenWrt). Only
@@ -49,21 +47,21 @@ priv_drop(const struct config *cfg)
 	}
 	pw = getpwnam(cfg->run_user);
 	if (pw == NULL) {
-		fatal(PRIV_EXIT, "run user '%s' does not exist (config key user)", cfg->run_user);
+		fatal(EX_OSERR, "run user '%s' does not exist (config key user)", cfg->run_user);
 	}
 	uid = pw->pw_uid;
 	gid = pw->pw_gid;
 	if (uid == 0) {
-		fatal(PRIV_EXIT, "refusing to serve mail as root: set user to an unprivileged "
+		fatal(EX_OSERR, "refusing to serve mail as root: set user to an unprivileged "
 		    "account");
 	}
 	priv_runtime_dir(cfg, uid, gid);
 	if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
-		fatal(PRIV_EXIT, "cannot become user %s: %m", cfg->run_user);
+		fatal(EX_OSERR, "cannot become user %s: %m", cfg->run_user);
 	}
 	/* Irrevocable means irrevocable: getting root back must now fail. */
 	if (setuid(0) == 0 || geteuid() != uid || getegid() != gid) {
-		fatal(PRIV_EXIT, "privileges not dropped for user %s", cfg->run_user);
+		fatal(EX_OSERR, "privileges not dropped for user %s", cfg->run_user);
 	}
 	log_debug("running as %s (uid %ld, gid %ld)", cfg->run_user, (long)uid, (long)gid);
 }

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sysexits.h>
 
 #include "imap.h"
 #include "io.h"
@@ -18,11 +19,6 @@
 #include "tls.h"
 #include "util.h"
 #include "verbs.h"
-
-/* sysexits: the service is not available (protocol not built into this binary). */
-#define EXIT_UNAVAILABLE	69
-#define EXIT_USAGE		64
-#define EXIT_CONFIG		78
 
 int
 session_run(const struct session_ctx *ctx, int rfd, int wfd)
@@ -46,7 +42,7 @@ session_run(const struct session_ctx *ctx, int rfd, int wfd)
 		log_info("tls %s from %s", tls_describe(&io), io.peer);
 #else
 		log_warnx("implicit TLS asked but TLS is not built in");
-		return EXIT_UNAVAILABLE;
+		return EX_UNAVAILABLE;
 #endif
 	}
 	switch (ctx->proto) {
@@ -55,7 +51,7 @@ session_run(const struct session_ctx *ctx, int rfd, int wfd)
 	case PROTO_IMAP:
 		return imap_session(ctx, &io);
 	}
-	return EXIT_UNAVAILABLE;
+	return EX_UNAVAILABLE;
 }
 
 #if WITH_TLS
@@ -71,7 +67,7 @@ session_load_tls(const struct config *cfg)
 	}
 	srv = tls_load(cfg->tls_cert, cfg->tls_key, err, sizeof(err));
 	if (srv == NULL) {
-		fatal(EXIT_CONFIG, "tls: %s", err);
+		fatal(EX_CONFIG, "tls: %s", err);
 	}
 	return srv;
 }
@@ -93,7 +89,7 @@ session_verb(int argc, char **argv, enum proto proto)
 			ctx.implicit_tls = 1;
 		} else {
 			fprintf(stderr, "usage: mailnook [-c FILE] [-o key=value] %s [--tls]\n", name);
-			return EXIT_USAGE;
+			return EX_USAGE;
 		}
 	}
 	ctx.cfg = &cfg;
@@ -102,7 +98,7 @@ session_verb(int argc, char **argv, enum proto proto)
 	ctx.tls = session_load_tls(&cfg);
 #endif
 	if (ctx.implicit_tls && ctx.tls == NULL) {
-		fatal(EXIT_CONFIG, "%s --tls needs tls_cert and tls_key", name);
+		fatal(EX_CONFIG, "%s --tls needs tls_cert and tls_key", name);
 	}
 	priv_drop(&cfg);
 	return session_run(&ctx, 0, 1);

@@ -19,6 +19,7 @@
 #include "compact.h"
 #include "index.h"
 #include "log.h"
+#include "side.h"
 #include "util.h"
 
 /* ---- paths ---- */
@@ -71,12 +72,6 @@ store_paths(const struct config *cfg, const char *user, const char *folder,
 	return 0;
 }
 
-static int
-side_path(const struct store_folder *f, const char *ext, char *buf, size_t cap)
-{
-	return str_fmt(buf, cap, "%s%s", f->side_base, ext) < 0 ? -1 : 0;
-}
-
 /* ---- the session's view as an idx_set ---- */
 
 static void
@@ -115,7 +110,7 @@ state_open_fd(struct store_folder *f, int create)
 {
 	char path[PATH_LEN];
 
-	if (side_path(f, ".idx", path, sizeof(path)) < 0) {
+	if (side_path(path, sizeof(path), f->side_base, SIDE_IDX) < 0) {
 		return -1;
 	}
 	f->state_fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
@@ -151,7 +146,7 @@ journal_exists(const struct store_folder *f)
 {
 	char path[PATH_LEN];
 
-	return side_path(f, ".jnl", path, sizeof(path)) == 0 && access(path, F_OK) == 0;
+	return side_path(path, sizeof(path), f->side_base, SIDE_JNL) == 0 && access(path, F_OK) == 0;
 }
 
 /*
@@ -174,7 +169,7 @@ recover_compaction(struct store_folder *f)
 		return rc == STORE_INUSE ? STORE_INUSE : STORE_ERR;
 	}
 	memset(&img, 0, sizeof(img));
-	have = idx_load(f->state_fd, &img, &end) == 0;
+	have = idx_load(f->state_fd, &img, &end) == IDX_LOADED;
 	rc = compact_recover(f->mbox_fd, f->side_base, &l, have ? &img : NULL) < 0 ?
 	    STORE_ERR : STORE_OK;
 	idx_free(&img);
@@ -193,7 +188,7 @@ state_lock(struct store_folder *f)
 	char path[PATH_LEN];
 	int rc;
 
-	if (side_path(f, ".idx", path, sizeof(path)) < 0) {
+	if (side_path(path, sizeof(path), f->side_base, SIDE_IDX) < 0) {
 		return STORE_ERR;
 	}
 	for (;;) {
@@ -263,7 +258,7 @@ catch_up(struct store_folder *f, struct idx_set *s)
 		return cut_torn(f);
 	}
 	memset(&img, 0, sizeof(img));
-	if (idx_load(f->state_fd, &img, &end) != 0 || img.uidvalidity != s->uidvalidity) {
+	if (idx_load(f->state_fd, &img, &end) != IDX_LOADED || img.uidvalidity != s->uidvalidity) {
 		log_warnx("store: %s.idx was rebuilt under an open session", f->side_base);
 		idx_free(&img);
 		return STORE_ERR;
@@ -287,7 +282,7 @@ state_replace(struct store_folder *f, struct idx_set *s, const struct idx_set *i
 	struct stat st;
 	int old = f->state_fd;
 
-	if (side_path(f, ".idx", path, sizeof(path)) < 0 || idx_write_file(path, img) < 0) {
+	if (side_path(path, sizeof(path), f->side_base, SIDE_IDX) < 0 || idx_write_file(path, img) < 0) {
 		log_warn("store: writing %s.idx", f->side_base);
 		return STORE_ERR;
 	}
@@ -323,15 +318,15 @@ load_image(struct store_folder *f, const struct idx_set *s, struct idx_set *img)
 
 	memset(img, 0, sizeof(*img));
 	rc = idx_load(f->state_fd, img, &end);
-	if (rc == 2 && img->uidvalidity == 0) {
+	if (rc == IDX_SALVAGED && img->uidvalidity == 0) {
 		/* Damaged beyond its identity: load_state gave s a fresh one. */
 		img->uidvalidity = s->uidvalidity;
 	}
-	if (rc == 0 || rc == 2) {
+	if (rc == IDX_LOADED || rc == IDX_SALVAGED) {
 		return STORE_OK;
 	}
 	idx_free(img);
-	if (rc == -1) {
+	if (rc == IDX_IOERR) {
 		return STORE_ERR;
 	}
 	img->uidvalidity = s->uidvalidity;
@@ -386,15 +381,9 @@ struct newmail {
 static int
 newmail_add(struct newmail *nm, const struct idx_log *l)
 {
-	if (nm->cap - nm->len < IDX_LOG_MAX) {
-		size_t ncap = nm->cap ? nm->cap * 2 : 4096;
-		unsigned char *b = realloc(nm->buf, ncap);
-
-		if (b == NULL) {
-			return -1;
-		}
-		nm->buf = b;
-		nm->cap = ncap;
+	if (array_grow(&nm->buf, &nm->cap, nm->len + IDX_LOG_MAX, 1, 4096,
+	    (size_t)FOLDER_MSGS_MAX * IDX_LOG_MAX) < 0) {
+		return -1;
 	}
 	nm->len += idx_put_log(nm->buf + nm->len, l);
 	return 0;
@@ -443,7 +432,8 @@ scan_new(struct store_folder *f, struct idx_set *s, const struct store_mboxstat 
 /* Growing list of scanned entries for a full rescan. */
 struct entries {
 	struct mbox_entry *v;
-	uint32_t n, cap;
+	uint32_t n;
+	size_t cap;
 };
 
 static int
@@ -451,19 +441,9 @@ entries_cb(void *ctx, const struct mbox_entry *e)
 {
 	struct entries *es = ctx;
 
-	if (es->n == es->cap) {
-		uint32_t ncap = es->cap ? es->cap * 2 : 256;
-		struct mbox_entry *v;
-
-		if (es->cap >= FOLDER_MSGS_MAX) {
-			return -1;
-		}
-		v = realloc(es->v, (size_t)ncap * sizeof(*v));
-		if (v == NULL) {
-			return -1;
-		}
-		es->v = v;
-		es->cap = ncap;
+	if (array_grow(&es->v, &es->cap, (size_t)es->n + 1, sizeof(*es->v), 256,
+	    FOLDER_MSGS_MAX) < 0) {
+		return -1;
 	}
 	es->v[es->n++] = *e;
 	return 0;
@@ -665,7 +645,7 @@ session_lock(struct store_folder *f)
 	char path[PATH_LEN];
 	int64_t deadline = mono_ms() + LOCK_TIMEOUT_MS;
 
-	if (side_path(f, ".ses", path, sizeof(path)) < 0 ||
+	if (side_path(path, sizeof(path), f->side_base, SIDE_SES) < 0 ||
 	    (f->session_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
 		return STORE_ERR;
 	}
@@ -688,7 +668,7 @@ pop3_lock(struct store_folder *f)
 {
 	char path[PATH_LEN];
 
-	if (side_path(f, ".pop3", path, sizeof(path)) < 0 ||
+	if (side_path(path, sizeof(path), f->side_base, SIDE_POP3) < 0 ||
 	    (f->pop3_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
 		return STORE_ERR;
 	}
@@ -767,11 +747,11 @@ load_state(struct store_folder *f, struct idx_set *s)
 	}
 	f->state_ino = (uint64_t)st.st_ino;
 	rc = idx_load(f->state_fd, s, &end);
-	if (rc == -1) {
+	if (rc == IDX_IOERR) {
 		rc = STORE_ERR;
-	} else if (rc == 1) {
+	} else if (rc == IDX_EMPTY) {
 		rc = fresh_state(f, s);
-	} else if (rc == 2) {
+	} else if (rc == IDX_SALVAGED) {
 		rc = salvaged_state(f, s);
 	} else {
 		f->state_seen = end;
@@ -858,7 +838,7 @@ store_refresh(struct store_folder *f, struct store_changes *ch)
 	int rc;
 
 	memset(ch, 0, sizeof(*ch));
-	if (side_path(f, ".idx", path, sizeof(path)) == 0 && stat(path, &st) == 0 &&
+	if (side_path(path, sizeof(path), f->side_base, SIDE_IDX) == 0 && stat(path, &st) == 0 &&
 	    (uint64_t)st.st_ino == f->state_ino && (uint64_t)st.st_size == f->state_seen &&
 	    mbox_unchanged(f)) {
 		return STORE_OK;
@@ -1133,7 +1113,7 @@ follow_offsets(struct store_folder *f)
 	uint64_t gen, end;
 	int fd, rc;
 
-	if (side_path(f, ".idx", path, sizeof(path)) < 0) {
+	if (side_path(path, sizeof(path), f->side_base, SIDE_IDX) < 0) {
 		return STORE_ERR;
 	}
 	/* The file the session holds open keeps its inode number from being reused. */
@@ -1148,7 +1128,7 @@ follow_offsets(struct store_folder *f)
 		return STORE_OK;
 	}
 	memset(&img, 0, sizeof(img));
-	rc = idx_load(fd, &img, &end) == 0 && img.uidvalidity == f->uidvalidity ?
+	rc = idx_load(fd, &img, &end) == IDX_LOADED && img.uidvalidity == f->uidvalidity ?
 	    STORE_OK : STORE_ERR;
 	close(fd);
 	if (rc == STORE_OK) {

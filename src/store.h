@@ -13,6 +13,7 @@
 #include "config.h"
 #include "lock.h"
 #include "mbox.h"
+#include "store_types.h"
 
 /* Results; every store call returns STORE_OK or one of the negative codes. */
 enum store_rc {
@@ -25,37 +26,6 @@ enum store_rc {
 	STORE_BADMSG = -6,	/* empty or malformed input message */
 	STORE_GONE = -7,	/* message no longer in the mbox (rewritten outside) */
 	STORE_NOFOLDER = -8	/* folder does not exist */
-};
-
-/* Persistent flag bits. */
-#define STORE_SEEN	0x01u
-#define STORE_ANSWERED	0x02u
-#define STORE_FLAGGED	0x04u
-#define STORE_DELETED	0x08u
-#define STORE_DRAFT	0x10u
-#define STORE_FLAGS_ALL	0x1fu
-/* In-memory only: set by store_refresh on messages whose flags changed elsewhere. */
-#define STORE_CHANGED	0x40000000u
-/* In-memory only: bytes compacted away after an expunge elsewhere; read as STORE_GONE. */
-#define STORE_VANISHED	0x20000000u
-/* Logically removed; never served again. */
-#define STORE_EXPUNGED	0x80000000u
-
-/* One message of an open folder (decoded from its index record). */
-struct store_msg {
-	uint32_t uid;
-	uint32_t flags;
-	uint64_t keywords;	/* bit i = keyword i of the folder's keyword table */
-	uint64_t modseq;	/* reserved for CONDSTORE */
-	struct mbox_entry e;	/* where and how big in the mbox */
-};
-
-/* What the index last saw of the mbox: any difference means outside changes. */
-struct store_mboxstat {
-	uint64_t size;
-	uint64_t ino;
-	int64_t mtime_ns;
-	uint32_t tail_crc;	/* CRC-32C of the last bytes before size (IDX_TAIL_LEN) */
 };
 
 /* Open modes. */
@@ -77,7 +47,7 @@ struct store_folder {
 	int state_fd;
 	int session_fd;		/* shared flock while open: compaction waits for it */
 	int pop3_fd;
-	uint32_t cap;
+	size_t cap;
 	uint64_t state_seen;	/* bytes of the state file already applied */
 	uint64_t state_ino;	/* inode of the state file: a checkpoint replaces it */
 	uint64_t generation;
@@ -86,14 +56,6 @@ struct store_folder {
 	struct mbox_lock rlock;	/* read lock held between store_msg_open and _close */
 	char mbox_path[PATH_LEN];
 	char side_base[PATH_LEN];	/* side files are side_base + ".idx" etc. */
-};
-
-/* What store_refresh found. */
-struct store_changes {
-	uint32_t added;		/* new messages appended at the end of msgs[] */
-	uint32_t flagged;	/* messages that got STORE_CHANGED */
-	uint32_t expunged;	/* messages that got STORE_EXPUNGED (still in msgs[]) */
-	int resynced;		/* the mbox was rewritten by another tool: UIDs may have moved */
 };
 
 /*

@@ -3,6 +3,7 @@
  * that index the new message at once and give back its UID, and STATUS counts.
  * Runs in per-connection children after privileges are dropped.
  */
+#include "side.h"
 #include "store.h"
 
 #include <errno.h>
@@ -25,7 +26,7 @@
 static int
 kw_path(const char *side, char *buf, size_t cap)
 {
-	return str_fmt(buf, cap, "%s.kw", side) < 0 ? -1 : 0;
+	return side_path(buf, cap, side, SIDE_KW);
 }
 
 /* Parse the side file text (one name per line) into kw; lines beyond the table are ignored. */
@@ -530,7 +531,7 @@ recent_open(const char *side, int flags)
 {
 	char path[PATH_LEN];
 
-	if (str_fmt(path, sizeof(path), "%s.rct", side) < 0) {
+	if (side_path(path, sizeof(path), side, SIDE_RCT) < 0) {
 		return -1;
 	}
 	return open(path, flags | O_CLOEXEC, 0600);

@@ -8,7 +8,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -187,6 +189,54 @@ static const uint32_t crc32c_nibble[16] = {
 	0x82f63b78, 0x92a8fc17, 0xa24bb5a6, 0xb21572c9,
 	0xc38d26c4, 0xd3d3e1ab, 0xe330a81a, 0xf36e6f75,
 };
+
+int
+array_grow(void *arrp, size_t *cap, size_t need, size_t size, size_t first, size_t max)
+{
+	size_t ncap = *cap != 0 ? *cap : first != 0 ? first : 1;
+	void *old, *p;
+
+	if (need <= *cap) {
+		return 0;
+	}
+	if (need > max || max > SIZE_MAX / size) {
+		errno = EFBIG;
+		return -1;
+	}
+	while (ncap < need) {
+		ncap = ncap > max / 2 ? max : ncap * 2;
+	}
+	/* memcpy: the caller's pointer has its own type; this reads and writes its bytes. */
+	memcpy(&old, arrp, sizeof(old));
+	p = realloc(old, ncap * size);
+	if (p == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	memcpy(arrp, &p, sizeof(p));
+	*cap = ncap;
+	return 0;
+}
+
+size_t
+uid_lower(const void *base, size_t n, size_t stride, uint32_t uid)
+{
+	const unsigned char *p = base;
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint32_t v;
+
+		memcpy(&v, p + mid * stride, sizeof(v));
+		if (v < uid) {
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	return lo;
+}
 
 int
 b64_value(int c)

@@ -37,6 +37,20 @@ uint16_t get_le16(const unsigned char *p);
 uint32_t get_le32(const unsigned char *p);
 uint64_t get_le64(const unsigned char *p);
 
+/*
+ * Make room for need elements of size bytes in the array *arrp (a pointer to the array
+ * pointer) of capacity *cap elements: the capacity doubles from first, capped at max.
+ * 0, or -1 with errno EFBIG when need exceeds max or ENOMEM; the array is kept on error.
+ */
+int array_grow(void *arrp, size_t *cap, size_t need, size_t size, size_t first, size_t max);
+
+/*
+ * First of n elements (stride bytes apart from base, each starting with a uint32_t UID,
+ * in ascending order) whose UID is >= uid; n when none is. One binary search for the
+ * message index, IMAP sequence sets and the structure cache's slots.
+ */
+size_t uid_lower(const void *base, size_t n, size_t stride, uint32_t uid);
+
 /* Value 0..63 of a base64 (RFC 4648) alphabet character, -1 for any other byte. */
 int b64_value(int c);
 

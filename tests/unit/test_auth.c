@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "name.h"
 #include "t.h"
 #include "util.h"
 
@@ -167,7 +168,7 @@ test_names(void)
 	size_t i;
 
 	for (i = 0; i < ARRAY_LEN(v); i++) {
-		CHECK(auth_name_valid(v[i].name) == v[i].ok, "name \"%s\"", v[i].name);
+		CHECK(name_user_valid(v[i].name) == v[i].ok, "name \"%s\"", v[i].name);
 	}
 }
 

@@ -194,7 +194,7 @@ test_replay(const char *dir)
 	fd = open(path, O_WRONLY);
 	CHECK(pwrite_all(fd, "X", 1, IDX_HDR_LEN + IDX_REC_LEN + 3) == 0, "base record damaged");
 	close(fd);
-	CHECK(load(path, &s, &end) == 2 && s.uidvalidity == 100 && s.count == 3 &&
+	CHECK(load(path, &s, &end) == IDX_SALVAGED && s.uidvalidity == 100 && s.count == 3 &&
 	    s.msgs[0].uid == 1 && (s.msgs[0].flags & STORE_EXPUNGED) && s.msgs[1].uid == 3 &&
 	    s.msgs[2].uid == 4 && s.uidnext == 5, "damaged base record: the others and the log kept");
 	idx_free(&s);
@@ -263,7 +263,7 @@ test_salvage_page(const char *path)
 	}
 	close(fd);
 	damage(path, 4096, 4096, 0);
-	good = load(path, &s, &end) == 2 && s.count == 136 && s.uidvalidity == 300 &&
+	good = load(path, &s, &end) == IDX_SALVAGED && s.count == 136 && s.uidvalidity == 300 &&
 	    s.uidnext == 201 && s.msgs[61].uid == 62 && s.msgs[62].uid == 127;
 	for (i = 0; good && i < s.count; i++) {
 		uint32_t want = s.msgs[i].uid == 30 || s.msgs[i].uid == 190 ? STORE_EXPUNGED : 0;
@@ -314,14 +314,14 @@ test_salvage(const char *dir)
 	make_file(path, &tail_end);
 	damage(path, IDX_HDR_LEN + IDX_REC_LEN + 10, 0, 0);
 	damage(path, IDX_HDR_LEN + 2 * IDX_REC_LEN + 3, 0, 0);
-	CHECK(load(path, &s, &end) == 2 && s.count == 2 && s.msgs[0].uid == 1 &&
+	CHECK(load(path, &s, &end) == IDX_SALVAGED && s.count == 2 && s.msgs[0].uid == 1 &&
 	    (s.msgs[0].flags & STORE_EXPUNGED) && s.msgs[1].uid == 4 && s.uidvalidity == 100,
 	    "salvage: two records flipped, the rest kept");
 	idx_free(&s);
 	test_salvage_page(path);
 	make_file(path, &tail_end);
 	truncate(path, IDX_HDR_LEN + 2 * IDX_REC_LEN + 30);
-	CHECK(load(path, &s, &end) == 2 && s.count == 2 && s.uidnext == 4 && s.uidvalidity == 100,
+	CHECK(load(path, &s, &end) == IDX_SALVAGED && s.count == 2 && s.uidnext == 4 && s.uidvalidity == 100,
 	    "salvage: cut in the middle of a base record, the whole ones kept");
 	idx_free(&s);
 }

@@ -1,5 +1,7 @@
 /* Unit tests of util.c: strict numbers, byte order, CRC-32C, bounded strings. */
+#include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "t.h"
@@ -68,6 +70,36 @@ test_strings(void)
 	CHECK(ct_compare("abc", "abc", 3) == 0 && ct_compare("abc", "abd", 3) != 0, "ct_compare");
 }
 
+static void
+test_array_grow(void)
+{
+	uint32_t *v = NULL;
+	size_t cap = 0, i;
+	int ok = 1;
+
+	for (i = 0; i < 1000; i++) {
+		if (array_grow(&v, &cap, i + 1, sizeof(*v), 4, 1000) < 0 || cap < i + 1) {
+			ok = 0;
+			break;
+		}
+		v[i] = (uint32_t)i;
+	}
+	for (i = 0; ok && i < 1000; i++) {
+		ok = v[i] == i;
+	}
+	CHECK(ok && cap == 1000, "array_grow: 1000 pushes keep every element, capacity stops at max");
+	errno = 0;
+	CHECK(array_grow(&v, &cap, 1001, sizeof(*v), 4, 1000) < 0 && errno == EFBIG && cap == 1000 &&
+	    v[999] == 999, "array_grow: past max is EFBIG and keeps the array");
+	CHECK(array_grow(&v, &cap, 10, sizeof(*v), 4, 1000) == 0 && cap == 1000,
+	    "array_grow: a smaller need is a no-op");
+	free(v);
+	v = NULL;
+	cap = 0;
+	CHECK(array_grow(&v, &cap, 1, SIZE_MAX / 2, 4, 8) < 0 && errno == EFBIG && v == NULL,
+	    "array_grow: a byte count that overflows is refused");
+}
+
 int
 main(void)
 {
@@ -76,5 +108,6 @@ main(void)
 	test_byte_order();
 	test_crc();
 	test_strings();
+	test_array_grow();
 	return t_done();
 }

@@ -1,0 +1,54 @@
+/*
+ * What the store records of each message and of its mbox: the types shared by the
+ * public store API (store.h) and the state-file codec (index.h), so neither needs the other.
+ */
+#ifndef MAILNOOK_STORE_TYPES_H
+#define MAILNOOK_STORE_TYPES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mbox.h"
+
+/* Persistent flag bits. */
+#define STORE_SEEN	0x01u
+#define STORE_ANSWERED	0x02u
+#define STORE_FLAGGED	0x04u
+#define STORE_DELETED	0x08u
+#define STORE_DRAFT	0x10u
+#define STORE_FLAGS_ALL	0x1fu
+/* In-memory only: set by store_refresh on messages whose flags changed elsewhere. */
+#define STORE_CHANGED	0x40000000u
+/* In-memory only: bytes compacted away after an expunge elsewhere; read as STORE_GONE. */
+#define STORE_VANISHED	0x20000000u
+/* Logically removed; never served again. */
+#define STORE_EXPUNGED	0x80000000u
+
+/* One message of an open folder (decoded from its index record). */
+struct store_msg {
+	uint32_t uid;
+	uint32_t flags;
+	uint64_t keywords;	/* bit i = keyword i of the folder's keyword table */
+	uint64_t modseq;	/* reserved for CONDSTORE */
+	struct mbox_entry e;	/* where and how big in the mbox */
+};
+/* uid_lower (util.h) searches arrays of these by their first member. */
+_Static_assert(offsetof(struct store_msg, uid) == 0, "uid first");
+
+/* What the index last saw of the mbox: any difference means outside changes. */
+struct store_mboxstat {
+	uint64_t size;
+	uint64_t ino;
+	int64_t mtime_ns;
+	uint32_t tail_crc;	/* CRC-32C of the last bytes before size (IDX_TAIL_LEN) */
+};
+
+/* What store_refresh found. */
+struct store_changes {
+	uint32_t added;		/* new messages appended at the end of msgs[] */
+	uint32_t flagged;	/* messages that got STORE_CHANGED */
+	uint32_t expunged;	/* messages that got STORE_EXPUNGED (still in msgs[]) */
+	int resynced;		/* the mbox was rewritten by another tool: UIDs may have moved */
+};
+
+#endif

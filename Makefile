@@ -75,7 +75,8 @@ LIBOBJS = $(filter-out $(B)/main.o,$(OBJS))
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
 
-.PHONY: all asan unit check soak run install clean bench fuzz layering size-report sysroot cross-check dist
+.PHONY: all asan unit check soak run install clean bench fuzz layering size-report sysroot \
+	cross-check dist
 
 all: mailnook
 

@@ -126,7 +126,8 @@ store_append_fd(const char *mbox, int in_fd, const struct store_append_info *ai,
 			rc = STORE_ERR;
 		}
 	} else {
-		rc = rc == -2 ? STORE_INUSE : STORE_ERR;
+		rc = rc == -2 ? STORE_INUSE :
+		    errno == ENOSPC || errno == EDQUOT ? STORE_NOSPACE : STORE_ERR;
 	}
 	if (rc == STORE_OK && created && fsync_parent(mbox) != 0) {
 		log_warn("deliver: sync directory of %s", mbox);

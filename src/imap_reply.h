@@ -29,6 +29,11 @@ void imap_tagged(struct io *io, const char *tag, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Is c an ATOM-CHAR (RFC 3501 formal syntax), so it can go out bare? */
 int imap_atom_char(int c);
+/*
+ * The NO text for a write that failed with err: a full disk (ENOSPC, EDQUOT) is the
+ * user's [OVERQUOTA], said and logged as such; any other error keeps text.
+ */
+const char *imap_write_text(int err, const char *text);
 
 /*
  * The NO text for a write that failed with err: a full disk (ENOSPC, EDQUOT) is the

@@ -394,7 +394,9 @@ lock_mbox(struct mbox_lock *l, int fd, const char *path, int kind, int timeout_m
 		delay = delay * 2 > LOCK_BACKOFF_MAX_MS ? LOCK_BACKOFF_MAX_MS : delay * 2;
 	}
 	if (rc < 0) {
+		rc = errno;
 		log_warn("lock: %s", path);
+		errno = rc;	/* a full disk stays told apart for the caller */
 		return -1;
 	}
 	l->fd = fd;

@@ -909,14 +909,20 @@ store_open(struct store_folder *f, const char *mbox, const char *side, int mode)
 
 /* ---- the session's operations ---- */
 
+/* Is the mbox whose stat is st as f last synced it (inode, size, mtime)? */
+static int
+mbox_as_synced(const struct store_folder *f, const struct stat *st)
+{
+	return (uint64_t)st->st_ino == f->synced.ino && (uint64_t)st->st_size == f->synced.size &&
+	    (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec == f->synced.mtime_ns;
+}
+
 static int
 mbox_unchanged(const struct store_folder *f)
 {
 	struct stat st;
 
-	return stat(f->mbox_path, &st) == 0 && (uint64_t)st.st_ino == f->synced.ino &&
-	    (uint64_t)st.st_size == f->synced.size &&
-	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec == f->synced.mtime_ns;
+	return stat(f->mbox_path, &st) == 0 && mbox_as_synced(f, &st);
 }
 
 int
@@ -1125,6 +1131,51 @@ expunge_records(unsigned char *buf, const uint32_t *uids, size_t n)
 }
 
 /*
+ * The disk is full and the expunge record does not fit: when the messages to expunge
+ * (uids, ascending) are the last ones of the mbox, cut them off first, which gives the
+ * space back (under the state lock, s caught up; the mbox as s last synced it). The
+ * record then follows; a crash between leaves the mbox shorter than the state file
+ * says, which the next open rescans as an outside change. 1 cut, 0 not possible.
+ */
+static int
+cut_expunged_tail(struct store_folder *f, const struct idx_set *s, const uint32_t *uids,
+    size_t n)
+{
+	struct store_mboxstat now;
+	struct mbox_lock l;
+	uint64_t cut = s->ms.size;
+	uint32_t i;
+	int rc = 0;
+
+	/* From the end: messages to expunge (uids[n - 1] next) or expunged already. */
+	for (i = s->count; i > 0; i--) {
+		const struct store_msg *m = &s->msgs[i - 1];
+
+		if (n > 0 && uids[n - 1] == m->uid) {
+			n--;
+		} else if ((m->flags & STORE_EXPUNGED) == 0) {
+			break;
+		}
+		cut = m->e.offset;
+	}
+	if (n > 0 || cut >= s->ms.size) {
+		return 0;
+	}
+	memset(&l, 0, sizeof(l));
+	if (lock_mbox(&l, f->mbox_fd, f->mbox_path, MBOX_LOCK_SHRINK, COMPACT_WAIT_MS) != 0) {
+		return 0;
+	}
+	if (idx_mbox_stat(f->mbox_fd, &now) == 0 && same_mbox(&now, &s->ms) &&
+	    ftruncate(f->mbox_fd, (off_t)cut) == 0 && fsync(f->mbox_fd) == 0) {
+		log_warnx("store: disk full, cut the %llu bytes of expunged messages at the end of "
+		    "%s first", (unsigned long long)(s->ms.size - cut), f->mbox_path);
+		rc = 1;
+	}
+	unlock_mbox(&l);
+	return rc;
+}
+
+/*
  * Under the state lock, caught up: with need, keep only those of uids[0..n) that are in
  * s, not expunged, and carry every flag of need as stored now; without, keep all.
  * Returns how many are kept (at the front of uids).
@@ -1151,7 +1202,7 @@ expunge_uids(struct store_folder *f, const uint32_t *uids_in, size_t n, uint32_t
 	unsigned char *buf;
 	uint32_t *uids;
 	struct idx_set s;
-	size_t len = 0;
+	size_t len = 0, kept = 0;
 	int rc;
 
 	if (n == 0) {
@@ -1170,8 +1221,12 @@ expunge_uids(struct store_folder *f, const uint32_t *uids_in, size_t n, uint32_t
 	if (rc == STORE_OK) {
 		rc = catch_up(f, &s);
 		if (rc == STORE_OK) {
-			len = expunge_records(buf, uids, expunge_filter(&s, uids, n, need));
+			kept = expunge_filter(&s, uids, n, need);
+			len = expunge_records(buf, uids, kept);
 			rc = len > 0 ? state_append(f, buf, len, 1) : STORE_OK;
+		}
+		if (rc == STORE_NOSPACE && cut_expunged_tail(f, &s, uids, kept)) {
+			rc = state_append(f, buf, len, 1);
 		}
 		if (rc == STORE_OK && len > 0) {
 			size_t at = 0;
@@ -1344,13 +1399,14 @@ first_entry_cb(void *ctx, const struct mbox_entry *e)
  * the old UID. The fingerprint ignores a separator appended after a last message.
  */
 static int
-same_message(struct store_folder *f, const struct store_msg *m, uint64_t size)
+same_message(struct store_folder *f, const struct store_msg *m, const struct stat *now)
 {
 	struct mbox_scan_stats st;
 	struct mbox_entry e;
 	uint64_t end = m->e.offset + m->e.from_len + m->e.raw_len + 1;
+	uint64_t size = (uint64_t)now->st_size;
 
-	if (mbox_unchanged(f)) {
+	if (mbox_as_synced(f, now)) {
 		return 1;
 	}
 	if (mbox_scan(f->mbox_fd, m->e.offset, end < size ? end : size, f->mboxrd, first_entry_cb,
@@ -1380,7 +1436,7 @@ store_msg_open(struct store_folder *f, uint32_t i, struct mbox_reader *r)
 	if (rc == STORE_OK && ((m->flags & STORE_VANISHED) || fstat(f->mbox_fd, &st) < 0 ||
 	    mbox_from_at(f->mbox_fd, m->e.offset) != 1 ||
 	    m->e.offset + m->e.from_len + m->e.raw_len > (uint64_t)st.st_size ||
-	    !same_message(f, m, (uint64_t)st.st_size))) {
+	    !same_message(f, m, &st))) {
 		rc = STORE_GONE;
 	}
 	if (rc < 0) {

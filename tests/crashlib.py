@@ -5,6 +5,7 @@ and stdout are the server end of a real loopback TCP connection, so the peer is
 127.0.0.1 as under any launcher; it can run under strace, which counts its system calls
 or kills it with SIGKILL at the N-th call of one kind (deterministic, whatever the load).
 """
+import fcntl
 import imaplib
 import os
 import poplib
@@ -125,3 +126,46 @@ def tree_state(top):
                 continue
             st[p] = (s.st_size, s.st_mtime_ns)
     return st
+
+
+def imap_login(env, user="alice", password="secret", **session_args):
+    """(Session, IMAP) logged in as user."""
+    s = Session(env, "imap", **session_args)
+    m = IMAP(s)
+    m.login(user, password)
+    return s, m
+
+
+def pop3_login(env, user="alice", password="secret", **session_args):
+    """(Session, POP3) logged in as user."""
+    s = Session(env, "pop3", **session_args)
+    p = POP3(s)
+    p.user(user)
+    p.pass_(password)
+    return s, p
+
+
+def expunge_kept(env, uids, user="alice"):
+    """STORE \\Deleted + EXPUNGE of uids in user's INBOX while another session has the
+    folder open and is reading the mbox: the bytes stay, dead, for a compaction to come."""
+    udir = os.path.join(env.mail, user)
+    s, m = imap_login(env, user)
+    m.select("INBOX")
+    m.uid("STORE", uids, "+FLAGS", "(\\Deleted)")
+    with open(os.path.join(udir, ".mailnook", "INBOX.ses"), "rb") as hold, \
+            open(os.path.join(udir, "INBOX"), "rb") as reading:
+        fcntl.flock(hold, fcntl.LOCK_SH)
+        fcntl.lockf(reading, fcntl.LOCK_SH)
+        m.expunge()
+        m.logout()
+        s.wait()
+
+
+def crc32c(data, crc=0):
+    """CRC-32C (Castagnoli), as the state file and the journal use it."""
+    crc ^= 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF

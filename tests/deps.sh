@@ -13,7 +13,7 @@ done
 echo "installing:$missing"
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
-apt() {
+apt_get() {
 	tries=0
 	until $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout="$wait" \
 	    -qq "$@" >/dev/null; do
@@ -23,4 +23,4 @@ apt() {
 		sleep 10
 	done
 }
-apt update && apt install -y --no-install-recommends $missing
+apt_get update && apt_get install -y --no-install-recommends $missing

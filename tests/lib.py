@@ -52,6 +52,13 @@ def free_port():
     return port
 
 
+def emulated():
+    """Suffix for "# measure" lines: under an emulator (tests/cross/check.sh) the memory and
+    time of the process are the emulator's, not mailnook's."""
+    e = os.environ.get("MAILNOOK_EMULATOR")
+    return " (under %s: the emulator's, not mailnook's)" % e if e else ""
+
+
 def wait_port(port, host="127.0.0.1", timeout=5.0):
     end = time.time() + timeout
     while time.time() < end:

@@ -16,18 +16,10 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from lib import Env, check, done, make_msg  # noqa: E402
+from crashlib import crc32c  # noqa: E402
 
 EXPUNGED = 0x80000000
 HDR, REC = 128, 64
-
-
-def crc32c(data, crc=0):
-    crc ^= 0xFFFFFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-    return crc ^ 0xFFFFFFFF
 
 
 def decode_idx(path):

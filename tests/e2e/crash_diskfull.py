@@ -6,7 +6,9 @@ it this test fails, it does not skip), filled to the last byte. Then:
 - `check --compact` of a compaction that has to move bytes says it cannot run for want
   of space and exits non-zero, the folder unharmed;
 - POP3 DELE of every message + QUIT empties the INBOX although no byte was free: a
-  compaction that only shortens the mbox needs no space;
+  compaction that only shortens the mbox needs no space; also when the state file has
+  no room left for the EXPUNGE record (it ends at a page boundary): the messages at the
+  end are cut first;
 - afterwards deliver works again and `check` is clean."""
 import os
 import subprocess
@@ -14,7 +16,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from lib import Env, check, done, fail, make_msg  # noqa: E402
-from crashlib import IMAP, POP3, Session  # noqa: E402
+from crashlib import imap_login, pop3_login  # noqa: E402
 
 env = Env()
 if os.getuid() != 0:
@@ -34,37 +36,64 @@ try:
     for m in msgs:
         env.deliver("alice", m)
 
-    def imap():
-        s = Session(env, "imap")
-        m = IMAP(s)
-        m.login("alice", "secret")
-        return s, m
-
-    s, m = imap()
+    s, m = imap_login(env)
     m.create("Club")
     m.select("INBOX")
     m.logout()
     s.wait()
+
+    # bob's state file ends exactly at a page boundary: on the full disk, the record of
+    # his DELE + QUIT cannot be appended until the mbox gives space back. It grows by
+    # 108 bytes per new message indexed, by 32 per flag change: solve for both.
+    env.add_user("bob", "secret")
+    bidx = os.path.join(env.mail, "bob", ".mailnook", "INBOX.idx")
+    bmsgs = [make_msg(i, "bob %d" % i, body_lines=1200) for i in range(8)]
+    for msg in bmsgs:
+        env.deliver("bob", msg)
+    s, m = imap_login(env, "bob")
+    m.select("INBOX")
+    d = -os.path.getsize(bidx) % 4096
+    news = next(a for a in range(8) if (d - 108 * a) % 32 == 0)
+    if d < 108 * news:
+        d += 4096
+    m.logout()
+    s.wait()
+    for a in range(news):
+        msg = make_msg(50 + a, "bob padding %d" % a, body_lines=1200)
+        bmsgs.append(msg)
+        env.deliver("bob", msg)
+    s, m = imap_login(env, "bob")
+    m.select("INBOX")
+    for b in range((d - 108 * news) // 32):
+        m.uid("STORE", "1", "+FLAGS" if b % 2 == 0 else "-FLAGS", "(\\Flagged)")
+    m.logout()
+    s.wait()
+    check("bob's state file ends at a page boundary", os.path.getsize(bidx) % 4096 == 0,
+          os.path.getsize(bidx))
     # Fill the file system to the last byte.
-    filler = os.path.join(env.mail, "filler")
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    for piece in (65536, 4096, 1):
-        try:
-            while True:
-                os.write(fd, b"\0" * piece)
-        except OSError:
-            pass
-    os.close(fd)
+    def fill(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        for piece in (65536, 4096, 1):
+            try:
+                while True:
+                    os.write(fd, b"\0" * piece)
+            except OSError:
+                pass
+        os.close(fd)
+
+    fill(os.path.join(env.mail, "filler"))
     st = os.statvfs(env.mail)
     check("the file system is full", st.f_bavail == 0, st.f_bavail)
     size = os.path.getsize(box)
     snap = open(box, "rb").read()
 
-    rc = env.deliver("alice", make_msg(100, "no room"))
-    check("deliver on a full disk exits 75", rc == 75, rc)
+    r = subprocess.run(env.cmd("deliver", "alice"), input=make_msg(100, "no room"),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    check("deliver on a full disk exits 75 saying so", r.returncode == 75 and
+          b"no space left" in r.stderr, (r.returncode, r.stderr))
     check("... the INBOX as it was", open(box, "rb").read() == snap)
 
-    s, m = imap()
+    s, m = imap_login(env)
     typ, data = m.append("INBOX", None, None, make_msg(101, "append no room", body_lines=100))
     check("APPEND answers NO [OVERQUOTA] saying the disk is full",
           typ == "NO" and data[0].startswith(b"[OVERQUOTA]") and b"disk is full" in data[0],
@@ -84,12 +113,30 @@ try:
     check("the session log says the disk is full", "disk full" in log, log[-500:])
     check("the INBOX as it was after APPEND, COPY and STORE", open(box, "rb").read() == snap)
 
+    bbox = env.inbox("bob")
+    sp, p = pop3_login(env, "bob")
+    n = p.stat()[0]
+    for i in range(1, n + 1):
+        p.dele(i)
+    try:
+        quit_ok = p.quit()
+    except Exception as e:  # -ERR
+        quit_ok = repr(e).encode()
+    sp.wait()
+    check("bob: POP3 DELE of all %d + QUIT with no room for its record" % n,
+          n == len(bmsgs) and quit_ok.startswith(b"+OK"), (n, quit_ok))
+    check("... empties his INBOX", os.path.getsize(bbox) == 0, os.path.getsize(bbox))
+    r = subprocess.run(env.cmd("check", "bob"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    check("... and check is clean for him", r.returncode == 0 and
+          b"result: consistent" in r.stdout, r.stdout)
+    # Fill again what that gave back.
+    fill(os.path.join(env.mail, "filler2"))
+
     # A compaction that moves bytes needs room for its journal: none.
-    p = POP3(Session(env, "pop3"))
-    p.user("alice")
-    p.pass_("secret")
+    sp, p = pop3_login(env)
     p.dele(1)
     quit_ok = p.quit()
+    sp.wait()
     check("POP3 DELE 1 + QUIT", quit_ok.startswith(b"+OK"), quit_ok)
     r = subprocess.run(env.cmd("check", "--compact", "alice"), stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE)
@@ -99,10 +146,7 @@ try:
           "not enough free space" in out, out)
     check("... the INBOX as it was", open(box, "rb").read() == snap)
 
-    sp = Session(env, "pop3")
-    p = POP3(sp)
-    p.user("alice")
-    p.pass_("secret")
+    sp, p = pop3_login(env)
     n = p.stat()[0]
     for i in range(1, n + 1):
         p.dele(i)

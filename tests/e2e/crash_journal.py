@@ -5,7 +5,6 @@ the layout in doc/store.md: 16 KiB chunks and 4 KiB direct pieces (this build: 2
 and 64 KiB), killed after chunk 2 of a 40 KiB gap, the mbox half moved. The next
 `check` must finish it: the three live messages whole under their UIDs, the expunged one
 gone, nothing else, and `check` clean afterwards."""
-import fcntl
 import os
 import struct
 import subprocess
@@ -13,18 +12,9 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from lib import Env, check, done, make_msg  # noqa: E402
-from crashlib import IMAP, Session  # noqa: E402
+from crashlib import crc32c, expunge_kept, imap_login  # noqa: E402
 
 CHUNK, DIRECT = 16384, 4096
-
-
-def crc32c(data, crc=0):
-    crc ^= 0xFFFFFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-    return crc ^ 0xFFFFFFFF
 
 
 env = Env()
@@ -37,23 +27,8 @@ for m in msgs:
     env.deliver("alice", m)
 
 
-def imap():
-    s = Session(env, "imap")
-    m = IMAP(s)
-    m.login("alice", "secret")
-    return s, m
-
-
 # Expunge message 2 while another session is open and reading: no compaction yet.
-s, m = imap()
-m.select("INBOX")
-m.uid("STORE", "2", "+FLAGS", "(\\Deleted)")
-with open(side + ".ses", "rb") as hold, open(box, "rb") as reading:
-    fcntl.flock(hold, fcntl.LOCK_SH)
-    fcntl.lockf(reading, fcntl.LOCK_SH)
-    m.expunge()
-    m.logout()
-    s.wait()
+expunge_kept(env, "2")
 
 data = open(box, "rb").read()
 offs = [i for i in range(len(data)) if data.startswith(b"From ", i) and
@@ -101,7 +76,7 @@ check("check finishes the interrupted compaction", "interrupted compaction" in o
 check("... not as a damaged journal", "journal damaged" not in out, out)
 check("... the mbox as compacted", open(box, "rb").read() == data[:dst] + data[src:],
       len(open(box, "rb").read()))
-s, m = imap()
+s, m = imap_login(env)
 m.select("INBOX")
 typ, resp = m.uid("FETCH", "1:*", "(UID BODY.PEEK[])")
 got = {int(d[0].split(b"UID ")[1].split()[0]): d[1].replace(b"\r\n", b"\n")

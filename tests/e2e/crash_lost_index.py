@@ -8,7 +8,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from lib import Env, check, done, make_msg  # noqa: E402
-from crashlib import IMAP, Session  # noqa: E402
+from crashlib import imap_login  # noqa: E402
 
 env = Env()
 env.add_user("alice", "secret")
@@ -27,9 +27,7 @@ rc, out = run_check()
 check("never opened: no index yet is no problem (exit 0)", rc == 0 and
       "index: none yet" in out and "result: consistent" in out, out)
 
-s = Session(env, "imap")
-m = IMAP(s)
-m.login("alice", "secret")
+s, m = imap_login(env)
 m.select("INBOX")
 m.uid("STORE", "1", "+FLAGS", "(\\Flagged \\Seen)")
 m.logout()

@@ -17,7 +17,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from lib import Env, check, done, make_msg  # noqa: E402
-from crashlib import IMAP, POP3, Session  # noqa: E402
+from crashlib import imap_login, pop3_login  # noqa: E402
 
 env = Env()
 env.add_user("alice", "secret")
@@ -25,13 +25,6 @@ box = env.inbox("alice")
 msgs = [make_msg(i, "wrong message %d" % i) for i in range(1, 5)]
 for m in msgs:
     env.deliver("alice", m)
-
-
-def imap():
-    s = Session(env, "imap")
-    m = IMAP(s)
-    m.login("alice", "secret")
-    return s, m
 
 
 def body(m, uid):
@@ -52,7 +45,7 @@ def run_check():
     return r.returncode, r.stdout.decode()
 
 
-s, m = imap()
+s, m = imap_login(env)
 m.select("INBOX")
 size_before = os.path.getsize(box)
 fifth = make_msg(5, "appended fifth")
@@ -74,7 +67,7 @@ rc, out = run_check()
 check("check reports an indexed message inside an interrupted append", rc == 1 and
       "indexed message in the bytes of an interrupted append (uid 5)" in out, out)
 
-sb, b = imap()
+sb, b = imap_login(env)
 b.select("INBOX")
 listed = uids(b)
 check("a session open before the next write lists UIDs 1-5", listed == [1, 2, 3, 4, 5], listed)
@@ -94,15 +87,12 @@ sb.wait()
 check("after NOOP: UID 5 gone, the new message under a new UID",
       after[:4] == [1, 2, 3, 4] and len(after) == 5 and after[4] > 5, after)
 
-s, m = imap()
+s, m = imap_login(env)
 m.select("INBOX")
 imap_bodies = [body(m, u)[1] for u in uids(m)]
 m.logout()
 s.wait()
-sp = Session(env, "pop3")
-p3 = POP3(sp)
-p3.user("alice")
-p3.pass_("secret")
+sp, p3 = pop3_login(env)
 n = p3.stat()[0]
 pop_bodies = [b"\n".join(p3.retr(i)[1]) + b"\n" for i in range(1, n + 1)]
 p3.quit()
@@ -126,10 +116,7 @@ st = os.stat(env.mail)
 os.chown(os.path.dirname(bbox), st.st_uid, st.st_gid)
 os.chown(bbox, st.st_uid, st.st_gid)
 # POP3: the session never re-reads the index, so the message is checked again.
-s = Session(env, "pop3")
-p = POP3(s)
-p.user("bob")
-p.pass_("secret")
+s, p = pop3_login(env, "bob")
 before = p.retr(1)[1]
 check("bob: deliver after the open line", env.deliver("bob", make_msg(7, "next")) == 0)
 try:

@@ -12,7 +12,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from lib import Env, check, done, free_port, make_msg  # noqa: E402
+from lib import Env, check, done, emulated, free_port, make_msg  # noqa: E402
 
 env = Env()
 env.add_user("alice", "secret")
@@ -179,8 +179,8 @@ try:
         check("20,000 messages: session RSS under 16 MB (%d KB)" % rss, 0 < rss < 16384)
     print("# measure imap 20000 msgs: select %.2fs, fetch flags %.2fs, envelope+bodystructure "
           "first %.2fs, again %.2fs, after reselect %.2fs, store all %.2fs, search body %.2fs, "
-          "copy 2000 %.2fs, session rss %d KB"
-          % (t_open, t_flags, t_env1, t_env2, t_env3, t_store, t_search, t_copy, rss))
+          "copy 2000 %.2fs, session rss %d KB%s"
+          % (t_open, t_flags, t_env1, t_env2, t_env3, t_store, t_search, t_copy, rss, emulated()))
     c.logout()
 finally:
     env.close()

@@ -15,7 +15,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from lib import Env, check, done, make_msg  # noqa: E402
+from lib import Env, check, done, emulated, make_msg  # noqa: E402
 
 env = Env()
 env.add_user("alice", "secret")
@@ -228,7 +228,8 @@ def rss(port, parent, what):
     time.sleep(0.2)
     pids = session_pids(parent())
     if check(what + ": one session process", len(pids) == 1, pids):
-        print("# measure: %s idle session after login VmRSS %d kB" % (what, vmrss(pids[0])))
+        print("# measure: %s idle session after login VmRSS %d kB%s"
+              % (what, vmrss(pids[0]), emulated()))
     p.quit()
 
 

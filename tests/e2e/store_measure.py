@@ -13,7 +13,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from lib import Env, check, done, fail, free_port, wait_port  # noqa: E402
+from lib import Env, check, done, emulated, free_port, wait_port  # noqa: E402
 
 # The sanitizer build runs every test too: a smaller folder keeps it to seconds there.
 N = int(os.environ.get("MEASURE_MSGS",
@@ -88,8 +88,8 @@ def login(port, serve_pid, what):
     r = p.cmd("USER big", "PASS secret")
     ms = (time.monotonic() - t0) * 1000
     kid = session_child(serve_pid)
-    print("# measure: %s open of %d messages: %.0f ms, session peak RSS %d KiB"
-          % (what, N, ms, hwm_kb(kid) if kid else -1), flush=True)
+    print("# measure: %s open of %d messages: %.0f ms, session peak RSS %d KiB%s"
+          % (what, N, ms, hwm_kb(kid) if kid else -1, emulated()), flush=True)
     check(what + " login opens the folder", r[1].startswith(b"+OK"), r)
     return p
 

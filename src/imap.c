@@ -32,37 +32,11 @@ imap_fail(struct imap *s, int rc, const char *fmt, ...)
 
 /* ---- the selected folder ---- */
 
-/* Drop the structure cache's records of expunged messages when they are most of it. */
-static void
-prune_cache(struct imap *s)
-{
-	uint32_t *uids = malloc(((size_t)s->f.count + 1) * sizeof(*uids));
-	uint32_t i, n = 0;
-
-	if (uids == NULL) {
-		return;
-	}
-	for (i = 0; i < s->f.count; i++) {
-		if (!(s->f.msgs[i].flags & STORE_EXPUNGED)) {
-			uids[n++] = s->f.msgs[i].uid;
-		}
-	}
-	if (mime_cache_prune(&s->mc, uids, n) < 0) {
-		log_warnx("imap: pruning the structure cache of %s", s->mbox_name);
-	}
-	free(uids);
-}
-
 void
 imap_deselect(struct imap *s)
 {
 	if (s->mbox_name[0] == '\0') {
 		return;	/* no folder open */
-	}
-	if (s->mc_open) {
-		prune_cache(s);
-		mime_cache_close(&s->mc);
-		s->mc_open = 0;
 	}
 	store_close(&s->f);
 	s->exists = 0;
@@ -131,17 +105,17 @@ put_permanent(struct imap *s)
 	uint32_t i;
 
 	io_puts(s->io, "(\\Answered \\Flagged \\Deleted \\Seen \\Draft");
-	for (i = 0; i < s->kw.n; i++) {
-		io_printf(s->io, " %s", s->kw.name[i]);
+	for (i = 0; i < s->f.kw->n; i++) {
+		io_printf(s->io, " %s", s->f.kw->name[i]);
 	}
-	io_puts(s->io, s->kw.n < STORE_KW_MAX ? " \\*)" : ")");
+	io_puts(s->io, s->f.kw->n < STORE_KW_MAX ? " \\*)" : ")");
 }
 
 void
 imap_put_flag_lists(struct imap *s)
 {
 	io_puts(s->io, "* FLAGS ");
-	imap_put_flags(s->io, STORE_FLAGS_ALL, ~(uint64_t)0, &s->kw, 0);
+	imap_put_flags(s->io, STORE_FLAGS_ALL, ~(uint64_t)0, s->f.kw, 0);
 	io_puts(s->io, "\r\n* OK [PERMANENTFLAGS ");
 	if (s->readonly) {
 		io_puts(s->io, "()");
@@ -225,7 +199,7 @@ imap_update(struct imap *s, int may_expunge)
 		return;
 	}
 	/* names another session added, before any FETCH that may show them */
-	if (store_kw_refresh(s->side, &s->kw) > 0) {
+	if (store_kw_refresh(s->f.side_base, s->f.kw) > 0) {
 		imap_put_flag_lists(s);
 	}
 	announce_flags(s);

@@ -9,7 +9,6 @@
 
 #include "imap_parse.h"
 #include "io.h"
-#include "mime_cache.h"
 #include "session_ctx.h"
 #include "store.h"
 
@@ -34,11 +33,7 @@ struct imap {
 	/* SELECTED state */
 	int readonly;			/* EXAMINE */
 	char mbox_name[FOLDER_NAME_MAX];
-	char side[PATH_LEN];
 	struct store_folder f;		/* msgs[i] is sequence number i + 1 */
-	struct store_keywords kw;
-	struct mime_cache mc;
-	int mc_open;
 	uint32_t exists;		/* messages the client has been told of */
 	uint32_t recent_lo[IMAP_RECENT_RANGES];	/* \Recent UIDs this session claimed */
 	uint32_t recent_hi[IMAP_RECENT_RANGES];

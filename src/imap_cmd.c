@@ -298,30 +298,24 @@ select_replies(struct imap *s)
 static int
 do_select(struct imap *s, int readonly)
 {
-	char mbox[PATH_LEN];
+	char mbox[PATH_LEN], side[PATH_LEN];
 	const char *name = s->args.mbox;
 	int inbox = strcmp(name, "INBOX") == 0;
 	uint32_t i;
 	int rc;
 
 	imap_deselect(s);
-	rc = imap_folder_paths(s, name, mbox, s->side);
+	rc = imap_folder_paths(s, name, mbox, side);
 	if (rc != IMAP_OK) {
 		return rc;
 	}
 	if (!inbox && !folders_exists(s->cfg, s->user, name)) {
 		return imap_fail(s, IMAP_NO, "[NONEXISTENT] no such mailbox");
 	}
-	rc = store_open(&s->f, mbox, s->side, STORE_RDWR | (inbox ? STORE_CREATE : 0));
+	rc = store_open(&s->f, mbox, side, STORE_RDWR | STORE_IMAP | (inbox ? STORE_CREATE : 0));
 	if (rc != STORE_OK) {
 		return imap_store_fail(s, rc);
 	}
-	if (store_kw_load(s->side, &s->kw) < 0) {
-		s->kw.n = 0;
-	}
-	/* without a usable cache file every FETCH parses again, but it still works */
-	(void)mime_cache_open(&s->mc, s->side, s->f.uidvalidity);
-	s->mc_open = 1;
 	(void)str_copy(s->mbox_name, sizeof(s->mbox_name), name);
 	s->state = IMAP_ST_SELECTED;
 	s->readonly = readonly;

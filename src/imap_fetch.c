@@ -34,7 +34,7 @@ imap_put_msg_flags(struct imap *s, uint32_t i)
 	const struct store_msg *m = &s->f.msgs[i];
 
 	io_puts(s->io, "FLAGS ");
-	imap_put_flags(s->io, m->flags & STORE_FLAGS_ALL, m->keywords, &s->kw,
+	imap_put_flags(s->io, m->flags & STORE_FLAGS_ALL, m->keywords, s->f.kw,
 	    imap_is_recent(s, m->uid));
 }
 
@@ -71,16 +71,15 @@ open_reader(struct fetch_msg *fm)
 static int
 structure(struct fetch_msg *fm)
 {
-	const struct store_msg *m = &fm->s->f.msgs[fm->i];
 	int rc;
 
 	if (fm->have_cache) {
 		return 0;
 	}
-	rc = mime_cache_get(&fm->s->mc, m->uid, mime_cache_key(&m->e), &fm->mc);
+	rc = store_structure_get(&fm->s->f, fm->i, &fm->mc);
 	if (rc == 0) {
-		rc = open_reader(fm) == 0 && mime_cache_put(&fm->s->mc, m->uid,
-		    mime_cache_key(&m->e), &fm->src, &fm->mc) == 0 ? 1 : -1;
+		rc = open_reader(fm) == 0 &&
+		    store_structure_put(&fm->s->f, fm->i, &fm->src, &fm->mc) == 0 ? 1 : -1;
 	}
 	fm->have_cache = rc == 1;
 	return rc == 1 ? 0 : -1;
@@ -374,6 +373,6 @@ imap_fetch(struct imap *s, const uint32_t *idx, size_t n)
 		rc = fetch_one(s, &fm, sets_seen, has_flags, has_uid);
 	}
 	free(fm.r);
-	mime_cache_flush(&s->mc);
+	store_structure_flush(&s->f);
 	return rc;
 }

@@ -188,8 +188,8 @@ sk_keyword(void *ctx, const char *kw, int *has)
 	uint32_t b;
 
 	*has = 0;
-	for (b = 0; b < c->s->kw.n; b++) {
-		if (str_ieq(c->s->kw.name[b], kw)) {
+	for (b = 0; b < c->s->f.kw->n; b++) {
+		if (str_ieq(c->s->f.kw->name[b], kw)) {
 			*has = (c->s->f.msgs[c->i].keywords >> b) & 1;
 		}
 	}
@@ -224,8 +224,7 @@ walk(struct search_ctx *c, mime_hdr_fn hdr, mime_sink_fn text)
 static int
 cached(struct search_ctx *c, struct mime_cached *out)
 {
-	const struct store_msg *m = &c->s->f.msgs[c->i];
-	int rc = mime_cache_get(&c->s->mc, m->uid, mime_cache_key(&m->e), out);
+	int rc = store_structure_get(&c->s->f, c->i, out);
 
 	if (rc != 0 || readers(c) != 0) {
 		return rc == 1;
@@ -233,7 +232,7 @@ cached(struct search_ctx *c, struct mime_cached *out)
 	if (store_msg_open(&c->s->f, c->i, c->r) == STORE_OK) {
 		struct mime_src src = store_msg_src(c->r);
 
-		rc = mime_cache_put(&c->s->mc, m->uid, mime_cache_key(&m->e), &src, out) == 0;
+		rc = store_structure_put(&c->s->f, c->i, &src, out) == 0;
 		store_msg_close(&c->s->f, c->r);
 	}
 	return rc;
@@ -432,7 +431,7 @@ imap_cmd_search(struct imap *s)
 		}
 	}
 	free(env.m);
-	mime_cache_flush(&s->mc);
+	store_structure_flush(&s->f);
 	mime_walk_free(c.w);
 	free(c.r);
 	if (rc < 0) {
@@ -518,7 +517,7 @@ int
 imap_cmd_store(struct imap *s)
 {
 	const struct imap_store_args *a = &s->args.store;
-	uint32_t kw_before = s->kw.n, *idx;
+	uint32_t kw_before = s->f.kw->n, *idx;
 	uint64_t kwbits;
 	size_t n;
 	int rc;
@@ -530,8 +529,8 @@ imap_cmd_store(struct imap *s)
 	if (rc != IMAP_OK) {
 		return rc;
 	}
-	rc = keyword_bits(s, s->side, &s->kw, &a->flags, a->mode != IMAP_STORE_REMOVE, &kwbits);
-	if (rc == IMAP_OK && s->kw.n != kw_before) {
+	rc = keyword_bits(s, s->f.side_base, s->f.kw, &a->flags, a->mode != IMAP_STORE_REMOVE, &kwbits);
+	if (rc == IMAP_OK && s->f.kw->n != kw_before) {
 		imap_put_flag_lists(s);
 	}
 	if (rc == IMAP_OK) {
@@ -559,7 +558,7 @@ copy_to(struct imap *s, const uint32_t *idx, size_t n, uint32_t **dst_out, uint3
 	if (dst == NULL) {
 		return imap_fail(s, IMAP_NO, "[SERVERBUG] out of memory");
 	}
-	rc = store_imap_copy(&s->f, &s->kw, idx, n, mbox, side, s->tmpdir, s->cfg->max_message,
+	rc = store_imap_copy(&s->f, s->f.kw, idx, n, mbox, side, s->tmpdir, s->cfg->max_message,
 	    quota_left(s), uv, dst);
 	if (rc != STORE_OK) {
 		free(dst);

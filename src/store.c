@@ -19,6 +19,7 @@
 #include "compact.h"
 #include "index.h"
 #include "log.h"
+#include "mime_cache.h"
 #include "side.h"
 #include "util.h"
 
@@ -871,6 +872,49 @@ close_fds(struct store_folder *f)
 	}
 }
 
+/* STORE_IMAP: the keyword table, and the structure cache (a cache that cannot be opened
+ * leaves every FETCH parsing again, which still works). */
+static int
+open_imap_side(struct store_folder *f)
+{
+	f->kw = calloc(1, sizeof(*f->kw));
+	f->mc = calloc(1, sizeof(*f->mc));
+	if (f->kw == NULL || f->mc == NULL) {
+		return STORE_ERR;
+	}
+	if (store_kw_load(f->side_base, f->kw) < 0) {
+		f->kw->n = 0;
+	}
+	(void)mime_cache_open(f->mc, f->side_base, f->uidvalidity);
+	return STORE_OK;
+}
+
+/* Drop the structure cache's records of expunged messages when they are most of it, close
+ * it and free the keyword table. */
+static void
+close_imap_side(struct store_folder *f)
+{
+	uint32_t *uids, i, n = 0;
+
+	if (f->mc != NULL) {
+		uids = malloc(((size_t)f->count + 1) * sizeof(*uids));
+		for (i = 0; uids != NULL && i < f->count; i++) {
+			if (!(f->msgs[i].flags & STORE_EXPUNGED)) {
+				uids[n++] = f->msgs[i].uid;
+			}
+		}
+		if (uids != NULL && mime_cache_prune(f->mc, uids, n) < 0) {
+			log_warnx("store: pruning the structure cache of %s", f->mbox_path);
+		}
+		free(uids);
+		mime_cache_close(f->mc);
+		free(f->mc);
+		f->mc = NULL;
+	}
+	free(f->kw);
+	f->kw = NULL;
+}
+
 int
 store_open(struct store_folder *f, const char *mbox, const char *side, int mode)
 {
@@ -904,7 +948,10 @@ store_open(struct store_folder *f, const char *mbox, const char *side, int mode)
 	idx_drop_expunged(&s);
 	idx_clear_changed(&s);
 	view_put(f, &s);
-	return STORE_OK;
+	if ((mode & STORE_IMAP) && (rc = open_imap_side(f)) != STORE_OK) {
+		store_close(f);
+	}
+	return rc;
 }
 
 /* ---- the session's operations ---- */
@@ -1474,6 +1521,37 @@ store_msg_src(struct mbox_reader *r)
 	return src;
 }
 
+int
+store_structure_get(struct store_folder *f, uint32_t i, struct mime_cached *out)
+{
+	const struct store_msg *m = &f->msgs[i];
+
+	if (f->mc == NULL) {
+		return -1;
+	}
+	return mime_cache_get(f->mc, m->uid, mime_cache_key(&m->e), out);
+}
+
+int
+store_structure_put(struct store_folder *f, uint32_t i, const struct mime_src *src,
+    struct mime_cached *out)
+{
+	const struct store_msg *m = &f->msgs[i];
+
+	if (f->mc == NULL) {
+		return -1;
+	}
+	return mime_cache_put(f->mc, m->uid, mime_cache_key(&m->e), src, out);
+}
+
+void
+store_structure_flush(struct store_folder *f)
+{
+	if (f->mc != NULL) {
+		mime_cache_flush(f->mc);
+	}
+}
+
 /* ---- compaction ---- */
 
 /* Is compacting img worth it: dead bytes past 1/COMPACT_DEAD_DIV, or nothing live. */
@@ -1618,6 +1696,7 @@ store_close(struct store_folder *f)
 	if (f->rlock.fd >= 0) {
 		unlock_mbox(&f->rlock);
 	}
+	close_imap_side(f);
 	if (f->session_fd >= 0 && f->state_fd >= 0 && (f->mode & STORE_RDWR)) {
 		compact_now(f, 0);
 	}

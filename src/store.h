@@ -14,6 +14,7 @@
 #include "lock.h"
 #include "mbox.h"
 #include "mime.h"
+#include "mime_cached.h"
 #include "store_types.h"
 
 /* Results; every store call returns STORE_OK or one of the negative codes. */
@@ -38,6 +39,10 @@ enum store_rc {
 #define STORE_RDWR	0x1
 #define STORE_CREATE	0x2	/* create an empty mbox if missing */
 #define STORE_POP3	0x4	/* take the per-folder POP3 lock: second POP3 session gets INUSE */
+#define STORE_IMAP	0x8	/* load the keyword table and open the structure cache */
+
+struct mime_cache;
+struct store_keywords;
 
 struct store_folder {
 	/* Read-only for callers. */
@@ -46,7 +51,10 @@ struct store_folder {
 	uint32_t count;		/* entries in msgs[], in file (= UID) order */
 	struct store_msg *msgs;
 	int mboxrd;		/* quoting rule of this folder */
+	struct store_keywords *kw;	/* with STORE_IMAP: the folder's keyword names */
+	char side_base[PATH_LEN];	/* side files are side_base + ".idx" etc. */
 	/* Private to the store. */
+	struct mime_cache *mc;	/* with STORE_IMAP: the structure cache, NULL if unusable */
 	int mode;
 	int mbox_fd;
 	int state_fd;
@@ -60,7 +68,6 @@ struct store_folder {
 	struct store_mboxstat synced;	/* the mbox as last indexed */
 	struct mbox_lock rlock;	/* read lock held between store_msg_open and _close */
 	char mbox_path[PATH_LEN];
-	char side_base[PATH_LEN];	/* side files are side_base + ".idx" etc. */
 };
 
 /* 1 when a name level (or file name) name[0..len) ends in CHILD_DIR_EXT. */
@@ -127,6 +134,17 @@ void store_msg_rewind(struct store_folder *f, uint32_t i, struct mbox_reader *r)
 int store_msg_read(void *reader, const char **line, size_t *len, int *partial, int *nl);
 /* The MIME parser's source for an open reader. */
 struct mime_src store_msg_src(struct mbox_reader *r);
+
+/*
+ * The structure cache of a folder opened with STORE_IMAP: msgs[i]'s cached ENVELOPE,
+ * BODYSTRUCTURE, part spans and search fields. get: 1 found (out filled), 0 not cached,
+ * -1 error. put parses the message from src (msgs[i] open) into the cache and out: 0 or -1.
+ * out stays valid until the next call. flush writes what is queued (end of a command).
+ */
+int store_structure_get(struct store_folder *f, uint32_t i, struct mime_cached *out);
+int store_structure_put(struct store_folder *f, uint32_t i, const struct mime_src *src,
+    struct mime_cached *out);
+void store_structure_flush(struct store_folder *f);
 
 /*
  * Close: release locks; when dead bytes are worth it and no session is reading the mbox,

@@ -30,6 +30,7 @@ for variant in release asan; do
 	tally tests/run.sh "build/$variant/mailnook" "build/$variant/unit" "$variant"
 done
 tally tests/valgrind.sh
+tally python3 tests/layering.py
 tally tests/cross/check.sh -s mips_24kc arm_cortex-a7_neon-vfpv4
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

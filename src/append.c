@@ -1,6 +1,7 @@
 /*
- * Appending one message to an mbox, all or nothing (deliver, later IMAP APPEND), and the
- * user's disk usage for quotas. Runs unprivileged: deliver drops privileges first.
+ * Writing messages to an mbox (append_write: deliver, IMAP APPEND and COPY), deliver's
+ * all-or-nothing append without the index, and the user's disk usage for quotas. Runs
+ * unprivileged: deliver drops privileges first.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "append.h"
 #include "lock.h"
 #include "log.h"
 #include "side.h"
@@ -34,20 +36,69 @@ append_mkdirs(const char *path)
 	return mkdir_p(dir, 0700);
 }
 
-/* The store code for a failed write (errno from mbox_write_message or fdatasync). */
-static int
-append_rc(int err, uint64_t limit, uint64_t quota_left)
+int
+append_rc(int err, int quota_bound)
 {
 	if (err == EFBIG) {
-		return limit == quota_left ? STORE_QUOTA : STORE_TOOBIG;
+		return quota_bound ? STORE_QUOTA : STORE_TOOBIG;
 	}
 	if (err == EINVAL) {
 		return STORE_BADMSG;
 	}
-	if (err == ENOSPC || err == EDQUOT) {
-		return STORE_NOSPACE;
+	return err == ENOSPC || err == EDQUOT ? STORE_NOSPACE : STORE_ERR;
+}
+
+int
+append_write(int fd, uint64_t size, append_next_fn *next, void *ctx, uint64_t max_size,
+    uint64_t quota_left, uint64_t *added)
+{
+	struct append_msg m;
+	uint64_t at, written = 0, room, limit;
+	size_t k;
+	int more;
+
+	*added = 0;
+	if (mbox_prepare_append(fd, size, &at) != 0) {
+		return append_rc(errno, 0);
 	}
-	return STORE_ERR;
+	*added = at - size;
+	for (k = 0; (more = next(ctx, k, &m)) > 0; k++) {
+		room = *added < quota_left ? quota_left - *added : 0;
+		limit = max_size < room ? max_size : room;
+		written = 0;
+		if (mbox_write_message(fd, &m.in, m.sender, m.date, limit, &written) != 0) {
+			*added += written;
+			return append_rc(errno, limit == room);
+		}
+		*added += written;
+		if (*added > quota_left) {
+			return STORE_QUOTA;
+		}
+	}
+	if (more < 0) {
+		return append_rc(errno, 0);
+	}
+	return fdatasync(fd) != 0 ? append_rc(errno, 0) : STORE_OK;
+}
+
+/* deliver's one message, already partly read into in. */
+struct deliver_one {
+	struct mbox_in *in;
+	const struct store_append_info *ai;
+};
+
+static int
+deliver_next(void *ctx, size_t k, struct append_msg *m)
+{
+	const struct deliver_one *d = ctx;
+
+	if (k > 0) {
+		return 0;
+	}
+	m->in = *d->in;
+	m->sender = d->ai->sender;
+	m->date = d->ai->date;
+	return 1;
 }
 
 /*
@@ -59,24 +110,19 @@ static int
 append_locked(int fd, const char *mbox, struct mbox_in *in, const struct store_append_info *ai,
     uint64_t max_size, uint64_t quota_left, int *keep_dotlock)
 {
+	struct deliver_one one = { in, ai };
 	struct stat st;
-	uint64_t start, written = 0;
-	uint64_t limit = max_size < quota_left ? max_size : quota_left;
-	int rc = STORE_OK;
+	uint64_t added;
+	int rc;
 
 	if (fstat(fd, &st) != 0) {
 		log_warn("deliver: %s", mbox);
 		return STORE_ERR;
 	}
-	if (mbox_prepare_append(fd, (uint64_t)st.st_size, &start) != 0 ||
-	    mbox_write_message(fd, in, ai->sender, ai->date, limit, &written) != 0 ||
-	    fdatasync(fd) != 0) {
-		rc = append_rc(errno, limit, quota_left);
-		if (rc == STORE_ERR || rc == STORE_NOSPACE) {
-			log_warn("deliver: append to %s", mbox);
-		}
-	} else if (start - (uint64_t)st.st_size + written > quota_left) {
-		rc = STORE_QUOTA;
+	rc = append_write(fd, (uint64_t)st.st_size, deliver_next, &one, max_size, quota_left,
+	    &added);
+	if (rc == STORE_ERR || rc == STORE_NOSPACE) {
+		log_warn("deliver: append to %s", mbox);
 	}
 	if (rc != STORE_OK && (ftruncate(fd, st.st_size) != 0 || fsync(fd) != 0)) {
 		log_warn("deliver: cannot truncate %s back", mbox);

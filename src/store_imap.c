@@ -3,7 +3,6 @@
  * that index the new message at once and give back its UID, and STATUS counts.
  * Runs in per-connection children after privileges are dropped.
  */
-#include "side.h"
 #include "store.h"
 
 #include <errno.h>
@@ -15,7 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "append.h"
 #include "log.h"
+#include "side.h"
 #include "util.h"
 
 /* Upper bound of the keyword side file: STORE_KW_MAX names of STORE_KW_LEN bytes. */
@@ -199,6 +200,7 @@ struct batch {
 	uint32_t *flags;	/* flags and keyword bits (of the destination) to set */
 	uint64_t *kw;
 	size_t n;
+	size_t next;		/* the next entry batch_next looks at */
 };
 
 static int
@@ -260,52 +262,27 @@ batch_input(struct batch *b, size_t k, int *fd)
 	return lseek(b->one_fd, 0, SEEK_SET) < 0 ? -1 : 0;
 }
 
-/* The store code for a failed write (errno set by the writer or the sync). */
+/* The batch's messages for append_write, the skipped ones left out. */
 static int
-write_rc(void)
+batch_next(void *ctx, size_t k, struct append_msg *m)
 {
-	if (errno == EFBIG) {
-		return STORE_TOOBIG;
-	}
-	if (errno == EINVAL) {
-		return STORE_BADMSG;
-	}
-	return errno == ENOSPC || errno == EDQUOT ? STORE_NOSPACE : STORE_ERR;
-}
+	struct batch *b = ctx;
 
-/* Under the write lock: every message, then one sync; *total gets the bytes added. */
-static int
-batch_write(struct batch *b, int fd, uint64_t size, uint64_t max_size, uint64_t quota_left,
-    uint64_t *total_out)
-{
-	uint64_t at, written = 0, total;
-	size_t k;
-	int rc = STORE_OK;
-
-	if (mbox_prepare_append(fd, size, &at) != 0) {
-		return write_rc();
+	/* k counts the messages handed out; b->next the batch entries looked at */
+	(void)k;
+	while (b->next < b->n && b->skip[b->next]) {
+		b->next++;
 	}
-	total = at - size;
-	for (k = 0; k < b->n && rc == STORE_OK; k++) {
-		struct mbox_in in = { -1, NULL, 0 };
-
-		if (b->skip[k]) {
-			continue;
-		}
-		if (batch_input(b, k, &in.fd) < 0 ||
-		    mbox_write_message(fd, &in, NULL, b->date[k], max_size, &written) != 0) {
-			rc = write_rc();
-		}
-		total += written;
-		if (rc == STORE_OK && total > quota_left) {
-			rc = STORE_QUOTA;
-		}
+	if (b->next == b->n) {
+		return 0;
 	}
-	if (rc == STORE_OK && fdatasync(fd) != 0) {
-		rc = write_rc();
+	memset(m, 0, sizeof(*m));
+	m->date = b->date[b->next];
+	if (batch_input(b, b->next, &m->in.fd) < 0) {
+		return -1;
 	}
-	*total_out = total;
-	return rc;
+	b->next++;
+	return 1;
 }
 
 /* What batch_write needs besides the batch, as store_append_indexed's put context. */
@@ -319,7 +296,8 @@ batch_put_cb(void *ctx, int fd, uint64_t end)
 {
 	struct batch_put_ctx *c = ctx;
 
-	return batch_write(c->b, fd, end, c->max_size, c->quota_left, &c->added);
+	c->b->next = 0;
+	return append_write(fd, end, batch_next, c->b, c->max_size, c->quota_left, &c->added);
 }
 
 /* Give the new messages (from index i of d, in batch order) their flags and UIDs. */
@@ -422,7 +400,7 @@ copy_out(struct store_folder *src, uint32_t i, int fd)
 			}
 		}
 		store_msg_close(src, r);
-		rc = more < 0 ? write_rc() : STORE_OK;
+		rc = more < 0 ? append_rc(errno, 0) : STORE_OK;
 	}
 	free(r);
 	return rc;
@@ -524,7 +502,7 @@ store_imap_copy(struct store_folder *src, const struct store_keywords *src_kw,
 	if (rc == STORE_OK) {
 		b.all_fd = scratch_fd(tmpdir);
 		b.one_fd = scratch_fd(tmpdir);
-		rc = b.all_fd < 0 || b.one_fd < 0 ? write_rc() : STORE_OK;
+		rc = b.all_fd < 0 || b.one_fd < 0 ? append_rc(errno, 0) : STORE_OK;
 	}
 	/* in batches, so the scratch space a COPY needs stays small */
 	while (rc == STORE_OK && done < n) {

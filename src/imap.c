@@ -185,7 +185,7 @@ imap_update(struct imap *s, int may_expunge)
 		return;
 	}
 	rc = store_refresh(&s->f, &ch);
-	if (rc != STORE_OK && access(s->f.mbox_path, F_OK) < 0) {
+	if (rc == STORE_NOFOLDER) {
 		/* deleted or renamed by another session: nothing sensible is left to say */
 		log_info("imap: %s of %s went away, closing", s->mbox_name, s->user);
 		imap_untagged(s->io, "BYE [UNAVAILABLE] mailbox deleted or renamed elsewhere");

@@ -990,6 +990,10 @@ store_refresh(struct store_folder *f, struct store_changes *ch)
 	rc = refresh_locked(f, &s);
 	view_put(f, &s);
 	*ch = s.ch;
+	/* deleted or renamed away (another session, another tool) */
+	if (rc != STORE_OK && access(f->mbox_path, F_OK) < 0 && errno == ENOENT) {
+		rc = STORE_NOFOLDER;
+	}
 	return rc;
 }
 

@@ -93,7 +93,8 @@ int store_paths(const struct config *cfg, const char *user, const char *folder,
  */
 int store_open(struct store_folder *f, const char *mbox, const char *side, int mode);
 
-/* Pick up what others did since: new mail, flag changes, expunges, outside rewrites. */
+/* Pick up what others did since: new mail, flag changes, expunges, outside rewrites.
+ * STORE_NOFOLDER when the folder was deleted or renamed away meanwhile. */
 int store_refresh(struct store_folder *f, struct store_changes *ch);
 
 /* Drop expunged entries from msgs[] (IMAP: once the session may announce them). */

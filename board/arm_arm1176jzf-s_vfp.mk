@@ -5,6 +5,6 @@ CROSS = arm-linux-gnueabi-
 ARCH_CFLAGS = -mcpu=arm1176jzf-s -mfpu=vfp -mfloat-abi=softfp -marm
 QEMU_ARCH = arm
 QEMU_CPU = arm1176
-SIZE_BUDGET = 311296
+SIZE_BUDGET = 331776
 BANNED_INSNS = [[:space:]]([su]div|movw|movt)[[:space:]]
 include board/cross.mk

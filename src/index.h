@@ -1,7 +1,8 @@
 /*
  * The per-folder state file <side>.idx: a checksummed header, a base array of fixed
  * 64-byte message records and an append-only tail of change records with absolute
- * values. Encoding, decoding, replay, fresh rewrites. Byte layout: doc/store.md.
+ * values. index.c encodes and decodes records and applies them to an in-memory image;
+ * index_file.c loads, replays, rewrites and appends the file. Byte layout: doc/store.md.
  */
 #ifndef MAILNOOK_INDEX_H
 #define MAILNOOK_INDEX_H
@@ -53,6 +54,12 @@ struct idx_log {
 void idx_put_header(unsigned char *p, const struct idx_set *s);
 /* Decode and verify a header into s (msgs untouched, base_count set); 0 or -1 if invalid. */
 int idx_get_header(const unsigned char *p, struct idx_set *s);
+/*
+ * Decode the header at p (len bytes read, room for IDX_HDR_LEN; its copy may be rewritten
+ * in place): 2 when it is whole, 1 when only its second copy of the identity is good,
+ * 0 when neither is (s then gets no identity, mboxrd 1).
+ */
+int idx_get_header_any(unsigned char *p, size_t len, struct idx_set *s);
 /* Encode / decode-and-verify one 64-byte message record; get returns 0 or -1. */
 void idx_put_rec(unsigned char *p, const struct store_msg *m);
 int idx_get_rec(const unsigned char *p, struct store_msg *m);

@@ -8,7 +8,7 @@ import sys
 
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
 STORE_FILES = {"store", "store_types", "store_imap", "append", "index", "mbox", "lock", "compact",
-               "folders", "mime_cache", "side", "store_check"}
+               "folders", "mime_cache", "side", "store_check", "index_file"}
 STORE_PRIVATE = {"index", "mbox", "lock", "compact", "folders", "mime_cache", "side", "store_check",
                  "append"}
 

@@ -72,39 +72,6 @@ struct pop3_cmd {
 
 /* --- The reply writer: the only code that emits CRLF and dot-stuffing. --- */
 
-/* Format one reply line (without CRLF) into buf; a line that does not fit is logged. */
-static int
-format_line(char *buf, size_t cap, const char *fmt, va_list ap)
-{
-	int n = vsnprintf(buf, cap, fmt, ap);
-
-	if (n < 0 || (size_t)n >= cap) {
-		log_warnx("pop3: reply line longer than %zu bytes not sent", cap - 1);
-		return -1;
-	}
-	return n;
-}
-
-static void
-reply(struct pop3 *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-reply(struct pop3 *s, const char *fmt, ...)
-{
-	char buf[POP3_REPLY_MAX];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = format_line(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		n = str_fmt(buf, sizeof(buf), "-ERR [SYS/PERM] reply too long");
-	}
-	io_write(s->io, buf, (size_t)n);
-	io_write(s->io, "\r\n", 2);
-}
-
 /*
  * One piece of a multi-line response: a '.' at the start of a line is doubled
  * (RFC 1939 3), and a piece that ends a line gets CRLF, including a last line that
@@ -122,22 +89,51 @@ ml_piece(struct pop3 *s, const char *p, size_t n, int line_start, int line_end)
 	}
 }
 
+/*
+ * One formatted line, within RFC 2449's 512 octets: a status line (in_list 0) that does
+ * not fit becomes an error reply, a line of a multi-line response is left out; either
+ * way the log says so.
+ */
+static void
+put_line(struct pop3 *s, int in_list, const char *fmt, va_list ap)
+{
+	char buf[POP3_REPLY_MAX];
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+
+	if (n < 0 || (size_t)n >= sizeof(buf)) {
+		log_warnx("pop3: reply line longer than %zu bytes not sent", sizeof(buf) - 1);
+		if (in_list) {
+			return;
+		}
+		n = str_fmt(buf, sizeof(buf), "-ERR [SYS/PERM] reply too long");
+	}
+	ml_piece(s, buf, (size_t)n, in_list, 1);
+}
+
+static void
+reply(struct pop3 *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+reply(struct pop3 *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	put_line(s, 0, fmt, ap);
+	va_end(ap);
+}
+
 static void
 ml_line(struct pop3 *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 ml_line(struct pop3 *s, const char *fmt, ...)
 {
-	char buf[POP3_REPLY_MAX];
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = format_line(buf, sizeof(buf), fmt, ap);
+	put_line(s, 1, fmt, ap);
 	va_end(ap);
-	if (n >= 0) {
-		ml_piece(s, buf, (size_t)n, 1, 1);
-	}
 }
 
 static void

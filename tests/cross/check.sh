@@ -65,9 +65,13 @@ for p in "$@"; do
 	fi
 	wrap=$top/build/cross/$p/bin
 	rm -rf "$wrap"
-	mkdir -p "$wrap/unit"
-	for b in "$top/build/$p/mailnook" "$top/build/$p/unit/"test_*; do
-		case "$b" in */mailnook) w=$wrap/mailnook ;; *) w=$wrap/unit/$(basename "$b") ;; esac
+	mkdir -p "$wrap/unit" "$wrap/replay"
+	for b in "$top/build/$p/mailnook" "$top/build/$p/unit/"test_* "$top/build/$p/replay/"fuzz_*; do
+		case "$b" in
+		*/mailnook) w=$wrap/mailnook ;;
+		*/replay/*) w=$wrap/replay/$(basename "$b") ;;
+		*) w=$wrap/unit/$(basename "$b") ;;
+		esac
 		printf '#!/bin/sh\nexec %s %s "%s" "$@"\n' "$emu" "${emu:+-0 \"\$0\"}" "$b" >"$w"
 		chmod +x "$w"
 	done

@@ -253,6 +253,10 @@ try:
     check("every IDLE session saw every delivery to its user", not missed, missed)
     bad = []
     for u in IMAP_USERS + POP_USERS:
+        if not delivered[u] and not os.path.exists(env.inbox(u)):
+            # Nothing delivered and no session made the INBOX (a slow run, e.g. under an
+            # emulator): there is no folder for check to look at.
+            continue
         r = subprocess.run(env.cmd("check", u), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         if r.returncode != 0:
             bad.append((u, r.returncode, r.stdout.decode(errors="replace")[-300:]))

@@ -562,6 +562,8 @@ resync(struct store_folder *f, struct idx_set *s, const struct store_mboxstat *n
 		es.v = NULL;
 		rc = state_replace(f, s, &img);
 		if (rc == STORE_OK) {
+			/* The file now holds img as its base: adopting must not look like a long log. */
+			img.base_count = img.count;
 			adopt(s, &img);
 			rc = replay_rest(f, s);
 		}

@@ -50,7 +50,7 @@ struct chunk {
 static uint64_t
 msg_end(const struct idx_set *img, uint32_t i)
 {
-	return i + 1 < img->count ? img->msgs[i + 1].e.offset : img->ms.size;
+	return i + 1 < img->count ? img->ents[i + 1].offset : img->ms.size;
 }
 
 uint64_t
@@ -61,7 +61,7 @@ compact_dead(const struct idx_set *img)
 
 	for (i = 0; i < img->count; i++) {
 		if (img->msgs[i].flags & STORE_EXPUNGED) {
-			dead += msg_end(img, i) - img->msgs[i].e.offset;
+			dead += msg_end(img, i) - img->ents[i].offset;
 		}
 	}
 	return dead;
@@ -109,16 +109,15 @@ compact_make_plan(const struct idx_set *img, struct compact_plan *p)
 	p->chunk = COMPACT_CHUNK;
 	p->direct_min = COMPACT_DIRECT_MIN;
 	for (i = 0; i < img->count; i++) {
-		const struct store_msg *m = &img->msgs[i];
-		uint64_t len = msg_end(img, i) - m->e.offset;
+		uint64_t off = img->ents[i].offset, len = msg_end(img, i) - off;
 
-		if (m->flags & STORE_EXPUNGED) {
+		if (img->msgs[i].flags & STORE_EXPUNGED) {
 			if (!dead) {
-				w = m->e.offset;
+				w = off;
 				dead = 1;
 			}
 		} else if (dead) {
-			if (plan_add(p, m->e.offset, w, len) < 0) {
+			if (plan_add(p, off, w, len) < 0) {
 				compact_free_plan(p);
 				return -1;
 			}
@@ -387,24 +386,23 @@ extend_for_appends(struct cjob *j, uint64_t *k)
 static void
 remap_image(const struct compact_plan *p, struct idx_set *img)
 {
-	uint32_t i, n = 0, mi = 0;
+	uint32_t i, mi = 0;
 
 	for (i = 0; i < img->count; i++) {
-		struct store_msg m = img->msgs[i];
+		uint64_t *off = &img->ents[i].offset;
 
-		if (m.flags & STORE_EXPUNGED) {
+		if (img->msgs[i].flags & STORE_EXPUNGED) {
 			continue;
 		}
-		while (mi < p->n && p->moves[mi].src + p->moves[mi].len <= m.e.offset) {
+		while (mi < p->n && p->moves[mi].src + p->moves[mi].len <= *off) {
 			mi++;
 		}
-		if (mi < p->n && p->moves[mi].src <= m.e.offset) {
-			m.e.offset -= p->moves[mi].src - p->moves[mi].dst;
+		if (mi < p->n && p->moves[mi].src <= *off) {
+			*off -= p->moves[mi].src - p->moves[mi].dst;
 		}
-		img->msgs[n++] = m;
 	}
-	img->count = n;
-	img->base_count = n;
+	idx_drop_expunged(img);
+	img->base_count = img->count;
 	img->generation++;
 }
 

@@ -34,7 +34,7 @@ imap_put_msg_flags(struct imap *s, uint32_t i)
 	const struct store_msg *m = &s->f.msgs[i];
 
 	io_puts(s->io, "FLAGS ");
-	imap_put_flags(s->io, m->flags & STORE_FLAGS_ALL, m->keywords, s->f.kw,
+	imap_put_flags(s->io, m->flags & STORE_FLAGS_ALL, store_msg_keywords(&s->f, i), s->f.kw,
 	    imap_is_recent(s, m->uid));
 }
 
@@ -245,6 +245,18 @@ send_struct(struct fetch_msg *fm, const char *label, int which)
 	}
 }
 
+/* Where and how big the message is; zeros when its record is gone (compacted away). */
+static struct mbox_entry
+entry(struct fetch_msg *fm)
+{
+	struct mbox_entry e;
+
+	if (store_msg_entry(&fm->s->f, fm->i, &e) < 0) {
+		memset(&e, 0, sizeof(e));
+	}
+	return e;
+}
+
 static void
 send_att(struct fetch_msg *fm, const struct imap_fetch_att *a)
 {
@@ -261,10 +273,10 @@ send_att(struct fetch_msg *fm, const struct imap_fetch_att *a)
 		io_printf(s->io, "UID %u", m->uid);
 		break;
 	case IMAP_FA_INTERNALDATE:
-		put_internaldate(s->io, m->e.date);
+		put_internaldate(s->io, entry(fm).date);
 		break;
 	case IMAP_FA_RFC822_SIZE:
-		io_printf(s->io, "RFC822.SIZE %u", m->e.wire_size);
+		io_printf(s->io, "RFC822.SIZE %u", entry(fm).wire_size);
 		break;
 	case IMAP_FA_ENVELOPE:
 		send_struct(fm, "ENVELOPE", 0);

@@ -190,7 +190,7 @@ sk_keyword(void *ctx, const char *kw, int *has)
 	*has = 0;
 	for (b = 0; b < c->s->f.kw->n; b++) {
 		if (str_ieq(c->s->f.kw->name[b], kw)) {
-			*has = (c->s->f.msgs[c->i].keywords >> b) & 1;
+			*has = (store_msg_keywords(&c->s->f, c->i) >> b) & 1;
 		}
 	}
 	return 0;
@@ -415,16 +415,21 @@ imap_cmd_search(struct imap *s)
 	env.now = (int64_t)time(NULL);
 	for (c.i = 0; c.i < s->exists && rc >= 0; c.i++) {
 		const struct store_msg *m = &s->f.msgs[c.i];
+		struct mbox_entry e;
 
+		/* a record compacted away meanwhile: size and date 0 (it matches no text) */
+		if (store_msg_entry(&s->f, c.i, &e) < 0) {
+			memset(&e, 0, sizeof(e));
+		}
 		memset(&sm, 0, sizeof(sm));
 		sm.seq = c.i + 1;
 		sm.uid = m->uid;
-		sm.size = m->e.wire_size;
+		sm.size = e.wire_size;
 		sm.flags = m->flags & STORE_FLAGS_ALL;
 		if (imap_is_recent(s, m->uid)) {
 			sm.flags |= IMAP_F_RECENT;
 		}
-		sm.internal.t = m->e.date;
+		sm.internal.t = e.date;
 		rc = imap_search_eval(s->args.search.key, &sm, &env, &ops, &c);
 		if (rc == 1) {
 			v[n++] = s->cmd.uid ? m->uid : c.i + 1;

@@ -108,7 +108,7 @@ idx_get_header_any(unsigned char *p, size_t len, struct idx_set *s)
 }
 
 void
-idx_put_rec(unsigned char *p, const struct store_msg *m)
+idx_put_rec(unsigned char *p, const struct store_rec *m)
 {
 	put_le32(p, m->uid);
 	put_le32(p + 4, m->flags & ~(STORE_CHANGED | STORE_TOLD));
@@ -124,7 +124,7 @@ idx_put_rec(unsigned char *p, const struct store_msg *m)
 }
 
 int
-idx_get_rec(const unsigned char *p, struct store_msg *m)
+idx_get_rec(const unsigned char *p, struct store_rec *m)
 {
 	if (get_le32(p + 60) != crc32c(0, p, 60) || get_le32(p) == 0) {
 		return -1;
@@ -255,23 +255,147 @@ idx_find(const struct idx_set *s, uint32_t uid)
 	return lo < s->count && s->msgs[lo].uid == uid ? (long)lo : -1;
 }
 
-int
-idx_push(struct idx_set *s, const struct store_msg *m)
+/* Room for need messages in every array s has; the parallel ones share cap. */
+static int
+set_reserve(struct idx_set *s, size_t need)
 {
-	if (array_grow(&s->msgs, &s->cap, (size_t)s->count + 1, sizeof(*s->msgs), 64,
-	    FOLDER_MSGS_MAX) < 0) {
+	size_t cap = s->cap;
+	uint64_t *kw;
+	struct mbox_entry *e;
+
+	if (array_grow(&s->msgs, &cap, need, sizeof(*s->msgs), 64, FOLDER_MSGS_MAX) < 0) {
 		return -1;
 	}
-	s->msgs[s->count++] = *m;
+	if (cap != s->cap && s->kw != NULL) {
+		if ((kw = realloc(s->kw, cap * sizeof(*kw))) == NULL) {
+			return -1;
+		}
+		s->kw = kw;
+	}
+	if (cap != s->cap && s->cold) {
+		if ((e = realloc(s->ents, cap * sizeof(*e))) == NULL) {
+			return -1;
+		}
+		s->ents = e;
+	}
+	s->cap = cap;
+	return 0;
+}
+
+int
+idx_set_keywords(struct idx_set *s, uint32_t i, uint64_t kw)
+{
+	if (s->kw == NULL) {
+		if (kw == 0) {
+			return 0;
+		}
+		if ((s->kw = calloc(s->cap, sizeof(*s->kw))) == NULL) {
+			log_warn("index: keywords of uid %u not kept", s->msgs[i].uid);
+			return -1;
+		}
+	}
+	s->kw[i] = kw;
+	return 0;
+}
+
+uint64_t
+idx_keywords(const struct idx_set *s, uint32_t i)
+{
+	return s->kw != NULL ? s->kw[i] : 0;
+}
+
+int
+idx_entry(const struct idx_set *s, uint32_t i, struct mbox_entry *e)
+{
+	uint32_t k;
+
+	if (s->cold) {
+		*e = s->ents[i];
+		return 0;
+	}
+	if (s->msgs[i].at != 0 && s->map != NULL) {
+		return idx_map_entry(s->map, s->msgs[i].at, e);
+	}
+	/* few: only messages removed elsewhere that the view still lists */
+	for (k = 0; k < s->nkept; k++) {
+		if (s->kept[k].uid == s->msgs[i].uid) {
+			*e = s->kept[k].e;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void
+idx_keep_entry(struct idx_set *s, uint32_t i)
+{
+	struct mbox_entry e;
+
+	if (s->msgs[i].at == 0) {
+		return;
+	}
+	if (idx_entry(s, i, &e) == 0 && array_grow(&s->kept, &s->kept_cap, (size_t)s->nkept + 1,
+	    sizeof(*s->kept), 16, FOLDER_MSGS_MAX) == 0) {
+		s->kept[s->nkept].uid = s->msgs[i].uid;
+		s->kept[s->nkept].e = e;
+		s->nkept++;
+	} else {
+		log_warnx("index: size and date of uid %u lost", s->msgs[i].uid);
+	}
+	s->msgs[i].at = 0;
+}
+
+int
+idx_push(struct idx_set *s, const struct store_rec *m, uint32_t at)
+{
+	struct store_msg *d;
+
+	if (set_reserve(s, (size_t)s->count + 1) < 0) {
+		return -1;
+	}
+	d = &s->msgs[s->count];
+	d->uid = m->uid;
+	d->flags = m->flags;
+	d->at = at;
+	if (s->cold) {
+		s->ents[s->count] = m->e;
+	}
+	if (s->kw != NULL) {
+		s->kw[s->count] = 0;
+	}
+	s->count++;
+	if (idx_set_keywords(s, s->count - 1, m->keywords) < 0) {
+		s->count--;
+		return -1;
+	}
 	if (m->uid >= s->uidnext) {
 		s->uidnext = m->uid + 1;
 	}
 	return 0;
 }
 
+void
+idx_place(struct idx_set *img)
+{
+	uint32_t i;
+
+	for (i = 0; i < img->count; i++) {
+		img->msgs[i].at = IDX_HDR_LEN + i * IDX_REC_LEN;
+	}
+}
+
+void
+idx_uncold(struct idx_set *s, struct idx_map *map)
+{
+	free(s->ents);
+	s->ents = NULL;
+	s->cold = 0;
+	s->map = map;
+}
+
 /* Give msgs[i] the flags in f (expunged stays expunged), noting a visible change. */
 static void
-set_flags(struct idx_set *s, uint32_t i, uint32_t flags, uint64_t kw, uint64_t modseq)
+set_flags(struct idx_set *s, uint32_t i, uint32_t flags, uint64_t kw)
 {
 	struct store_msg *m = &s->msgs[i];
 	uint32_t keep = m->flags & (STORE_CHANGED | STORE_EXPUNGED | STORE_VANISHED | STORE_TOLD);
@@ -281,32 +405,41 @@ set_flags(struct idx_set *s, uint32_t i, uint32_t flags, uint64_t kw, uint64_t m
 		s->ch.expunged++;
 	}
 	flags &= STORE_FLAGS_ALL;
-	if ((m->flags & STORE_FLAGS_ALL) != flags || m->keywords != kw) {
+	if ((m->flags & STORE_FLAGS_ALL) != flags || idx_keywords(s, i) != kw) {
 		if ((keep & (STORE_CHANGED | STORE_EXPUNGED)) == 0) {
 			s->ch.flagged++;
 		}
 		keep |= STORE_CHANGED;
 	}
 	m->flags = flags | keep;
-	m->keywords = kw;
-	m->modseq = modseq;
+	(void)idx_set_keywords(s, i, kw);
+}
+
+/* A record for msgs[i] (a NEW one, or the image's): its place, and its flags. */
+static void
+take_rec(struct idx_set *s, uint32_t i, const struct store_rec *m, uint32_t at)
+{
+	s->msgs[i].at = at;
+	if (s->cold) {
+		s->ents[i] = m->e;
+	}
+	set_flags(s, i, m->flags, m->keywords);
 }
 
 static void
-apply_new(struct idx_set *s, const struct store_msg *m)
+apply_new(struct idx_set *s, const struct store_rec *m, uint32_t at)
 {
 	long i = idx_find(s, m->uid);
 
 	if (i >= 0) {
-		s->msgs[i].e = m->e;
-		set_flags(s, (uint32_t)i, m->flags, m->keywords, m->modseq);
+		take_rec(s, (uint32_t)i, m, at);
 		return;
 	}
 	if (s->count > 0 && m->uid < s->msgs[s->count - 1].uid) {
 		/* Dropped from this view by store_forget_expunged: stays dropped. */
 		return;
 	}
-	if (idx_push(s, m) == 0) {
+	if (idx_push(s, m, at) == 0) {
 		s->ch.added++;
 	} else {
 		log_warn("index: message uid %u not loaded", m->uid);
@@ -333,14 +466,14 @@ idx_apply(struct idx_set *s, const struct idx_log *l)
 
 	switch (l->type) {
 	case IDX_NEW:
-		apply_new(s, &l->m);
+		apply_new(s, &l->m, l->at);
 		break;
 	case IDX_FLAGS:
 		i = idx_find(s, l->m.uid);
 		if (i >= 0) {
 			uint32_t x = s->msgs[i].flags & STORE_EXPUNGED;
 
-			set_flags(s, (uint32_t)i, l->m.flags | x, l->m.keywords, l->m.modseq);
+			set_flags(s, (uint32_t)i, l->m.flags | x, l->m.keywords);
 		}
 		break;
 	case IDX_EXPUNGE:
@@ -352,9 +485,23 @@ idx_apply(struct idx_set *s, const struct idx_log *l)
 	}
 }
 
+/* Image img's record i as a record (its entry only when img is cold). */
+static void
+img_rec(const struct idx_set *img, uint32_t j, struct store_rec *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->uid = img->msgs[j].uid;
+	m->flags = img->msgs[j].flags;
+	m->keywords = idx_keywords(img, j);
+	if (img->cold) {
+		m->e = img->ents[j];
+	}
+}
+
 void
 idx_merge(struct idx_set *s, const struct idx_set *img)
 {
+	struct store_rec m;
 	uint32_t i, j = 0;
 
 	for (i = 0; i < s->count; i++) {
@@ -362,10 +509,12 @@ idx_merge(struct idx_set *s, const struct idx_set *img)
 			j++;
 		}
 		if (j < img->count && img->msgs[j].uid == s->msgs[i].uid) {
-			s->msgs[i].e = img->msgs[j].e;
-			set_flags(s, i, img->msgs[j].flags, img->msgs[j].keywords,
-			    img->msgs[j].modseq);
-		} else if ((s->msgs[i].flags & STORE_EXPUNGED) == 0) {
+			img_rec(img, j, &m);
+			take_rec(s, i, &m, img->msgs[j].at);
+			continue;
+		}
+		idx_keep_entry(s, i);
+		if ((s->msgs[i].flags & STORE_EXPUNGED) == 0) {
 			s->msgs[i].flags |= STORE_EXPUNGED;
 			s->ch.expunged++;
 		}
@@ -373,7 +522,8 @@ idx_merge(struct idx_set *s, const struct idx_set *img)
 	for (j = 0; j < img->count; j++) {
 		if ((s->count == 0 || img->msgs[j].uid > s->msgs[s->count - 1].uid) &&
 		    (img->msgs[j].flags & STORE_EXPUNGED) == 0) {
-			apply_new(s, &img->msgs[j]);
+			img_rec(img, j, &m);
+			apply_new(s, &m, img->msgs[j].at);
 		}
 	}
 	if (img->uidnext > s->uidnext) {
@@ -436,7 +586,7 @@ match_old(const struct idx_set *old, const struct mbox_entry *ents, uint32_t n)
 		return NULL;
 	}
 	for (i = 0; i < old->count; i++) {
-		v[i].fp = old->msgs[i].e.fingerprint;
+		v[i].fp = old->ents[i].fingerprint;
 		v[i].pos = i;
 	}
 	qsort(v, old->count, sizeof(*v), fp_pos_cmp);
@@ -481,16 +631,17 @@ idx_resync(const struct idx_set *old, const struct mbox_entry *ents, uint32_t n,
 		return -1;
 	}
 	memset(out, 0, sizeof(*out));
+	out->cold = 1;
 	out->uidvalidity = old->uidvalidity;
 	out->uidnext = old->uidnext ? old->uidnext : 1;
 	out->mboxrd = old->mboxrd;
 	out->generation = old->generation;
 	for (i = 0; i < n; i++) {
-		struct store_msg m;
+		struct store_rec m;
 
 		memset(&m, 0, sizeof(m));
 		if (k[i] >= 0) {
-			m = old->msgs[k[i]];
+			img_rec(old, (uint32_t)k[i], &m);
 			m.flags &= STORE_FLAGS_ALL | STORE_EXPUNGED;
 		}
 		m.e = ents[i];
@@ -502,7 +653,7 @@ idx_resync(const struct idx_set *old, const struct mbox_entry *ents, uint32_t n,
 			run--;
 		}
 		last = m.uid;
-		if (idx_push(out, &m) < 0) {
+		if (idx_push(out, &m, 0) < 0) {
 			free(k);
 			idx_free(out);
 			return -1;
@@ -519,10 +670,23 @@ idx_drop_expunged(struct idx_set *s)
 
 	for (i = 0; i < s->count; i++) {
 		if ((s->msgs[i].flags & STORE_EXPUNGED) == 0) {
-			s->msgs[n++] = s->msgs[i];
+			s->msgs[n] = s->msgs[i];
+			if (s->kw != NULL) {
+				s->kw[n] = s->kw[i];
+			}
+			if (s->cold) {
+				s->ents[n] = s->ents[i];
+			}
+			n++;
 		}
 	}
 	s->count = n;
+	for (i = 0, n = 0; i < s->nkept; i++) {
+		if (idx_find(s, s->kept[i].uid) >= 0) {
+			s->kept[n++] = s->kept[i];
+		}
+	}
+	s->nkept = n;
 }
 
 void
@@ -539,6 +703,14 @@ void
 idx_free(struct idx_set *s)
 {
 	free(s->msgs);
+	free(s->kw);
+	free(s->ents);
+	free(s->kept);
 	s->msgs = NULL;
+	s->kw = NULL;
+	s->ents = NULL;
+	s->kept = NULL;
 	s->count = s->cap = 0;
+	s->nkept = 0;
+	s->kept_cap = 0;
 }

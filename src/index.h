@@ -28,9 +28,19 @@ enum idx_type {
 	IDX_SYNC = 4		/* the mbox as indexed: size, inode, mtime, tail checksum */
 };
 
-/* A folder's state: the full image of a state file, or a session's view of it. */
+/*
+ * A folder's state: the full image of a state file, or a session's view of it. An image
+ * (cold) holds every record's entry in ents[]; a view reads it through map at msgs[].at.
+ */
 struct idx_set {
 	struct store_msg *msgs;	/* ascending UIDs */
+	uint64_t *kw;		/* keyword masks, parallel to msgs; NULL while all are 0 */
+	struct mbox_entry *ents;	/* cold: entries, parallel to msgs */
+	struct idx_map *map;	/* not cold: the file msgs[].at point into */
+	struct idx_kept *kept;	/* not cold: entries of messages with at 0 */
+	uint32_t nkept;
+	size_t kept_cap;
+	int cold;
 	uint32_t count;
 	size_t cap;
 	uint32_t uidvalidity, uidnext;
@@ -45,7 +55,8 @@ struct idx_set {
 /* One decoded change record. */
 struct idx_log {
 	int type;
-	struct store_msg m;	/* IDX_NEW; uid/flags/keywords/modseq for IDX_FLAGS */
+	struct store_rec m;	/* IDX_NEW; uid/flags/keywords/modseq for IDX_FLAGS */
+	uint32_t at;		/* IDX_NEW read from a file: where its 64-byte record is */
 	uint32_t first, last;	/* IDX_EXPUNGE */
 	struct store_mboxstat ms;	/* IDX_SYNC */
 };
@@ -61,8 +72,8 @@ int idx_get_header(const unsigned char *p, struct idx_set *s);
  */
 int idx_get_header_any(unsigned char *p, size_t len, struct idx_set *s);
 /* Encode / decode-and-verify one 64-byte message record; get returns 0 or -1. */
-void idx_put_rec(unsigned char *p, const struct store_msg *m);
-int idx_get_rec(const unsigned char *p, struct store_msg *m);
+void idx_put_rec(unsigned char *p, const struct store_rec *m);
+int idx_get_rec(const unsigned char *p, struct store_rec *m);
 
 /* Encode a change record into p (room for IDX_LOG_MAX); returns its length. */
 size_t idx_put_log(unsigned char *p, const struct idx_log *l);
@@ -74,13 +85,32 @@ long idx_get_log(const unsigned char *p, size_t n, struct idx_log *l);
 
 /* Apply one change record to s (idempotent: absolute values), counting into s->ch. */
 void idx_apply(struct idx_set *s, const struct idx_log *l);
-/* Append m (uid above every uid in s) to s; -1 if FOLDER_MSGS_MAX or memory runs out. */
-int idx_push(struct idx_set *s, const struct store_msg *m);
+/*
+ * Append m (uid above every uid in s, its record at offset at of the file or 0) to s;
+ * -1 if FOLDER_MSGS_MAX or memory runs out.
+ */
+int idx_push(struct idx_set *s, const struct store_rec *m, uint32_t at);
+/* The entry of s->msgs[i]: from ents, else read through map; 0 or -1 (none, I/O error). */
+int idx_entry(const struct idx_set *s, uint32_t i, struct mbox_entry *e);
+/* The keyword mask of s->msgs[i]. */
+uint64_t idx_keywords(const struct idx_set *s, uint32_t i);
+/* Set it; -1 if the array cannot be made. */
+int idx_set_keywords(struct idx_set *s, uint32_t i, uint64_t kw);
+/* Record positions of a file holding img as its base array (idx_write_file order). */
+void idx_place(struct idx_set *img);
+/*
+ * The record of view s's msgs[i] is leaving the file s reads (its message was removed
+ * elsewhere): keep its entry in memory while s lists it, and set its position to 0.
+ */
+void idx_keep_entry(struct idx_set *s, uint32_t i);
+/* Drop img's entries (it becomes a view reading through map). */
+void idx_uncold(struct idx_set *s, struct idx_map *map);
 /* Index of uid in s, or -1. */
 long idx_find(const struct idx_set *s, uint32_t uid);
 /*
- * Merge img (a complete state image) into s without removing entries: uids missing from
- * img become expunged, new ones are appended, others take img's flags and offsets.
+ * Merge img (a complete state image, positions or entries) into the view s without
+ * removing entries: uids missing from img become expunged (record position 0), new ones
+ * are appended, others take img's flags and record positions.
  */
 void idx_merge(struct idx_set *s, const struct idx_set *img);
 /*
@@ -92,11 +122,11 @@ void idx_merge(struct idx_set *s, const struct idx_set *img);
  */
 int idx_resync(const struct idx_set *old, const struct mbox_entry *ents, uint32_t n,
     struct idx_set *out);
-/* Drop every expunged entry of s. */
+/* Drop every expunged entry of s (and the kept entries of those). */
 void idx_drop_expunged(struct idx_set *s);
 /* Forget the STORE_CHANGED marks (a fresh view has seen everything). */
 void idx_clear_changed(struct idx_set *s);
-/* Free s's array and leave it empty. */
+/* Free s's arrays and leave it empty. */
 void idx_free(struct idx_set *s);
 
 /* What idx_load found. */
@@ -113,10 +143,11 @@ enum idx_load_rc {
 };
 
 /*
- * Load a state file open on fd into the empty set s (header, base, replayed tail).
+ * Load a state file open on fd into the empty set s (header, base, replayed tail), with
+ * every record's position, and with cold its entries too (an image to write or compact).
  * *valid_end gets the end of the last good record.
  */
-enum idx_load_rc idx_load(int fd, struct idx_set *s, uint64_t *valid_end);
+enum idx_load_rc idx_load(int fd, struct idx_set *s, int cold, uint64_t *valid_end);
 /*
  * Replay the tail of fd from *pos to its end into s; *pos advances past the last good
  * record. Bytes that do not decode (a torn or zero-filled end, damage) are passed over
@@ -124,13 +155,23 @@ enum idx_load_rc idx_load(int fd, struct idx_set *s, uint64_t *valid_end);
  */
 int idx_replay(int fd, struct idx_set *s, uint64_t *pos);
 /*
- * Write s as a fresh state file at path (temp file, fsync, rename, fsync directory).
+ * Write s (cold) as a fresh state file at path (temp file, fsync, rename, fsync directory).
  * Expunged records are kept: they name bytes still in the mbox. 0 or -1.
  */
 int idx_write_file(const char *path, const struct idx_set *s);
 /* Append n bytes of encoded records at the end of fd in one write; fdatasync if durable.
  * On error the file is cut back to old_size. 0 or -1. */
 int idx_append(int fd, const unsigned char *buf, size_t n, uint64_t old_size, int durable);
+
+/*
+ * Make m read the state file open on fd (a descriptor m now owns): mapped whole, shared
+ * and read-only, or read with pread where it cannot be mapped. 0, or -1 (fd closed).
+ */
+int idx_map_open(struct idx_map *m, int fd);
+/* The entry of the record at offset at (verified when loaded; its CRC is checked again),
+ * mapping the file anew when it grew past the mapping; 0 or -1. */
+int idx_map_entry(struct idx_map *m, uint32_t at, struct mbox_entry *e);
+void idx_map_close(struct idx_map *m);
 
 /* Current size/inode/mtime and tail checksum of the mbox open on fd; 0 or -1. */
 int idx_mbox_stat(int fd, struct store_mboxstat *ms);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,12 +63,12 @@ load_base(int fd, struct idx_set *s, unsigned char *buf, uint32_t slots, uint64_
 		}
 		got = (uint32_t)((size_t)r / IDX_REC_LEN);
 		for (i = 0; i < got; i++) {
-			struct store_msg m;
+			struct store_rec m;
 
 			if (idx_get_rec(buf + (size_t)i * IDX_REC_LEN, &m) < 0 ||
 			    (s->count > 0 && m.uid <= s->msgs[s->count - 1].uid)) {
 				(*bad)++;
-			} else if (idx_push(s, &m) < 0) {
+			} else if (idx_push(s, &m, (uint32_t)(off + (uint64_t)i * IDX_REC_LEN)) < 0) {
 				return -1;
 			}
 		}
@@ -107,6 +108,7 @@ replay_buf(struct idx_set *s, const unsigned char *buf, size_t n, uint64_t at, i
 		if (at + i > *pos) {
 			*skipped += at + i - *pos;
 		}
+		l.at = (uint32_t)(at + i + 4);
 		idx_apply(s, &l);
 		i += (size_t)len;
 		*pos = at + i;
@@ -126,6 +128,11 @@ replay_from(int fd, struct idx_set *s, uint64_t *pos, uint64_t *skipped)
 		return -1;
 	}
 	do {
+		if (at > IDX_FILE_MAX - IDX_IO_BUF) {
+			log_warnx("index: state file larger than %u bytes", (unsigned)IDX_FILE_MAX);
+			free(buf);
+			return -1;
+		}
 		r = pread_full(fd, buf, IDX_IO_BUF, (off_t)at);
 		if (r >= 0) {
 			at += replay_buf(s, buf, (size_t)r, at, r < IDX_IO_BUF, pos, skipped);
@@ -158,13 +165,14 @@ load_header(int fd, struct idx_set *s, unsigned char *buf)
 }
 
 enum idx_load_rc
-idx_load(int fd, struct idx_set *s, uint64_t *valid_end)
+idx_load(int fd, struct idx_set *s, int cold, uint64_t *valid_end)
 {
 	unsigned char *buf;
 	struct stat st;
 	uint64_t bad = 0, slots;
 	int trust;
 
+	s->cold = cold;
 	if (fstat(fd, &st) < 0) {
 		return IDX_IOERR;
 	}
@@ -218,7 +226,14 @@ write_image(int fd, const struct idx_set *s)
 	}
 	idx_put_header(buf, s);
 	for (i = 0; i < s->count && rc == 0; i++) {
-		idx_put_rec(buf + used, &s->msgs[i]);
+		struct store_rec m;
+
+		memset(&m, 0, sizeof(m));
+		m.uid = s->msgs[i].uid;
+		m.flags = s->msgs[i].flags;
+		m.keywords = idx_keywords(s, i);
+		m.e = s->ents[i];
+		idx_put_rec(buf + used, &m);
 		used += IDX_REC_LEN;
 		if (used + IDX_REC_LEN > IDX_IO_BUF) {
 			rc = write_all(fd, buf, used);
@@ -276,6 +291,90 @@ idx_append(int fd, const unsigned char *buf, size_t n, uint64_t old_size, int du
 		idx_crash_point();
 	}
 	return 0;
+}
+
+/* Map the whole file (its current size); NULL when it cannot be (pread then). */
+static void
+map_whole(struct idx_map *m)
+{
+	struct stat st;
+	void *p;
+
+	if (m->p != NULL) {
+		munmap((void *)m->p, m->len);
+	}
+	m->p = NULL;
+	m->len = 0;
+	if (fstat(m->fd, &st) < 0 || st.st_size <= 0 || (uint64_t)st.st_size > IDX_FILE_MAX) {
+		return;
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, m->fd, 0);
+	if (p != MAP_FAILED) {
+		m->p = p;
+		m->len = (size_t)st.st_size;
+	} else {
+		m->nomap = 1;
+	}
+}
+
+int
+idx_map_open(struct idx_map *m, int fd)
+{
+	struct stat st;
+
+	idx_map_close(m);
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return -1;
+	}
+	m->fd = fd;
+	m->ino = (uint64_t)st.st_ino;
+	m->nomap = 0;
+	map_whole(m);
+	return 0;
+}
+
+int
+idx_map_entry(struct idx_map *m, uint32_t at, struct mbox_entry *e)
+{
+	unsigned char buf[IDX_REC_LEN];
+	const unsigned char *p = buf;
+	struct store_rec r;
+
+	if (m->fd < 0) {
+		return -1;
+	}
+	/* The file only grows under a mapping (replaced files are new inodes): a record
+	 * past its end was appended since. */
+	if ((size_t)at + IDX_REC_LEN > m->len && !m->nomap) {
+		map_whole(m);
+	}
+	if ((size_t)at + IDX_REC_LEN <= m->len) {
+		p = m->p + at;
+	} else if (pread_full(m->fd, buf, IDX_REC_LEN, (off_t)at) != IDX_REC_LEN) {
+		return -1;
+	}
+	if (idx_get_rec(p, &r) < 0) {
+		log_warnx("index: record at %u of a state file changed under a session", at);
+		return -1;
+	}
+	*e = r.e;
+	return 0;
+}
+
+void
+idx_map_close(struct idx_map *m)
+{
+	if (m->p != NULL) {
+		munmap((void *)m->p, m->len);
+	}
+	if (m->fd >= 0) {
+		close(m->fd);
+	}
+	m->fd = -1;
+	m->ino = 0;
+	m->p = NULL;
+	m->len = 0;
 }
 
 int

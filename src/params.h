@@ -181,8 +181,11 @@
 /* Largest single message accepted by deliver/APPEND: record fields are 32-bit. */
 #define DEF_MAX_MESSAGE		(64UL * 1024 * 1024)
 #define MESSAGE_HARD_MAX	(1UL << 31)
-/* Messages per folder: bounds the per-session arrays (64 bytes each). */
+/* Messages per folder: bounds the per-session arrays (12 bytes each, 20 with keywords). */
 #define FOLDER_MSGS_MAX		1000000
+/* Largest state file read: memory keeps each record's offset in 32 bits (a million
+ * records and their change log stay far below). */
+#define IDX_FILE_MAX		0xffff0000u
 /* Chunk moved per step by in-place compaction: one UBIFS/JFFS2 erase block or two. */
 #define COMPACT_CHUNK		(256 * 1024)
 /* Compaction moves bytes in pieces as long as the gap (no journal copy) once the gap

@@ -232,14 +232,26 @@ one_msg_arg(struct pop3 *s, char *arg, uint32_t *i)
 	return msg_arg(s, tok[0], i);
 }
 
-static uint32_t
-msg_size(const struct pop3 *s, uint32_t i)
+/* Message i's entry in the mbox (read from the index; zeros if it cannot be read). */
+static struct mbox_entry
+msg_entry(struct pop3 *s, uint32_t i)
 {
-	return s->folder.msgs[s->msgs[i].idx].e.wire_size;
+	struct mbox_entry e;
+
+	if (store_msg_entry(&s->folder, s->msgs[i].idx, &e) < 0) {
+		memset(&e, 0, sizeof(e));
+	}
+	return e;
+}
+
+static uint32_t
+msg_size(struct pop3 *s, uint32_t i)
+{
+	return msg_entry(s, i).wire_size;
 }
 
 static void
-drop_totals(const struct pop3 *s, uint32_t *count, uint64_t *octets)
+drop_totals(struct pop3 *s, uint32_t *count, uint64_t *octets)
 {
 	uint32_t i;
 
@@ -299,7 +311,7 @@ number_duplicates(struct pop3 *s)
 		return -1;
 	}
 	for (i = 0; i < s->n; i++) {
-		v[i].fp = s->folder.msgs[s->msgs[i].idx].e.fingerprint;
+		v[i].fp = msg_entry(s, i).fingerprint;
 		v[i].pos = i;
 	}
 	qsort(v, s->n, sizeof(*v), fp_cmp);
@@ -633,7 +645,7 @@ static void
 uidl_one(struct pop3 *s, uint32_t i, int multi)
 {
 	char uid[40];
-	uint64_t fp = s->folder.msgs[s->msgs[i].idx].e.fingerprint;
+	uint64_t fp = msg_entry(s, i).fingerprint;
 
 	if (s->msgs[i].dup > 0) {
 		(void)str_fmt(uid, sizeof(uid), "%016llx-%u", (unsigned long long)fp,

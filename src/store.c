@@ -141,10 +141,15 @@ write_error(void)
 /* ---- the session's view as an idx_set ---- */
 
 static void
-view_get(const struct store_folder *f, struct idx_set *s)
+view_get(struct store_folder *f, struct idx_set *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->msgs = f->msgs;
+	s->kw = f->kwmask;
+	s->map = &f->map;
+	s->kept = f->kept;
+	s->nkept = f->nkept;
+	s->kept_cap = f->kept_cap;
 	s->count = f->count;
 	s->cap = f->cap;
 	s->uidvalidity = f->uidvalidity;
@@ -159,6 +164,10 @@ static void
 view_put(struct store_folder *f, const struct idx_set *s)
 {
 	f->msgs = s->msgs;
+	f->kwmask = s->kw;
+	f->kept = s->kept;
+	f->nkept = s->nkept;
+	f->kept_cap = s->kept_cap;
 	f->count = s->count;
 	f->cap = s->cap;
 	f->uidvalidity = s->uidvalidity;
@@ -167,6 +176,19 @@ view_put(struct store_folder *f, const struct idx_set *s)
 	f->mboxrd = s->mboxrd;
 	f->base_count = s->base_count;
 	f->synced = s->ms;
+}
+
+/* The view's records are read from the state file open now (it was just loaded). */
+static int
+view_follow(struct store_folder *f)
+{
+	int fd = fcntl(f->state_fd, F_DUPFD_CLOEXEC, 0);
+
+	if (fd < 0 || idx_map_open(&f->map, fd) < 0) {
+		log_warn("store: reading %s.idx", f->side_base);
+		return STORE_ERR;
+	}
+	return STORE_OK;
 }
 
 /* ---- the state file lock ---- */
@@ -236,7 +258,7 @@ recover_compaction(struct store_folder *f)
 		return rc == STORE_INUSE ? STORE_INUSE : STORE_ERR;
 	}
 	memset(&img, 0, sizeof(img));
-	have = idx_load(f->state_fd, &img, &end) == IDX_LOADED;
+	have = idx_load(f->state_fd, &img, 1, &end) == IDX_LOADED;
 	rc = compact_recover(f->mbox_fd, f->side_base, &l, have ? &img : NULL) < 0 ?
 	    STORE_ERR : STORE_OK;
 	idx_free(&img);
@@ -325,7 +347,7 @@ catch_up(struct store_folder *f, struct idx_set *s)
 		return cut_torn(f);
 	}
 	memset(&img, 0, sizeof(img));
-	if (idx_load(f->state_fd, &img, &end) != IDX_LOADED || img.uidvalidity != s->uidvalidity) {
+	if (idx_load(f->state_fd, &img, 0, &end) != IDX_LOADED || img.uidvalidity != s->uidvalidity) {
 		log_warnx("store: %s.idx was rebuilt under an open session", f->side_base);
 		idx_free(&img);
 		return STORE_ERR;
@@ -334,16 +356,17 @@ catch_up(struct store_folder *f, struct idx_set *s)
 	idx_free(&img);
 	f->state_seen = end;
 	f->state_ino = (uint64_t)st.st_ino;
-	return cut_torn(f);
+	return view_follow(f) < 0 ? STORE_ERR : cut_torn(f);
 }
 
 /*
- * Replace the state file by img (temp file, fsync, rename by idx_write_file) and lock
- * the new one. The caller brings s in line with img, then calls replay_rest for
- * anything another process appended to the new file before we locked it.
+ * Replace the state file by img (cold; temp file, fsync, rename by idx_write_file) and
+ * lock the new one, which the view reads from then on: img gets its record positions
+ * there. The caller brings s in line with img (its positions included), then calls
+ * replay_rest for anything another process appended to the new file before we locked it.
  */
 static int
-state_replace(struct store_folder *f, struct idx_set *s, const struct idx_set *img)
+state_replace(struct store_folder *f, struct idx_set *s, struct idx_set *img)
 {
 	char path[PATH_LEN];
 	struct stat st;
@@ -368,7 +391,9 @@ state_replace(struct store_folder *f, struct idx_set *s, const struct idx_set *i
 	f->state_seen = IDX_HDR_LEN + (uint64_t)img->count * IDX_REC_LEN;
 	s->generation = img->generation;
 	s->base_count = img->count;
-	return STORE_OK;
+	img->base_count = img->count;
+	idx_place(img);
+	return view_follow(f);
 }
 
 static int
@@ -385,7 +410,7 @@ load_image(struct store_folder *f, const struct idx_set *s, struct idx_set *img)
 	int rc;
 
 	memset(img, 0, sizeof(*img));
-	rc = idx_load(f->state_fd, img, &end);
+	rc = idx_load(f->state_fd, img, 1, &end);
 	if (rc == IDX_SALVAGED && img->uidvalidity == 0) {
 		/* Damaged beyond its identity: load_state gave s a fresh one. */
 		img->uidvalidity = s->uidvalidity;
@@ -397,6 +422,7 @@ load_image(struct store_folder *f, const struct idx_set *s, struct idx_set *img)
 	if (rc == IDX_IOERR) {
 		return STORE_ERR;
 	}
+	img->cold = 1;
 	img->uidvalidity = s->uidvalidity;
 	img->uidnext = s->uidnext;
 	img->mboxrd = s->mboxrd;
@@ -421,6 +447,10 @@ maybe_checkpoint(struct store_folder *f, struct idx_set *s)
 	}
 	img.generation++;
 	rc = state_replace(f, s, &img);
+	if (rc == STORE_OK) {
+		/* the same records: only their positions are new */
+		idx_merge(s, &img);
+	}
 	idx_free(&img);
 	return rc == STORE_OK ? replay_rest(f, s) : rc;
 }
@@ -441,9 +471,10 @@ state_append(struct store_folder *f, const unsigned char *buf, size_t n, int dur
 
 /* ---- new mail and outside rewrites ---- */
 
-/* Records of newly indexed messages, written together once the scan ends. */
+/* Records of newly indexed messages, written together at offset at once the scan ends. */
 struct newmail {
 	struct idx_set *s;
+	uint64_t at;
 	unsigned char *buf;
 	size_t len, cap;
 };
@@ -463,13 +494,15 @@ static int
 newmail_cb(void *ctx, const struct mbox_entry *e)
 {
 	struct newmail *nm = ctx;
+	uint64_t at = nm->at + nm->len + 4;
 	struct idx_log l;
 
 	memset(&l, 0, sizeof(l));
 	l.type = IDX_NEW;
 	l.m.uid = nm->s->uidnext;
 	l.m.e = *e;
-	if (idx_push(nm->s, &l.m) < 0 || newmail_add(nm, &l) < 0) {
+	if (at > IDX_FILE_MAX || idx_push(nm->s, &l.m, (uint32_t)at) < 0 ||
+	    newmail_add(nm, &l) < 0) {
 		return -1;
 	}
 	nm->s->ch.added++;
@@ -480,7 +513,10 @@ newmail_cb(void *ctx, const struct mbox_entry *e)
 static int
 scan_new(struct store_folder *f, struct idx_set *s, const struct store_mboxstat *now)
 {
-	struct newmail nm = { s, NULL, 0, 0 };
+	/* appended where the caught-up file ends */
+	struct newmail nm = { s, f->state_seen, NULL, 0, 0 };
+	struct store_changes ch = s->ch;
+	uint32_t count = s->count, next = s->uidnext;
 	struct mbox_scan_stats st;
 	struct idx_log l;
 	int rc = STORE_ERR;
@@ -494,6 +530,11 @@ scan_new(struct store_folder *f, struct idx_set *s, const struct store_mboxstat 
 	}
 	if (rc == STORE_OK) {
 		s->ms = *now;
+	} else {
+		/* unwritten: their record positions name nothing (the next scan finds them) */
+		s->count = count;
+		s->uidnext = next;
+		s->ch = ch;
 	}
 	free(nm.buf);
 	return rc;
@@ -525,6 +566,7 @@ static void
 adopt(struct idx_set *s, struct idx_set *img)
 {
 	struct store_changes ch = s->ch;
+	struct idx_map *map = s->map;
 
 	if (!s->salvaged && (s->count > 0 || s->uidnext > 1)) {
 		idx_merge(s, img);
@@ -534,6 +576,7 @@ adopt(struct idx_set *s, struct idx_set *img)
 	idx_free(s);
 	*s = *img;
 	s->ch = ch;
+	idx_uncold(s, map);
 	memset(img, 0, sizeof(*img));
 }
 
@@ -562,8 +605,6 @@ resync(struct store_folder *f, struct idx_set *s, const struct store_mboxstat *n
 		es.v = NULL;
 		rc = state_replace(f, s, &img);
 		if (rc == STORE_OK) {
-			/* The file now holds img as its base: adopting must not look like a long log. */
-			img.base_count = img.count;
 			adopt(s, &img);
 			rc = replay_rest(f, s);
 		}
@@ -626,7 +667,9 @@ only_touched(struct store_folder *f, const struct idx_set *s, const struct store
 		return 0;
 	}
 	for (i = 0; i < s->count; i++) {
-		if (mbox_from_at(f->mbox_fd, s->msgs[i].e.offset) != 1) {
+		struct mbox_entry e;
+
+		if (idx_entry(s, i, &e) < 0 || mbox_from_at(f->mbox_fd, e.offset) != 1) {
 			return 0;
 		}
 	}
@@ -791,6 +834,7 @@ fresh_state(struct store_folder *f, struct idx_set *s)
 
 	idx_free(s);
 	memset(s, 0, sizeof(*s));
+	s->map = &f->map;
 	s->uidnext = 1;
 	s->mboxrd = 1;
 	if (idx_new_uidvalidity(f->side_base, &s->uidvalidity) < 0) {
@@ -839,7 +883,11 @@ load_state(struct store_folder *f, struct idx_set *s)
 		return STORE_ERR;
 	}
 	f->state_ino = (uint64_t)st.st_ino;
-	rc = idx_load(f->state_fd, s, &end);
+	s->map = &f->map;
+	rc = idx_load(f->state_fd, s, 0, &end);
+	if (rc != IDX_IOERR && view_follow(f) < 0) {
+		rc = IDX_IOERR;
+	}
 	if (rc == IDX_IOERR) {
 		rc = STORE_ERR;
 	} else if (rc == IDX_EMPTY) {
@@ -924,7 +972,7 @@ store_open(struct store_folder *f, const char *mbox, const char *side, int mode)
 	int rc;
 
 	memset(f, 0, sizeof(*f));
-	f->mbox_fd = f->state_fd = f->session_fd = f->pop3_fd = -1;
+	f->mbox_fd = f->state_fd = f->session_fd = f->pop3_fd = f->map.fd = -1;
 	f->rlock.fd = -1;
 	f->mode = mode;
 	if (str_copy(f->mbox_path, sizeof(f->mbox_path), mbox) < 0 ||
@@ -944,6 +992,7 @@ store_open(struct store_folder *f, const char *mbox, const char *side, int mode)
 	}
 	if (rc < 0) {
 		idx_free(&s);
+		idx_map_close(&f->map);
 		close_fds(f);
 		return rc;
 	}
@@ -1012,10 +1061,27 @@ store_forget_expunged(struct store_folder *f)
 long
 store_find_uid(const struct store_folder *f, uint32_t uid)
 {
+	size_t lo = uid_lower(f->msgs, f->count, sizeof(*f->msgs), uid);
+
+	return lo < f->count && f->msgs[lo].uid == uid ? (long)lo : -1;
+}
+
+int
+store_msg_entry(struct store_folder *f, uint32_t i, struct mbox_entry *e)
+{
 	struct idx_set s;
 
+	if (i >= f->count) {
+		return -1;
+	}
 	view_get(f, &s);
-	return idx_find(&s, uid);
+	return idx_entry(&s, i, e);
+}
+
+uint64_t
+store_msg_keywords(const struct store_folder *f, uint32_t i)
+{
+	return f->kwmask != NULL && i < f->count ? f->kwmask[i] : 0;
 }
 
 int
@@ -1037,20 +1103,20 @@ store_change_flags(struct store_folder *f, uint32_t i, const struct store_flagop
 		if (rc == STORE_OK) {
 			struct store_msg *m = &s.msgs[i];
 			uint32_t fl = ((m->flags & ~op->clear) | op->set) & STORE_FLAGS_ALL;
-			uint64_t kw = (m->keywords & ~op->kw_clear) | op->kw_set;
+			uint64_t was = idx_keywords(&s, i), kw = (was & ~op->kw_clear) | op->kw_set;
 
 			if ((m->flags & STORE_EXPUNGED) == 0 &&
-			    (fl != (m->flags & STORE_FLAGS_ALL) || kw != m->keywords)) {
+			    (fl != (m->flags & STORE_FLAGS_ALL) || kw != was)) {
 				memset(&l, 0, sizeof(l));
 				l.type = IDX_FLAGS;
-				l.m = *m;
+				l.m.uid = m->uid;
 				l.m.flags = fl;
 				l.m.keywords = kw;
 				rc = state_append(f, buf, idx_put_log(buf, &l), 0);
 				if (rc == STORE_OK) {
 					m->flags = (m->flags & ~STORE_FLAGS_ALL) | fl;
-					m->keywords = kw;
-					rc = maybe_checkpoint(f, &s);
+					rc = idx_set_keywords(&s, i, kw) < 0 ? STORE_ERR :
+					    maybe_checkpoint(f, &s);
 				}
 			}
 		}
@@ -1203,13 +1269,17 @@ cut_expunged_tail(struct store_folder *f, const struct idx_set *s, const uint32_
 	/* From the end: messages to expunge (uids[n - 1] next) or expunged already. */
 	for (i = s->count; i > 0; i--) {
 		const struct store_msg *m = &s->msgs[i - 1];
+		struct mbox_entry e;
 
 		if (n > 0 && uids[n - 1] == m->uid) {
 			n--;
 		} else if ((m->flags & STORE_EXPUNGED) == 0) {
 			break;
 		}
-		cut = m->e.offset;
+		if (idx_entry(s, i - 1, &e) < 0) {
+			return 0;
+		}
+		cut = e.offset;
 	}
 	if (n > 0 || cut >= s->ms.size) {
 		return 0;
@@ -1331,22 +1401,36 @@ header_generation(int fd, uint64_t *gen)
 	return 0;
 }
 
-/* Take the offsets of img for the messages f lists; those not in img are STORE_VANISHED. */
-static void
-take_offsets(struct store_folder *f, const struct idx_set *img)
+/*
+ * Read the records of the messages f lists from img, loaded from the file open on fd
+ * (which f's map takes); those not in img are STORE_VANISHED (their entries kept).
+ */
+static int
+take_offsets(struct store_folder *f, const struct idx_set *img, int fd)
 {
+	struct idx_set s;
 	uint32_t i;
 
+	view_get(f, &s);
+	for (i = 0; i < s.count; i++) {
+		if (idx_find(img, s.msgs[i].uid) < 0) {
+			idx_keep_entry(&s, i);
+			s.msgs[i].flags |= STORE_VANISHED;
+		}
+	}
+	view_put(f, &s);
+	if (idx_map_open(&f->map, fd) < 0) {
+		return STORE_ERR;
+	}
 	for (i = 0; i < f->count; i++) {
 		long k = idx_find(img, f->msgs[i].uid);
 
 		if (k >= 0) {
-			f->msgs[i].e = img->msgs[k].e;
-		} else {
-			f->msgs[i].flags |= STORE_VANISHED;
+			f->msgs[i].at = img->msgs[k].at;
 		}
 	}
 	f->generation = img->generation;
+	return STORE_OK;
 }
 
 /*
@@ -1379,12 +1463,12 @@ follow_offsets(struct store_folder *f)
 		return STORE_OK;
 	}
 	memset(&img, 0, sizeof(img));
-	rc = idx_load(fd, &img, &end) == IDX_LOADED && img.uidvalidity == f->uidvalidity ?
+	rc = idx_load(fd, &img, 0, &end) == IDX_LOADED && img.uidvalidity == f->uidvalidity ?
 	    STORE_OK : STORE_ERR;
-	close(fd);
 	if (rc == STORE_OK) {
-		take_offsets(f, &img);
+		rc = take_offsets(f, &img, fd);
 	} else {
+		close(fd);
 		log_warnx("store: %s.idx unreadable while following a compaction", f->side_base);
 	}
 	idx_free(&img);
@@ -1452,28 +1536,28 @@ first_entry_cb(void *ctx, const struct mbox_entry *e)
  * the old UID. The fingerprint ignores a separator appended after a last message.
  */
 static int
-same_message(struct store_folder *f, const struct store_msg *m, const struct stat *now)
+same_message(struct store_folder *f, const struct mbox_entry *m, const struct stat *now)
 {
 	struct mbox_scan_stats st;
 	struct mbox_entry e;
-	uint64_t end = m->e.offset + m->e.from_len + m->e.raw_len + 1;
+	uint64_t end = m->offset + m->from_len + m->raw_len + 1;
 	uint64_t size = (uint64_t)now->st_size;
 
 	if (mbox_as_synced(f, now)) {
 		return 1;
 	}
-	if (mbox_scan(f->mbox_fd, m->e.offset, end < size ? end : size, f->mboxrd, first_entry_cb,
+	if (mbox_scan(f->mbox_fd, m->offset, end < size ? end : size, f->mboxrd, first_entry_cb,
 	    &e, &st) != 1) {
 		return 0;
 	}
-	return e.offset == m->e.offset && e.from_len == m->e.from_len &&
-	    e.fingerprint == m->e.fingerprint;
+	return e.offset == m->offset && e.from_len == m->from_len &&
+	    e.fingerprint == m->fingerprint;
 }
 
 int
 store_msg_open(struct store_folder *f, uint32_t i, struct mbox_reader *r)
 {
-	const struct store_msg *m;
+	struct mbox_entry e;
 	struct stat st;
 	int rc;
 
@@ -1485,18 +1569,21 @@ store_msg_open(struct store_folder *f, uint32_t i, struct mbox_reader *r)
 		return rc;
 	}
 	rc = follow_offsets(f);
-	m = &f->msgs[i];
-	if (rc == STORE_OK && ((m->flags & STORE_VANISHED) || fstat(f->mbox_fd, &st) < 0 ||
-	    mbox_from_at(f->mbox_fd, m->e.offset) != 1 ||
-	    m->e.offset + m->e.from_len + m->e.raw_len > (uint64_t)st.st_size ||
-	    !same_message(f, m, &st))) {
+	if (rc == STORE_OK && (f->msgs[i].flags & STORE_VANISHED)) {
+		rc = STORE_GONE;
+	} else if (rc == STORE_OK && store_msg_entry(f, i, &e) < 0) {
+		rc = STORE_ERR;
+	} else if (rc == STORE_OK && (fstat(f->mbox_fd, &st) < 0 ||
+	    mbox_from_at(f->mbox_fd, e.offset) != 1 ||
+	    e.offset + e.from_len + e.raw_len > (uint64_t)st.st_size ||
+	    !same_message(f, &e, &st))) {
 		rc = STORE_GONE;
 	}
 	if (rc < 0) {
 		unlock_mbox(&f->rlock);
 		return rc;
 	}
-	mbox_reader_init(r, f->mbox_fd, &m->e, f->mboxrd);
+	mbox_reader_init(r, f->mbox_fd, &e, f->mboxrd);
 	return STORE_OK;
 }
 
@@ -1510,7 +1597,14 @@ store_msg_close(struct store_folder *f, struct mbox_reader *r)
 void
 store_msg_rewind(struct store_folder *f, uint32_t i, struct mbox_reader *r)
 {
-	mbox_reader_init(r, f->mbox_fd, &f->msgs[i].e, f->mboxrd);
+	struct mbox_entry e;
+
+	/* read by store_msg_open already: it cannot fail now but by an I/O error (then
+	 * nothing is read) */
+	if (store_msg_entry(f, i, &e) < 0) {
+		memset(&e, 0, sizeof(e));
+	}
+	mbox_reader_init(r, f->mbox_fd, &e, f->mboxrd);
 }
 
 int
@@ -1530,24 +1624,24 @@ store_msg_src(struct mbox_reader *r)
 int
 store_structure_get(struct store_folder *f, uint32_t i, struct mime_cached *out)
 {
-	const struct store_msg *m = &f->msgs[i];
+	struct mbox_entry e;
 
-	if (f->mc == NULL) {
+	if (f->mc == NULL || store_msg_entry(f, i, &e) < 0) {
 		return -1;
 	}
-	return mime_cache_get(f->mc, m->uid, mime_cache_key(&m->e), out);
+	return mime_cache_get(f->mc, f->msgs[i].uid, mime_cache_key(&e), out);
 }
 
 int
 store_structure_put(struct store_folder *f, uint32_t i, const struct mime_src *src,
     struct mime_cached *out)
 {
-	const struct store_msg *m = &f->msgs[i];
+	struct mbox_entry e;
 
-	if (f->mc == NULL) {
+	if (f->mc == NULL || store_msg_entry(f, i, &e) < 0) {
 		return -1;
 	}
-	return mime_cache_put(f->mc, m->uid, mime_cache_key(&m->e), src, out);
+	return mime_cache_put(f->mc, f->msgs[i].uid, mime_cache_key(&e), src, out);
 }
 
 void
@@ -1593,8 +1687,13 @@ maybe_worth(const struct idx_set *s, int force)
 	uint32_t i, n = 0;
 
 	for (i = 0; i < s->count; i++) {
+		struct mbox_entry e;
+
 		if ((s->msgs[i].flags & STORE_EXPUNGED) == 0) {
-			live += (uint64_t)s->msgs[i].e.from_len + s->msgs[i].e.raw_len;
+			if (idx_entry(s, i, &e) < 0) {
+				return 1;	/* the image will tell */
+			}
+			live += (uint64_t)e.from_len + e.raw_len;
 			n++;
 		}
 	}
@@ -1707,8 +1806,15 @@ store_close(struct store_folder *f)
 		compact_now(f, 0);
 	}
 	close_fds(f);
+	idx_map_close(&f->map);
 	free(f->msgs);
+	free(f->kwmask);
+	free(f->kept);
 	f->msgs = NULL;
+	f->kwmask = NULL;
+	f->kept = NULL;
+	f->nkept = 0;
+	f->kept_cap = 0;
 	f->count = f->cap = 0;
 }
 

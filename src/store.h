@@ -49,12 +49,17 @@ struct store_folder {
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint32_t count;		/* entries in msgs[], in file (= UID) order */
-	struct store_msg *msgs;
+	struct store_msg *msgs;	/* their entries: store_msg_entry, keywords: store_msg_keywords */
 	int mboxrd;		/* quoting rule of this folder */
 	struct store_keywords *kw;	/* with STORE_IMAP: the folder's keyword names */
 	char side_base[PATH_LEN];	/* side files are side_base + ".idx" etc. */
 	/* Private to the store. */
 	struct mime_cache *mc;	/* with STORE_IMAP: the structure cache, NULL if unusable */
+	uint64_t *kwmask;	/* keywords of msgs[i], NULL while none has any */
+	struct idx_map map;	/* the state file msgs[].at point into */
+	struct idx_kept *kept;	/* entries of messages whose records left it */
+	uint32_t nkept;
+	size_t kept_cap;
 	int mode;
 	int mbox_fd;
 	int state_fd;
@@ -102,6 +107,14 @@ void store_forget_expunged(struct store_folder *f);
 
 /* Find the index of uid in msgs[]; -1 if absent. */
 long store_find_uid(const struct store_folder *f, uint32_t uid);
+/*
+ * Where and how big msgs[i] is in the mbox (offsets as last followed: store_msg_open
+ * follows a compaction), read from its state record, or kept in memory once another
+ * session's compaction removed that; 0, or -1 on an I/O error.
+ */
+int store_msg_entry(struct store_folder *f, uint32_t i, struct mbox_entry *e);
+/* The keyword bits of msgs[i] (bit i = f->kw->name[i]). */
+uint64_t store_msg_keywords(const struct store_folder *f, uint32_t i);
 
 /* A flag change: new = (stored & ~clear) | set, for the flags and the keywords apart. */
 struct store_flagop {

@@ -97,12 +97,12 @@ static int
 scan_cb(void *ctx, const struct mbox_entry *e)
 {
 	struct idx_set *s = ctx;
-	struct store_msg m;
+	struct store_rec m;
 
 	memset(&m, 0, sizeof(m));
 	m.uid = s->count + 1;
 	m.e = *e;
-	return idx_push(s, &m);
+	return idx_push(s, &m, 0);
 }
 
 /* Compare the indexed records with a fresh scan of the mbox, message by message. */
@@ -117,7 +117,7 @@ compare(const struct idx_set *img, const struct idx_set *scan, struct report *r)
 		problem(r, "message count differs", 0);
 	}
 	for (i = 0; i < img->count && i < scan->count; i++) {
-		const struct mbox_entry *a = &img->msgs[i].e, *b = &scan->msgs[i].e;
+		const struct mbox_entry *a = &img->ents[i], *b = &scan->ents[i];
 
 		if (a->offset != b->offset || a->from_len != b->from_len ||
 		    a->raw_len != b->raw_len || a->wire_size != b->wire_size ||
@@ -149,11 +149,12 @@ dead_writer(const char *mbox, const struct idx_set *img, struct report *r)
 	fprintf(r->out, "interrupted append: the bytes past offset %llu go at the next write\n",
 	    (unsigned long long)end);
 	for (i = 0; i < img->count; i++) {
-		const struct store_msg *m = &img->msgs[i];
+		const struct mbox_entry *e = &img->ents[i];
 
-		if ((m->flags & STORE_EXPUNGED) == 0 &&
-		    m->e.offset + m->e.from_len + m->e.raw_len > end) {
-			problem(r, "indexed message in the bytes of an interrupted append", m->uid);
+		if ((img->msgs[i].flags & STORE_EXPUNGED) == 0 &&
+		    e->offset + e->from_len + e->raw_len > end) {
+			problem(r, "indexed message in the bytes of an interrupted append",
+			    img->msgs[i].uid);
 		}
 	}
 }
@@ -187,7 +188,8 @@ verify_locked(const char *mbox, int sfd, int mfd, struct report *r)
 
 	memset(&img, 0, sizeof(img));
 	memset(&scan, 0, sizeof(scan));
-	rc = idx_load(sfd, &img, &end);
+	scan.cold = 1;
+	rc = idx_load(sfd, &img, 1, &end);
 	if (rc == IDX_EMPTY) {
 		fprintf(r->out, "index: empty\n");
 		r->stale = 1;
@@ -297,7 +299,7 @@ forget_mbox_state(const char *idx)
 		return errno == ENOENT ? STORE_OK : STORE_ERR;
 	}
 	memset(&img, 0, sizeof(img));
-	rc = idx_load(fd, &img, &end);
+	rc = idx_load(fd, &img, 1, &end);
 	close(fd);
 	if (rc == IDX_LOADED) {
 		memset(&img.ms, 0, sizeof(img.ms));

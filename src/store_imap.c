@@ -443,13 +443,18 @@ batch_read(struct batch *b, struct store_folder *src, const struct store_keyword
 
 	for (k = 0; k < n && rc == STORE_OK && (k == 0 || at < COPY_BATCH_BYTES); k++) {
 		const struct store_msg *m = &src->msgs[idx[k]];
+		struct mbox_entry e;
 		off_t end;
 
 		b->start[k] = at;
 		b->skip[k] = (m->flags & STORE_EXPUNGED) != 0;
-		b->date[k] = m->e.date >= 0 ? m->e.date : (int64_t)time(NULL);
+		/* an entry not read now fails the copy below */
+		if (b->skip[k] || store_msg_entry(src, idx[k], &e) < 0) {
+			e.date = -1;
+		}
+		b->date[k] = e.date >= 0 ? e.date : (int64_t)time(NULL);
 		b->flags[k] = m->flags & STORE_FLAGS_ALL;
-		b->kw[k] = map_keywords(src_kw, m->keywords, side, dkw);
+		b->kw[k] = map_keywords(src_kw, store_msg_keywords(src, idx[k]), side, dkw);
 		rc = b->skip[k] ? STORE_OK : copy_out(src, idx[k], b->all_fd);
 		if (rc == STORE_GONE) {
 			b->skip[k] = 1;
@@ -612,16 +617,21 @@ store_imap_status(const char *mbox, const char *side, struct store_status *st)
 	}
 	for (i = 0; i < f.count; i++) {
 		const struct store_msg *m = &f.msgs[i];
+		struct mbox_entry e;
 
 		if (m->flags & STORE_EXPUNGED) {
 			continue;
 		}
+		if (store_msg_entry(&f, i, &e) < 0) {
+			rc = STORE_ERR;
+			break;
+		}
 		st->messages++;
-		st->size += m->e.wire_size;
+		st->size += e.wire_size;
 		st->unseen += !(m->flags & STORE_SEEN);
 		st->recent += m->uid > mark;
 		st->deleted += (m->flags & STORE_DELETED) != 0;
 	}
 	store_close(&f);
-	return STORE_OK;
+	return rc;
 }

@@ -26,16 +26,46 @@
 /* Logically removed; never served again. */
 #define STORE_EXPUNGED	0x80000000u
 
-/* One message of an open folder (decoded from its index record). */
-struct store_msg {
+/* One message record of the state file, decoded. */
+struct store_rec {
 	uint32_t uid;
 	uint32_t flags;
 	uint64_t keywords;	/* bit i = keyword i of the folder's keyword table */
-	uint64_t modseq;	/* reserved for CONDSTORE */
+	uint64_t modseq;	/* reserved for CONDSTORE: written as 0, not kept in memory */
 	struct mbox_entry e;	/* where and how big in the mbox */
+};
+
+/*
+ * One message of an open folder as memory keeps it: what every command looks at. The
+ * rest of its record (struct mbox_entry) stays in the state file, read when a command
+ * needs it (store_msg_entry); keywords sit in an array of their own, made only once
+ * some message has one.
+ */
+struct store_msg {
+	uint32_t uid;
+	uint32_t flags;
+	uint32_t at;	/* offset of its 64-byte record in the state file read, 0: none */
 };
 /* uid_lower (util.h) searches arrays of these by their first member. */
 _Static_assert(offsetof(struct store_msg, uid) == 0, "uid first");
+
+/* The entry of a message whose record left the state file while a view still lists it. */
+struct idx_kept {
+	uint32_t uid;
+	struct mbox_entry e;
+};
+
+/*
+ * The state file a view's records are read from: mapped read-only and shared (clean
+ * page-cache pages), or read with pread where the file system cannot map it.
+ */
+struct idx_map {
+	int fd;			/* -1: none */
+	uint64_t ino;
+	const unsigned char *p;	/* NULL: pread */
+	size_t len;
+	int nomap;		/* the file system cannot map it */
+};
 
 /* What the index last saw of the mbox: any difference means outside changes. */
 struct store_mboxstat {

@@ -27,14 +27,15 @@ image(const uint64_t *off, const int *dead, uint32_t n, uint64_t size)
 	uint32_t i;
 
 	memset(&s, 0, sizeof(s));
+	s.cold = 1;
 	for (i = 0; i < n; i++) {
-		struct store_msg m;
+		struct store_rec m;
 
 		memset(&m, 0, sizeof(m));
 		m.uid = i + 1;
 		m.e.offset = off[i];
 		m.flags = dead[i] ? STORE_EXPUNGED : 0;
-		idx_push(&s, &m);
+		idx_push(&s, &m, 0);
 	}
 	s.ms.size = size;
 	return s;
@@ -114,16 +115,16 @@ write_mbox(void)
 
 /* Bytes of msgs[i] in the mbox equal message n's? */
 static int
-intact(const struct store_folder *f, uint32_t i, int n)
+intact(struct store_folder *f, uint32_t i, int n)
 {
 	static char got[200000];
 	size_t len = stored(msgbuf, sizeof(msgbuf), n) - 1;
-	const struct store_msg *m = &f->msgs[i];
+	struct mbox_entry e;
 	int fd = open(mbox, O_RDONLY);
 	int ok;
 
-	ok = fd >= 0 && m->e.from_len + m->e.raw_len == len &&
-	    pread_full(fd, got, len, (off_t)m->e.offset) == (ssize_t)len && memcmp(got, msgbuf, len) == 0;
+	ok = fd >= 0 && store_msg_entry(f, i, &e) == 0 && e.from_len + e.raw_len == len &&
+	    pread_full(fd, got, len, (off_t)e.offset) == (ssize_t)len && memcmp(got, msgbuf, len) == 0;
 	close(fd);
 	return ok;
 }
@@ -308,6 +309,7 @@ static void
 test_sizes(void)
 {
 	struct store_folder f;
+	struct mbox_entry e;
 	struct stat a, b;
 	uint32_t uids[NMSG], i;
 
@@ -321,8 +323,9 @@ test_sizes(void)
 	    "trailing deletes compacted");
 	store_forget_expunged(&f);
 	stat(mbox, &b);
-	CHECK(b.st_size == (off_t)f.msgs[NMSG - 4].e.offset + (off_t)f.msgs[NMSG - 4].e.from_len +
-	    (off_t)f.msgs[NMSG - 4].e.raw_len + 1, "mbox cut right after the last survivor");
+	CHECK(store_msg_entry(&f, NMSG - 4, &e) == 0 &&
+	    b.st_size == (off_t)e.offset + (off_t)e.from_len + (off_t)e.raw_len + 1,
+	    "mbox cut right after the last survivor");
 	CHECK(f.count == NMSG - 3 && store_expunge(&f, uids, NMSG - 3) == STORE_OK &&
 	    store_compact(&f) == STORE_OK && stat(mbox, &b) == 0 && b.st_size == 0,
 	    "delete-all leaves an empty mbox");

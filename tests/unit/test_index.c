@@ -10,10 +10,10 @@
 #include "t.h"
 #include "util.h"
 
-static struct store_msg
+static struct store_rec
 msg(uint32_t uid, uint64_t off, uint64_t fp)
 {
-	struct store_msg m;
+	struct store_rec m;
 
 	memset(&m, 0, sizeof(m));
 	m.uid = uid;
@@ -33,7 +33,7 @@ static void
 test_records(void)
 {
 	unsigned char b[IDX_REC_LEN], h[IDX_HDR_LEN];
-	struct store_msg m = msg(42, 1ull << 40, 0x1122334455667788ull), d;
+	struct store_rec m = msg(42, 1ull << 40, 0x1122334455667788ull), d;
 	struct idx_set s, t;
 	size_t i;
 	int bad = 0;
@@ -48,6 +48,7 @@ test_records(void)
 	}
 	CHECK(bad == 0, "every single-bit flip of a record is caught");
 	memset(&s, 0, sizeof(s));
+	s.cold = 1;
 	s.uidvalidity = 1795000000;
 	s.uidnext = 43;
 	s.generation = 9;
@@ -112,12 +113,13 @@ make_file(const char *path, size_t *tail_end)
 	int fd;
 
 	memset(&s, 0, sizeof(s));
+	s.cold = 1;
 	s.uidvalidity = 100;
 	s.uidnext = 1;
 	for (i = 1; i <= 3; i++) {
-		struct store_msg m = msg(i, i * 1000, i);
+		struct store_rec m = msg(i, i * 1000, i);
 
-		idx_push(&s, &m);
+		idx_push(&s, &m, 0);
 	}
 	if (idx_write_file(path, &s) < 0) {
 		idx_free(&s);
@@ -154,7 +156,7 @@ load(const char *path, struct idx_set *s, uint64_t *end)
 	if (fd < 0) {
 		return -1;
 	}
-	rc = idx_load(fd, s, end);
+	rc = idx_load(fd, s, 1, end);
 	close(fd);
 	return rc;
 }
@@ -244,12 +246,13 @@ test_salvage_page(const char *path)
 	int fd, good;
 
 	memset(&s, 0, sizeof(s));
+	s.cold = 1;
 	s.uidvalidity = 300;
 	for (i = 1; i <= 200; i++) {
-		struct store_msg m = msg(i, i * 1000, i);
+		struct store_rec m = msg(i, i * 1000, i);
 
 		m.flags = STORE_SEEN | (i == 30 ? STORE_EXPUNGED : 0);
-		idx_push(&s, &m);
+		idx_push(&s, &m, 0);
 	}
 	idx_write_file(path, &s);
 	idx_free(&s);
@@ -330,34 +333,38 @@ static void
 test_merge(void)
 {
 	struct idx_set s, img;
-	struct store_msg m;
+	struct store_rec m;
 	uint32_t i;
 
+	/* a view (record positions) merging an image loaded from a new file */
 	memset(&s, 0, sizeof(s));
 	memset(&img, 0, sizeof(img));
 	for (i = 1; i <= 4; i++) {
 		m = msg(i, i * 100, i);
-		idx_push(&s, &m);
+		idx_push(&s, &m, IDX_HDR_LEN + (i - 1) * IDX_REC_LEN);
 	}
 	idx_drop_expunged(&s);
 	/* The new image lost uid 2, moved uid 3 and added uid 6. */
 	m = msg(1, 100, 1);
-	idx_push(&img, &m);
+	idx_push(&img, &m, 1000);
 	m = msg(3, 150, 3);
 	m.flags = STORE_DELETED;
-	idx_push(&img, &m);
+	idx_push(&img, &m, 2000);
 	m = msg(4, 250, 4);
-	idx_push(&img, &m);
+	idx_push(&img, &m, 3000);
 	m = msg(6, 350, 6);
-	idx_push(&img, &m);
+	m.keywords = 5;
+	idx_push(&img, &m, 4000);
 	idx_merge(&s, &img);
-	CHECK(s.count == 5 && (s.msgs[1].flags & STORE_EXPUNGED) && s.msgs[2].e.offset == 150 &&
-	    (s.msgs[2].flags & STORE_CHANGED) && s.msgs[4].uid == 6 && s.ch.added == 1 &&
-	    s.ch.expunged == 1 && s.ch.flagged == 1, "merge: gone expunged, moved, changed, added");
+	CHECK(s.count == 5 && (s.msgs[1].flags & STORE_EXPUNGED) && s.msgs[1].at == 0 &&
+	    s.msgs[2].at == 2000 && s.msgs[0].at == 1000 &&
+	    (s.msgs[2].flags & STORE_CHANGED) && s.msgs[4].uid == 6 && s.msgs[4].at == 4000 &&
+	    idx_keywords(&s, 4) == 5 && idx_keywords(&s, 0) == msg(1, 0, 0).keywords &&
+	    s.ch.added == 1 && s.ch.expunged == 1 && s.ch.flagged == 1,
+	    "merge: gone expunged, moved, changed, added");
 	idx_free(&s);
 	idx_free(&img);
 }
-
 static void
 resync_case(const char *what, const uint64_t *oldfp, uint32_t on, const uint64_t *newfp,
     uint32_t nn, const uint32_t *want)
@@ -368,11 +375,12 @@ resync_case(const char *what, const uint64_t *oldfp, uint32_t on, const uint64_t
 	int good;
 
 	memset(&old, 0, sizeof(old));
+	old.cold = 1;
 	old.uidvalidity = 7;
 	for (i = 0; i < on; i++) {
-		struct store_msg m = msg(i + 1, i * 10, oldfp[i]);
+		struct store_rec m = msg(i + 1, i * 10, oldfp[i]);
 
-		idx_push(&old, &m);
+		idx_push(&old, &m, 0);
 	}
 	for (i = 0; i < nn; i++) {
 		e[i].offset = i * 20;
@@ -380,7 +388,7 @@ resync_case(const char *what, const uint64_t *oldfp, uint32_t on, const uint64_t
 	}
 	good = idx_resync(&old, e, nn, &out) == 0 && out.count == nn && out.uidvalidity == 7;
 	for (i = 0; good && i < nn; i++) {
-		good = out.msgs[i].uid == want[i] && out.msgs[i].e.offset == i * 20 &&
+		good = out.msgs[i].uid == want[i] && out.ents[i].offset == i * 20 &&
 		    (i == 0 || out.msgs[i].uid > out.msgs[i - 1].uid);
 	}
 	CHECK(good, "resync: %s", what);
@@ -400,11 +408,12 @@ resync_salvaged(int salvaged, const uint64_t *fps, uint32_t n, const uint32_t *w
 	int good;
 
 	memset(&old, 0, sizeof(old));
+	old.cold = 1;
 	memset(e, 0, sizeof(e));
 	for (i = 0; i < ARRAY_LEN(have); i++) {
-		struct store_msg m = msg(have[i], i, have[i]);
+		struct store_rec m = msg(have[i], i, have[i]);
 
-		idx_push(&old, &m);
+		idx_push(&old, &m, 0);
 	}
 	old.uidnext = 11;
 	old.salvaged = salvaged;
@@ -452,12 +461,13 @@ test_resync(void)
 
 	/* An expunged message that is still in the rewritten file stays expunged. */
 	memset(&old, 0, sizeof(old));
+	old.cold = 1;
 	memset(e, 0, sizeof(e));
 	for (i = 0; i < 5; i++) {
-		struct store_msg m = msg(i + 1, i, o[i]);
+		struct store_rec m = msg(i + 1, i, o[i]);
 
 		m.flags = i == 2 ? STORE_EXPUNGED : STORE_SEEN;
-		idx_push(&old, &m);
+		idx_push(&old, &m, 0);
 		e[i].fingerprint = o[i];
 	}
 	CHECK(idx_resync(&old, e, 5, &out) == 0 && (out.msgs[2].flags & STORE_EXPUNGED) &&

@@ -14,6 +14,18 @@
 #include "t.h"
 #include "util.h"
 
+/* msgs[i]'s entry, read from the index (zeros if it cannot be). */
+static struct mbox_entry
+ent(struct store_folder *f, uint32_t i)
+{
+	struct mbox_entry e;
+
+	if (store_msg_entry(f, i, &e) < 0) {
+		memset(&e, 0, sizeof(e));
+	}
+	return e;
+}
+
 static char dir[] = "/tmp/mailnook-store.XXXXXX";
 static char mbox[256], side[256];
 
@@ -154,7 +166,7 @@ test_sessions(void)
 	CHECK(store_open(&f, mbox, side, STORE_RDWR) == STORE_OK && uids_are(&f, u5, 5) &&
 	    f.uidvalidity != 0 && f.uidnext == 6, "open indexes 5 messages as uids 1..5");
 	CHECK(same_content(&f, 2, 3) && same_content(&f, 4, 5), "messages read back byte for byte");
-	CHECK(f.msgs[0].e.wire_size > f.msgs[0].e.raw_len, "wire size counts CRLF");
+	CHECK(ent(&f, 0).wire_size > ent(&f, 0).raw_len, "wire size counts CRLF");
 	CHECK(store_open(&g, mbox, side, STORE_RDWR) == STORE_OK && uids_are(&g, u5, 5) &&
 	    g.uidvalidity == f.uidvalidity, "second session sees the same uids");
 	CHECK(set_flags(&f, 0, STORE_SEEN, 0) == STORE_OK && store_refresh(&g, &ch) == STORE_OK &&
@@ -242,7 +254,7 @@ test_compact_open(void)
 	    store_open(&g, mbox, side, STORE_RDWR) == STORE_OK &&
 	    store_open(&h, mbox, side, STORE_RDONLY | STORE_POP3) == STORE_OK &&
 	    g.count == 8 && h.count == 8, "three sessions on 8 messages");
-	off8 = g.msgs[7].e.offset;
+	off8 = ent(&g, 7).offset;
 	CHECK(store_expunge(&f, gone, ARRAY_LEN(gone)) == STORE_OK && stat(mbox, &b) == 0 &&
 	    b.st_size < a.st_size, "expunge of 4 compacted with others open (%lld -> %lld)",
 	    (long long)a.st_size, (long long)b.st_size);
@@ -258,7 +270,7 @@ test_compact_open(void)
 		}
 	}
 	CHECK(ok, "survivors byte-identical by the new offsets, compacted ones STORE_GONE");
-	CHECK(g.msgs[7].e.offset < off8 && g.count == 8 && h.count == 8 &&
+	CHECK(ent(&g, 7).offset < off8 && g.count == 8 && h.count == 8 &&
 	    !(g.msgs[1].flags & STORE_EXPUNGED), "offsets moved, nothing announced, same list");
 	CHECK(store_refresh(&g, &ch) == STORE_OK && ch.expunged == 4 && ch.added == 0 &&
 	    (g.msgs[1].flags & STORE_EXPUNGED), "refresh then reports the four expunged");
@@ -444,8 +456,8 @@ test_crash_checkpoint(void)
 		ok = pid > 0 && waitpid(pid, &status, 0) == pid &&
 		    (step == 3 ? WIFEXITED(status) : WIFSIGNALED(status)) &&
 		    store_open(&f, mbox, side, STORE_RDWR) == STORE_OK &&
-		    f.msgs[0].keywords >= (step == 3 ? 2499 : 2000) &&
-		    f.msgs[0].flags == (f.msgs[0].keywords & 1 ? STORE_SEEN : STORE_FLAGGED);
+		    store_msg_keywords(&f, 0) >= (step == 3 ? 2499 : 2000) &&
+		    f.msgs[0].flags == (store_msg_keywords(&f, 0) & 1 ? STORE_SEEN : STORE_FLAGGED);
 		store_close(&f);
 	}
 	CHECK(ok, "killed before and after a checkpoint's rename: no flag change lost");
@@ -477,7 +489,7 @@ racer(int id, int out_fd)
 	}
 	for (i = 0; i < f.count; i++) {
 		int n = str_fmt(line, sizeof(line), "%u %llx\n", f.msgs[i].uid,
-		    (unsigned long long)f.msgs[i].e.fingerprint);
+		    (unsigned long long)ent(&f, i).fingerprint);
 
 		if (n < 0 || write_all(out_fd, line, (size_t)n) < 0) {
 			_exit(5);
@@ -584,7 +596,7 @@ test_damage(void)
 	CHECK(b.st_size == a.st_size, "torn tail cut off");
 	/* A message vanishes under an open session: the store says so instead of lying. */
 	fd = open(mbox, O_WRONLY);
-	CHECK(pwrite_all(fd, "X", 1, (off_t)f.msgs[2].e.offset) == 0, "From_ line overwritten");
+	CHECK(pwrite_all(fd, "X", 1, (off_t)ent(&f, 2).offset) == 0, "From_ line overwritten");
 	close(fd);
 	{
 		struct mbox_reader r;
@@ -631,7 +643,7 @@ fold_log(const char *idx)
 	int fd = open(idx, O_RDONLY);
 
 	memset(&img, 0, sizeof(img));
-	if (fd < 0 || idx_load(fd, &img, &end) != 0 || idx_write_file(idx, &img) != 0) {
+	if (fd < 0 || idx_load(fd, &img, 1, &end) != 0 || idx_write_file(idx, &img) != 0) {
 		perror("fold_log");
 		exit(2);
 	}
@@ -641,12 +653,12 @@ fold_log(const char *idx)
 
 /* Is a message with fingerprint fp in f's view, and under which uid (0: no)? */
 static uint32_t
-uid_of(const struct store_folder *f, uint64_t fp)
+uid_of(struct store_folder *f, uint64_t fp)
 {
 	uint32_t i;
 
 	for (i = 0; i < f->count; i++) {
-		if (f->msgs[i].e.fingerprint == fp) {
+		if (ent(f, i).fingerprint == fp) {
 			return f->msgs[i].uid;
 		}
 	}
@@ -693,7 +705,7 @@ test_salvage(void)
 	    store_expunge(&f, gone, 2) == STORE_OK, "salvage: uid %u flagged, uids %u and %u expunged",
 	    f.msgs[5].uid, gone[0], gone[1]);
 	for (i = 0; i < n; i++) {
-		fp[i] = f.msgs[i].e.fingerprint;
+		fp[i] = ent(&f, i).fingerprint;
 		uid[i] = f.msgs[i].uid;
 	}
 	uv = f.uidvalidity;

@@ -17,6 +17,18 @@
 #include "t.h"
 #include "util.h"
 
+/* msgs[i]'s entry, read from the index (zeros if it cannot be). */
+static struct mbox_entry
+ent(struct store_folder *f, uint32_t i)
+{
+	struct mbox_entry e;
+
+	if (store_msg_entry(f, i, &e) < 0) {
+		memset(&e, 0, sizeof(e));
+	}
+	return e;
+}
+
 static char dir[] = "/tmp/mailnook-storeimap.XXXXXX";
 static struct config cfg;
 
@@ -123,9 +135,9 @@ test_append_copy(void)
 
 	rc = store_open(&f, im, is, STORE_RDWR);
 	CHECK(rc == STORE_OK && f.count == 2 && f.uidvalidity == uv, "both indexed, same UIDVALIDITY");
-	CHECK(f.msgs[0].flags == (STORE_SEEN | STORE_DRAFT) && f.msgs[0].keywords == 1 &&
-	    f.msgs[0].e.date == 1000000000, "flags, keyword and date of the first kept");
-	CHECK(f.msgs[0].e.wire_size == 26, "CRLF input stored with its exact wire size");
+	CHECK(f.msgs[0].flags == (STORE_SEEN | STORE_DRAFT) && store_msg_keywords(&f, 0) == 1 &&
+	    ent(&f, 0).date == 1000000000, "flags, keyword and date of the first kept");
+	CHECK(ent(&f, 0).wire_size == 26, "CRLF input stored with its exact wire size");
 	store_kw_load(is, kw);
 	CHECK(store_imap_claim_recent(&f, 0, &lo, &hi) == STORE_OK && lo == 1 && hi == 2 &&
 	    store_imap_claim_recent(&f, 0, &lo, &hi) == STORE_OK && lo == 1 && hi == 2,
@@ -140,10 +152,10 @@ test_append_copy(void)
 	store_close(&f);
 	rc = store_open(&f, tm, ts, STORE_RDWR);
 	CHECK(rc == STORE_OK && f.count == 2 && f.msgs[0].flags == (STORE_SEEN | STORE_DRAFT) &&
-	    f.msgs[0].e.date == 1000000000, "copy keeps flags and date");
+	    ent(&f, 0).date == 1000000000, "copy keeps flags and date");
 	store_kw_load(ts, kw);
-	CHECK(kw->n >= 1 && f.msgs[0].keywords != 0 &&
-	    strcmp(kw->name[__builtin_ctzll(f.msgs[0].keywords)], "$Label1") == 0,
+	CHECK(kw->n >= 1 && store_msg_keywords(&f, 0) != 0 &&
+	    strcmp(kw->name[__builtin_ctzll(store_msg_keywords(&f, 0))], "$Label1") == 0,
 	    "copy keeps the keyword by name");
 	store_close(&f);
 	CHECK(store_imap_status(im, is, &st) == STORE_OK && st.messages == 2 && st.unseen == 1 &&
@@ -226,17 +238,17 @@ test_stale_views(void)
 	}
 	CHECK(store_change_flags(&a, 0, &only_seen) == STORE_OK &&
 	    store_change_flags(&a, 0, &answered) == STORE_OK &&
-	    a.msgs[0].flags == (STORE_SEEN | STORE_ANSWERED) && a.msgs[0].keywords == 3,
+	    a.msgs[0].flags == (STORE_SEEN | STORE_ANSWERED) && store_msg_keywords(&a, 0) == 3,
 	    "set, then add: one session");
 	store_imap_told(&b, 0);
 	CHECK(store_change_flags(&b, 0, &unseen) == STORE_OK &&
-	    (b.msgs[0].flags & STORE_FLAGS_ALL) == STORE_ANSWERED && b.msgs[0].keywords == 2,
+	    (b.msgs[0].flags & STORE_FLAGS_ALL) == STORE_ANSWERED && store_msg_keywords(&b, 0) == 2,
 	    "a stale session's removal keeps the other's \\Answered and keyword");
 	CHECK((b.msgs[0].flags & (STORE_TOLD | STORE_CHANGED)) == (STORE_TOLD | STORE_CHANGED),
 	    "catching up marks the other's change and keeps the session's own marks");
 	CHECK(store_change_flags(&a, 0, &seen) == STORE_OK &&
 	    (a.msgs[0].flags & STORE_FLAGS_ALL) == (STORE_SEEN | STORE_ANSWERED) &&
-	    a.msgs[0].keywords == 2, "and the first session's next change starts from that");
+	    store_msg_keywords(&a, 0) == 2, "and the first session's next change starts from that");
 	CHECK(store_change_flags(&a, 1, &deleted) == STORE_OK &&
 	    store_change_flags(&b, 1, &undeleted) == STORE_OK &&
 	    store_expunge_deleted(&a, uids, 3) == STORE_OK && !(a.msgs[1].flags & STORE_EXPUNGED),
@@ -408,7 +420,7 @@ test_big_copy(void)
 	CHECK(store_imap_copy(&f, &kw, idx, 3, bm, bs, dir, 1 << 24, UINT64_MAX, &uv, uids) ==
 	    STORE_OK && uids[0] == 1 && uids[1] == 2 && uids[2] == 3, "copied in batches, UIDs 1..3");
 	CHECK(store_open(&g, bm, bs, STORE_RDWR) == STORE_OK && g.count == 3 &&
-	    g.msgs[2].e.wire_size == f.msgs[idx[2]].e.wire_size &&
+	    ent(&g, 2).wire_size == ent(&f, idx[2]).wire_size &&
 	    g.msgs[2].flags == STORE_FLAGGED, "sizes and flags kept across batches");
 	store_close(&g);
 	store_close(&f);

@@ -24,6 +24,8 @@ struct fetch_msg {
 	struct mime_src src;		/* the MIME parser's view of r */
 	int open;
 	int have_cache;
+	int have_entry;
+	struct mbox_entry e;		/* when have_entry */
 	struct mime_cached mc;
 	uint32_t sent;			/* bytes of the current literal sent */
 };
@@ -245,16 +247,15 @@ send_struct(struct fetch_msg *fm, const char *label, int which)
 	}
 }
 
-/* Where and how big the message is; zeros when its record is gone (compacted away). */
-static struct mbox_entry
+/* Where and how big the message is (read once per message; zeros on an I/O error). */
+static const struct mbox_entry *
 entry(struct fetch_msg *fm)
 {
-	struct mbox_entry e;
-
-	if (store_msg_entry(&fm->s->f, fm->i, &e) < 0) {
-		memset(&e, 0, sizeof(e));
+	if (!fm->have_entry && store_msg_entry(&fm->s->f, fm->i, &fm->e) < 0) {
+		memset(&fm->e, 0, sizeof(fm->e));
 	}
-	return e;
+	fm->have_entry = 1;
+	return &fm->e;
 }
 
 static void
@@ -273,10 +274,10 @@ send_att(struct fetch_msg *fm, const struct imap_fetch_att *a)
 		io_printf(s->io, "UID %u", m->uid);
 		break;
 	case IMAP_FA_INTERNALDATE:
-		put_internaldate(s->io, entry(fm).date);
+		put_internaldate(s->io, entry(fm)->date);
 		break;
 	case IMAP_FA_RFC822_SIZE:
-		io_printf(s->io, "RFC822.SIZE %u", entry(fm).wire_size);
+		io_printf(s->io, "RFC822.SIZE %u", entry(fm)->wire_size);
 		break;
 	case IMAP_FA_ENVELOPE:
 		send_struct(fm, "ENVELOPE", 0);
@@ -333,6 +334,7 @@ fetch_one(struct imap *s, struct fetch_msg *fm, int sets_seen, int has_flags, in
 		return IMAP_OK;	/* expunged by another session: nothing to say (RFC 2180 4.1.3) */
 	}
 	fm->have_cache = 0;
+	fm->have_entry = 0;
 	fm->open = 0;
 	if (sets_seen && !s->readonly && !(m->flags & STORE_SEEN)) {
 		static const struct store_flagop seen = { STORE_SEEN, 0, 0, 0 };

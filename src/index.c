@@ -129,6 +129,13 @@ idx_get_rec(const unsigned char *p, struct store_rec *m)
 	if (get_le32(p + 60) != crc32c(0, p, 60) || get_le32(p) == 0) {
 		return -1;
 	}
+	idx_decode_rec(p, m);
+	return 0;
+}
+
+void
+idx_decode_rec(const unsigned char *p, struct store_rec *m)
+{
 	memset(m, 0, sizeof(*m));
 	m->uid = get_le32(p);
 	m->flags = get_le32(p + 4) & (STORE_FLAGS_ALL | STORE_EXPUNGED);
@@ -140,7 +147,6 @@ idx_get_rec(const unsigned char *p, struct store_rec *m)
 	m->e.date = (int64_t)get_le64(p + 36);
 	m->e.fingerprint = get_le64(p + 44);
 	m->modseq = get_le64(p + 52);
-	return 0;
 }
 
 static void
@@ -314,7 +320,7 @@ idx_entry(const struct idx_set *s, uint32_t i, struct mbox_entry *e)
 		return 0;
 	}
 	if (s->msgs[i].at != 0 && s->map != NULL) {
-		return idx_map_entry(s->map, s->msgs[i].at, e);
+		return idx_map_entry(s->map, s->msgs[i].at, s->msgs[i].uid, e);
 	}
 	/* few: only messages removed elsewhere that the view still lists */
 	for (k = 0; k < s->nkept; k++) {

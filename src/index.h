@@ -74,6 +74,8 @@ int idx_get_header_any(unsigned char *p, size_t len, struct idx_set *s);
 /* Encode / decode-and-verify one 64-byte message record; get returns 0 or -1. */
 void idx_put_rec(unsigned char *p, const struct store_rec *m);
 int idx_get_rec(const unsigned char *p, struct store_rec *m);
+/* Decode one without checking (a record verified when it was loaded). */
+void idx_decode_rec(const unsigned char *p, struct store_rec *m);
 
 /* Encode a change record into p (room for IDX_LOG_MAX); returns its length. */
 size_t idx_put_log(unsigned char *p, const struct idx_log *l);
@@ -168,9 +170,11 @@ int idx_append(int fd, const unsigned char *buf, size_t n, uint64_t old_size, in
  * and read-only, or read with pread where it cannot be mapped. 0, or -1 (fd closed).
  */
 int idx_map_open(struct idx_map *m, int fd);
-/* The entry of the record at offset at (verified when loaded; its CRC is checked again),
- * mapping the file anew when it grew past the mapping; 0 or -1. */
-int idx_map_entry(struct idx_map *m, uint32_t at, struct mbox_entry *e);
+/*
+ * The entry of the record of uid at offset at (its CRC was verified when it was loaded;
+ * the uid is checked), mapping the file anew when it grew past the mapping; 0 or -1.
+ */
+int idx_map_entry(struct idx_map *m, uint32_t at, uint32_t uid, struct mbox_entry *e);
 void idx_map_close(struct idx_map *m);
 
 /* Current size/inode/mtime and tail checksum of the mbox open on fd; 0 or -1. */

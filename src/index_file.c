@@ -335,7 +335,7 @@ idx_map_open(struct idx_map *m, int fd)
 }
 
 int
-idx_map_entry(struct idx_map *m, uint32_t at, struct mbox_entry *e)
+idx_map_entry(struct idx_map *m, uint32_t at, uint32_t uid, struct mbox_entry *e)
 {
 	unsigned char buf[IDX_REC_LEN];
 	const unsigned char *p = buf;
@@ -354,8 +354,9 @@ idx_map_entry(struct idx_map *m, uint32_t at, struct mbox_entry *e)
 	} else if (pread_full(m->fd, buf, IDX_REC_LEN, (off_t)at) != IDX_REC_LEN) {
 		return -1;
 	}
-	if (idx_get_rec(p, &r) < 0) {
-		log_warnx("index: record at %u of a state file changed under a session", at);
+	idx_decode_rec(p, &r);
+	if (r.uid != uid) {
+		log_warnx("index: uid %u not at %u of its state file", uid, at);
 		return -1;
 	}
 	*e = r.e;

@@ -1,6 +1,7 @@
 /* Unit tests of index.c: record and header codecs, checksums, log replay (twice, torn,
  * zero-filled), merge, resync matching on synthetic entries. */
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -497,6 +498,59 @@ test_uidvalidity(const char *dir)
 	    "a clock behind the counter never repeats a value");
 }
 
+/*
+ * A view's records read through the mapping: base and log records by position, one
+ * appended after the mapping was made (the file grew: mapped anew), the same through
+ * pread (a file system that cannot map), and a position naming another uid refused.
+ */
+static void
+test_map(const char *dir)
+{
+	char path[256];
+	unsigned char b[IDX_LOG_MAX];
+	struct idx_map m;
+	struct idx_set s;
+	struct idx_log l;
+	struct mbox_entry e;
+	uint64_t end;
+	size_t tail_end = 0;
+	int fd, ok;
+
+	str_fmt(path, sizeof(path), "%s/map.idx", dir);
+	CHECK(make_file(path, &tail_end) == 0, "map: file made");
+	memset(&s, 0, sizeof(s));
+	fd = open(path, O_RDWR | O_APPEND);
+	CHECK(fd >= 0 && idx_load(fd, &s, 0, &end) == IDX_LOADED && s.count == 4 && s.ents == NULL &&
+	    s.msgs[1].at == IDX_HDR_LEN + IDX_REC_LEN && s.msgs[3].at == IDX_HDR_LEN + 3 * IDX_REC_LEN + 4,
+	    "map: a view load keeps record positions, no entries");
+	m.fd = -1;
+	m.p = NULL;
+	m.len = 0;
+	m.nomap = 0;
+	CHECK(idx_map_open(&m, dup(fd)) == 0 && m.p != NULL, "map: state file mapped");
+	s.map = &m;
+	CHECK(idx_entry(&s, 1, &e) == 0 && e.offset == 2000 && e.fingerprint == 2 &&
+	    idx_entry(&s, 3, &e) == 0 && e.offset == 4000 && e.wire_size == 1030,
+	    "map: base and log records read by position");
+	memset(&l, 0, sizeof(l));
+	l.type = IDX_NEW;
+	l.m = msg(5, 5000, 5);
+	CHECK(write_all(fd, b, idx_put_log(b, &l)) == 0, "map: a record appended");
+	ok = idx_map_entry(&m, (uint32_t)end + 4, 5, &e) == 0 && e.offset == 5000 && e.fingerprint == 5;
+	CHECK(ok && m.len == end + idx_put_log(b, &l), "map: mapped anew past the old end");
+	CHECK(idx_map_entry(&m, (uint32_t)end + 4, 6, &e) < 0, "map: a position naming another uid refused");
+	munmap((void *)m.p, m.len);
+	m.p = NULL;
+	m.len = 0;
+	m.nomap = 1;
+	CHECK(idx_map_entry(&m, (uint32_t)end + 4, 5, &e) == 0 && e.offset == 5000 &&
+	    idx_entry(&s, 0, &e) == 0 && e.offset == 1000, "map: the same through pread");
+	idx_map_close(&m);
+	CHECK(m.fd == -1 && idx_map_entry(&m, IDX_HDR_LEN, 1, &e) < 0, "map: closed");
+	close(fd);
+	idx_free(&s);
+}
+
 int
 main(void)
 {
@@ -513,6 +567,7 @@ main(void)
 	test_merge();
 	test_resync();
 	test_uidvalidity(dir);
+	test_map(dir);
 	str_fmt(cmd, sizeof(cmd), "rm -rf %s", dir);
 	CHECK(system(cmd) == 0, "cleanup");
 	return t_done();

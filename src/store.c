@@ -361,9 +361,10 @@ catch_up(struct store_folder *f, struct idx_set *s)
 
 /*
  * Replace the state file by img (cold; temp file, fsync, rename by idx_write_file) and
- * lock the new one, which the view reads from then on: img gets its record positions
- * there. The caller brings s in line with img (its positions included), then calls
- * replay_rest for anything another process appended to the new file before we locked it.
+ * lock the new one: img gets its record positions there. The caller brings s in line
+ * with img (positions included, while the view still reads the old file for what left
+ * it), then calls replay_rest, which makes the view read the new file and applies
+ * anything another process appended to it before we locked it.
  */
 static int
 state_replace(struct store_folder *f, struct idx_set *s, struct idx_set *img)
@@ -393,13 +394,16 @@ state_replace(struct store_folder *f, struct idx_set *s, struct idx_set *img)
 	s->base_count = img->count;
 	img->base_count = img->count;
 	idx_place(img);
-	return view_follow(f);
+	return STORE_OK;
 }
 
 static int
 replay_rest(struct store_folder *f, struct idx_set *s)
 {
-	return idx_replay(f->state_fd, s, &f->state_seen) < 0 ? STORE_ERR : STORE_OK;
+	if (view_follow(f) < 0 || idx_replay(f->state_fd, s, &f->state_seen) < 0) {
+		return STORE_ERR;
+	}
+	return STORE_OK;
 }
 
 /* The full image of the state file (expunged records included); s seeds an empty one. */

@@ -17,18 +17,6 @@
 #include "t.h"
 #include "util.h"
 
-/* msgs[i]'s entry, read from the index (zeros if it cannot be). */
-static struct mbox_entry
-ent(struct store_folder *f, uint32_t i)
-{
-	struct mbox_entry e;
-
-	if (store_msg_entry(f, i, &e) < 0) {
-		memset(&e, 0, sizeof(e));
-	}
-	return e;
-}
-
 static char dir[] = "/tmp/mailnook-storeimap.XXXXXX";
 static struct config cfg;
 
@@ -91,6 +79,7 @@ test_append_copy(void)
 	char im[PATH_LEN], is[PATH_LEN], tm[PATH_LEN], ts[PATH_LEN];
 	struct store_keywords *kw = calloc(1, sizeof(*kw));
 	struct store_folder f;
+	struct mbox_entry e;
 	struct store_put p;
 	struct store_status st;
 	uint32_t uv = 0, uid = 0, uv2 = 0, idx[2] = { 0, 1 }, uids[2] = { 0, 0 }, lo, hi;
@@ -136,8 +125,9 @@ test_append_copy(void)
 	rc = store_open(&f, im, is, STORE_RDWR);
 	CHECK(rc == STORE_OK && f.count == 2 && f.uidvalidity == uv, "both indexed, same UIDVALIDITY");
 	CHECK(f.msgs[0].flags == (STORE_SEEN | STORE_DRAFT) && store_msg_keywords(&f, 0) == 1 &&
-	    ent(&f, 0).date == 1000000000, "flags, keyword and date of the first kept");
-	CHECK(ent(&f, 0).wire_size == 26, "CRLF input stored with its exact wire size");
+	    store_msg_entry(&f, 0, &e) == 0 && e.date == 1000000000,
+	    "flags, keyword and date of the first kept");
+	CHECK(e.wire_size == 26, "CRLF input stored with its exact wire size");
 	store_kw_load(is, kw);
 	CHECK(store_imap_claim_recent(&f, 0, &lo, &hi) == STORE_OK && lo == 1 && hi == 2 &&
 	    store_imap_claim_recent(&f, 0, &lo, &hi) == STORE_OK && lo == 1 && hi == 2,
@@ -152,7 +142,7 @@ test_append_copy(void)
 	store_close(&f);
 	rc = store_open(&f, tm, ts, STORE_RDWR);
 	CHECK(rc == STORE_OK && f.count == 2 && f.msgs[0].flags == (STORE_SEEN | STORE_DRAFT) &&
-	    ent(&f, 0).date == 1000000000, "copy keeps flags and date");
+	    store_msg_entry(&f, 0, &e) == 0 && e.date == 1000000000, "copy keeps flags and date");
 	store_kw_load(ts, kw);
 	CHECK(kw->n >= 1 && store_msg_keywords(&f, 0) != 0 &&
 	    strcmp(kw->name[__builtin_ctzll(store_msg_keywords(&f, 0))], "$Label1") == 0,
@@ -390,6 +380,7 @@ test_big_copy(void)
 	char im[PATH_LEN], is[PATH_LEN], bm[PATH_LEN], bs[PATH_LEN];
 	struct store_keywords kw;
 	struct store_folder f, g;
+	struct mbox_entry e, e2;
 	struct store_put p = { STORE_FLAGGED, 0, 1500000000 };
 	size_t len = COPY_BATCH_BYTES / 2 + 1000, k;
 	uint32_t uv, uid, idx[3], uids[3] = { 0, 0, 0 };
@@ -420,7 +411,8 @@ test_big_copy(void)
 	CHECK(store_imap_copy(&f, &kw, idx, 3, bm, bs, dir, 1 << 24, UINT64_MAX, &uv, uids) ==
 	    STORE_OK && uids[0] == 1 && uids[1] == 2 && uids[2] == 3, "copied in batches, UIDs 1..3");
 	CHECK(store_open(&g, bm, bs, STORE_RDWR) == STORE_OK && g.count == 3 &&
-	    ent(&g, 2).wire_size == ent(&f, idx[2]).wire_size &&
+	    store_msg_entry(&g, 2, &e) == 0 && store_msg_entry(&f, idx[2], &e2) == 0 &&
+	    e.wire_size == e2.wire_size &&
 	    g.msgs[2].flags == STORE_FLAGGED, "sizes and flags kept across batches");
 	store_close(&g);
 	store_close(&f);

@@ -167,9 +167,9 @@ int idx_append(int fd, const unsigned char *buf, size_t n, uint64_t old_size, in
 
 /*
  * Make m read the state file open on fd (a descriptor m now owns): mapped whole, shared
- * and read-only, or read with pread where it cannot be mapped. 0, or -1 (fd closed).
+ * and read-only, or read with pread where it cannot be mapped.
  */
-int idx_map_open(struct idx_map *m, int fd);
+void idx_map_open(struct idx_map *m, int fd);
 /*
  * The entry of the record of uid at offset at (its CRC was verified when it was loaded;
  * the uid is checked), mapping the file anew when it grew past the mapping; 0 or -1.

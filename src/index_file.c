@@ -317,21 +317,12 @@ map_whole(struct idx_map *m)
 	}
 }
 
-int
+void
 idx_map_open(struct idx_map *m, int fd)
 {
-	struct stat st;
-
 	idx_map_close(m);
-	if (fstat(fd, &st) < 0) {
-		close(fd);
-		return -1;
-	}
 	m->fd = fd;
-	m->ino = (uint64_t)st.st_ino;
-	m->nomap = 0;
 	map_whole(m);
-	return 0;
 }
 
 int
@@ -373,9 +364,9 @@ idx_map_close(struct idx_map *m)
 		close(m->fd);
 	}
 	m->fd = -1;
-	m->ino = 0;
 	m->p = NULL;
 	m->len = 0;
+	m->nomap = 0;
 }
 
 int

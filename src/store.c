@@ -184,10 +184,11 @@ view_follow(struct store_folder *f)
 {
 	int fd = fcntl(f->state_fd, F_DUPFD_CLOEXEC, 0);
 
-	if (fd < 0 || idx_map_open(&f->map, fd) < 0) {
+	if (fd < 0) {
 		log_warn("store: reading %s.idx", f->side_base);
 		return STORE_ERR;
 	}
+	idx_map_open(&f->map, fd);
 	return STORE_OK;
 }
 
@@ -1409,7 +1410,7 @@ header_generation(int fd, uint64_t *gen)
  * Read the records of the messages f lists from img, loaded from the file open on fd
  * (which f's map takes); those not in img are STORE_VANISHED (their entries kept).
  */
-static int
+static void
 take_offsets(struct store_folder *f, const struct idx_set *img, int fd)
 {
 	struct idx_set s;
@@ -1423,9 +1424,7 @@ take_offsets(struct store_folder *f, const struct idx_set *img, int fd)
 		}
 	}
 	view_put(f, &s);
-	if (idx_map_open(&f->map, fd) < 0) {
-		return STORE_ERR;
-	}
+	idx_map_open(&f->map, fd);
 	for (i = 0; i < f->count; i++) {
 		long k = idx_find(img, f->msgs[i].uid);
 
@@ -1434,7 +1433,6 @@ take_offsets(struct store_folder *f, const struct idx_set *img, int fd)
 		}
 	}
 	f->generation = img->generation;
-	return STORE_OK;
 }
 
 /*
@@ -1470,7 +1468,7 @@ follow_offsets(struct store_folder *f)
 	rc = idx_load(fd, &img, 0, &end) == IDX_LOADED && img.uidvalidity == f->uidvalidity ?
 	    STORE_OK : STORE_ERR;
 	if (rc == STORE_OK) {
-		rc = take_offsets(f, &img, fd);
+		take_offsets(f, &img, fd);
 	} else {
 		close(fd);
 		log_warnx("store: %s.idx unreadable while following a compaction", f->side_base);

@@ -61,7 +61,6 @@ struct idx_kept {
  */
 struct idx_map {
 	int fd;			/* -1: none */
-	uint64_t ino;
 	const unsigned char *p;	/* NULL: pread */
 	size_t len;
 	int nomap;		/* the file system cannot map it */

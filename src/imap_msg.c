@@ -417,7 +417,7 @@ imap_cmd_search(struct imap *s)
 		const struct store_msg *m = &s->f.msgs[c.i];
 		struct mbox_entry e;
 
-		/* a record compacted away meanwhile: size and date 0 (it matches no text) */
+		/* an unreadable record (I/O error): size and date 0 */
 		if (store_msg_entry(&s->f, c.i, &e) < 0) {
 			memset(&e, 0, sizeof(e));
 		}

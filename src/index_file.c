@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -293,6 +294,60 @@ idx_append(int fd, const unsigned char *buf, size_t n, uint64_t old_size, int du
 	return 0;
 }
 
+/*
+ * A mapped read that touches bytes another program cut off the file (only mailnook's own
+ * cuts are known to spare what sessions read) raises SIGBUS: the read then fails over
+ * to pread instead of ending the session. Any other SIGBUS keeps its default action.
+ */
+static sigjmp_buf *volatile map_jmp;
+
+static void
+map_bus(int sig)
+{
+	if (map_jmp != NULL) {
+		siglongjmp(*map_jmp, 1);
+	}
+	/* not ours: fault again, the default way */
+	signal(sig, SIG_DFL);
+}
+
+static void
+map_guard(void)
+{
+	static int done;
+	struct sigaction sa;
+
+	if (done) {
+		return;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = map_bus;
+	sa.sa_flags = SA_NODEFER;	/* left by siglongjmp: nothing stays blocked */
+	done = sigaction(SIGBUS, &sa, NULL) == 0;
+}
+
+/*
+ * Copy one record from the mapping; -1 if the file no longer holds it (SIGBUS). The
+ * volatile reads stay between the volatile stores that arm and disarm the guard.
+ */
+static int
+map_copy(const volatile unsigned char *p, unsigned char *buf)
+{
+	sigjmp_buf jb;
+	size_t i;
+
+	if (sigsetjmp(jb, 0) != 0) {
+		map_jmp = NULL;
+		return -1;
+	}
+	map_jmp = &jb;
+	for (i = 0; i < IDX_REC_LEN; i++) {
+		buf[i] = p[i];
+	}
+	map_jmp = NULL;
+	return 0;
+}
+
 /* Map the whole file (its current size); NULL when it cannot be (pread then). */
 static void
 map_whole(struct idx_map *m)
@@ -308,6 +363,7 @@ map_whole(struct idx_map *m)
 	if (fstat(m->fd, &st) < 0 || st.st_size <= 0 || (uint64_t)st.st_size > IDX_FILE_MAX) {
 		return;
 	}
+	map_guard();
 	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, m->fd, 0);
 	if (p != MAP_FAILED) {
 		m->p = p;
@@ -329,8 +385,8 @@ int
 idx_map_entry(struct idx_map *m, uint32_t at, uint32_t uid, struct mbox_entry *e)
 {
 	unsigned char buf[IDX_REC_LEN];
-	const unsigned char *p = buf;
 	struct store_rec r;
+	int mapped;
 
 	if (m->fd < 0) {
 		return -1;
@@ -340,12 +396,19 @@ idx_map_entry(struct idx_map *m, uint32_t at, uint32_t uid, struct mbox_entry *e
 	if ((size_t)at + IDX_REC_LEN > m->len && !m->nomap) {
 		map_whole(m);
 	}
-	if ((size_t)at + IDX_REC_LEN <= m->len) {
-		p = m->p + at;
-	} else if (pread_full(m->fd, buf, IDX_REC_LEN, (off_t)at) != IDX_REC_LEN) {
+	mapped = (size_t)at + IDX_REC_LEN <= m->len;
+	if (mapped && map_copy(m->p + at, buf) < 0) {
+		log_warnx("index: a state file was cut short under a session: read from now on");
+		munmap((void *)m->p, m->len);
+		m->p = NULL;
+		m->len = 0;
+		m->nomap = 1;
+		mapped = 0;
+	}
+	if (!mapped && pread_full(m->fd, buf, IDX_REC_LEN, (off_t)at) != IDX_REC_LEN) {
 		return -1;
 	}
-	idx_decode_rec(p, &r);
+	idx_decode_rec(buf, &r);
 	if (r.uid != uid) {
 		log_warnx("index: uid %u not at %u of its state file", uid, at);
 		return -1;

@@ -24,8 +24,6 @@ struct fetch_msg {
 	struct mime_src src;		/* the MIME parser's view of r */
 	int open;
 	int have_cache;
-	int have_entry;
-	struct mbox_entry e;		/* when have_entry */
 	struct mime_cached mc;
 	uint32_t sent;			/* bytes of the current literal sent */
 };
@@ -247,23 +245,13 @@ send_struct(struct fetch_msg *fm, const char *label, int which)
 	}
 }
 
-/* Where and how big the message is (read once per message; zeros on an I/O error). */
-static const struct mbox_entry *
-entry(struct fetch_msg *fm)
-{
-	if (!fm->have_entry && store_msg_entry(&fm->s->f, fm->i, &fm->e) < 0) {
-		memset(&fm->e, 0, sizeof(fm->e));
-	}
-	fm->have_entry = 1;
-	return &fm->e;
-}
-
 static void
 send_att(struct fetch_msg *fm, const struct imap_fetch_att *a)
 {
 	struct imap *s = fm->s;
 	const struct store_msg *m = &s->f.msgs[fm->i];
 	struct imap_section whole;
+	struct mbox_entry e;
 
 	memset(&whole, 0, sizeof(whole));
 	switch (a->kind) {
@@ -274,10 +262,12 @@ send_att(struct fetch_msg *fm, const struct imap_fetch_att *a)
 		io_printf(s->io, "UID %u", m->uid);
 		break;
 	case IMAP_FA_INTERNALDATE:
-		put_internaldate(s->io, entry(fm)->date);
+		(void)store_msg_entry(&s->f, fm->i, &e);	/* zeros on an I/O error */
+		put_internaldate(s->io, e.date);
 		break;
 	case IMAP_FA_RFC822_SIZE:
-		io_printf(s->io, "RFC822.SIZE %u", entry(fm)->wire_size);
+		(void)store_msg_entry(&s->f, fm->i, &e);
+		io_printf(s->io, "RFC822.SIZE %u", e.wire_size);
 		break;
 	case IMAP_FA_ENVELOPE:
 		send_struct(fm, "ENVELOPE", 0);
@@ -334,7 +324,6 @@ fetch_one(struct imap *s, struct fetch_msg *fm, int sets_seen, int has_flags, in
 		return IMAP_OK;	/* expunged by another session: nothing to say (RFC 2180 4.1.3) */
 	}
 	fm->have_cache = 0;
-	fm->have_entry = 0;
 	fm->open = 0;
 	if (sets_seen && !s->readonly && !(m->flags & STORE_SEEN)) {
 		static const struct store_flagop seen = { STORE_SEEN, 0, 0, 0 };

@@ -418,9 +418,7 @@ imap_cmd_search(struct imap *s)
 		struct mbox_entry e;
 
 		/* an unreadable record (I/O error): size and date 0 */
-		if (store_msg_entry(&s->f, c.i, &e) < 0) {
-			memset(&e, 0, sizeof(e));
-		}
+		(void)store_msg_entry(&s->f, c.i, &e);
 		memset(&sm, 0, sizeof(sm));
 		sm.seq = c.i + 1;
 		sm.uid = m->uid;

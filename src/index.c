@@ -129,13 +129,6 @@ idx_get_rec(const unsigned char *p, struct store_rec *m)
 	if (get_le32(p + 60) != crc32c(0, p, 60) || get_le32(p) == 0) {
 		return -1;
 	}
-	idx_decode_rec(p, m);
-	return 0;
-}
-
-void
-idx_decode_rec(const unsigned char *p, struct store_rec *m)
-{
 	memset(m, 0, sizeof(*m));
 	m->uid = get_le32(p);
 	m->flags = get_le32(p + 4) & (STORE_FLAGS_ALL | STORE_EXPUNGED);
@@ -147,6 +140,7 @@ idx_decode_rec(const unsigned char *p, struct store_rec *m)
 	m->e.date = (int64_t)get_le64(p + 36);
 	m->e.fingerprint = get_le64(p + 44);
 	m->modseq = get_le64(p + 52);
+	return 0;
 }
 
 static void
@@ -272,6 +266,7 @@ set_reserve(struct idx_set *s, size_t need)
 	if (array_grow(&s->msgs, &cap, need, sizeof(*s->msgs), 64, FOLDER_MSGS_MAX) < 0) {
 		return -1;
 	}
+	/* the keywords while any is set, the entries of a cold set */
 	if (cap != s->cap && s->kw != NULL) {
 		if ((kw = realloc(s->kw, cap * sizeof(*kw))) == NULL) {
 			return -1;
@@ -296,7 +291,6 @@ idx_set_keywords(struct idx_set *s, uint32_t i, uint64_t kw)
 			return 0;
 		}
 		if ((s->kw = calloc(s->cap, sizeof(*s->kw))) == NULL) {
-			log_warn("index: keywords of uid %u not kept", s->msgs[i].uid);
 			return -1;
 		}
 	}
@@ -319,13 +313,16 @@ idx_entry(const struct idx_set *s, uint32_t i, struct mbox_entry *e)
 		*e = s->ents[i];
 		return 0;
 	}
-	if (s->msgs[i].at != 0 && s->map != NULL) {
+	if (s->map == NULL) {
+		return -1;
+	}
+	if (s->msgs[i].at != 0) {
 		return idx_map_entry(s->map, s->msgs[i].at, s->msgs[i].uid, e);
 	}
 	/* few: only messages removed elsewhere that the view still lists */
-	for (k = 0; k < s->nkept; k++) {
-		if (s->kept[k].uid == s->msgs[i].uid) {
-			*e = s->kept[k].e;
+	for (k = 0; k < s->map->nkept; k++) {
+		if (s->map->kept[k].uid == s->msgs[i].uid) {
+			*e = s->map->kept[k].e;
 			return 0;
 		}
 	}
@@ -335,18 +332,17 @@ idx_entry(const struct idx_set *s, uint32_t i, struct mbox_entry *e)
 void
 idx_keep_entry(struct idx_set *s, uint32_t i)
 {
+	struct idx_map *m = s->map;
 	struct mbox_entry e;
 
 	if (s->msgs[i].at == 0) {
 		return;
 	}
-	if (idx_entry(s, i, &e) == 0 && array_grow(&s->kept, &s->kept_cap, (size_t)s->nkept + 1,
-	    sizeof(*s->kept), 16, FOLDER_MSGS_MAX) == 0) {
-		s->kept[s->nkept].uid = s->msgs[i].uid;
-		s->kept[s->nkept].e = e;
-		s->nkept++;
-	} else {
-		log_warnx("index: size and date of uid %u lost", s->msgs[i].uid);
+	if (idx_entry(s, i, &e) == 0 && array_grow(&m->kept, &m->kept_cap, (size_t)m->nkept + 1,
+	    sizeof(*m->kept), 16, FOLDER_MSGS_MAX) == 0) {
+		m->kept[m->nkept].uid = s->msgs[i].uid;
+		m->kept[m->nkept].e = e;
+		m->nkept++;
 	}
 	s->msgs[i].at = 0;
 }
@@ -378,25 +374,6 @@ idx_push(struct idx_set *s, const struct store_rec *m, uint32_t at)
 		s->uidnext = m->uid + 1;
 	}
 	return 0;
-}
-
-void
-idx_place(struct idx_set *img)
-{
-	uint32_t i;
-
-	for (i = 0; i < img->count; i++) {
-		img->msgs[i].at = IDX_HDR_LEN + i * IDX_REC_LEN;
-	}
-}
-
-void
-idx_uncold(struct idx_set *s, struct idx_map *map)
-{
-	free(s->ents);
-	s->ents = NULL;
-	s->cold = 0;
-	s->map = map;
 }
 
 /* Give msgs[i] the flags in f (expunged stays expunged), noting a visible change. */
@@ -491,16 +468,15 @@ idx_apply(struct idx_set *s, const struct idx_log *l)
 	}
 }
 
-/* Image img's record i as a record (its entry only when img is cold). */
-static void
-img_rec(const struct idx_set *img, uint32_t j, struct store_rec *m)
+void
+idx_rec(const struct idx_set *s, uint32_t i, struct store_rec *m)
 {
 	memset(m, 0, sizeof(*m));
-	m->uid = img->msgs[j].uid;
-	m->flags = img->msgs[j].flags;
-	m->keywords = idx_keywords(img, j);
-	if (img->cold) {
-		m->e = img->ents[j];
+	m->uid = s->msgs[i].uid;
+	m->flags = s->msgs[i].flags;
+	m->keywords = idx_keywords(s, i);
+	if (s->cold) {
+		m->e = s->ents[i];
 	}
 }
 
@@ -515,7 +491,7 @@ idx_merge(struct idx_set *s, const struct idx_set *img)
 			j++;
 		}
 		if (j < img->count && img->msgs[j].uid == s->msgs[i].uid) {
-			img_rec(img, j, &m);
+			idx_rec(img, j, &m);
 			take_rec(s, i, &m, img->msgs[j].at);
 			continue;
 		}
@@ -528,7 +504,7 @@ idx_merge(struct idx_set *s, const struct idx_set *img)
 	for (j = 0; j < img->count; j++) {
 		if ((s->count == 0 || img->msgs[j].uid > s->msgs[s->count - 1].uid) &&
 		    (img->msgs[j].flags & STORE_EXPUNGED) == 0) {
-			img_rec(img, j, &m);
+			idx_rec(img, j, &m);
 			apply_new(s, &m, img->msgs[j].at);
 		}
 	}
@@ -647,7 +623,7 @@ idx_resync(const struct idx_set *old, const struct mbox_entry *ents, uint32_t n,
 
 		memset(&m, 0, sizeof(m));
 		if (k[i] >= 0) {
-			img_rec(old, (uint32_t)k[i], &m);
+			idx_rec(old, (uint32_t)k[i], &m);
 			m.flags &= STORE_FLAGS_ALL | STORE_EXPUNGED;
 		}
 		m.e = ents[i];
@@ -687,12 +663,16 @@ idx_drop_expunged(struct idx_set *s)
 		}
 	}
 	s->count = n;
-	for (i = 0, n = 0; i < s->nkept; i++) {
-		if (idx_find(s, s->kept[i].uid) >= 0) {
-			s->kept[n++] = s->kept[i];
+	if (s->map != NULL) {
+		struct idx_map *m = s->map;
+
+		for (i = 0, n = 0; i < m->nkept; i++) {
+			if (idx_find(s, m->kept[i].uid) >= 0) {
+				m->kept[n++] = m->kept[i];
+			}
 		}
+		m->nkept = n;
 	}
-	s->nkept = n;
 }
 
 void
@@ -711,12 +691,8 @@ idx_free(struct idx_set *s)
 	free(s->msgs);
 	free(s->kw);
 	free(s->ents);
-	free(s->kept);
 	s->msgs = NULL;
 	s->kw = NULL;
 	s->ents = NULL;
-	s->kept = NULL;
 	s->count = s->cap = 0;
-	s->nkept = 0;
-	s->kept_cap = 0;
 }

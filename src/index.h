@@ -37,9 +37,6 @@ struct idx_set {
 	uint64_t *kw;		/* keyword masks, parallel to msgs; NULL while all are 0 */
 	struct mbox_entry *ents;	/* cold: entries, parallel to msgs */
 	struct idx_map *map;	/* not cold: the file msgs[].at point into */
-	struct idx_kept *kept;	/* not cold: entries of messages with at 0 */
-	uint32_t nkept;
-	size_t kept_cap;
 	int cold;
 	uint32_t count;
 	size_t cap;
@@ -74,8 +71,6 @@ int idx_get_header_any(unsigned char *p, size_t len, struct idx_set *s);
 /* Encode / decode-and-verify one 64-byte message record; get returns 0 or -1. */
 void idx_put_rec(unsigned char *p, const struct store_rec *m);
 int idx_get_rec(const unsigned char *p, struct store_rec *m);
-/* Decode one without checking (a record verified when it was loaded). */
-void idx_decode_rec(const unsigned char *p, struct store_rec *m);
 
 /* Encode a change record into p (room for IDX_LOG_MAX); returns its length. */
 size_t idx_put_log(unsigned char *p, const struct idx_log *l);
@@ -94,19 +89,18 @@ void idx_apply(struct idx_set *s, const struct idx_log *l);
 int idx_push(struct idx_set *s, const struct store_rec *m, uint32_t at);
 /* The entry of s->msgs[i]: from ents, else read through map; 0 or -1 (none, I/O error). */
 int idx_entry(const struct idx_set *s, uint32_t i, struct mbox_entry *e);
+/* s->msgs[i] as a record (its entry only when s is cold). */
+void idx_rec(const struct idx_set *s, uint32_t i, struct store_rec *m);
 /* The keyword mask of s->msgs[i]. */
 uint64_t idx_keywords(const struct idx_set *s, uint32_t i);
 /* Set it; -1 if the array cannot be made. */
 int idx_set_keywords(struct idx_set *s, uint32_t i, uint64_t kw);
-/* Record positions of a file holding img as its base array (idx_write_file order). */
-void idx_place(struct idx_set *img);
 /*
  * The record of view s's msgs[i] is leaving the file s reads (its message was removed
- * elsewhere): keep its entry in memory while s lists it, and set its position to 0.
+ * elsewhere): keep its entry in memory while s lists it (unless it cannot be read or
+ * memory runs out: reads of it fail then), and set its position to 0.
  */
 void idx_keep_entry(struct idx_set *s, uint32_t i);
-/* Drop img's entries (it becomes a view reading through map). */
-void idx_uncold(struct idx_set *s, struct idx_map *map);
 /* Index of uid in s, or -1. */
 long idx_find(const struct idx_set *s, uint32_t uid);
 /*
@@ -157,24 +151,27 @@ enum idx_load_rc idx_load(int fd, struct idx_set *s, int cold, uint64_t *valid_e
  */
 int idx_replay(int fd, struct idx_set *s, uint64_t *pos);
 /*
- * Write s (cold) as a fresh state file at path (temp file, fsync, rename, fsync directory).
- * Expunged records are kept: they name bytes still in the mbox. 0 or -1.
+ * Write s (cold) as a fresh state file at path (temp file, fsync, rename, fsync directory);
+ * s's records then have their positions in it. Expunged records are kept: they name
+ * bytes still in the mbox. 0 or -1.
  */
-int idx_write_file(const char *path, const struct idx_set *s);
+int idx_write_file(const char *path, struct idx_set *s);
 /* Append n bytes of encoded records at the end of fd in one write; fdatasync if durable.
  * On error the file is cut back to old_size. 0 or -1. */
 int idx_append(int fd, const unsigned char *buf, size_t n, uint64_t old_size, int durable);
 
 /*
- * Make m read the state file open on fd (a descriptor m now owns): mapped whole, shared
- * and read-only, or read with pread where it cannot be mapped.
+ * Make m read the state file open on fd (a descriptor m now owns) instead of the one
+ * before: mapped whole, shared and read-only, or read with pread where it cannot be
+ * mapped. The kept entries stay.
  */
 void idx_map_open(struct idx_map *m, int fd);
 /*
- * The entry of the record of uid at offset at (its CRC was verified when it was loaded;
- * the uid is checked), mapping the file anew when it grew past the mapping; 0 or -1.
+ * The entry of the record of uid at offset at (checked again: CRC and uid), mapping the
+ * file anew when it grew past the mapping; 0 or -1.
  */
 int idx_map_entry(struct idx_map *m, uint32_t at, uint32_t uid, struct mbox_entry *e);
+/* Let go of the file and the kept entries. */
 void idx_map_close(struct idx_map *m);
 
 /* Current size/inode/mtime and tail checksum of the mbox open on fd; 0 or -1. */

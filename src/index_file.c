@@ -129,12 +129,8 @@ replay_from(int fd, struct idx_set *s, uint64_t *pos, uint64_t *skipped)
 		return -1;
 	}
 	do {
-		if (at > IDX_FILE_MAX - IDX_IO_BUF) {
-			log_warnx("index: state file larger than %u bytes", (unsigned)IDX_FILE_MAX);
-			free(buf);
-			return -1;
-		}
-		r = pread_full(fd, buf, IDX_IO_BUF, (off_t)at);
+		/* record positions are 32-bit: a larger file is not read */
+		r = at > IDX_FILE_MAX - IDX_IO_BUF ? -1 : pread_full(fd, buf, IDX_IO_BUF, (off_t)at);
 		if (r >= 0) {
 			at += replay_buf(s, buf, (size_t)r, at, r < IDX_IO_BUF, pos, skipped);
 		}
@@ -213,9 +209,9 @@ idx_load(int fd, struct idx_set *s, int cold, uint64_t *valid_end)
 	return IDX_SALVAGED;
 }
 
-/* Header and records of s into fd, in large writes. */
+/* Header and records of s into fd, in large writes; each record's position noted. */
 static int
-write_image(int fd, const struct idx_set *s)
+write_image(int fd, struct idx_set *s)
 {
 	unsigned char *buf = malloc(IDX_IO_BUF);
 	size_t used = IDX_HDR_LEN;
@@ -229,12 +225,9 @@ write_image(int fd, const struct idx_set *s)
 	for (i = 0; i < s->count && rc == 0; i++) {
 		struct store_rec m;
 
-		memset(&m, 0, sizeof(m));
-		m.uid = s->msgs[i].uid;
-		m.flags = s->msgs[i].flags;
-		m.keywords = idx_keywords(s, i);
-		m.e = s->ents[i];
+		idx_rec(s, i, &m);
 		idx_put_rec(buf + used, &m);
+		s->msgs[i].at = IDX_HDR_LEN + i * IDX_REC_LEN;
 		used += IDX_REC_LEN;
 		if (used + IDX_REC_LEN > IDX_IO_BUF) {
 			rc = write_all(fd, buf, used);
@@ -249,7 +242,7 @@ write_image(int fd, const struct idx_set *s)
 }
 
 int
-idx_write_file(const char *path, const struct idx_set *s)
+idx_write_file(const char *path, struct idx_set *s)
 {
 	char tmp[PATH_LEN];
 	int fd;
@@ -301,29 +294,27 @@ idx_append(int fd, const unsigned char *buf, size_t n, uint64_t old_size, int du
  */
 static sigjmp_buf *volatile map_jmp;
 
+/* Not ours: returning faults again, the default way (the handler is reset). */
 static void
 map_bus(int sig)
 {
+	(void)sig;
 	if (map_jmp != NULL) {
 		siglongjmp(*map_jmp, 1);
 	}
-	/* not ours: fault again, the default way */
-	signal(sig, SIG_DFL);
 }
 
-static void
+/* Set before each mapping (at open and when the file grew): one fault each; 0 or -1. */
+static int
 map_guard(void)
 {
-	static int done;
 	struct sigaction sa;
 
-	if (done) {
-		return;
-	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = map_bus;
-	sa.sa_flags = SA_NODEFER;	/* left by siglongjmp: nothing stays blocked */
-	done = sigaction(SIGBUS, &sa, NULL) == 0;
+	/* left by siglongjmp: nothing stays blocked */
+	sa.sa_flags = SA_NODEFER | SA_RESETHAND;
+	return sigaction(SIGBUS, &sa, NULL);
 }
 
 /*
@@ -348,6 +339,16 @@ map_copy(const volatile unsigned char *p, unsigned char *buf)
 	return 0;
 }
 
+static void
+map_drop(struct idx_map *m)
+{
+	if (m->p != NULL) {
+		munmap((void *)m->p, m->len);
+	}
+	m->p = NULL;
+	m->len = 0;
+}
+
 /* Map the whole file (its current size); NULL when it cannot be (pread then). */
 static void
 map_whole(struct idx_map *m)
@@ -355,16 +356,13 @@ map_whole(struct idx_map *m)
 	struct stat st;
 	void *p;
 
-	if (m->p != NULL) {
-		munmap((void *)m->p, m->len);
-	}
-	m->p = NULL;
-	m->len = 0;
+	map_drop(m);
 	if (fstat(m->fd, &st) < 0 || st.st_size <= 0 || (uint64_t)st.st_size > IDX_FILE_MAX) {
 		return;
 	}
-	map_guard();
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, m->fd, 0);
+	/* unguarded reads would not be safe: pread then */
+	p = map_guard() < 0 ? MAP_FAILED :
+	    mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, m->fd, 0);
 	if (p != MAP_FAILED) {
 		m->p = p;
 		m->len = (size_t)st.st_size;
@@ -376,8 +374,12 @@ map_whole(struct idx_map *m)
 void
 idx_map_open(struct idx_map *m, int fd)
 {
-	idx_map_close(m);
+	map_drop(m);
+	if (m->fd >= 0) {
+		close(m->fd);
+	}
 	m->fd = fd;
+	m->nomap = 0;
 	map_whole(m);
 }
 
@@ -388,29 +390,23 @@ idx_map_entry(struct idx_map *m, uint32_t at, uint32_t uid, struct mbox_entry *e
 	struct store_rec r;
 	int mapped;
 
-	if (m->fd < 0) {
-		return -1;
-	}
 	/* The file only grows under a mapping (replaced files are new inodes): a record
-	 * past its end was appended since. */
+	 * past its end was appended since. Closed (fd -1), the reads fail. */
 	if ((size_t)at + IDX_REC_LEN > m->len && !m->nomap) {
 		map_whole(m);
 	}
 	mapped = (size_t)at + IDX_REC_LEN <= m->len;
 	if (mapped && map_copy(m->p + at, buf) < 0) {
-		log_warnx("index: a state file was cut short under a session: read from now on");
-		munmap((void *)m->p, m->len);
-		m->p = NULL;
-		m->len = 0;
+		log_warnx("index: state file cut short");
+		map_drop(m);
 		m->nomap = 1;
 		mapped = 0;
 	}
 	if (!mapped && pread_full(m->fd, buf, IDX_REC_LEN, (off_t)at) != IDX_REC_LEN) {
 		return -1;
 	}
-	idx_decode_rec(buf, &r);
-	if (r.uid != uid) {
-		log_warnx("index: uid %u not at %u of its state file", uid, at);
+	if (idx_get_rec(buf, &r) < 0 || r.uid != uid) {
+		log_warnx("index: uid %u not at %u", uid, at);
 		return -1;
 	}
 	*e = r.e;
@@ -420,16 +416,11 @@ idx_map_entry(struct idx_map *m, uint32_t at, uint32_t uid, struct mbox_entry *e
 void
 idx_map_close(struct idx_map *m)
 {
-	if (m->p != NULL) {
-		munmap((void *)m->p, m->len);
-	}
-	if (m->fd >= 0) {
-		close(m->fd);
-	}
-	m->fd = -1;
-	m->p = NULL;
-	m->len = 0;
-	m->nomap = 0;
+	idx_map_open(m, -1);
+	free(m->kept);
+	m->kept = NULL;
+	m->nkept = 0;
+	m->kept_cap = 0;
 }
 
 int

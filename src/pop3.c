@@ -238,9 +238,7 @@ msg_entry(struct pop3 *s, uint32_t i)
 {
 	struct mbox_entry e;
 
-	if (store_msg_entry(&s->folder, s->msgs[i].idx, &e) < 0) {
-		memset(&e, 0, sizeof(e));
-	}
+	(void)store_msg_entry(&s->folder, s->msgs[i].idx, &e);
 	return e;
 }
 

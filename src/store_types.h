@@ -57,13 +57,17 @@ struct idx_kept {
 
 /*
  * The state file a view's records are read from: mapped read-only and shared (clean
- * page-cache pages), or read with pread where the file system cannot map it.
+ * page-cache pages), or read with pread where the file system cannot map it; and the
+ * entries of listed messages whose records left the files read before.
  */
 struct idx_map {
 	int fd;			/* -1: none */
 	const unsigned char *p;	/* NULL: pread */
 	size_t len;
 	int nomap;		/* the file system cannot map it */
+	struct idx_kept *kept;
+	uint32_t nkept;
+	size_t kept_cap;
 };
 
 /* What the index last saw of the mbox: any difference means outside changes. */

@@ -524,10 +524,8 @@ test_map(const char *dir)
 	CHECK(fd >= 0 && idx_load(fd, &s, 0, &end) == IDX_LOADED && s.count == 4 && s.ents == NULL &&
 	    s.msgs[1].at == IDX_HDR_LEN + IDX_REC_LEN && s.msgs[3].at == IDX_HDR_LEN + 3 * IDX_REC_LEN + 4,
 	    "map: a view load keeps record positions, no entries");
+	memset(&m, 0, sizeof(m));
 	m.fd = -1;
-	m.p = NULL;
-	m.len = 0;
-	m.nomap = 0;
 	idx_map_open(&m, dup(fd));
 	CHECK(m.p != NULL, "map: state file mapped");
 	s.map = &m;

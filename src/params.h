@@ -189,10 +189,11 @@
 /* Compaction moves bytes in rounds of max(gap, this), each closed by two fdatasyncs
  * (journal, mbox). A round no longer than its gap overwrites none of its own source and
  * needs no copy; a longer one copies the (round - gap) bytes it overwrites into the
- * journal first. This bounds the fsyncs at two a half MiB moved (a 1 KiB gap would
- * otherwise cost two per KiB, each a flash page program) and the journal's two copy
- * slots at a half MiB each. */
-#define COMPACT_ROUND_MIN	(512 * 1024)
+ * journal first. This bounds the fsyncs at two per 256 KiB moved (a 1 KiB gap would
+ * otherwise cost two per KiB, each a flash page program: more wear than the copy) and
+ * the journal's two copy slots at 256 KiB each; smaller would copy less of a batch of
+ * scattered expunges (whose gap grows along the file) for more fsyncs. */
+#define COMPACT_ROUND_MIN	(256 * 1024)
 /* A journal names the round minimum it was made with (another build may have used
  * another); its copy slots are that large, so a larger value is taken as damage. */
 #define COMPACT_ROUND_MAX	(16 * 1024 * 1024)

@@ -34,6 +34,8 @@ struct cjob {
 	struct compact_plan p;
 	uint64_t prog_off;	/* progress slot 0; slot 1 a sector on, then the copy slots */
 	uint32_t seq;		/* last progress sequence number written */
+	uint32_t v1_chunk;	/* a format 1 journal's chunk size and direct piece */
+	uint32_t v1_direct;	/* minimum; 0 for this format */
 	unsigned char *buf;	/* COMPACT_BUF bytes */
 	char jnl[PATH_LEN];
 	char idx[PATH_LEN];
@@ -364,13 +366,14 @@ journal_create(struct cjob *j, uint64_t t)
 
 /*
  * Write round r (cursor c at its start) to its destination, its first from_jnl bytes
- * from the copy of progress record j->seq, the rest from the mbox (sources the round does
- * not overwrite), and make it durable.
+ * from the journal at off, the rest from the mbox (sources the round does not
+ * overwrite), and make it durable.
  */
 static int
-place_round(struct cjob *j, struct cursor c, const struct round *r, uint64_t from_jnl)
+place_round(struct cjob *j, struct cursor c, const struct round *r, uint64_t from_jnl,
+    uint64_t off)
 {
-	if (pass(j, c, from_jnl, copy_off(j, j->seq), AT_JNL, AT_MBOX, NULL) < 0) {
+	if (pass(j, c, from_jnl, off, AT_JNL, AT_MBOX, NULL) < 0) {
 		return -1;
 	}
 	cur_skip(&j->p, &c, from_jnl);
@@ -403,7 +406,7 @@ run_rounds(struct cjob *j, uint64_t t)
 
 		round_cut(&j->p, &c, total, &r);
 		if (pass(j, c, r.copy, copy_off(j, j->seq + 1), AT_MBOX, AT_JNL, &crc) < 0 ||
-		    write_progress(j, &r, crc) < 0 || place_round(j, c, &r, 0) < 0) {
+		    write_progress(j, &r, crc) < 0 || place_round(j, c, &r, 0, 0) < 0) {
 			return -1;
 		}
 		cur_skip(&j->p, &c, r.len);
@@ -627,7 +630,8 @@ journal_decode(const unsigned char *b, size_t n, struct compact_plan *p)
 	uint32_t i, cnt;
 	size_t need;
 
-	if (n < JNL_HDR_LEN || memcmp(b, JNL_MAGIC, 8) != 0 || get_le32(b + 8) != JNL_VERSION ||
+	if (n < JNL_HDR_LEN || memcmp(b, JNL_MAGIC, 8) != 0 ||
+	    (get_le32(b + 8) != 1 && get_le32(b + 8) != JNL_VERSION) ||
 	    (cnt = get_le32(b + 12)) > FOLDER_MSGS_MAX) {
 		return -1;
 	}
@@ -643,6 +647,7 @@ journal_decode(const unsigned char *b, size_t n, struct compact_plan *p)
 	p->old_size = get_le64(b + 24);
 	p->new_size = get_le64(b + 32);
 	p->idx_end = get_le64(b + 40);
+	/* Format 1's chunk size sits where the round minimum does: bounded alike. */
 	p->round_min = get_le32(b + 48);
 	if (p->round_min == 0 || p->round_min > COMPACT_ROUND_MAX) {
 		return -1;
@@ -687,6 +692,11 @@ journal_load(struct cjob *j, unsigned char *prog)
 	if (need != 0) {
 		return need == -2 ? -2 : -1;
 	}
+	if (get_le32(head + 8) == 1) {
+		j->v1_chunk = j->p.round_min;
+		j->v1_direct = get_le32(head + 52);
+		j->p.round_min = COMPACT_ROUND_MIN;
+	}
 	j->prog_off = journal_prog_off(j->p.n);
 	memset(prog, 0, PROG_LEN);
 	for (s = 0; s < 2; s++) {
@@ -699,6 +709,22 @@ journal_load(struct cjob *j, unsigned char *prog)
 		}
 	}
 	return j->seq > 0 ? 0 : -1;
+}
+
+/* Does the journal hold, at off, len bytes with CRC want (stream bytes from c)? 1, 0, -1. */
+static int
+copy_whole(struct cjob *j, struct cursor c, uint64_t off, uint64_t len, uint32_t want)
+{
+	struct stat st;
+	uint32_t crc = 0;
+
+	if (fstat(j->jfd, &st) < 0) {
+		return -1;
+	}
+	if ((uint64_t)st.st_size < off + len) {
+		return 0;
+	}
+	return pass(j, c, len, off, AT_JNL, AT_NONE, &crc) < 0 ? -1 : crc == want;
 }
 
 /*
@@ -715,9 +741,7 @@ redo_round(struct cjob *j, const unsigned char *prog, uint64_t *next)
 	uint64_t total = stream_len(&j->p);
 	struct round r;
 	struct cursor c;
-	struct stat st;
-	uint32_t crc = 0;
-	int whole;
+	int whole = 0;
 
 	r.copy = get_le32(prog + 4);
 	r.t = get_le64(prog + 8);
@@ -732,14 +756,62 @@ redo_round(struct cjob *j, const unsigned char *prog, uint64_t *next)
 	}
 	memset(&c, 0, sizeof(c));
 	cur_skip(&j->p, &c, r.t);
-	if (fstat(j->jfd, &st) < 0) {
+	if (r.copy > 0 &&
+	    (whole = copy_whole(j, c, copy_off(j, j->seq), r.copy, get_le32(prog + 24))) < 0) {
 		return -1;
 	}
-	whole = r.copy > 0 && (uint64_t)st.st_size >= copy_off(j, j->seq) + r.copy;
-	if (whole && pass(j, c, r.copy, copy_off(j, j->seq), AT_JNL, AT_NONE, &crc) < 0) {
+	return place_round(j, c, &r, whole ? r.copy : 0, copy_off(j, j->seq));
+}
+
+/*
+ * A format 1 journal (an older build's): its plan was cut into chunks of v1_chunk bytes,
+ * or of the shift where that is at least v1_direct and below a chunk; a chunk whose
+ * source and destination overlapped went whole into its one data slot before its
+ * record. Its newest record "chunk k" (with data length and CRC if copied) is finished
+ * as that format says: from the copy if it matches; not at all if it does not (it was
+ * being overwritten for chunk k + 1, so k was written); from the sources if not copied.
+ * Then the journal is replaced by one of this format going on from there.
+ */
+static int
+redo_v1(struct cjob *j, const unsigned char *prog, uint64_t *next)
+{
+	uint64_t k = get_le64(prog + 8), data = j->prog_off + 2 * JNL_SECTOR;
+	uint32_t mi;
+	struct round r;
+	struct cursor c;
+	int whole = 0;
+
+	memset(&r, 0, sizeof(r));
+	for (mi = 0; mi < j->p.n; mi++) {
+		const struct compact_move *m = &j->p.moves[mi];
+		uint64_t shift = m->src - m->dst;
+		uint64_t step = shift >= j->v1_direct && shift < j->v1_chunk ? shift : j->v1_chunk;
+		uint64_t pieces = (m->len + step - 1) / step;
+
+		if (k < pieces) {
+			r.t += k * step;
+			r.len = m->len - k * step < step ? m->len - k * step : step;
+			break;
+		}
+		k -= pieces;
+		r.t += m->len;
+	}
+	if (get_le32(prog + 4) != 0 && get_le32(prog + 16) != r.len) {
+		errno = EINVAL;
 		return -1;
 	}
-	return place_round(j, c, &r, whole && crc == get_le32(prog + 24) ? r.copy : 0);
+	*next = r.t + r.len;
+	memset(&c, 0, sizeof(c));
+	cur_skip(&j->p, &c, r.t);
+	if (r.len > 0 && get_le32(prog + 4) != 0 &&
+	    (whole = copy_whole(j, c, data, r.len, get_le32(prog + 20))) < 0) {
+		return -1;
+	}
+	if (r.len > 0 && (get_le32(prog + 4) == 0 || whole) &&
+	    place_round(j, c, &r, whole ? r.len : 0, data) < 0) {
+		return -1;
+	}
+	return journal_create(j, *next);
 }
 
 int
@@ -770,7 +842,8 @@ compact_recover(int mbox_fd, const char *side, struct mbox_lock *l, struct idx_s
 	} else if (img != NULL && img->generation != j.p.generation) {
 		/* The new state file is in place: moves and truncation were done. */
 		rc = unlink(j.jnl) == 0 && fsync_parent(j.jnl) == 0 ? 1 : -1;
-	} else if (redo_round(&j, prog, &t) == 0 && finish(&j, t, img) == 0) {
+	} else if ((j.v1_chunk != 0 ? redo_v1(&j, prog, &t) : redo_round(&j, prog, &t)) == 0 &&
+	    finish(&j, t, img) == 0) {
 		rc = 1;
 	}
 	job_done(&j);

@@ -6,6 +6,11 @@ for each kind of round in flight:
 - overlap copied into the journal, whole: round 1's writes landed out of order, the second
   half (which overwrites the copied sources) before the first;
 - overlap copy torn (its record landed, the copy did not): round 1 not begun.
+And a journal of format 1 (an older build's: 16 KiB chunks, 4 KiB direct pieces, a
+chunk copied whole into one data slot when it overlaps), as an upgrade may find it:
+- pieces as long as a large gap, killed after chunk 2 of them;
+- chunks of a small gap copied whole, chunk 1's copy durable and its writes landed out
+  of order.
 The next `check` must finish each: the live messages whole under their UIDs, the
 expunged one gone, the mbox exactly as compacted, and `check` clean afterwards."""
 import os
@@ -18,6 +23,7 @@ from lib import Env, check, done, make_msg  # noqa: E402
 from crashlib import crc32c, expunge_kept, imap_login  # noqa: E402
 
 ROUND_MIN = 16384
+V1_CHUNK, V1_DIRECT = 16384, 4096
 SECTOR = 512
 
 
@@ -37,35 +43,45 @@ def folder(env, user, gap_lines):
     return msgs, box, data, offs[2], offs[1]
 
 
-def write_journal(env, user, data, src, dst, seq, rec, copy):
-    """One move src -> dst of the rest of the mbox; progress record seq = rec (copy
-    length, round start, round length), its copy in the paired slot."""
+def write_journal(env, user, data, src, dst, version, sizes, seq, prog, slots):
+    """A journal of one move src -> dst of the rest of the mbox: header with the two
+    sizes at 48 and 52, progress record seq (prog: its first 28 bytes) in slot seq % 2,
+    and the copy slots' bytes (slots) after the two progress sectors."""
     side = os.path.join(env.mail, user, ".mailnook", "INBOX")
     generation = struct.unpack_from("<Q", open(side + ".idx", "rb").read(128), 32)[0]
-    length, shift = len(data) - src, src - dst
+    shift = src - dst
     head = bytearray(64)
     head[0:8] = b"mnkJNL\r\n"
-    struct.pack_into("<IIQQQQI", head, 8, 2, 1, generation, len(data), len(data) - shift,
-                     len(data) - shift, ROUND_MIN)
-    moves = struct.pack("<QQQ", src, dst, length)
+    struct.pack_into("<IIQQQQII", head, 8, version, 1, generation, len(data),
+                     len(data) - shift, len(data) - shift, *sizes)
+    moves = struct.pack("<QQQ", src, dst, len(data) - src)
     struct.pack_into("<I", head, 60, crc32c(moves, crc32c(bytes(head[:60]))))
     prog_off = (64 + 24 + SECTOR - 1) // SECTOR * SECTOR
-    prog = bytearray(32)
-    clen, t, rlen = rec
-    good = data[src + t:src + t + clen]
-    struct.pack_into("<IIQQI", prog, 0, seq, clen, t, rlen, crc32c(good))
-    struct.pack_into("<I", prog, 28, crc32c(bytes(prog[:28])))
-    jnl = bytearray(prog_off + 2 * SECTOR + 2 * ROUND_MIN)
-    jnl[:64] = head
-    jnl[64:88] = moves
-    jnl[prog_off + (seq % 2) * SECTOR:prog_off + (seq % 2) * SECTOR + 32] = prog
-    slot = prog_off + 2 * SECTOR + (seq % 2) * ROUND_MIN
-    jnl[slot:slot + clen] = copy
+    jnl = bytearray(prog_off + 2 * SECTOR)
+    jnl[:88] = bytes(head) + moves
+    at = prog_off + (seq % 2) * SECTOR
+    jnl[at:at + 32] = prog + struct.pack("<I", crc32c(prog))
     st = os.stat(env.inbox(user))
     with open(side + ".jnl", "wb") as f:
-        f.write(jnl)
+        f.write(bytes(jnl) + slots)
     os.chown(side + ".jnl", st.st_uid, st.st_gid)
     return side
+
+
+def write_v2(env, user, data, src, dst, seq, rec, copy):
+    """Format 2: progress record seq = rec (copy length, round start, round length) with
+    the CRC of the true overlap, copy in its paired slot."""
+    clen, t, rlen = rec
+    prog = struct.pack("<IIQQI", seq, clen, t, rlen, crc32c(data[src + t:src + t + clen]))
+    slots = bytearray(2 * ROUND_MIN)
+    slots[(seq % 2) * ROUND_MIN:(seq % 2) * ROUND_MIN + len(copy)] = copy
+    return write_journal(env, user, data, src, dst, 2, (ROUND_MIN, 0), seq, prog, bytes(slots))
+
+
+def write_v1(env, user, data, src, dst, seq, k, copy):
+    """Format 1: progress record seq "chunk k", with copy as its data if any."""
+    prog = struct.pack("<IIQIII", seq, 1 if copy else 0, k, len(copy), crc32c(copy), 0)
+    return write_journal(env, user, data, src, dst, 1, (V1_CHUNK, V1_DIRECT), seq, prog, copy)
 
 
 def place(buf, data, src, dst, a, b):
@@ -102,7 +118,7 @@ try:
     msgs, box, data, src, dst = folder(env, "alice", 2000)
     shift = src - dst
     check("alice: the gap is over the journal's round minimum", shift > ROUND_MIN, shift)
-    side = write_journal(env, "alice", data, src, dst, 3, (0, shift, shift), b"")
+    side = write_v2(env, "alice", data, src, dst, 3, (0, shift, shift), b"")
     half = bytearray(data)
     place(half, data, src, dst, 0, shift)
     place(half, data, src, dst, shift + shift // 2, 2 * shift)
@@ -116,7 +132,7 @@ try:
     over = ROUND_MIN - shift
     check("bob: the gap is under the journal's round minimum", 0 < over < ROUND_MIN, shift)
     t = ROUND_MIN
-    side = write_journal(env, "bob", data, src, dst, 6, (over, t, ROUND_MIN),
+    side = write_v2(env, "bob", data, src, dst, 6, (over, t, ROUND_MIN),
                          data[src + t:src + t + over])
     half = bytearray(data)
     place(half, data, src, dst, 0, t)
@@ -131,12 +147,36 @@ try:
     msgs, box, data, src, dst = folder(env, "carol", 20)
     shift = src - dst
     over = ROUND_MIN - shift
-    side = write_journal(env, "carol", data, src, dst, 7, (over, ROUND_MIN, ROUND_MIN),
+    side = write_v2(env, "carol", data, src, dst, 7, (over, ROUND_MIN, ROUND_MIN),
                          bytes(over // 2))
     half = bytearray(data)
     place(half, data, src, dst, 0, ROUND_MIN)
     open(box, "r+b").write(half)
     finish_and_check(env, "carol", msgs, box, side, data, src, dst)
+
+    # Format 1, pieces as long as the gap (>= direct, < chunk): 3 moved, "chunk 3 next".
+    msgs, box, data, src, dst = folder(env, "dave", 400)
+    shift = src - dst
+    check("dave: the gap is a format 1 direct piece", V1_DIRECT <= shift < V1_CHUNK, shift)
+    side = write_v1(env, "dave", data, src, dst, 4, 3, b"")
+    half = bytearray(data)
+    place(half, data, src, dst, 0, 3 * shift)
+    open(box, "r+b").write(half)
+    finish_and_check(env, "dave", msgs, box, side, data, src, dst)
+
+    # Format 1, a small gap: chunk 1 copied whole, its second half written first.
+    msgs, box, data, src, dst = folder(env, "erin", 20)
+    shift = src - dst
+    check("erin: the gap is under format 1's direct minimum", shift < V1_DIRECT, shift)
+    c1 = data[src + V1_CHUNK:src + 2 * V1_CHUNK]
+    side = write_v1(env, "erin", data, src, dst, 3, 1, c1)
+    half = bytearray(data)
+    place(half, data, src, dst, 0, V1_CHUNK)
+    place(half, data, src, dst, V1_CHUNK + V1_CHUNK // 2, 2 * V1_CHUNK)
+    check("erin: the writes that landed overwrote chunk 1's sources",
+          half[src + V1_CHUNK:src + 2 * V1_CHUNK] != c1)
+    open(box, "r+b").write(half)
+    finish_and_check(env, "erin", msgs, box, side, data, src, dst)
 finally:
     env.close()
 done()

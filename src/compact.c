@@ -257,7 +257,7 @@ journal_prog_off(uint32_t n)
 	return (end + JNL_SECTOR - 1) / JNL_SECTOR * JNL_SECTOR;
 }
 
-/* The copy slot of progress record seq: paired with its progress slot, like it alternating. */
+/* The copy slot of progress record seq: slot seq % 2, like its progress slot. */
 static uint64_t
 copy_off(const struct cjob *j, uint32_t seq)
 {

@@ -25,6 +25,8 @@
 #define JNL_MOVE_LEN	24
 #define JNL_SECTOR	512	/* progress slots sit in separate sectors */
 #define PROG_LEN	32
+/* Dead bytes past the new end that the "all moved" record checksums (was_truncated). */
+#define LEFTOVER_LEN	4096
 
 /* A compaction in progress. */
 struct cjob {
@@ -487,27 +489,75 @@ write_state(struct cjob *j, struct idx_set *img)
 }
 
 /*
- * From stream offset t to the end: rounds, "all moved" (a redo of the last round after
- * the truncation would read cut-off sources), truncation, new state file, journal removal.
+ * CRC-32C of the first LEFTOVER_LEN dead bytes past the new end (fewer if the mbox ends
+ * sooner), or 1 in *gone when the mbox is shorter than the span they should fill.
  */
 static int
-finish(struct cjob *j, uint64_t t, struct idx_set *img)
+leftover_crc(struct cjob *j, uint32_t *crc, int *gone)
+{
+	uint64_t n = j->p.old_size - j->p.new_size;
+	struct stat st;
+
+	n = n < LEFTOVER_LEN ? n : LEFTOVER_LEN;
+	if (fstat(j->mbox_fd, &st) < 0) {
+		return -1;
+	}
+	*gone = (uint64_t)st.st_size < j->p.new_size + n;
+	if (*gone) {
+		return 0;
+	}
+	if (pread_full(j->mbox_fd, j->buf, (size_t)n, (off_t)j->p.new_size) != (ssize_t)n) {
+		return -1;
+	}
+	*crc = crc32c(0, j->buf, (size_t)n);
+	return 0;
+}
+
+/*
+ * A crash left "all moved" as the newest record: was the mbox cut to its new size since?
+ * The record keeps the checksum of the dead bytes just past the new end; if they are no
+ * longer there, it was cut, and whatever follows the new end now is mail a tool appended
+ * after the crash: it stays. 1 cut, 0 not, -1 error.
+ */
+static int
+was_truncated(struct cjob *j, const unsigned char *prog)
+{
+	uint32_t crc = 0;
+	int gone;
+
+	if (leftover_crc(j, &crc, &gone) < 0) {
+		return -1;
+	}
+	return gone || crc != get_le32(prog + 24);
+}
+
+/*
+ * From stream offset t to the end: rounds, "all moved" (a redo of the last round after
+ * the truncation would read cut-off sources), truncation, new state file, journal removal.
+ * With cut set the mbox was truncated already: only the state file and the journal remain.
+ */
+static int
+finish(struct cjob *j, uint64_t t, struct idx_set *img, int cut)
 {
 	struct round all;
-	int ext;
+	uint32_t crc = 0;
+	int ext = 0, gone;
 
-	do {
-		if (run_rounds(j, t) < 0) {
+	while (!cut) {
+		if (run_rounds(j, t) < 0 || (ext = extend_for_appends(j, &t)) < 0) {
 			return -1;
 		}
-		ext = extend_for_appends(j, &t);
-	} while (ext > 0);
-	all.t = stream_len(&j->p);
-	all.len = 0;
-	all.copy = 0;
-	if (ext < 0 || write_progress(j, &all, 0) < 0 ||
-	    ftruncate(j->mbox_fd, (off_t)j->p.new_size) < 0 || fsync(j->mbox_fd) < 0) {
-		return -1;
+		if (ext > 0) {
+			continue;
+		}
+		all.t = stream_len(&j->p);
+		all.len = 0;
+		all.copy = 0;
+		if (leftover_crc(j, &crc, &gone) < 0 || write_progress(j, &all, crc) < 0 ||
+		    ftruncate(j->mbox_fd, (off_t)j->p.new_size) < 0 || fsync(j->mbox_fd) < 0) {
+			return -1;
+		}
+		cut = 1;
 	}
 	idx_crash_point();
 	if (img != NULL && write_state(j, img) < 0) {
@@ -609,7 +659,7 @@ compact_run(int mbox_fd, const char *side, struct mbox_lock *l, struct idx_set *
 			errno = ENOSPC;
 			rc = -2;
 		} else if (journal_create(&j, 0) == 0) {
-			rc = finish(&j, 0, img);
+			rc = finish(&j, 0, img, 0);
 		}
 	}
 	if (rc == -1) {
@@ -820,7 +870,7 @@ compact_recover(int mbox_fd, const char *side, struct mbox_lock *l, struct idx_s
 	unsigned char prog[PROG_LEN];
 	struct cjob j;
 	uint64_t t;
-	int rc = -1, load;
+	int rc = -1, load, cut;
 
 	if (job_init(&j, mbox_fd, side, l) < 0) {
 		job_done(&j);
@@ -843,7 +893,8 @@ compact_recover(int mbox_fd, const char *side, struct mbox_lock *l, struct idx_s
 		/* The new state file is in place: moves and truncation were done. */
 		rc = unlink(j.jnl) == 0 && fsync_parent(j.jnl) == 0 ? 1 : -1;
 	} else if ((j.v1_chunk != 0 ? redo_v1(&j, prog, &t) : redo_round(&j, prog, &t)) == 0 &&
-	    finish(&j, t, img) == 0) {
+	    (cut = j.v1_chunk == 0 && t == stream_len(&j.p) && get_le64(prog + 16) == 0 ?
+	    was_truncated(&j, prog) : 0) >= 0 && finish(&j, t, img, cut) == 0) {
 		rc = 1;
 	}
 	job_done(&j);

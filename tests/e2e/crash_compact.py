@@ -126,8 +126,9 @@ class Folder:
         st = os.stat(src)
         os.utime(self.inbox, ns=(st.st_atime_ns, st.st_mtime_ns))
 
-    def verify(self):
-        """'' if the folder is whole, else what is wrong."""
+    def verify(self, late=None):
+        """'' if the folder is whole (with late, a message appended after delivery, under
+        the next UID), else what is wrong."""
         uidv, recs = decode_idx(self.side + ".idx")
         if uidv != self.uidv:
             return "uidvalidity changed"
@@ -135,14 +136,21 @@ class Folder:
             mbox = f.read()
         live = {u: r for u, r in recs.items() if not r[0] & EXPUNGED}
         want = set(range(1, len(self.msgs) + 1)) - set(self.dele)
+        msgs = dict(enumerate(self.msgs, 1))
+        if late is not None:
+            extra = sorted(set(live) - want)
+            if len(extra) != 1:
+                return "uids besides the delivered ones: %s, want one" % extra
+            want.add(extra[0])
+            msgs[extra[0]] = late
         if set(live) != want:
             return "live uids %s, want %s" % (sorted(live), sorted(want))
         for u, (_fl, off, fl, rl) in live.items():
-            if mbox[off:off + 5] != b"From " or mbox[off + fl:off + fl + rl] != self.msgs[u - 1]:
+            if mbox[off:off + 5] != b"From " or mbox[off + fl:off + fl + rl] != msgs[u]:
                 return "uid %d not byte-identical" % u
         return ""
 
-    def recover_and_verify(self):
+    def recover_and_verify(self, late=None):
         r = self.check()
         if r.returncode not in (0, 1):
             return "check exited %d: %s" % (r.returncode, r.stdout.decode()[-300:])
@@ -151,7 +159,7 @@ class Folder:
             return "second check not consistent: " + r.stdout.decode()[-300:]
         if os.path.exists(self.side + ".jnl"):
             return "journal left behind"
-        return self.verify()
+        return self.verify(late)
 
 
 def every_step(f, min_steps, want_rounds=None):
@@ -199,6 +207,36 @@ def every_step(f, min_steps, want_rounds=None):
           sorted(kills))
 
 
+def append_after_kill(f):
+    """Kill at every step, then let another MDA append a message before any mailnook
+    process runs again; recovery must keep it, also when the kill came after the mbox
+    was cut to its new size."""
+    late = make_msg(999, "appended after the crash", 5)
+    pristine = os.path.getsize(os.path.join(f.pristine, "INBOX"))
+    step, bad, cut, last = 0, [], 0, None
+    while step < 1000:
+        step += 1
+        f.restore()
+        last = f.check("--compact", crash=step).returncode
+        if last != -9:
+            break
+        cut += os.path.exists(f.side + ".jnl") and os.path.getsize(f.inbox) < pristine
+        # An MDA breaks the dead process's dotlock once it is old (procmail's locktimeout),
+        # then appends.
+        if os.path.exists(f.inbox + ".lock"):
+            os.unlink(f.inbox + ".lock")
+        with open(f.inbox, "ab") as fh:
+            fh.write(b"From late@example.org Sat Nov 28 11:00:00 2026\n" + late + b"\n")
+        what = f.recover_and_verify(late)
+        if what:
+            bad.append("step %d: %s" % (step, what))
+    check("append after a kill: compaction finished on its own after %d kills" % (step - 1),
+          last == 0, last)
+    check("a kill came after the mbox was cut, before the compaction ended (%d)" % cut,
+          cut >= 1)
+    check("mail appended after a kill at any step is kept, the rest intact", not bad, bad[:3])
+
+
 def random_kills(f, rounds):
     f.restore()
     t0 = time.monotonic()
@@ -231,6 +269,7 @@ def main():
         f = Folder(env, "alice", small, [2, 3, 8, 13, 14, 24])
         f.expunge(port)
         every_step(f, 5)
+        append_after_kill(f)
         # A gap of one small message, a megabyte moved in rounds that copy their overlap,
         # then a gap over the round minimum and journal-free rounds as long as it.
         rmin = param("COMPACT_ROUND_MIN")

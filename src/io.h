@@ -54,6 +54,7 @@ struct io {
 	int secure;			/* 1 once TLS is active */
 	size_t rpos, rlen;
 	size_t wlen;
+	/* last: io_init clears only what comes before them */
 	unsigned char rbuf[IO_RBUF];
 	unsigned char wbuf[IO_WBUF];
 };

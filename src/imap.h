@@ -39,13 +39,12 @@ struct imap {
 	uint32_t recent_hi[IMAP_RECENT_RANGES];
 	unsigned nrecent;
 	/* the command being run */
+	struct imap_cmd cmd;
 	struct imap_args args;
 	struct imap_err err;		/* text of a NO/BAD answer */
 	char ok_code[512];		/* response code for the tagged OK, "" for none */
 	/* counters for the logout line */
 	uint32_t n_fetch, n_store, n_append, n_expunge;
-	/* last: its large buffers, filled from their start, share a page with the rest */
-	struct imap_cmd cmd;
 };
 
 /* Handler results: the loop writes the tagged line (OK text or err.text). */

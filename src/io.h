@@ -23,7 +23,8 @@ enum io_rc {
 	IO_EOF = -1,		/* peer closed */
 	IO_TIMEOUT = -2,	/* no byte within the read timeout */
 	IO_TOOLONG = -3,	/* line exceeded cap: consumed to its end, not returned */
-	IO_ERR = -4		/* transport error (errno or TLS alert logged) */
+	IO_ERR = -4,		/* transport error (errno or TLS alert logged) */
+	IO_MORE = -5		/* io_getpart: the buffer is full, the line goes on */
 };
 
 struct io;
@@ -77,6 +78,10 @@ int io_read_wait_ms(const struct io *io);
  * A line longer than cap-1 is read to its LF and IO_TOOLONG returned. Buffered output
  * is flushed before waiting for input, so pipelined replies go out in order. */
 int io_getline(struct io *io, char *line, size_t cap, size_t *len);
+/* The next piece of a line into buf (cap > 0 bytes, no terminator): IO_OK with *len bytes
+ * once the line's LF is consumed (not stored, a CR before it is), IO_MORE with *len == cap
+ * when buf is full and the line goes on, or an error. */
+int io_getpart(struct io *io, char *buf, size_t cap, size_t *len);
 /* Read exactly n bytes (a literal); IO_OK or an error. */
 int io_read(struct io *io, void *buf, size_t n);
 /* Bytes received but not yet consumed: nonzero at STARTTLS means injection. */

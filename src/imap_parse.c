@@ -1563,16 +1563,20 @@ fetch_macro(struct imap_cmd *c, struct imap_fetch_att *att)
 int
 imap_parse_fetch(struct imap_cmd *c, int utf8, struct imap_args *a, struct imap_err *err)
 {
-	struct imap_fetch_att att[IMAP_FETCH_ITEMS_MAX];
+	/* 11 KB at most, on the heap: a stack page once touched stays with the session */
+	struct imap_fetch_att *att = malloc(IMAP_FETCH_ITEMS_MAX * sizeof(*att));
 	struct imap_fetch_args *f = &a->fetch;
-	size_t n;
+	size_t n = 0;
 	int rc;
 
 	(void)utf8;
+	if (att == NULL) {
+		return p_toobig(err);
+	}
 	if ((rc = p_start(c, a, err)) != IMAP_OK ||
 	    (rc = p_seqset(c, &f->set, err)) != IMAP_OK ||
 	    (rc = p_sp(c, err)) != IMAP_OK) {
-		return rc;
+		goto out;
 	}
 	if ((n = fetch_macro(c, att)) == 0 && p_peek(c) != '(') {
 		rc = p_fetch_att(c, &att[0], err);
@@ -1581,7 +1585,8 @@ imap_parse_fetch(struct imap_cmd *c, int utf8, struct imap_args *a, struct imap_
 		c->pos++;
 		do {
 			if (n == IMAP_FETCH_ITEMS_MAX) {
-				return p_bad(c, err, "fewer fetch attributes");
+				rc = p_bad(c, err, "fewer fetch attributes");
+				goto out;
 			}
 			rc = p_fetch_att(c, &att[n++], err);
 		} while (rc == IMAP_OK && p_more(c));
@@ -1590,13 +1595,15 @@ imap_parse_fetch(struct imap_cmd *c, int utf8, struct imap_args *a, struct imap_
 		}
 	}
 	if (rc != IMAP_OK || (rc = p_end(c, err)) != IMAP_OK) {
-		return rc;
+		goto out;
 	}
 	f->natt = n;
 	if ((f->att = p_keep(c, att, n, sizeof(att[0]))) == NULL) {
-		return p_toobig(err);
+		rc = p_toobig(err);
 	}
-	return IMAP_OK;
+out:
+	free(att);
+	return rc;
 }
 
 /* ---- STORE ---- */

@@ -62,7 +62,6 @@ struct pop3 {
 	uint32_t ndups;
 	uint32_t argmsg;		/* message number named in an R_DELETED reply */
 	uint32_t retr, dele;		/* for the logout line */
-	struct mbox_reader reader;
 	char line[POP3_LINE_MAX + 1];
 };
 
@@ -707,15 +706,17 @@ cmd_uidl(struct pop3 *s, char *arg)
 static enum pop3_r
 send_msg(struct pop3 *s, uint32_t i, int top, uint32_t lines)
 {
-	struct mbox_reader *r = &s->reader;
+	/* only while a message is sent: a session that lists and deletes needs none */
+	struct mbox_reader *r = malloc(sizeof(*r));
 	const char *p;
 	size_t len;
 	int rc, partial, nl, start = 1, in_body = 0;
 	uint32_t body = 0;
 
-	rc = store_msg_open(&s->folder, i, r);
+	rc = r != NULL ? store_msg_open(&s->folder, i, r) : STORE_ERR;
 	if (rc != STORE_OK) {
 		log_warnx("pop3: message %u of %s: %s", i + 1, s->user, store_strerror(rc));
+		free(r);
 		return R_SYS;
 	}
 	if (top) {
@@ -734,6 +735,7 @@ send_msg(struct pop3 *s, uint32_t i, int top, uint32_t lines)
 		start = !partial;
 	}
 	store_msg_close(&s->folder, r);
+	free(r);
 	if (rc < 0) {
 		/* Part of the message is out already: no way to say -ERR now. */
 		log_warnx("pop3: read error in message %u of %s, closing", i + 1, s->user);

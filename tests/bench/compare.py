@@ -667,6 +667,23 @@ def measure_bytes(srv, mail, res, ledger):
     put(("bytes", "  the bytes after that message (what a rewrite of the mbox moves)"),
         mail["tail%d" % n])
 
+    # A batch spread through the file: every tenth message of the rest, one EXPUNGE.
+    c = Imap(srv.imap_port, user)
+    c.cmd("SELECT INBOX")
+    ledger.take()
+    batch = range(10, n, 10)
+    c.cmd("STORE %s +FLAGS (\\Deleted)" % ",".join(str(i) for i in batch))
+    c.cmd("EXPUNGE")
+    c.close()
+    srv.wait_quiet("imap")
+    put(("bytes", "expunge every 10th of the rest (%d, STORE, EXPUNGE, LOGOUT)" % len(batch)),
+        ledger.take())
+    if srv.compact:
+        put(("bytes", "  mailnook: then check --compact"),
+            traced(srv.compact(user), os.path.join(srv.dir, "compact2.strace"), srv.roots))
+    put(("bytes", "  the live bytes after the first of them (what compaction moves)"),
+        mail["batch%d" % n])
+
     p = Pop(srv.pop3_port, user)
     left = int(p.cmd("STAT")[0].split()[1])
     ledger.take()
@@ -778,6 +795,8 @@ def main():
         mbox_file(mail["mbox%d" % n], msgs[n])
         mail["size%d" % n] = os.path.getsize(mail["mbox%d" % n])
         mail["tail%d" % n] = sum(len(MBOX_FROM) + len(m) + 1 for m in msgs[n][n // 2:])
+        rest = [len(MBOX_FROM) + len(m) + 1 for k, m in enumerate(msgs[n]) if k != n // 2 - 1]
+        mail["batch%d" % n] = sum(x for k, x in enumerate(rest, 1) if k > 10 and k % 10)
     mail["mboxbig"] = os.path.join(T, "srcbig.mbox")
     mbox_file(mail["mboxbig"], bigmsg)
     res = {}

@@ -295,6 +295,12 @@
 #define IMAP_CMD_MAX		(64 * 1024)
 /* Parse results of one command (copied strings, set ranges, search nodes, fetch items). */
 #define IMAP_ARENA_MAX		(64 * 1024)
+/*
+ * What a session keeps of both between commands: most commands fit, and a longer one
+ * gets the full size above for as long as it runs, so an idle session holds 2 KB, not 128.
+ */
+#define IMAP_CMD_FIRST		1024
+#define IMAP_ARENA_FIRST	1024
 /* Tags clients use are short counters ("a0042"); longer ones are junk. */
 #define IMAP_TAG_MAX		64
 /* Longest command name (UNSUBSCRIBE, AUTHENTICATE) with room to spare. */

@@ -29,6 +29,9 @@ from lib import free_port, wait_port  # noqa: E402
 
 QUICK = os.environ.get("QUICK") == "1"
 SIZES = (2000, 5000) if QUICK else (20000, 50000)
+# The memory rows name a folder of this many messages too (a user of its own when SIZES
+# has none that size).
+SMALL = 2000
 BIG = 10 * 1024 * 1024
 MAILNOOK = os.path.realpath(sys.argv[1])
 T = sys.argv[2]
@@ -475,6 +478,26 @@ def measure_search(c, n, put):
             put(("time", "SEARCH %s %d, %s, ms" % (name, n, which)), t)
 
 
+def measure_small(srv, put):
+    """Private dirty memory of an IMAP session after SELECT and of a POP3 session after
+    login, on the SMALL folder."""
+    user = "u%d" % SMALL
+    seen = srv.sessions("imap")
+    c = Imap(srv.imap_port, user)
+    c.cmd("SELECT INBOX")
+    put(("mem", "private dirty KiB of an IMAP session after SELECT %d (cold)" % SMALL),
+        dirty_kb(srv.session("imap", seen)))
+    c.close()
+    srv.wait_quiet("imap")
+    seen = srv.sessions("pop3")
+    p = Pop(srv.pop3_port, user)
+    time.sleep(0.3)
+    put(("mem", "private dirty KiB of a POP3 session after login (%d msgs)" % SMALL),
+        dirty_kb(srv.session("pop3", seen)))
+    p.close()
+    srv.wait_quiet("pop3")
+
+
 def measure(srv, mail, res):
     """Memory and times for one server, untraced; fills res[(section, label)][name]."""
     put = putter(res, srv.name)
@@ -546,6 +569,8 @@ def measure(srv, mail, res):
             raise RuntimeError("%s: STAT %r" % (srv.name, stat))
         p.close()
         srv.wait_quiet("pop3")
+    if SMALL not in SIZES:
+        measure_small(srv, put)
     # idle POP3 session after login, on the smaller folder
     seen = srv.sessions("pop3")
     p = Pop(srv.pop3_port, "u%d" % n1)
@@ -762,9 +787,10 @@ def main():
     mail = {}
     print("building the mail (%s messages of about 1 KiB, one of 10 MB)..."
           % " and ".join(str(n) for n in SIZES), file=sys.stderr, flush=True)
-    msgs = {n: [message(i) for i in range(1, n + 1)] for n in SIZES}
+    sizes = sorted(set(SIZES) | {SMALL})
+    msgs = {n: [message(i) for i in range(1, n + 1)] for n in sizes}
     bigmsg = [big_message()]
-    for n in SIZES:
+    for n in sizes:
         mail["mbox%d" % n] = os.path.join(T, "src%d.mbox" % n)
         mbox_file(mail["mbox%d" % n], msgs[n])
         mail["size%d" % n] = os.path.getsize(mail["mbox%d" % n])
@@ -778,7 +804,7 @@ def main():
     servers = [Mailnook(), Dovecot("mbox"), Dovecot("maildir")]
     for srv in servers:
         t0 = time.monotonic()
-        for n in SIZES:
+        for n in sizes:
             srv.add("u%d" % n, mail["mbox%d" % n], msgs[n])
         srv.add("ubig", mail["mboxbig"], bigmsg)
         srv.add("ufresh", mail["mbox%d" % SIZES[-1]], msgs[SIZES[-1]])

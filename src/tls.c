@@ -598,6 +598,29 @@ static const struct io_transport tls_transport = {
 
 /* ---- Session setup ---- */
 
+/*
+ * ChaCha20 and Poly1305 as BearSSL's default would pick them at run time, picked here at
+ * compile time where the answer is certain, so the unused fallback is not linked (2 KB
+ * on x86-64): SSE2 is part of the x86-64 ABI, and with 128-bit integers BearSSL always
+ * has its 64-bit Poly1305.
+ */
+static void
+tls_set_chapol(br_ssl_engine_context *eng)
+{
+	br_ssl_engine_set_chapol(eng, &br_sslrec_in_chapol_vtable,
+	    &br_sslrec_out_chapol_vtable);
+#if defined(__x86_64__)
+	br_ssl_engine_set_chacha20(eng, &br_chacha20_sse2_run);
+#else
+	br_ssl_engine_set_chacha20(eng, &br_chacha20_ct_run);
+#endif
+#if defined(__SIZEOF_INT128__)
+	br_ssl_engine_set_poly1305(eng, &br_poly1305_ctmulq_run);
+#else
+	br_ssl_engine_set_poly1305(eng, &br_poly1305_ctmul_run);
+#endif
+}
+
 /* Server context by hand: only what the suites above need gets linked. */
 static void
 tls_setup(struct tls_session *s, const struct tls_server *srv)
@@ -614,7 +637,7 @@ tls_setup(struct tls_session *s, const struct tls_server *srv)
 	br_ssl_engine_set_hash(eng, br_sha384_ID, &br_sha384_vtable);
 	br_ssl_engine_set_prf_sha256(eng, &br_tls12_sha256_prf);
 	br_ssl_engine_set_prf_sha384(eng, &br_tls12_sha384_prf);
-	br_ssl_engine_set_default_chapol(eng);
+	tls_set_chapol(eng);
 	br_ssl_engine_set_default_aes_gcm(eng);
 	/* X25519 and the NIST curves for ECDHE, P-256/P-384 for ECDSA signatures. */
 	br_ssl_engine_set_ec(eng, &br_ec_all_m31);

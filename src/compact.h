@@ -1,7 +1,9 @@
 /*
  * In-place compaction of an mbox: slide live messages down over expunged ones in
- * chunks, with a redo journal <side>.jnl so that a power cut at any instant is finished
- * by the next open or `check`. Extra space needed: one chunk. Layout: doc/store.md.
+ * rounds, with a redo journal <side>.jnl so that a power cut at any instant is finished
+ * by the next open or `check`. Only the bytes a round overwrites in its own source are
+ * copied into the journal. Extra space: two copy slots of COMPACT_ROUND_MIN at most.
+ * Layout and write cost: doc/store.md.
  */
 #ifndef MAILNOOK_COMPACT_H
 #define MAILNOOK_COMPACT_H
@@ -25,8 +27,7 @@ struct compact_plan {
 	uint64_t old_size;	/* mbox size when planned (or extended) */
 	uint64_t new_size;	/* size to truncate to */
 	uint64_t idx_end;	/* end of the indexed messages after the moves */
-	uint32_t chunk;		/* piece sizes the plan is cut into: COMPACT_CHUNK and */
-	uint32_t direct_min;	/* COMPACT_DIRECT_MIN when made, the journal's when read */
+	uint32_t round_min;	/* COMPACT_ROUND_MIN when made, the journal's when read */
 };
 
 /* Bytes held by expunged messages of img (a full state image synced with the mbox). */

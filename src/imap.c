@@ -460,6 +460,7 @@ imap_session(const struct session_ctx *ctx, struct io *io)
 		    s->user, s->n_fetch, s->n_store, s->n_append, s->n_expunge,
 		    (unsigned long long)io->bytes_in, (unsigned long long)io->bytes_out);
 	}
+	imap_cmd_free(&s->cmd);
 	wipe(s, sizeof(*s));
 	free(s);
 	return 0;

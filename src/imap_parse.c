@@ -5,6 +5,7 @@
  * RFC 7888, RFC 4731, RFC 5032, RFC 5258, RFC 2971). Runs in the session, never as root.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -201,13 +202,39 @@ rd_spool(struct rd *r, uint64_t size, int nonsync)
 	return RD_MORE;
 }
 
+/*
+ * Room for need bytes of text (need <= IMAP_CMD_MAX): a command outgrowing IMAP_CMD_FIRST
+ * moves to a buffer of the full size. The old one is wiped: it may hold a password.
+ */
+static int
+cmd_room(struct imap_cmd *c, size_t need)
+{
+	size_t cap = need <= IMAP_CMD_FIRST ? IMAP_CMD_FIRST : IMAP_CMD_MAX;
+	char *t;
+
+	if (need <= c->cap) {
+		return 0;
+	}
+	if (need > IMAP_CMD_MAX || (t = malloc(cap)) == NULL) {
+		return -1;
+	}
+	if (c->text != NULL) {
+		memcpy(t, c->text, c->cap);
+		wipe(c->text, c->cap);
+		free(c->text);
+	}
+	c->text = t;
+	c->cap = cap;
+	return 0;
+}
+
 static int
 rd_inline(struct rd *r, uint64_t size, int nonsync)
 {
 	struct imap_cmd *c = r->cmd;
 	int rc;
 
-	if (size > IMAP_CMD_MAX - c->len - 2) {
+	if (size > IMAP_CMD_MAX - c->len - 2 || cmd_room(c, c->len + 2 + (size_t)size) < 0) {
 		return rd_refuse(r, size, nonsync, IMAP_BAD,
 		    "[TOOBIG] Literal does not fit in a command");
 	}
@@ -306,21 +333,47 @@ rd_head(struct imap_cmd *c, struct imap_err *err)
 	return IMAP_OK;
 }
 
+/* The rest of a line past IMAP_CMD_MAX is read (in step for the BYE), not kept: IO_TOOLONG. */
+static int
+rd_skip_line(struct rd *r)
+{
+	char junk[256];
+	size_t k;
+	int rc;
+
+	while ((rc = io_getpart(r->io, junk, sizeof(junk), &k)) == IO_MORE) {
+	}
+	wipe(junk, sizeof(junk));
+	return rc == IO_OK ? IO_TOOLONG : rc;
+}
+
 /* One line of the command: IMAP_OK at its end, RD_MORE if a literal was taken, or final. */
 static int
 rd_line(struct rd *r)
 {
 	struct imap_cmd *c = r->cmd;
-	size_t start, n, brace;
+	size_t start, n, k, brace;
 	uint64_t size;
 	int rc, nonsync;
 
 	/* Once the answer is decided, later lines are only scanned for literals. */
 	start = r->rc == IMAP_OK ? c->len : 0;
-	rc = io_getline(r->io, c->text + start, IMAP_CMD_MAX - start, &n);
+	n = 0;
+	rc = cmd_room(c, start + 1) < 0 ? IO_TOOLONG : IO_MORE;
+	while (rc == IO_MORE) {
+		rc = io_getpart(r->io, c->text + start + n, c->cap - 1 - start - n, &k);
+		n += k;
+		if (rc == IO_MORE && cmd_room(c, start + n + 2) < 0) {
+			rc = rd_skip_line(r);
+		}
+	}
 	if (rc != IO_OK) {
 		return rd_io(r, rc);
 	}
+	if (n > 0 && c->text[start + n - 1] == '\r') {
+		n--;
+	}
+	c->text[start + n] = '\0';
 	c->len = start + n;
 	if (r->first && (rc = rd_head(c, r->err)) != IMAP_OK) {
 		rd_fail(r, rc, NULL);
@@ -338,7 +391,7 @@ rd_line(struct rd *r)
 		return rd_refuse(r, size, nonsync, IMAP_BAD,
 		    "[TOOBIG] Non-synchronizing literal too large");
 	}
-	if (IMAP_CMD_MAX - c->len < 2) {
+	if (IMAP_CMD_MAX - c->len < 2 || cmd_room(c, c->len + 2) < 0) {
 		return rd_refuse(r, size, nonsync, IMAP_BAD, "[TOOBIG] Command too long");
 	}
 	if (rd_is_message(r, start + brace)) {
@@ -357,7 +410,7 @@ imap_read_command(struct io *io, struct imap_cmd *cmd, const struct imap_read_op
 	cmd->tag[0] = '\0';
 	cmd->verb[0] = '\0';
 	cmd->uid = 0;
-	cmd->len = cmd->args = cmd->pos = cmd->used = 0;
+	cmd->len = cmd->args = cmd->pos = cmd->used[0] = cmd->used[1] = 0;
 	cmd->nspool = cmd->nspool_used = 0;
 	err->io_rc = IO_OK;
 	err->text[0] = '\0';
@@ -370,9 +423,36 @@ imap_read_command(struct io *io, struct imap_cmd *cmd, const struct imap_read_op
 void
 imap_cmd_wipe(struct imap_cmd *cmd)
 {
-	wipe(cmd->text, cmd->len);
-	wipe(cmd->arena, cmd->used);
-	cmd->len = cmd->used = 0;
+	int k;
+
+	if (cmd->text != NULL) {
+		wipe(cmd->text, cmd->len);
+	}
+	if (cmd->cap > IMAP_CMD_FIRST) {
+		free(cmd->text);
+		cmd->text = NULL;
+		cmd->cap = 0;
+	}
+	for (k = 0; k < 2; k++) {
+		if (cmd->arena[k] != NULL) {
+			wipe(cmd->arena[k], cmd->used[k]);
+		}
+		cmd->used[k] = 0;
+	}
+	free(cmd->arena[1]);
+	cmd->arena[1] = NULL;
+	cmd->len = 0;
+}
+
+void
+imap_cmd_free(struct imap_cmd *cmd)
+{
+	imap_cmd_wipe(cmd);
+	free(cmd->text);
+	free(cmd->arena[0]);
+	cmd->text = NULL;
+	cmd->arena[0] = NULL;
+	cmd->cap = 0;
 }
 
 /* ---- Grammar primitives: each reports its own error and returns an IMAP_* code. ---- */
@@ -407,16 +487,26 @@ p_bad(const struct imap_cmd *c, struct imap_err *err, const char *what)
 	return IMAP_BAD;
 }
 
+/* n bytes of the arena, 16-aligned; a value never moves (others point into it). */
 static void *
 p_alloc(struct imap_cmd *c, size_t n)
 {
-	size_t at = (c->used + 15) & ~(size_t)15;
+	static const size_t cap[2] = { IMAP_ARENA_FIRST, IMAP_ARENA_MAX };
+	int k = c->arena[1] != NULL;
+	size_t at = (c->used[k] + 15) & ~(size_t)15;
 
-	if (at > sizeof(c->arena) || n > sizeof(c->arena) - at) {
+	if (at > cap[k] || n > cap[k] - at) {
+		if (k == 1 || n > cap[1]) {
+			return NULL;
+		}
+		k = 1;
+		at = 0;
+	}
+	if (c->arena[k] == NULL && (c->arena[k] = malloc(cap[k])) == NULL) {
 		return NULL;
 	}
-	c->used = at + n;
-	return c->arena + at;
+	c->used[k] = at + n;
+	return c->arena[k] + at;
 }
 
 static int
@@ -1473,16 +1563,20 @@ fetch_macro(struct imap_cmd *c, struct imap_fetch_att *att)
 int
 imap_parse_fetch(struct imap_cmd *c, int utf8, struct imap_args *a, struct imap_err *err)
 {
-	struct imap_fetch_att att[IMAP_FETCH_ITEMS_MAX];
+	/* 11 KB at most, on the heap: a stack page once touched stays with the session */
+	struct imap_fetch_att *att = malloc(IMAP_FETCH_ITEMS_MAX * sizeof(*att));
 	struct imap_fetch_args *f = &a->fetch;
-	size_t n;
+	size_t n = 0;
 	int rc;
 
 	(void)utf8;
+	if (att == NULL) {
+		return p_toobig(err);
+	}
 	if ((rc = p_start(c, a, err)) != IMAP_OK ||
 	    (rc = p_seqset(c, &f->set, err)) != IMAP_OK ||
 	    (rc = p_sp(c, err)) != IMAP_OK) {
-		return rc;
+		goto out;
 	}
 	if ((n = fetch_macro(c, att)) == 0 && p_peek(c) != '(') {
 		rc = p_fetch_att(c, &att[0], err);
@@ -1491,7 +1585,8 @@ imap_parse_fetch(struct imap_cmd *c, int utf8, struct imap_args *a, struct imap_
 		c->pos++;
 		do {
 			if (n == IMAP_FETCH_ITEMS_MAX) {
-				return p_bad(c, err, "fewer fetch attributes");
+				rc = p_bad(c, err, "fewer fetch attributes");
+				goto out;
 			}
 			rc = p_fetch_att(c, &att[n++], err);
 		} while (rc == IMAP_OK && p_more(c));
@@ -1500,13 +1595,15 @@ imap_parse_fetch(struct imap_cmd *c, int utf8, struct imap_args *a, struct imap_
 		}
 	}
 	if (rc != IMAP_OK || (rc = p_end(c, err)) != IMAP_OK) {
-		return rc;
+		goto out;
 	}
 	f->natt = n;
 	if ((f->att = p_keep(c, att, n, sizeof(att[0]))) == NULL) {
-		return p_toobig(err);
+		rc = p_toobig(err);
 	}
-	return IMAP_OK;
+out:
+	free(att);
+	return rc;
 }
 
 /* ---- STORE ---- */

@@ -47,20 +47,26 @@ struct imap_read_ops {
 	uint32_t nonsync_max;		/* largest {n+} accepted; larger ones are read, dropped, BAD */
 };
 
-/* A command as read: text with literals inlined, plus the arena its parse lives in. */
+/*
+ * A command as read: text with literals inlined, plus the arena its parse lives in.
+ * Both start small (IMAP_CMD_FIRST, IMAP_ARENA_FIRST) and get their full size only while
+ * a command needs it; a zeroed struct is a valid empty one, imap_cmd_free releases it.
+ */
 struct imap_cmd {
 	char tag[IMAP_TAG_MAX + 1];	/* "" until a valid tag was read */
 	char verb[IMAP_VERB_MAX + 1];	/* upper-cased; "FETCH" for "UID FETCH" */
 	int uid;			/* 1 for the UID form */
 	size_t len;			/* bytes used in text */
+	size_t cap;			/* bytes allocated for text */
 	size_t args;			/* offset in text just after the verb */
 	size_t pos;			/* parse cursor */
-	size_t used;			/* bytes used in arena */
 	unsigned nspool;
 	unsigned nspool_used;		/* spooled literals consumed by the parser */
 	struct imap_spool spool[IMAP_SPOOL_MAX];
-	char text[IMAP_CMD_MAX];
-	_Alignas(16) unsigned char arena[IMAP_ARENA_MAX];
+	char *text;
+	/* arena[0]: IMAP_ARENA_FIRST bytes; arena[1]: IMAP_ARENA_MAX once [0] is full */
+	unsigned char *arena[2];
+	size_t used[2];			/* bytes used in each */
 };
 
 /* A string token: NUL-terminated copy in the arena (len excludes it; may hold NUL). */
@@ -231,8 +237,11 @@ struct imap_args {
  */
 int imap_read_command(struct io *io, struct imap_cmd *cmd, const struct imap_read_ops *ops,
     struct imap_err *err);
-/* Overwrite the command text and arena (they may hold a password). */
+/* Overwrite the command text and arena (they may hold a password), and give back the
+ * full-size buffers of a large command. */
 void imap_cmd_wipe(struct imap_cmd *cmd);
+/* Wipe and free all of cmd's buffers (end of session). */
+void imap_cmd_free(struct imap_cmd *cmd);
 
 /*
  * Argument grammars: each parses cmd's arguments (from cmd->args to the end) into a, with

@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,7 +311,8 @@ fd_setup(int fd)
 void
 io_init(struct io *io, int rfd, int wfd)
 {
-	memset(io, 0, sizeof(*io));
+	/* the buffers are written before they are read: untouched, their pages cost nothing */
+	memset(io, 0, offsetof(struct io, rbuf));
 	io->rfd = rfd;
 	io->wfd = wfd;
 	io->tr = &plain_transport;
@@ -376,11 +378,11 @@ io_fill(struct io *io)
 }
 
 int
-io_getline(struct io *io, char *line, size_t cap, size_t *len)
+io_getpart(struct io *io, char *buf, size_t cap, size_t *len)
 {
 	size_t n = 0, take, i;
-	int toolong = 0, rc;
 	unsigned char *lf;
+	int rc;
 
 	for (;;) {
 		if (io->rpos == io->rlen && (rc = io_fill(io)) != IO_OK) {
@@ -389,23 +391,38 @@ io_getline(struct io *io, char *line, size_t cap, size_t *len)
 		i = io->rlen - io->rpos;
 		lf = memchr(io->rbuf + io->rpos, '\n', i);
 		take = lf != NULL ? (size_t)(lf - (io->rbuf + io->rpos)) : i;
-		if (!toolong && n + take < cap) {
-			memcpy(line + n, io->rbuf + io->rpos, take);
-			n += take;
-		} else {
-			/* Keep consuming to the LF: the rest must not become a command. */
-			toolong = 1;
+		if (take > cap - n) {
+			take = cap - n;
+			lf = NULL;
 		}
+		memcpy(buf + n, io->rbuf + io->rpos, take);
+		n += take;
 		/* Lines carry passwords: leave no copy behind in the buffer. */
 		i = take + (lf != NULL);
 		wipe(io->rbuf + io->rpos, i);
 		io->rpos += i;
-		if (lf != NULL) {
-			break;
+		if (lf != NULL || n == cap) {
+			*len = n;
+			return lf != NULL ? IO_OK : IO_MORE;
 		}
 	}
-	if (toolong) {
-		return IO_TOOLONG;
+}
+
+int
+io_getline(struct io *io, char *line, size_t cap, size_t *len)
+{
+	size_t n;
+	int rc, toolong = 0;
+
+	/* A line too long is read to its LF all the same: the rest must not become a command. */
+	while ((rc = io_getpart(io, line, cap - 1, &n)) == IO_MORE) {
+		toolong = 1;
+	}
+	if (rc != IO_OK || toolong) {
+		if (toolong) {
+			wipe(line, cap);
+		}
+		return rc != IO_OK ? rc : IO_TOOLONG;
 	}
 	if (n > 0 && line[n - 1] == '\r') {
 		n--;

@@ -23,7 +23,8 @@ enum io_rc {
 	IO_EOF = -1,		/* peer closed */
 	IO_TIMEOUT = -2,	/* no byte within the read timeout */
 	IO_TOOLONG = -3,	/* line exceeded cap: consumed to its end, not returned */
-	IO_ERR = -4		/* transport error (errno or TLS alert logged) */
+	IO_ERR = -4,		/* transport error (errno or TLS alert logged) */
+	IO_MORE = -5		/* io_getpart: the buffer is full, the line goes on */
 };
 
 struct io;
@@ -54,6 +55,7 @@ struct io {
 	int secure;			/* 1 once TLS is active */
 	size_t rpos, rlen;
 	size_t wlen;
+	/* last: io_init clears only what comes before them */
 	unsigned char rbuf[IO_RBUF];
 	unsigned char wbuf[IO_WBUF];
 };
@@ -71,11 +73,16 @@ void io_set_deadline(struct io *io, unsigned seconds);
 /* How long the next read may wait: the idle limit, or less when the deadline is near. */
 int io_read_wait_ms(const struct io *io);
 
-/* Read one line ending in LF (CR before it removed) into line (capacity cap, NUL
+/* Read one line ending in LF (CR before it removed) into line (capacity cap >= 2, NUL
  * terminated, *len without terminator; it may contain NUL bytes: callers check).
  * A line longer than cap-1 is read to its LF and IO_TOOLONG returned. Buffered output
  * is flushed before waiting for input, so pipelined replies go out in order. */
 int io_getline(struct io *io, char *line, size_t cap, size_t *len);
+/* The next piece of a line into buf (cap bytes, no terminator): IO_OK with *len bytes once
+ * the line's LF is consumed (the LF is not stored, a CR before it is), IO_MORE with *len ==
+ * cap when buf is full and the line goes on (at once, consuming nothing, for cap 0), or an
+ * error. */
+int io_getpart(struct io *io, char *buf, size_t cap, size_t *len);
 /* Read exactly n bytes (a literal); IO_OK or an error. */
 int io_read(struct io *io, void *buf, size_t n);
 /* Bytes received but not yet consumed: nonzero at STARTTLS means injection. */

@@ -17,7 +17,8 @@
  *    while holding the other is how two of them deadlock.
  * 4. Our dotlock holds "pid old-size boot-id\n", written, fsynced and its directory
  *    fsynced before the mbox grows: if the writer dies (kill -9, power cut), the next
- *    one knows where the mbox ended. The boot id tells a writer of an earlier boot
+ *    one knows where the mbox ended. A shrinking writer (compaction) writes "-" for the
+ *    size: it never appends, so bytes past its start are never its own. The boot id tells a writer of an earlier boot
  *    from a process that got the same pid since.
  * 5. A dotlock is stale when it is ours and its writer is dead (other boot, or no such
  *    pid here), or when neither it nor the mbox changed for DOTLOCK_STALE seconds
@@ -130,8 +131,10 @@ lock_dot_create(struct mbox_lock *l, int fd, int kind)
 		return -1;
 	}
 	lock_boot_id(boot, sizeof(boot));
-	n = str_fmt(text, sizeof(text), "%ld %lld %s\n", (long)getpid(),
-	    (long long)st.st_size, boot);
+	/* A shrinking writer never appends: "-" says there is no append to undo (rule 7). */
+	n = kind == MBOX_LOCK_SHRINK ?
+	    str_fmt(text, sizeof(text), "%ld - %s\n", (long)getpid(), boot) :
+	    str_fmt(text, sizeof(text), "%ld %lld %s\n", (long)getpid(), (long long)st.st_size, boot);
 	rc = n < 0 || write_all(tfd, text, (size_t)n) != 0 || fsync(tfd) != 0 ? -1 : 0;
 	if (rc != 0 && kind == MBOX_LOCK_SHRINK && (errno == ENOSPC || errno == EDQUOT) &&
 	    ftruncate(tfd, 0) == 0) {
@@ -162,7 +165,7 @@ lock_dot_create(struct mbox_lock *l, int fd, int kind)
 /* What a dotlock says about its writer. */
 struct lock_owner {
 	int named;		/* it names a pid: else empty or unparseable */
-	int ours;		/* "pid size boot" */
+	int ours;		/* "pid size boot" ("-" size: UINT64_MAX, nothing to undo) */
 	int dead;		/* writer known gone */
 	uint64_t size;
 };
@@ -189,8 +192,12 @@ lock_dot_parse(char *text, size_t n, struct lock_owner *o)
 	}
 	sp2 = memchr(sp1 + 1, ' ', n - (size_t)(sp1 + 1 - text));
 	nl = memchr(text, '\n', n);
-	if (sp2 == NULL || nl == NULL || nl < sp2 ||
-	    parse_u64(sp1 + 1, (size_t)(sp2 - sp1 - 1), UINT64_MAX >> 1, &o->size) != 0) {
+	if (sp2 == NULL || nl == NULL || nl < sp2) {
+		return;
+	}
+	if (sp2 - sp1 == 2 && sp1[1] == '-') {
+		o->size = UINT64_MAX;
+	} else if (parse_u64(sp1 + 1, (size_t)(sp2 - sp1 - 1), UINT64_MAX >> 1, &o->size) != 0) {
 		return;
 	}
 	o->ours = 1;

@@ -4,6 +4,7 @@
  * in sessions and verbs; never locks, syncs or truncates (lock.c and the callers do).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -147,7 +148,7 @@ struct mbox_src {
 	uint64_t end;
 	size_t off, len;
 	int line_start;
-	char buf[MBOX_IO_BUF];
+	char *buf;		/* MBOX_IO_BUF bytes, for the scan only (not the stack's for life) */
 };
 
 struct mbox_piece {
@@ -171,8 +172,8 @@ mbox_src_fill(struct mbox_src *s)
 	s->base += s->off;
 	s->off = 0;
 	s->len = keep;
-	if (want > sizeof(s->buf) - keep) {
-		want = sizeof(s->buf) - keep;
+	if (want > MBOX_IO_BUF - keep) {
+		want = MBOX_IO_BUF - keep;
 	}
 	r = pread_full(s->fd, s->buf + keep, (size_t)want, (off_t)at);
 	if (r < 0) {
@@ -196,7 +197,7 @@ mbox_src_next(struct mbox_src *s, struct mbox_piece *pc)
 	for (;;) {
 		avail = s->len - s->off;
 		q = memchr(s->buf + s->off, '\n', avail);
-		if (q != NULL || s->base + s->len >= s->end || avail == sizeof(s->buf)) {
+		if (q != NULL || s->base + s->len >= s->end || avail == MBOX_IO_BUF) {
 			break;
 		}
 		if (mbox_src_fill(s) != 0) {
@@ -522,6 +523,10 @@ mbox_scan(int fd, uint64_t start, uint64_t end, int mboxrd,
 
 	memset(st, 0, sizeof(*st));
 	st->end = start;
+	sc.src.buf = malloc(MBOX_IO_BUF);
+	if (sc.src.buf == NULL) {
+		return -1;
+	}
 	sc.src.fd = fd;
 	sc.src.base = start;
 	sc.src.end = end;
@@ -533,23 +538,18 @@ mbox_scan(int fd, uint64_t start, uint64_t end, int mboxrd,
 	sc.cb = cb;
 	sc.ctx = ctx;
 	sc.st = st;
-	while ((rc = mbox_src_next(&sc.src, &pc)) == 1) {
-		rc = mbox_step(&sc, &pc);
-		if (rc != 0) {
-			return rc;
+	while ((rc = mbox_src_next(&sc.src, &pc)) == 1 && (rc = mbox_step(&sc, &pc)) == 0) {
+	}
+	if (rc == 0 && sc.mode == MBOX_MSG) {
+		rc = mbox_emit(&sc, sc.src.end);
+	} else if (rc == 0) {
+		if (sc.mode == MBOX_GARBAGE) {
+			mbox_garbage_done(&sc, sc.src.end);
 		}
+		st->end = sc.src.end;
 	}
-	if (rc < 0) {
-		return -1;
-	}
-	if (sc.mode == MBOX_MSG) {
-		return mbox_emit(&sc, sc.src.end);
-	}
-	if (sc.mode == MBOX_GARBAGE) {
-		mbox_garbage_done(&sc, sc.src.end);
-	}
-	st->end = sc.src.end;
-	return 0;
+	free(sc.src.buf);
+	return rc;
 }
 
 int
@@ -652,8 +652,12 @@ struct mbox_out {
 	size_t len;
 	uint64_t total;
 	int last;		/* last byte put, -1 none */
-	char buf[MBOX_IO_BUF];
+	/* one allocation for the write: MBOX_IO_BUF bytes, then the input's MBOX_IN_CHUNK */
+	char *buf;
 };
+
+/* Input read per step, with a byte in front for a CR left over from the step before. */
+#define MBOX_IN_CHUNK	(MBOX_IO_BUF / 4 + 1)
 
 static int
 mbox_out_flush(struct mbox_out *o)
@@ -669,7 +673,7 @@ static int
 mbox_out_put(struct mbox_out *o, const char *p, size_t n)
 {
 	while (n > 0) {
-		size_t k = sizeof(o->buf) - o->len;
+		size_t k = MBOX_IO_BUF - o->len;
 
 		if (k == 0) {
 			if (mbox_out_flush(o) != 0) {
@@ -905,7 +909,7 @@ mbox_in_read(struct mbox_in *in, char *buf, size_t n)
 static int
 mbox_copy_body(struct mbox_out *o, struct mbox_in *in, uint64_t limit)
 {
-	char buf[MBOX_IO_BUF / 4 + 1];
+	char *buf = o->buf + MBOX_IO_BUF;
 	struct mbox_quoter q = { 0, 0, 0 };
 	struct mbox_hdrf h;
 	int cr = 0, content = 0;
@@ -917,7 +921,7 @@ mbox_copy_body(struct mbox_out *o, struct mbox_in *in, uint64_t limit)
 	do {
 		/* buf[0] holds a CR that ended the previous chunk, when there was one. */
 		buf[0] = '\r';
-		got = mbox_in_read(in, buf + 1, sizeof(buf) - 1);
+		got = mbox_in_read(in, buf + 1, MBOX_IN_CHUNK - 1);
 		if (got < 0) {
 			return -1;
 		}
@@ -959,7 +963,8 @@ mbox_write_message(int out_fd, struct mbox_in *in, const char *sender, int64_t d
 	o.len = 0;
 	o.total = 0;
 	o.last = -1;
-	if (n < 0 || mbox_out_put(&o, from, (size_t)n) != 0) {
+	o.buf = malloc(MBOX_IO_BUF + MBOX_IN_CHUNK);
+	if (o.buf == NULL || n < 0 || mbox_out_put(&o, from, (size_t)n) != 0) {
 		goto out;
 	}
 	if (mbox_copy_body(&o, in, max_size + (uint64_t)n) != 0) {
@@ -972,6 +977,7 @@ mbox_write_message(int out_fd, struct mbox_in *in, const char *sender, int64_t d
 	}
 	rc = 0;
 out:
+	free(o.buf);
 	*written = o.total - o.len;
 	return rc;
 }

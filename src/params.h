@@ -193,15 +193,20 @@
 #define MESSAGE_HARD_MAX	(1UL << 31)
 /* Messages per folder: bounds the per-session arrays (64 bytes each). */
 #define FOLDER_MSGS_MAX		1000000
-/* Chunk moved per step by in-place compaction: one UBIFS/JFFS2 erase block or two. */
-#define COMPACT_CHUNK		(256 * 1024)
-/* Compaction moves bytes in pieces as long as the gap (no journal copy) once the gap
- * reaches this; below it whole chunks go through the journal (written twice) rather
- * than paying two fsyncs for every few kilobytes. */
-#define COMPACT_DIRECT_MIN	(64 * 1024)
-/* A journal names the chunk size it was made with (an older build may have used
- * another); recovery allocates one chunk, so a larger value is taken as damage. */
-#define COMPACT_CHUNK_MAX	(16 * 1024 * 1024)
+/* Bytes read and written per system call while compaction moves mail: its one buffer
+ * (recovery's too). Rounds and journal copies are independent of it. */
+#define COMPACT_BUF		(64 * 1024)
+/* Compaction moves bytes in rounds of max(gap, this), each closed by two fdatasyncs
+ * (journal, mbox). A round no longer than its gap overwrites none of its own source and
+ * needs no copy; a longer one copies the (round - gap) bytes it overwrites into the
+ * journal first. This bounds the fsyncs at two per 256 KiB moved (a 1 KiB gap would
+ * otherwise cost two per KiB, each a flash page program: more wear than the copy) and
+ * the journal's two copy slots at 256 KiB each; smaller would copy less of a batch of
+ * scattered expunges (whose gap grows along the file) for more fsyncs. */
+#define COMPACT_ROUND_MIN	(256 * 1024)
+/* A journal names the round minimum it was made with (another build may have used
+ * another); its copy slots are that large, so a larger value is taken as damage. */
+#define COMPACT_ROUND_MAX	(16 * 1024 * 1024)
 /* Compact when dead bytes pass 1/COMPACT_DEAD_DIV of the mbox. */
 #define COMPACT_DEAD_DIV	4
 /* An automatic compaction (after EXPUNGE, at close) waits this long for the mbox write
@@ -300,6 +305,12 @@
 #define IMAP_CMD_MAX		(64 * 1024)
 /* Parse results of one command (copied strings, set ranges, search nodes, fetch items). */
 #define IMAP_ARENA_MAX		(64 * 1024)
+/*
+ * What a session keeps of both between commands: most commands fit, and a longer one
+ * gets the full size above for as long as it runs, so an idle session holds 2 KB, not 128.
+ */
+#define IMAP_CMD_FIRST		1024
+#define IMAP_ARENA_FIRST	1024
 /* Tags clients use are short counters ("a0042"); longer ones are junk. */
 #define IMAP_TAG_MAX		64
 /* Longest command name (UNSUBSCRIBE, AUTHENTICATE) with room to spare. */

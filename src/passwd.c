@@ -117,7 +117,7 @@ passwd_get(char *pass, size_t cap)
 int
 cmd_passwd(int argc, char **argv)
 {
-	static struct config cfg;
+	struct config cfg;
 	char pass[PASS_MAX + 2];
 	char err[512];
 	int first, rc = EXIT_FAILURE;

@@ -36,11 +36,10 @@ enum pop3_r {
 	R_DROP		/* end the session at once (reply written, or none possible) */
 };
 
-/* One message of the snapshot taken at login. */
-struct pop3_msg {
-	uint32_t idx;		/* index in the folder's msgs[] */
-	uint32_t dup;		/* 0, or k when k-1 earlier messages share the fingerprint */
-	int deleted;		/* DELE seen; undone by RSET, applied at QUIT */
+/* A message whose UIDL gets a suffix: k when k-1 earlier messages share its fingerprint. */
+struct pop3_dup {
+	uint32_t i;		/* message (0-based) */
+	uint32_t k;
 };
 
 struct pop3 {
@@ -53,11 +52,16 @@ struct pop3 {
 	char user[NAME_LEN];
 	int folder_open;
 	struct store_folder folder;
-	struct pop3_msg *msgs;
+	/*
+	 * The snapshot taken at login: store_open leaves expunged messages out and nothing
+	 * refreshes the view, so message i is folder.msgs[i].
+	 */
 	uint32_t n;			/* messages in the snapshot */
+	unsigned char *deleted;		/* bit i: DELE of message i; undone by RSET, applied at QUIT */
+	struct pop3_dup *dups;		/* ascending i; duplicates are rare too */
+	uint32_t ndups;
 	uint32_t argmsg;		/* message number named in an R_DELETED reply */
 	uint32_t retr, dele;		/* for the logout line */
-	struct mbox_reader reader;
 	char line[POP3_LINE_MAX + 1];
 };
 
@@ -200,6 +204,12 @@ split_args(char *arg, char **tok, int max)
 	}
 }
 
+static int
+is_deleted(const struct pop3 *s, uint32_t i)
+{
+	return (s->deleted[i / 8] >> (i % 8)) & 1;
+}
+
 /* Message number tok (1-based) into *i (0-based); R_OK or the error to reply. */
 static enum pop3_r
 msg_arg(struct pop3 *s, const char *tok, uint32_t *i)
@@ -212,7 +222,7 @@ msg_arg(struct pop3 *s, const char *tok, uint32_t *i)
 	if (v == 0 || v > s->n) {
 		return R_NOMSG;
 	}
-	if (s->msgs[v - 1].deleted) {
+	if (is_deleted(s, v - 1)) {
 		s->argmsg = v;
 		return R_DELETED;
 	}
@@ -235,7 +245,7 @@ one_msg_arg(struct pop3 *s, char *arg, uint32_t *i)
 static uint32_t
 msg_size(const struct pop3 *s, uint32_t i)
 {
-	return s->folder.msgs[s->msgs[i].idx].e.wire_size;
+	return s->folder.msgs[i].e.wire_size;
 }
 
 static void
@@ -246,7 +256,7 @@ drop_totals(const struct pop3 *s, uint32_t *count, uint64_t *octets)
 	*count = 0;
 	*octets = 0;
 	for (i = 0; i < s->n; i++) {
-		if (!s->msgs[i].deleted) {
+		if (!is_deleted(s, i)) {
 			(*count)++;
 			*octets += msg_size(s, i);
 		}
@@ -281,6 +291,27 @@ fp_cmp(const void *a, const void *b)
 	return x->pos < y->pos ? -1 : (x->pos > y->pos);
 }
 
+static int
+dup_cmp(const void *a, const void *b)
+{
+	const struct pop3_dup *x = a, *y = b;
+
+	return x->i < y->i ? -1 : (x->i > y->i);
+}
+
+/* The UIDL suffix of message i, 0 for none. */
+static uint32_t
+msg_dup(const struct pop3 *s, uint32_t i)
+{
+	struct pop3_dup key = { i, 0 };
+	const struct pop3_dup *d = NULL;
+
+	if (s->ndups > 0) {
+		d = bsearch(&key, s->dups, s->ndups, sizeof(*s->dups), dup_cmp);
+	}
+	return d != NULL ? d->k : 0;
+}
+
 /*
  * UIDL is the content fingerprint; identical messages (a mail delivered twice) get
  * "-2", "-3" ... in maildrop order so that every UIDL of the maildrop is unique.
@@ -289,7 +320,7 @@ static int
 number_duplicates(struct pop3 *s)
 {
 	struct fp_pos *v;
-	uint32_t i, run = 0;
+	uint32_t i, run = 0, k = 0;
 
 	if (s->n == 0) {
 		return 0;
@@ -299,33 +330,39 @@ number_duplicates(struct pop3 *s)
 		return -1;
 	}
 	for (i = 0; i < s->n; i++) {
-		v[i].fp = s->folder.msgs[s->msgs[i].idx].e.fingerprint;
+		v[i].fp = s->folder.msgs[i].e.fingerprint;
 		v[i].pos = i;
 	}
 	qsort(v, s->n, sizeof(*v), fp_cmp);
-	for (i = 0; i < s->n; i++) {
-		run = (i > 0 && v[i].fp == v[i - 1].fp) ? run + 1 : 0;
-		s->msgs[v[i].pos].dup = run > 0 ? run + 1 : 0;
+	for (i = 1; i < s->n; i++) {
+		s->ndups += v[i].fp == v[i - 1].fp;
+	}
+	if (s->ndups > 0 && (s->dups = calloc(s->ndups, sizeof(*s->dups))) == NULL) {
+		free(v);
+		return -1;
+	}
+	for (i = 1; i < s->n; i++) {
+		run = v[i].fp == v[i - 1].fp ? run + 1 : 0;
+		if (run > 0) {
+			s->dups[k].i = v[i].pos;
+			s->dups[k++].k = run + 1;
+		}
 	}
 	free(v);
+	if (s->ndups > 0) {
+		qsort(s->dups, s->ndups, sizeof(*s->dups), dup_cmp);
+	}
 	return 0;
 }
 
 static int
 snapshot(struct pop3 *s)
 {
-	uint32_t i;
-
-	s->n = 0;
-	s->msgs = calloc(s->folder.count ? s->folder.count : 1, sizeof(*s->msgs));
-	if (s->msgs == NULL) {
-		log_warn("pop3: snapshot of %u messages", s->folder.count);
+	s->n = s->folder.count;
+	s->deleted = calloc(s->n / 8 + 1, 1);
+	if (s->deleted == NULL) {
+		log_warn("pop3: snapshot of %u messages", s->n);
 		return -1;
-	}
-	for (i = 0; i < s->folder.count; i++) {
-		if (!(s->folder.msgs[i].flags & STORE_EXPUNGED)) {
-			s->msgs[s->n++].idx = i;
-		}
 	}
 	return number_duplicates(s);
 }
@@ -337,9 +374,11 @@ close_maildrop(struct pop3 *s)
 		store_close(&s->folder);
 		s->folder_open = 0;
 	}
-	free(s->msgs);
-	s->msgs = NULL;
-	s->n = 0;
+	free(s->deleted);
+	free(s->dups);
+	s->deleted = NULL;
+	s->dups = NULL;
+	s->n = s->ndups = 0;
 }
 
 /* Authenticated: lock and load the maildrop, enter TRANSACTION. */
@@ -611,7 +650,7 @@ listing(struct pop3 *s, char *arg, void (*one)(struct pop3 *, uint32_t, int))
 	}
 	reply(s, "+OK");
 	for (i = 0; i < s->n; i++) {
-		if (!s->msgs[i].deleted) {
+		if (!is_deleted(s, i)) {
 			one(s, i, 1);
 		}
 	}
@@ -633,11 +672,11 @@ static void
 uidl_one(struct pop3 *s, uint32_t i, int multi)
 {
 	char uid[40];
-	uint64_t fp = s->folder.msgs[s->msgs[i].idx].e.fingerprint;
+	uint64_t fp = s->folder.msgs[i].e.fingerprint;
+	uint32_t dup = msg_dup(s, i);
 
-	if (s->msgs[i].dup > 0) {
-		(void)str_fmt(uid, sizeof(uid), "%016llx-%u", (unsigned long long)fp,
-		    s->msgs[i].dup);
+	if (dup > 0) {
+		(void)str_fmt(uid, sizeof(uid), "%016llx-%u", (unsigned long long)fp, dup);
 	} else {
 		(void)str_fmt(uid, sizeof(uid), "%016llx", (unsigned long long)fp);
 	}
@@ -667,15 +706,17 @@ cmd_uidl(struct pop3 *s, char *arg)
 static enum pop3_r
 send_msg(struct pop3 *s, uint32_t i, int top, uint32_t lines)
 {
-	struct mbox_reader *r = &s->reader;
+	/* only while a message is sent: a session that lists and deletes needs none */
+	struct mbox_reader *r = malloc(sizeof(*r));
 	const char *p;
 	size_t len;
 	int rc, partial, nl, start = 1, in_body = 0;
 	uint32_t body = 0;
 
-	rc = store_msg_open(&s->folder, s->msgs[i].idx, r);
+	rc = r != NULL ? store_msg_open(&s->folder, i, r) : STORE_ERR;
 	if (rc != STORE_OK) {
 		log_warnx("pop3: message %u of %s: %s", i + 1, s->user, store_strerror(rc));
+		free(r);
 		return R_SYS;
 	}
 	if (top) {
@@ -694,6 +735,7 @@ send_msg(struct pop3 *s, uint32_t i, int top, uint32_t lines)
 		start = !partial;
 	}
 	store_msg_close(&s->folder, r);
+	free(r);
 	if (rc < 0) {
 		/* Part of the message is out already: no way to say -ERR now. */
 		log_warnx("pop3: read error in message %u of %s, closing", i + 1, s->user);
@@ -748,7 +790,7 @@ cmd_dele(struct pop3 *s, char *arg)
 	if (r != R_OK) {
 		return r;
 	}
-	s->msgs[i].deleted = 1;
+	s->deleted[i / 8] |= (unsigned char)(1u << (i % 8));
 	reply(s, "+OK message %u deleted", i + 1);
 	return R_DONE;
 }
@@ -763,14 +805,10 @@ cmd_noop(struct pop3 *s, char *arg)
 static enum pop3_r
 cmd_rset(struct pop3 *s, char *arg)
 {
-	uint32_t i;
-
 	if (arg != NULL) {
 		return R_SYNTAX;
 	}
-	for (i = 0; i < s->n; i++) {
-		s->msgs[i].deleted = 0;
-	}
+	memset(s->deleted, 0, s->n / 8 + 1);
 	reply_totals(s);
 	return R_DONE;
 }
@@ -788,8 +826,8 @@ cmd_quit_trans(struct pop3 *s, char *arg)
 		return R_SYS;
 	}
 	for (i = 0; i < s->n; i++) {
-		if (s->msgs[i].deleted) {
-			uids[k++] = s->folder.msgs[s->msgs[i].idx].uid;
+		if (is_deleted(s, i)) {
+			uids[k++] = s->folder.msgs[i].uid;
 		}
 	}
 	if (k > 0) {

@@ -121,7 +121,7 @@ session_load_tls(const struct config *cfg)
 static int
 session_verb(int argc, char **argv, enum proto proto)
 {
-	static struct config cfg;
+	struct config cfg;
 	const char *name = proto == PROTO_POP3 ? "pop3" : "imap";
 	struct session_ctx ctx;
 	int i, first;

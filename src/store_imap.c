@@ -201,6 +201,7 @@ struct batch {
 	uint64_t *kw;
 	size_t n;
 	size_t next;		/* the next entry batch_next looks at */
+	char *buf;		/* MBOX_IO_BUF bytes for batch_input, once needed */
 };
 
 static int
@@ -229,6 +230,7 @@ batch_free(struct batch *b)
 	free(b->date);
 	free(b->flags);
 	free(b->kw);
+	free(b->buf);
 }
 
 /*
@@ -238,7 +240,6 @@ batch_free(struct batch *b)
 static int
 batch_input(struct batch *b, size_t k, int *fd)
 {
-	char buf[MBOX_IO_BUF];
 	uint64_t at = b->start[k];
 
 	if (k + 1 == b->n) {
@@ -246,15 +247,16 @@ batch_input(struct batch *b, size_t k, int *fd)
 		return lseek(b->all_fd, (off_t)at, SEEK_SET) < 0 ? -1 : 0;
 	}
 	*fd = b->one_fd;
-	if (b->one_fd < 0 || ftruncate(b->one_fd, 0) < 0 || lseek(b->one_fd, 0, SEEK_SET) < 0) {
+	if (b->one_fd < 0 || ftruncate(b->one_fd, 0) < 0 || lseek(b->one_fd, 0, SEEK_SET) < 0 ||
+	    (b->buf == NULL && (b->buf = malloc(MBOX_IO_BUF)) == NULL)) {
 		return -1;
 	}
 	while (at < b->start[k + 1]) {
 		uint64_t left = b->start[k + 1] - at;
-		ssize_t got = pread_full(b->all_fd, buf, left < sizeof(buf) ? (size_t)left :
-		    sizeof(buf), (off_t)at);
+		ssize_t got = pread_full(b->all_fd, b->buf, left < MBOX_IO_BUF ? (size_t)left :
+		    MBOX_IO_BUF, (off_t)at);
 
-		if (got <= 0 || write_all(b->one_fd, buf, (size_t)got) < 0) {
+		if (got <= 0 || write_all(b->one_fd, b->buf, (size_t)got) < 0) {
 			return -1;
 		}
 		at += (uint64_t)got;

@@ -169,3 +169,99 @@ def crc32c(data, crc=0):
         for _ in range(8):
             crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
     return crc ^ 0xFFFFFFFF
+
+
+def param(name):
+    """A numeric constant of src/params.h (e.g. COMPACT_ROUND_MIN)."""
+    src = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src",
+                            "params.h")).read()
+    m = re.search(r"#define\s+%s\s+\(?([\d\s*]+)\)?" % name, src)
+    val = 1
+    for f in m.group(1).split("*"):
+        val *= int(f)
+    return val
+
+
+def compaction_plan(offsets, dead, size):
+    """Moves (src, dst, len) of a compaction, from the messages' offsets in file order,
+    which of them are expunged and the mbox size (doc/store.md, Compaction)."""
+    moves, w, gap = [], size, False
+    for i, off in enumerate(offsets):
+        end = offsets[i + 1] if i + 1 < len(offsets) else size
+        if dead[i]:
+            if not gap:
+                w, gap = off, True
+        elif gap:
+            if moves and moves[-1][0] + moves[-1][2] == off and moves[-1][1] + moves[-1][2] == w:
+                moves[-1] = (moves[-1][0], moves[-1][1], moves[-1][2] + end - off)
+            else:
+                moves.append((off, w, end - off))
+            w += end - off
+    return moves
+
+
+def compaction_rounds(moves, round_min):
+    """[(start, length, copy)] of the rounds a plan is moved in: max(shift at the start,
+    round_min) bytes of the moves end to end; copy = the bytes among them whose source
+    lies below the round's destination end (doc/store.md, Compaction)."""
+    total = sum(m[2] for m in moves)
+    rounds, t = [], 0
+    while t < total:
+        mi, inn = 0, t
+        while inn >= moves[mi][2]:
+            inn -= moves[mi][2]
+            mi += 1
+        src, dst, _ = moves[mi]
+        length = min(max(src - dst, round_min), total - t)
+        end = dst + inn + length
+        copy = 0
+        for s, _d, n in moves[mi:]:
+            s, n = s + inn, n - inn
+            inn = 0
+            if s + n > end:
+                copy += max(0, end - s)
+                break
+            copy += n
+        rounds.append((t, length, copy))
+        t += length
+    return rounds
+
+
+def journal_round(path):
+    """(round_min, moves, newest progress record (seq, copy, start, length), its copy
+    slot's bytes) of a compaction journal, or None without one."""
+    try:
+        data = open(path, "rb").read()
+    except FileNotFoundError:
+        return None
+    n = int.from_bytes(data[12:16], "little")
+    round_min = int.from_bytes(data[48:52], "little")
+    moves = [tuple(int.from_bytes(data[64 + 24 * i + 8 * k:72 + 24 * i + 8 * k], "little")
+                   for k in range(3)) for i in range(n)]
+    prog = (64 + 24 * n + 511) // 512 * 512
+    best = None
+    for s in range(2):
+        q = data[prog + 512 * s:prog + 512 * s + 32]
+        if len(q) == 32 and int.from_bytes(q[28:32], "little") == crc32c(q[:28]):
+            rec = (int.from_bytes(q[0:4], "little"), int.from_bytes(q[4:8], "little"),
+                   int.from_bytes(q[8:16], "little"), int.from_bytes(q[16:24], "little"))
+            if best is None or rec[0] > best[0]:
+                best = rec
+    if best is None:
+        return round_min, moves, None, b""
+    slot = prog + 1024 + (best[0] % 2) * round_min
+    return round_min, moves, best, data[slot:slot + best[1]]
+
+
+def stream_bytes(data, moves, start, n):
+    """Bytes [start, start + n) of the moves end to end, read from the mbox data."""
+    out = b""
+    for s, _d, ln in moves:
+        if start < ln and n > 0:
+            take = min(ln - start, n)
+            out += data[s + start:s + start + take]
+            n -= take
+            start = 0
+        else:
+            start -= ln
+    return out

@@ -29,6 +29,9 @@ from lib import free_port, wait_port  # noqa: E402
 
 QUICK = os.environ.get("QUICK") == "1"
 SIZES = (2000, 5000) if QUICK else (20000, 50000)
+# The memory rows name a folder of this many messages too (a user of its own when SIZES
+# has none that size).
+SMALL = 2000
 BIG = 10 * 1024 * 1024
 MAILNOOK = os.path.realpath(sys.argv[1])
 T = sys.argv[2]
@@ -475,6 +478,26 @@ def measure_search(c, n, put):
             put(("time", "SEARCH %s %d, %s, ms" % (name, n, which)), t)
 
 
+def measure_small(srv, put):
+    """Private dirty memory of an IMAP session after SELECT and of a POP3 session after
+    login, on the SMALL folder."""
+    user = "u%d" % SMALL
+    seen = srv.sessions("imap")
+    c = Imap(srv.imap_port, user)
+    c.cmd("SELECT INBOX")
+    put(("mem", "private dirty KiB of an IMAP session after SELECT %d (cold)" % SMALL),
+        dirty_kb(srv.session("imap", seen)))
+    c.close()
+    srv.wait_quiet("imap")
+    seen = srv.sessions("pop3")
+    p = Pop(srv.pop3_port, user)
+    time.sleep(0.3)
+    put(("mem", "private dirty KiB of a POP3 session after login (%d msgs)" % SMALL),
+        dirty_kb(srv.session("pop3", seen)))
+    p.close()
+    srv.wait_quiet("pop3")
+
+
 def measure(srv, mail, res):
     """Memory and times for one server, untraced; fills res[(section, label)][name]."""
     put = putter(res, srv.name)
@@ -546,6 +569,8 @@ def measure(srv, mail, res):
             raise RuntimeError("%s: STAT %r" % (srv.name, stat))
         p.close()
         srv.wait_quiet("pop3")
+    if SMALL not in SIZES:
+        measure_small(srv, put)
     # idle POP3 session after login, on the smaller folder
     seen = srv.sessions("pop3")
     p = Pop(srv.pop3_port, "u%d" % n1)
@@ -641,6 +666,23 @@ def measure_bytes(srv, mail, res, ledger):
             traced(srv.compact(user), os.path.join(srv.dir, "compact.strace"), srv.roots))
     put(("bytes", "  the bytes after that message (what a rewrite of the mbox moves)"),
         mail["tail%d" % n])
+
+    # A batch spread through the file: every tenth message of the rest, one EXPUNGE.
+    c = Imap(srv.imap_port, user)
+    c.cmd("SELECT INBOX")
+    ledger.take()
+    batch = range(10, n, 10)
+    c.cmd("STORE %s +FLAGS (\\Deleted)" % ",".join(str(i) for i in batch))
+    c.cmd("EXPUNGE")
+    c.close()
+    srv.wait_quiet("imap")
+    put(("bytes", "expunge every 10th of the rest (%d, STORE, EXPUNGE, LOGOUT)" % len(batch)),
+        ledger.take())
+    if srv.compact:
+        put(("bytes", "  mailnook: then check --compact"),
+            traced(srv.compact(user), os.path.join(srv.dir, "compact2.strace"), srv.roots))
+    put(("bytes", "  the live bytes after the first of them (what compaction moves)"),
+        mail["batch%d" % n])
 
     p = Pop(srv.pop3_port, user)
     left = int(p.cmd("STAT")[0].split()[1])
@@ -745,13 +787,16 @@ def main():
     mail = {}
     print("building the mail (%s messages of about 1 KiB, one of 10 MB)..."
           % " and ".join(str(n) for n in SIZES), file=sys.stderr, flush=True)
-    msgs = {n: [message(i) for i in range(1, n + 1)] for n in SIZES}
+    sizes = sorted(set(SIZES) | {SMALL})
+    msgs = {n: [message(i) for i in range(1, n + 1)] for n in sizes}
     bigmsg = [big_message()]
-    for n in SIZES:
+    for n in sizes:
         mail["mbox%d" % n] = os.path.join(T, "src%d.mbox" % n)
         mbox_file(mail["mbox%d" % n], msgs[n])
         mail["size%d" % n] = os.path.getsize(mail["mbox%d" % n])
         mail["tail%d" % n] = sum(len(MBOX_FROM) + len(m) + 1 for m in msgs[n][n // 2:])
+        rest = [len(MBOX_FROM) + len(m) + 1 for k, m in enumerate(msgs[n]) if k != n // 2 - 1]
+        mail["batch%d" % n] = sum(x for k, x in enumerate(rest, 1) if k > 10 and k % 10)
     mail["mboxbig"] = os.path.join(T, "srcbig.mbox")
     mbox_file(mail["mboxbig"], bigmsg)
     res = {}
@@ -759,7 +804,7 @@ def main():
     servers = [Mailnook(), Dovecot("mbox"), Dovecot("maildir")]
     for srv in servers:
         t0 = time.monotonic()
-        for n in SIZES:
+        for n in sizes:
             srv.add("u%d" % n, mail["mbox%d" % n], msgs[n])
         srv.add("ubig", mail["mboxbig"], bigmsg)
         srv.add("ufresh", mail["mbox%d" % SIZES[-1]], msgs[SIZES[-1]])

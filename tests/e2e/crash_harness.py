@@ -1,8 +1,9 @@
 """Crash harness: each writing operation is killed with SIGKILL (strace injection, on
 entry to the call, before it runs) at its mutating system calls: deliver, IMAP APPEND,
 COPY, MOVE, STORE (with a new keyword), STORE \\Deleted + EXPUNGE, POP3 DELE + QUIT,
-compaction (`check --compact`: bytes moved, and dead bytes at the end only: a plain
-truncation) and `check --repair`. The points are counted first by a
+compaction (`check --compact`: bytes moved down by a large gap in a journal-free round,
+by a small gap in a round that copies its overlap into the journal first, and dead bytes
+at the end only: a plain truncation) and `check --repair`. The points are counted first by a
 run under strace without a kill (calls: write, pwrite64, writev, fsync, fdatasync,
 ftruncate, rename, unlink, link, openat). After each kill, from the same starting state:
 - a session opened right after the kill (SELECT within a generous bound) that listed a
@@ -160,6 +161,12 @@ save("base")
 expunge_kept(env, "2:4")
 save("dead")
 
+# a small gap (one small message): the round moving the rest is longer than the gap and
+# copies its overlap into the journal first
+restore("base")
+expunge_kept(env, "2")
+save("deadsmall")
+
 # dead bytes at the end only: the compaction is a truncation, without a journal
 restore("base")
 expunge_kept(env, "4:7")
@@ -313,7 +320,9 @@ def op_repair(kill, trace, base):
 OPS = [("deliver", op_deliver, "base"), ("APPEND", op_append, "base"),
        ("COPY", op_copy, "base"), ("MOVE", op_move, "base"), ("STORE", op_store, "base"),
        ("EXPUNGE", op_expunge, "base"), ("POP3 DELE+QUIT", op_pop3, "base"),
-       ("compaction", op_compact, "dead"), ("truncating compaction", op_compact, "deadtail"),
+       ("compaction journal-free", op_compact, "dead"),
+       ("compaction with copy", op_compact, "deadsmall"),
+       ("truncating compaction", op_compact, "deadtail"),
        ("check --repair", op_repair, "torn")]
 trace_log = os.path.join(env.dir, "trace.log")
 

@@ -2,7 +2,10 @@
 all day) and a POP3 session hold INBOX while another IMAP session expunges half of it.
 The expunge compacts the mbox at once (it shrinks); then the long-lived session FETCHes
 BODY[] of every remaining message and the POP3 session RETRs every message of its
-snapshot: all byte-identical, the compacted-away ones answered as gone."""
+snapshot: all byte-identical, the compacted-away ones answered as gone. The sizes make
+the compaction move in rounds of both kinds: first over a small gap (rounds that copy
+their overlap into the journal), then over an expunged message larger than a round's
+minimum (journal-free rounds)."""
 import imaplib
 import os
 import poplib
@@ -12,13 +15,17 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from lib import Env, check, done, free_port, make_msg  # noqa: E402
+from crashlib import compaction_plan, compaction_rounds, param  # noqa: E402
 
 N = 12
 GONE = (2, 3, 5, 8, 9, 11)
 
 env = Env()
 env.add_user("alice", "secret")
-MSGS = [make_msg(i, "open %d" % i, body_lines=40 + i) for i in range(1, N + 1)]
+RMIN = param("COMPACT_ROUND_MIN")
+LINES = {3: RMIN // 44, 4: RMIN // 44, 5: RMIN // 16, 6: RMIN // 22, 7: RMIN // 22,
+         10: RMIN // 22, 12: RMIN // 22}  # body lines are about 22 bytes
+MSGS = [make_msg(i, "open %d" % i, body_lines=LINES.get(i, 40 + i)) for i in range(1, N + 1)]
 for m in MSGS:
     env.deliver("alice", m)
 IMAP = free_port()
@@ -59,6 +66,15 @@ try:
     check("POP3 snapshot of %d" % N, pop.stat()[0] == N, pop.stat())
 
     size = os.path.getsize(inbox)
+    with open(inbox, "rb") as f:
+        data = f.read()
+    offs = [i for i in range(len(data)) if data.startswith(b"From ", i) and
+            (i == 0 or data[i - 1:i] == b"\n")]
+    rounds = compaction_rounds(compaction_plan(offs, [i + 1 in GONE for i in range(N)],
+                                               len(data)), RMIN)
+    check("the compaction to come has rounds of both kinds (copies %s)"
+          % [c for _t, _l, c in rounds], any(c for _t, _l, c in rounds) and
+          len([1 for _t, _l, c in rounds if not c]) >= 2, rounds)
     other = login()
     other.uid("STORE", ",".join(str(u) for u in GONE), "+FLAGS", "(\\Deleted)")
     typ, _ = other.expunge()

@@ -184,6 +184,48 @@ test_toolong(void)
 	free(line);
 }
 
+/* Text and arena start small and grow to exactly the bounds they always had. */
+static void
+test_growth(void)
+{
+	size_t n = IMAP_CMD_MAX - 2, i;	/* with CRLF, the longest line that fits */
+	char *line = malloc(IMAP_CMD_MAX + 2), lit[64];
+
+	memcpy(line, "a LOGIN u ", 10);
+	memset(line + 10, 'p', n - 10);
+	memcpy(line + n, "\r\n", 2);
+	client(line, n + 2);
+	CHECK(rd() == IMAP_OK && cmd.len == n && cmd.cap == IMAP_CMD_MAX,
+	    "a line of IMAP_CMD_MAX - 2 octets and CRLF fits (%s)", err.text);
+	imap_cmd_wipe(&cmd);
+	line[n] = 'p';
+	memcpy(line + n + 1, "\r\n", 2);
+	client(line, n + 3);
+	CHECK(rd() == IMAP_BYE && err.io_rc == IO_TOOLONG, "one octet more is too long");
+	imap_cmd_wipe(&cmd);
+	n = (size_t)snprintf(lit, sizeof(lit), "a LOGIN u {%d}\r\n", IMAP_CMD_FIRST * 3);
+	memcpy(line, lit, n);
+	memset(line + n, 'q', IMAP_CMD_FIRST * 3);
+	memcpy(line + n + IMAP_CMD_FIRST * 3, "\r\n", 2);
+	client(line, n + IMAP_CMD_FIRST * 3 + 2);
+	CHECK(rd() == IMAP_OK && imap_parse_login(&cmd, 0, &args, &err) == IMAP_OK &&
+	    args.pass.len == IMAP_CMD_FIRST * 3 && args.pass.s[IMAP_CMD_FIRST * 3 - 1] == 'q',
+	    "a literal longer than the first text buffer (%s)", err.text);
+	imap_cmd_wipe(&cmd);
+	n = (size_t)snprintf(line, 16, "a SEARCH");
+	for (i = 0; i < IMAP_ARENA_FIRST / 4; i++) {
+		memcpy(line + n, " SEEN", 5);
+		n += 5;
+	}
+	memcpy(line + n, "\r\n", 2);
+	client(line, n + 2);
+	CHECK(rd() == IMAP_OK && imap_parse_search(&cmd, 0, &args, &err) == IMAP_OK &&
+	    cmd.arena[1] != NULL, "a parse larger than the first arena (%s)", err.text);
+	imap_cmd_wipe(&cmd);
+	CHECK(cmd.cap <= IMAP_CMD_FIRST && cmd.arena[1] == NULL, "large buffers given back");
+	free(line);
+}
+
 static void
 test_append(void)
 {
@@ -444,8 +486,9 @@ test_misc(void)
 	CHECK(parse("a ID (\"name\")\r\n", imap_parse_id) == IMAP_BAD, "ID odd count");
 	CHECK(parse("a LOGIN fred secret\r\n", imap_parse_login) == IMAP_OK, "LOGIN atoms");
 	imap_cmd_wipe(&cmd);
-	CHECK(memmem(cmd.text, sizeof(cmd.text), "secret", 6) == NULL &&
-	    memmem(cmd.arena, sizeof(cmd.arena), "secret", 6) == NULL, "wiped");
+	CHECK(cmd.len == 0 && (cmd.text == NULL || memmem(cmd.text, cmd.cap, "secret", 6) == NULL) &&
+	    memmem(cmd.arena[0], IMAP_ARENA_FIRST, "secret", 6) == NULL, "wiped");
+	CHECK(cmd.cap <= IMAP_CMD_FIRST && cmd.arena[1] == NULL, "full-size buffers given back");
 }
 
 static void
@@ -518,7 +561,7 @@ test_mutations(void)
 			for (k = 0; rc == IMAP_OK && k < ARRAY_LEN(g); k++) {
 				rc = g[k](&cmd, (int)(i & 1), &args, &err);
 				bad += rc != IMAP_OK && rc != IMAP_BAD && rc != IMAP_NO;
-				bad += cmd.used > sizeof(cmd.arena);
+				bad += cmd.used[0] > IMAP_ARENA_FIRST || cmd.used[1] > IMAP_ARENA_MAX;
 				ok += rc == IMAP_OK;
 				rc = IMAP_OK;
 			}
@@ -535,6 +578,7 @@ main(void)
 	test_head();
 	test_literals();
 	test_toolong();
+	test_growth();
 	test_append();
 	test_seqset();
 	test_fetch();

@@ -78,11 +78,14 @@ search(const char *keys)
 {
 	struct imap_search_msg msg;
 	struct imap_search_env env = { 10, 500, 1712000000, NULL };
+	static char text[4096];
 	int n;
 
-	n = snprintf(cmd.text, sizeof(cmd.text), " %s", keys);
+	n = snprintf(text, sizeof(text), " %s", keys);
+	cmd.text = text;
+	cmd.cap = sizeof(text);
 	cmd.len = (size_t)n;
-	cmd.args = cmd.pos = cmd.used = 0;
+	cmd.args = cmd.pos = cmd.used[0] = cmd.used[1] = 0;
 	if (imap_parse_search(&cmd, 0, &args, &err) != IMAP_OK) {
 		printf("# parse failed: %s: %s\n", keys, err.text);
 		return -2;

@@ -11,12 +11,14 @@ OBJDUMP = $(CROSS)objdump
 STRIP = $(CROSS)strip
 # Not position-independent (Debian's cross gcc defaults to PIE): PIE code is bigger, most
 # of all on MIPS.
-CFLAGS = -Os $(ARCH_CFLAGS) $(CODE_CFLAGS) -fno-pie
+CFLAGS = -Os $(ARCH_CFLAGS) $(CODE_CFLAGS) $(OWN_CFLAGS) -fno-pie
 LDFLAGS += -no-pie
 BEARSSL_INC = $(SYSROOT)/include
 BEARSSL_LIB = $(SYSROOT)/lib/libbearssl.a
 # CODE_CFLAGS: for mailnook and BearSSL only, not musl (e.g. MIPS16e, as OpenWrt builds them).
 CODE_CFLAGS ?=
+# OWN_CFLAGS: for mailnook's own code only (e.g. Thumb-1, too slow for BearSSL's arithmetic).
+OWN_CFLAGS ?=
 # Under emulation: `qemu-$(QEMU_ARCH)-static -cpu $(QEMU_CPU)`; empty QEMU_ARCH runs natively.
 QEMU_ARCH ?=
 QEMU_CPU ?=

@@ -1,5 +1,5 @@
 # OpenWrt x86_64 (PC Engines APU, VMs): runs natively here, no emulation.
 CROSS = x86_64-linux-gnu-
 ARCH_CFLAGS =
-SIZE_BUDGET = 307200
+SIZE_BUDGET = 300000
 include board/cross.mk

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "date.h"
 #include "pem.h"
+#include "tls.h"
 #include "util.h"
 #include "verbs.h"
 
@@ -173,7 +174,7 @@ cert_time(struct der *d, uint64_t t)
 
 	date_from_time((int64_t)t, &c);
 	if (c.year < 2050) {
-		n = str_fmt(txt, sizeof(txt), "%02u%02u%02u%02u%02u%02uZ", (unsigned)(c.year % 100),
+		n = str_fmt(txt, sizeof(txt), "%02u%02u%02u%02u%02u%02uZ", (unsigned)c.year % 100,
 		    c.month, c.day, c.hour, c.min, c.sec);
 	} else {
 		n = str_fmt(txt, sizeof(txt), "%04u%02u%02u%02u%02u%02uZ", (unsigned)c.year,
@@ -338,7 +339,7 @@ cert_build(struct der *d, const br_ec_private_key *sk, const br_ec_public_key *p
 	br_sha256_init(&h);
 	br_sha256_update(&h, d->buf, d->len);
 	br_sha256_out(&h, hash);
-	sig_len = br_ecdsa_i31_sign_asn1(&br_ec_p256_m31, &br_sha256_vtable, hash, sk, sig);
+	sig_len = br_ecdsa_i31_sign_asn1(TLS_EC_P256, &br_sha256_vtable, hash, sk, sig);
 	if (sig_len == 0) {
 		return -1;
 	}
@@ -365,8 +366,8 @@ cert_keygen(br_ec_private_key *sk, unsigned char *kbuf, br_ec_public_key *pk,
 	}
 	br_hmac_drbg_init(&rng, &br_sha256_vtable, seed, sizeof(seed));
 	if (seeder != NULL && seeder(&rng.vtable) &&
-	    br_ec_keygen(&rng.vtable, &br_ec_p256_m31, sk, kbuf, BR_EC_secp256r1) != 0 &&
-	    br_ec_compute_pub(&br_ec_p256_m31, pk, pbuf, sk) != 0) {
+	    br_ec_keygen(&rng.vtable, TLS_EC_P256, sk, kbuf, BR_EC_secp256r1) != 0 &&
+	    br_ec_compute_pub(TLS_EC_P256, pk, pbuf, sk) != 0) {
 		rc = 0;
 	}
 	wipe(seed, sizeof(seed));

@@ -28,6 +28,9 @@ int date_month(const char *s);
 /* Index 0..6 of a three-letter weekday name at s (any case), or -1. */
 int date_wday(const char *s);
 
+/* a / b rounded down (toward minus infinity), b > 0. */
+int64_t date_floor_div(int64_t a, uint32_t b);
+
 /* Days since 1970-01-01 of y-m-d; INT64_MIN when the day does not exist (31 Apr, 29 Feb 2023). */
 int64_t date_days(int64_t y, unsigned m, unsigned d);
 

@@ -273,7 +273,7 @@ local_day(const struct imap_time *t)
 {
 	int64_t s = t->t + (int64_t)t->zone * 60;
 
-	return s >= 0 ? s / 86400 : -((-s + 86399) / 86400);
+	return date_floor_div(s, 86400);
 }
 
 static int

@@ -102,6 +102,62 @@ static const struct {
 	{ 112, "unrecognized_name" },
 };
 
+#if WITH_SMALL_EC
+/*
+ * The curves of br_ec_all_m31 (X25519, P-256, P-384, P-521) on the generic code: each
+ * call goes to the implementation of its kind of curve.
+ */
+static const br_ec_impl *
+tls_ec_for(int curve)
+{
+	return curve == BR_EC_curve25519 ? &br_ec_c25519_i31 : &br_ec_prime_i31;
+}
+
+static const unsigned char *
+tls_ec_generator(int curve, size_t *len)
+{
+	return tls_ec_for(curve)->generator(curve, len);
+}
+
+static const unsigned char *
+tls_ec_order(int curve, size_t *len)
+{
+	return tls_ec_for(curve)->order(curve, len);
+}
+
+static size_t
+tls_ec_xoff(int curve, size_t *len)
+{
+	return tls_ec_for(curve)->xoff(curve, len);
+}
+
+static uint32_t
+tls_ec_mul(unsigned char *g, size_t glen, const unsigned char *x, size_t xlen, int curve)
+{
+	return tls_ec_for(curve)->mul(g, glen, x, xlen, curve);
+}
+
+static size_t
+tls_ec_mulgen(unsigned char *r, const unsigned char *x, size_t xlen, int curve)
+{
+	return tls_ec_for(curve)->mulgen(r, x, xlen, curve);
+}
+
+static uint32_t
+tls_ec_muladd(unsigned char *a, const unsigned char *b, size_t len, const unsigned char *x,
+    size_t xlen, const unsigned char *y, size_t ylen, int curve)
+{
+	return tls_ec_for(curve)->muladd(a, b, len, x, xlen, y, ylen, curve);
+}
+
+const br_ec_impl tls_ec = {
+	(uint32_t)1 << BR_EC_curve25519 | (uint32_t)1 << BR_EC_secp256r1 |
+	    (uint32_t)1 << BR_EC_secp384r1 | (uint32_t)1 << BR_EC_secp521r1,
+	tls_ec_generator, tls_ec_order, tls_ec_xoff, tls_ec_mul, tls_ec_mulgen,
+	tls_ec_muladd
+};
+#endif
+
 struct tls_server {
 	br_x509_certificate chain[TLS_CHAIN_MAX];
 	size_t chain_len;
@@ -212,7 +268,7 @@ tls_key_matches(const struct tls_server *srv, const br_x509_pkey *pk)
 		if (pk->key_type != BR_KEYTYPE_EC) {
 			return 0;
 		}
-		alen = br_ec_compute_pub(&br_ec_all_m31, &pub, buf,
+		alen = br_ec_compute_pub(TLS_EC, &pub, buf,
 		    br_skey_decoder_get_ec(&srv->key));
 		if (alen == 0 || pub.curve != pk->key.ec.curve) {
 			return 0;
@@ -598,6 +654,29 @@ static const struct io_transport tls_transport = {
 
 /* ---- Session setup ---- */
 
+/*
+ * ChaCha20 and Poly1305 as BearSSL's default would pick them at run time, picked here at
+ * compile time where the answer is certain, so the unused fallback is not linked (2 KB
+ * on x86-64): SSE2 is part of the x86-64 ABI, and with 128-bit integers BearSSL always
+ * has its 64-bit Poly1305.
+ */
+static void
+tls_set_chapol(br_ssl_engine_context *eng)
+{
+	br_ssl_engine_set_chapol(eng, &br_sslrec_in_chapol_vtable,
+	    &br_sslrec_out_chapol_vtable);
+#if defined(__x86_64__)
+	br_ssl_engine_set_chacha20(eng, &br_chacha20_sse2_run);
+#else
+	br_ssl_engine_set_chacha20(eng, &br_chacha20_ct_run);
+#endif
+#if defined(__SIZEOF_INT128__)
+	br_ssl_engine_set_poly1305(eng, &br_poly1305_ctmulq_run);
+#else
+	br_ssl_engine_set_poly1305(eng, &br_poly1305_ctmul_run);
+#endif
+}
+
 /* Server context by hand: only what the suites above need gets linked. */
 static void
 tls_setup(struct tls_session *s, const struct tls_server *srv)
@@ -614,10 +693,10 @@ tls_setup(struct tls_session *s, const struct tls_server *srv)
 	br_ssl_engine_set_hash(eng, br_sha384_ID, &br_sha384_vtable);
 	br_ssl_engine_set_prf_sha256(eng, &br_tls12_sha256_prf);
 	br_ssl_engine_set_prf_sha384(eng, &br_tls12_sha384_prf);
-	br_ssl_engine_set_default_chapol(eng);
+	tls_set_chapol(eng);
 	br_ssl_engine_set_default_aes_gcm(eng);
 	/* X25519 and the NIST curves for ECDHE, P-256/P-384 for ECDSA signatures. */
-	br_ssl_engine_set_ec(eng, &br_ec_all_m31);
+	br_ssl_engine_set_ec(eng, TLS_EC);
 	if (br_skey_decoder_key_type(&srv->key) == BR_KEYTYPE_RSA) {
 		/* i62 where the CPU has 64-bit multiplies (much faster signing), else i31. */
 		br_ssl_server_set_single_rsa(sc, srv->chain, srv->chain_len,
@@ -626,7 +705,7 @@ tls_setup(struct tls_session *s, const struct tls_server *srv)
 	} else {
 		br_ssl_server_set_single_ec(sc, srv->chain, srv->chain_len,
 		    br_skey_decoder_get_ec(&srv->key), BR_KEYTYPE_SIGN, BR_KEYTYPE_EC,
-		    &br_ec_all_m31, br_ecdsa_i31_sign_asn1);
+		    TLS_EC, br_ecdsa_i31_sign_asn1);
 	}
 	br_ssl_engine_set_buffers_bidi(eng, s->ibuf, sizeof(s->ibuf), s->obuf,
 	    sizeof(s->obuf));

@@ -8,6 +8,18 @@
 #include <stddef.h>
 
 #include "io.h"
+#include "params.h"
+
+/* The elliptic-curve code of the server and `cert` (WITH_SMALL_EC in params.h). */
+#if WITH_SMALL_EC
+#include <bearssl.h>
+extern const br_ec_impl tls_ec;
+#define TLS_EC		(&tls_ec)
+#define TLS_EC_P256	(&br_ec_prime_i31)
+#else
+#define TLS_EC		(&br_ec_all_m31)
+#define TLS_EC_P256	(&br_ec_p256_m31)
+#endif
 
 struct tls_server;
 

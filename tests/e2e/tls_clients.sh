@@ -1,6 +1,6 @@
 # Real TLS clients against `mailnook serve`, for an ECDSA P-256 key (from `mailnook
 # cert`) and an RSA 2048 key (from openssl): openssl s_client (TLS 1.2 only, every
-# configured suite, server preference, unlisted suites refused), curl pop3s:// and
+# configured suite and ECDHE group, server preference, unlisted suites refused), curl pop3s:// and
 # STLS, fetchmail over implicit TLS, over STLS and with a pinned fingerprint.
 . "$(dirname "$0")/../lib.sh"
 
@@ -73,6 +73,15 @@ PY
 		out=$(sclient "$TLS_PORT" "$crt" -tls1_2 -cipher "$suite")
 		echo "$out" | grep -q "Cipher is $suite" && echo "$out" | grep -q '^+OK' \
 		    && ok "$kind: suite $suite" || fail "$kind: suite $suite"
+	done
+	# Every ECDHE group the server offers, alone, named as s_client prints it: the key
+	# exchange runs on it. With the RSA key only: a TLS 1.2 client takes an ECDSA
+	# certificate only on a curve it offers, and the server then prefers that one.
+	for g in X25519:X25519 P-256:prime256v1 P-384:secp384r1 P-521:secp521r1; do
+		[ "$kind" = rsa ] || break
+		out=$(sclient "$TLS_PORT" "$crt" -tls1_2 -groups "${g%%:*}")
+		echo "$out" | grep -q '^+OK' && echo "$out" | grep -q "Server Temp Key: .*${g#*:}" \
+		    && ok "$kind: ECDHE over ${g%%:*}" || fail "$kind: ECDHE over ${g%%:*}"
 	done
 	for suite in "ECDHE-$auth-AES128-SHA" "ECDHE-$auth-AES128-SHA256" AES128-GCM-SHA256 \
 	    DHE-RSA-AES128-GCM-SHA256; do

@@ -1063,9 +1063,12 @@ store_forget_expunged(struct store_folder *f)
 long
 store_find_uid(const struct store_folder *f, uint32_t uid)
 {
-	size_t lo = uid_lower(f->msgs, f->count, sizeof(*f->msgs), uid);
+	struct idx_set s;
 
-	return lo < f->count && f->msgs[lo].uid == uid ? (long)lo : -1;
+	memset(&s, 0, sizeof(s));
+	s.msgs = f->msgs;
+	s.count = f->count;
+	return idx_find(&s, uid);
 }
 
 int

@@ -79,7 +79,7 @@ LDLIBS += $(BEARSSL_LIB) $(if $(filter 1,$(WITH_LIBC_CRYPT)),-lcrypt)
 # Size budget of the linked binary in bytes (profiles set their own); 0 means none.
 # The default static build links Debian's musl and BearSSL, built for speed (-O2; BearSSL
 # -fPIC with stack protector): 24 KB more than the x86_64 profile's own, hence more room.
-SIZE_BUDGET ?= $(if $(filter release,$(VARIANT)),334848,0)
+SIZE_BUDGET ?= $(if $(filter release,$(VARIANT)),331776,0)
 # Instructions the target's CPU lacks (an extended regex over objdump -d): the build fails
 # when the linked binary contains one, e.g. FPU instructions on soft-float MIPS.
 BANNED_INSNS ?=

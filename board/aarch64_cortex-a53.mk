@@ -4,5 +4,5 @@ CROSS = aarch64-linux-gnu-
 ARCH_CFLAGS = -mcpu=cortex-a53
 QEMU_ARCH = aarch64
 QEMU_CPU = cortex-a53
-SIZE_BUDGET = 322560
+SIZE_BUDGET = 328704
 include board/cross.mk

@@ -8,6 +8,6 @@ ARCH_CFLAGS = -mcpu=arm1176jzf-s -mfpu=vfp -mfloat-abi=softfp -marm
 OWN_CFLAGS = -mthumb
 QEMU_ARCH = arm
 QEMU_CPU = arm1176
-SIZE_BUDGET = 275456
+SIZE_BUDGET = 280576
 BANNED_INSNS = [[:space:]]([su]div|movw|movt)[[:space:]]
 include board/cross.mk

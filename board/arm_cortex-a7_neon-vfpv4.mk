@@ -3,5 +3,5 @@ CROSS = arm-linux-gnueabihf-
 ARCH_CFLAGS = -mcpu=cortex-a7 -mfpu=neon-vfpv4 -mfloat-abi=hard
 QEMU_ARCH = arm
 QEMU_CPU = cortex-a7
-SIZE_BUDGET = 228352
+SIZE_BUDGET = 233472
 include board/cross.mk

@@ -6,6 +6,6 @@ ARCH_CFLAGS = -mcpu=cortex-a9 -mfloat-abi=soft
 CODE_CFLAGS = -mthumb
 QEMU_ARCH = arm
 QEMU_CPU = cortex-a9
-SIZE_BUDGET = 251904
+SIZE_BUDGET = 257024
 BANNED_INSNS = [[:space:]]([su]div|v[a-z][a-z0-9.]*)[[:space:]]
 include board/cross.mk

@@ -14,7 +14,7 @@ QEMU_CPU = 24Kc
 STATIC = 0
 WITH_LIBC_CRYPT = 1
 # OpenWrt's aim is 200 KB (204800); this is where it stands.
-SIZE_BUDGET = 212992
+SIZE_BUDGET = 215040
 BANNED_INSNS = [$$]f[0-9]|[[:space:]](bc1[ft]l?|cfc1|ctc1)[[:space:]]
 # Debian's cross libgcc passes doubles in FPU registers: gcc's soft-fp built here instead.
 SYSROOT_EXTRA = softfp

@@ -82,6 +82,12 @@ for p in "$@"; do
 		grep -v 'passed, .* failed$' "build/cross/$p/run.log"
 		add "build/cross/$p/run.log"
 	done
+	# The OpenWrt package, built by its own recipes with this profile's musl.
+	if [ "$p" = mipsel_24kc ]; then
+		tests/cross/package.sh >"build/cross/$p/package.log" 2>&1
+		grep -v 'passed, .* failed$' "build/cross/$p/package.log"
+		add "build/cross/$p/package.log"
+	fi
 	echo "[$p] $(($(date +%s) - start))s"
 done
 echo "$pass passed, $fail failed"

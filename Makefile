@@ -190,9 +190,10 @@ size-report: $(OBJS)
 run:
 	tests/demo.sh
 
-# tests/bench.sh measures build/release/mailnook: build it first, whatever CC this make has.
+# tests/bench.sh measures build/release/mailnook: build it first (static musl, as `make`),
+# whatever CC this make has.
 bench:
-	$(MAKE) CC=musl-gcc VARIANT=release build/release/mailnook
+	$(MAKE) LIBC=musl VARIANT=release build/release/mailnook
 	tests/bench.sh
 
 install: mailnook

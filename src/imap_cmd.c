@@ -411,17 +411,17 @@ rename_inbox(struct imap *s)
 	int rc = kw == NULL ? STORE_ERR : folders_create(s->cfg, s->user, s->args.mbox2);
 
 	if (rc != STORE_OK) {
-		free(kw);
+		store_kw_free(kw);
 		return folders_fail(s, rc);
 	}
 	if (imap_folder_paths(s, "INBOX", im, is) != IMAP_OK ||
 	    imap_folder_paths(s, s->args.mbox2, dm, ds) != IMAP_OK) {
-		free(kw);
+		store_kw_free(kw);
 		return IMAP_NO;
 	}
 	rc = store_open(&f, im, is, STORE_RDWR | STORE_CREATE);
 	if (rc != STORE_OK) {
-		free(kw);
+		store_kw_free(kw);
 		return imap_store_fail(s, rc);
 	}
 	idx = calloc((size_t)f.count + 1, sizeof(*idx));
@@ -443,7 +443,7 @@ rename_inbox(struct imap *s)
 	store_close(&f);
 	free(idx);
 	free(uids);
-	free(kw);
+	store_kw_free(kw);
 	return rc == STORE_OK ? IMAP_OK : imap_store_fail(s, rc);
 }
 

@@ -97,13 +97,13 @@ imap_cmd_append(struct imap *s)
 	}
 	kw = calloc(1, sizeof(*kw));
 	if (kw == NULL || store_kw_load(side, kw) < 0) {
-		free(kw);
+		store_kw_free(kw);
 		return imap_fail(s, IMAP_NO, "[SERVERBUG] keyword table");
 	}
 	p.flags = a->flags.sys & STORE_FLAGS_ALL;
 	p.date = a->has_date ? a->date.t : -1;
 	rc = keyword_bits(s, side, kw, &a->flags, 1, &p.keywords);
-	free(kw);
+	store_kw_free(kw);
 	if (rc != IMAP_OK) {
 		return rc;
 	}

@@ -963,7 +963,7 @@ close_imap_side(struct store_folder *f)
 		free(f->mc);
 		f->mc = NULL;
 	}
-	free(f->kw);
+	store_kw_free(f->kw);
 	f->kw = NULL;
 }
 

@@ -217,11 +217,14 @@ const char *store_strerror(int rc);
 struct store_keywords {
 	uint32_t n;
 	uint64_t bytes;		/* size of the side file when read: it only grows */
-	char name[STORE_KW_MAX][STORE_KW_LEN];
+	/* n names, grown one at a time (most folders have none): NULL while empty */
+	char (*name)[STORE_KW_LEN];
 };
 
 /* Load the keyword table of the folder with side base side (<side>.kw); empty if none. */
 int store_kw_load(const char *side, struct store_keywords *kw);
+/* Free a table allocated by the caller (NULL is fine), names included. */
+void store_kw_free(struct store_keywords *kw);
 /* Reload kw when another session added names (the side file grew): 1 if it did, 0, -1. */
 int store_kw_refresh(const char *side, struct store_keywords *kw);
 /*

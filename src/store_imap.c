@@ -30,8 +30,32 @@ kw_path(const char *side, char *buf, size_t cap)
 	return side_path(buf, cap, side, SIDE_KW);
 }
 
+/* Make kw->name[kw->n] the end of the table, len bytes of name; 0 or -1. */
+static int
+kw_append(struct store_keywords *kw, const char *name, size_t len)
+{
+	char (*v)[STORE_KW_LEN] = realloc(kw->name, (kw->n + 1) * sizeof(*v));
+
+	if (v == NULL) {
+		return -1;
+	}
+	kw->name = v;
+	memcpy(v[kw->n], name, len);
+	v[kw->n++][len] = '\0';
+	return 0;
+}
+
+void
+store_kw_free(struct store_keywords *kw)
+{
+	if (kw != NULL) {
+		free(kw->name);
+		free(kw);
+	}
+}
+
 /* Parse the side file text (one name per line) into kw; lines beyond the table are ignored. */
-static void
+static int
 kw_parse(const char *text, size_t n, struct store_keywords *kw)
 {
 	size_t i = 0;
@@ -45,13 +69,12 @@ kw_parse(const char *text, size_t n, struct store_keywords *kw)
 			break;	/* a torn last line: its writer did not finish */
 		}
 		len = (size_t)(nl - (text + i));
-		if (len > 0 && len < STORE_KW_LEN) {
-			memcpy(kw->name[kw->n], text + i, len);
-			kw->name[kw->n][len] = '\0';
-			kw->n++;
+		if (len > 0 && len < STORE_KW_LEN && kw_append(kw, text + i, len) < 0) {
+			return -1;
 		}
 		i += len + 1;
 	}
+	return 0;
 }
 
 static int
@@ -64,8 +87,9 @@ kw_read_fd(int fd, struct store_keywords *kw)
 		return -1;
 	}
 	n = pread(fd, buf, KW_FILE_MAX, 0);
-	if (n >= 0) {
-		kw_parse(buf, (size_t)n, kw);
+	if (n >= 0 && kw_parse(buf, (size_t)n, kw) < 0) {
+		n = -1;
+	} else if (n >= 0) {
 		kw->bytes = (uint64_t)n;
 	}
 	free(buf);
@@ -124,9 +148,8 @@ kw_add_locked(int fd, struct store_keywords *kw, const char *name)
 		log_warn("store: keyword table of a folder");
 		return -1;
 	}
-	(void)str_copy(kw->name[kw->n], STORE_KW_LEN, name);
 	kw->bytes += strlen(line);
-	return (int)kw->n++;
+	return kw_append(kw, name, strlen(name)) < 0 ? -1 : (int)kw->n - 1;
 }
 
 int
@@ -500,7 +523,7 @@ store_imap_copy(struct store_folder *src, const struct store_keywords *src_kw,
 	int rc = store_open(&d, mbox, side, STORE_RDWR);
 
 	if (rc != STORE_OK) {
-		free(dkw);
+		store_kw_free(dkw);
 		return rc;
 	}
 	*uidvalidity = d.uidvalidity;
@@ -524,7 +547,7 @@ store_imap_copy(struct store_folder *src, const struct store_keywords *src_kw,
 	}
 	batch_free(&b);
 	store_close(&d);
-	free(dkw);
+	store_kw_free(dkw);
 	return rc;
 }
 

@@ -69,8 +69,8 @@ test_keywords(void)
 	CHECK(full == STORE_KW_MAX - 2, "table fills to %d names", STORE_KW_MAX);
 	CHECK(store_kw_find(side, a, "one-too-many", 1) == -1, "a full table refuses more");
 	CHECK(store_kw_load(side, b) == 0 && b->n == STORE_KW_MAX, "reload sees all names");
-	free(a);
-	free(b);
+	store_kw_free(a);
+	store_kw_free(b);
 }
 
 static void
@@ -151,7 +151,7 @@ test_append_copy(void)
 	CHECK(store_imap_status(im, is, &st) == STORE_OK && st.messages == 2 && st.unseen == 1 &&
 	    st.recent == 0 && st.uidnext == 3 && st.size == 26 + 26, "STATUS of INBOX");
 	CHECK(store_imap_status(tm, ts, &st) == STORE_OK && st.recent == 2, "STATUS: copies are recent");
-	free(kw);
+	store_kw_free(kw);
 }
 
 /* Does message uid of the folder hold text? */

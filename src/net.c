@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <sysexits.h>
@@ -52,7 +53,19 @@ struct net_child {
 	struct net_addr addr;
 };
 
-/* Everything the listener owns; forked children inherit a copy and use only ctx. */
+/*
+ * The sessions, in a mapping of their own that each forked child unmaps: the listener
+ * writes here after every fork, and a page written by either side after fork becomes
+ * a private copy in the child.
+ */
+struct net_children {
+	uint64_t serial;
+	unsigned n;
+	struct net_child c[MAX_CHILDREN_HARD];
+};
+
+/* Everything the listener owns; forked children inherit a copy, use only ctx and write
+ * none of it (see struct net_children). */
 struct net_server {
 	struct config cfg;
 	struct tls_server *tls;
@@ -62,9 +75,7 @@ struct net_server {
 	int stopping;
 	int64_t stop_kill_at;	/* SIGKILL the sessions left at this time; 0: not due */
 	int64_t pause_until;
-	uint64_t serial;
-	unsigned nchild;
-	struct net_child child[MAX_CHILDREN_HARD];
+	struct net_children *kids;
 	struct net_drain drain[REFUSE_DRAIN_SLOTS];
 };
 
@@ -181,15 +192,18 @@ net_listen_all(struct net_server *s)
 	}
 }
 
+/* forget: mark them closed (the listener); a forked child only closes its copies. */
 static void
-net_close_listeners(struct net_server *s)
+net_close_listeners(struct net_server *s, int forget)
 {
 	unsigned i;
 
 	for (i = 0; i < s->nl; i++) {
 		if (s->lfd[i] >= 0) {
 			close(s->lfd[i]);
-			s->lfd[i] = -1;
+			if (forget) {
+				s->lfd[i] = -1;
+			}
 		}
 	}
 }
@@ -294,8 +308,9 @@ net_count_from(const struct net_server *s, const struct net_addr *a, int unauth_
 {
 	unsigned i, n = 0;
 
-	for (i = 0; i < s->nchild; i++) {
-		n += net_evictable(&s->child[i], unauth_only) && net_same_addr(&s->child[i].addr, a);
+	for (i = 0; i < s->kids->n; i++) {
+		n += net_evictable(&s->kids->c[i], unauth_only) &&
+		    net_same_addr(&s->kids->c[i].addr, a);
 	}
 	return n;
 }
@@ -312,12 +327,12 @@ net_evict(struct net_server *s, const struct net_addr *a, int unauth_only, const
 	unsigned i, n, most = 0, victim = 0;
 	char text[ADDR_LEN];
 
-	for (i = 0; i < s->nchild; i++) {
-		if (!net_evictable(&s->child[i], unauth_only)) {
+	for (i = 0; i < s->kids->n; i++) {
+		if (!net_evictable(&s->kids->c[i], unauth_only)) {
 			continue;
 		}
-		n = net_count_from(s, &s->child[i].addr, unauth_only);
-		if (n > most || (n == most && s->child[i].serial < s->child[victim].serial)) {
+		n = net_count_from(s, &s->kids->c[i].addr, unauth_only);
+		if (n > most || (n == most && s->kids->c[i].serial < s->kids->c[victim].serial)) {
 			most = n;
 			victim = i;
 		}
@@ -325,14 +340,14 @@ net_evict(struct net_server *s, const struct net_addr *a, int unauth_only, const
 	if (most < net_count_from(s, a, unauth_only) + 2) {
 		return 0;
 	}
-	if (inet_ntop(s->child[victim].addr.family, s->child[victim].addr.a, text,
+	if (inet_ntop(s->kids->c[victim].addr.family, s->kids->c[victim].addr.a, text,
 	    sizeof(text)) == NULL) {
 		str_copy(text, sizeof(text), "unknown");
 	}
 	/* Not logged in, it holds no mail lock; SIGKILL ends it even mid-handshake. */
 	log_info("evicted the oldest session not logged in from %s (%s full)", text, why);
-	kill(s->child[victim].pid, SIGKILL);
-	s->child[victim] = s->child[--s->nchild];
+	kill(s->kids->c[victim].pid, SIGKILL);
+	s->kids->c[victim] = s->kids->c[--s->kids->n];
 	return 1;
 }
 
@@ -346,14 +361,14 @@ net_over_cap(struct net_server *s, const struct net_addr *a)
 {
 	unsigned i, same = 0, unauth = 0;
 
-	for (i = 0; i < s->nchild; i++) {
-		same += net_same_addr(&s->child[i].addr, a);
-		unauth += s->child[i].state == REPORT_PRELOGIN;
+	for (i = 0; i < s->kids->n; i++) {
+		same += net_same_addr(&s->kids->c[i].addr, a);
+		unauth += s->kids->c[i].state == REPORT_PRELOGIN;
 	}
 	if (same >= s->cfg.max_per_ip) {
 		return "max_per_ip";
 	}
-	if ((s->nchild >= s->cfg.max_children || s->nchild >= MAX_CHILDREN_HARD) &&
+	if ((s->kids->n >= s->cfg.max_children || s->kids->n >= MAX_CHILDREN_HARD) &&
 	    !net_evict(s, a, 0, "max_children")) {
 		return "max_children";
 	}
@@ -448,13 +463,14 @@ net_child_run(struct net_server *s, int fd, const struct listener_conf *l,
 	if (io_stop_on(SIGTERM) < 0) {
 		log_warn("session stop signal");
 	}
-	net_close_listeners(s);
+	net_close_listeners(s, 0);
 	/* A copy kept here would hold a refused connection open past the listener's close. */
 	for (i = 0; i < REFUSE_DRAIN_SLOTS; i++) {
 		if (s->drain[i].fd >= 0) {
-			net_drain_close(&s->drain[i]);
+			close(s->drain[i].fd);
 		}
 	}
+	(void)munmap(s->kids, sizeof(*s->kids));
 	close(s->sig_r);
 	close(net_sig_w);
 	close(s->login_r);
@@ -511,11 +527,11 @@ net_accept(struct net_server *s, unsigned li)
 		log_warn("fork for %s", text);
 		return 1;
 	}
-	s->child[s->nchild].pid = pid;
-	s->child[s->nchild].state = REPORT_PRELOGIN;
-	s->child[s->nchild].serial = ++s->serial;
-	s->child[s->nchild].addr = a;
-	s->nchild++;
+	s->kids->c[s->kids->n].pid = pid;
+	s->kids->c[s->kids->n].state = REPORT_PRELOGIN;
+	s->kids->c[s->kids->n].serial = ++s->kids->serial;
+	s->kids->c[s->kids->n].addr = a;
+	s->kids->n++;
 	return 1;
 }
 
@@ -524,9 +540,9 @@ net_find_child(struct net_server *s, pid_t pid)
 {
 	unsigned i;
 
-	for (i = 0; i < s->nchild; i++) {
-		if (s->child[i].pid == pid) {
-			return &s->child[i];
+	for (i = 0; i < s->kids->n; i++) {
+		if (s->kids->c[i].pid == pid) {
+			return &s->kids->c[i];
 		}
 	}
 	return NULL;
@@ -547,7 +563,7 @@ net_reap(struct net_server *s)
 		if (WIFSIGNALED(st)) {
 			log_warnx("session %ld killed by signal %d", (long)pid, WTERMSIG(st));
 		}
-		*c = s->child[--s->nchild];
+		*c = s->kids->c[--s->kids->n];
 	}
 }
 
@@ -588,8 +604,8 @@ net_signal_children(struct net_server *s, int sig)
 {
 	unsigned i;
 
-	for (i = 0; i < s->nchild; i++) {
-		kill(s->child[i].pid, sig);
+	for (i = 0; i < s->kids->n; i++) {
+		kill(s->kids->c[i].pid, sig);
 	}
 }
 
@@ -607,9 +623,9 @@ net_stop(struct net_server *s)
 	}
 	s->stopping = 1;
 	s->stop_kill_at = mono_ms() + SERVE_STOP_GRACE_MS;
-	net_close_listeners(s);
+	net_close_listeners(s, 1);
 	net_signal_children(s, SIGTERM);
-	log_info("stopping: no new connections, closing %u sessions", s->nchild);
+	log_info("stopping: no new connections, closing %u sessions", s->kids->n);
 }
 
 /* The grace is over: kill what is left, once; net_reap collects them. */
@@ -620,8 +636,8 @@ net_stop_overdue(struct net_server *s)
 		return;
 	}
 	s->stop_kill_at = 0;
-	if (s->nchild > 0) {
-		log_warnx("stopping: killing %u sessions that did not close", s->nchild);
+	if (s->kids->n > 0) {
+		log_warnx("stopping: killing %u sessions that did not close", s->kids->n);
 		net_signal_children(s, SIGKILL);
 	}
 }
@@ -723,7 +739,7 @@ net_loop(struct net_server *s)
 	for (i = 0; i < REFUSE_DRAIN_SLOTS; i++) {
 		s->drain[i].fd = -1;
 	}
-	while (!s->stopping || s->nchild > 0) {
+	while (!s->stopping || s->kids->n > 0) {
 		if (net_wait(s, pfd, idx, &n) < 0) {
 			if (errno != EINTR) {
 				fatal(EX_OSERR, "poll: %m");
@@ -767,7 +783,11 @@ cmd_serve(int argc, char **argv)
 	struct net_server *s = calloc(1, sizeof(*s));
 	int first, c;
 
-	if (s == NULL) {
+	if (s != NULL) {
+		s->kids = mmap(NULL, sizeof(*s->kids), PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	}
+	if (s == NULL || s->kids == MAP_FAILED) {
 		fatal(EX_OSERR, "out of memory");
 	}
 	config_from_args(&s->cfg, argc, argv, &first);

@@ -13,7 +13,9 @@
 
 #include "params.h"
 
-#define IO_RBUF 4096
+/* Small enough that struct io's fields and the first bytes of rbuf and of wbuf (all a short
+ * command touches) mostly share one page; a literal takes a few more reads. */
+#define IO_RBUF 1024
 /* Large enough that one RETR chunk is one TCP write; small enough for a router. */
 #define IO_WBUF 16384
 

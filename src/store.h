@@ -68,7 +68,7 @@ struct store_folder {
 	uint64_t generation;
 	uint32_t base_count;	/* records in the state file's base array */
 	struct store_mboxstat synced;	/* the mbox as last indexed */
-	struct mbox_lock rlock;	/* read lock held between store_msg_open and _close */
+	struct mbox_lock rlock;	/* read lock from store_msg_open to _close, or a batch's */
 	uint64_t held_size;	/* the mbox's size while rlock is held */
 	int held_synced;	/* ... and whether it is as last synced */
 	int batching;		/* store_msg_batch: rlock kept between messages ... */
@@ -138,8 +138,9 @@ int store_expunge_deleted(struct store_folder *f, const uint32_t *uids, size_t n
 
 /*
  * Start reading msgs[i]: takes the mbox read lock until store_msg_close (unless a
- * batch holds it already), follows offsets moved by a compaction since (msgs[] otherwise unchanged), verifies the
- * message is still where the index says (STORE_GONE if not, or if compacted away).
+ * batch holds it already), follows offsets moved by a compaction since (msgs[] otherwise
+ * unchanged), verifies the message is still where the index says (STORE_GONE if not, or
+ * if compacted away).
  */
 int store_msg_open(struct store_folder *f, uint32_t i, struct mbox_reader *r);
 /* End of a read started by store_msg_open (releases the read lock, see store_msg_batch). */

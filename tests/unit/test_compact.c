@@ -14,6 +14,7 @@
 #include "compact.h"
 #include "store.h"
 #include "t.h"
+#include "t_store.h"
 #include "util.h"
 
 #define NMSG	24
@@ -170,30 +171,11 @@ mbox_held(void)
 	return WEXITSTATUS(status);
 }
 
-/* Read msgs[i] through store_msg_open: 1 its content is message n's, 0 not, -1 gone. */
+/* Read msgs[i] through store_msg_open: 1 it is message n, 0 not, -1 gone. */
 static int
 read_back(struct store_folder *f, uint32_t i, int n)
 {
-	static struct mbox_reader r;
-	static char got[BIG + 100];
-	size_t want = stored(msgbuf, sizeof(msgbuf), n) - 1, len, have = 0;
-	const char *body = (const char *)memchr(msgbuf, '\n', want) + 1, *line;
-	int partial, nl, rc = store_msg_open(f, i, &r);
-
-	if (rc != STORE_OK) {
-		return rc == STORE_GONE ? -1 : 0;
-	}
-	want -= (size_t)(body - msgbuf);
-	while ((rc = store_msg_read(&r, &line, &len, &partial, &nl)) == 1 &&
-	    have + len + 1 <= sizeof(got)) {
-		memcpy(got + have, line, len);
-		have += len;
-		if (nl) {
-			got[have++] = '\n';
-		}
-	}
-	store_msg_close(f, &r);
-	return rc == 0 && have == want && memcmp(got, body, want) == 0;
+	return t_reads_as(f, i, msgbuf, stored(msgbuf, sizeof(msgbuf), n));
 }
 
 /*

@@ -4,7 +4,8 @@ compaction runs whenever the searching session lets go of the mbox between batch
 commands) and a delivery waits for the mbox write lock. Every answer is exact: a message
 the other session left alone always matches, one compacted away never does, the delivery
 gets in, and once the compaction has surely run (the searching session idle) searches
-and FETCH BODY[] follow the moved bytes."""
+and FETCH BODY[] follow the moved bytes. Counted with strace: a search takes the mbox
+lock once per batch and reads each (small) message with one pread."""
 import os
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from imapc import Session  # noqa: E402
 from lib import Env, check, done, free_port, make_msg  # noqa: E402
-from crashlib import param  # noqa: E402
+from crashlib import IMAP as TracedIMAP, Session as Traced, param  # noqa: E402
 
 BATCH = param("STORE_READ_BATCH_MSGS")
 N = BATCH * 2 + BATCH // 2  # three batches
@@ -139,4 +140,33 @@ for u in (2, 299, 900, 2100, N - 1):
           len(got) == 1 and got[0].endswith(want + b")"), got[:1])
 a.close()
 b.close()
+
+
+def mbox_calls(log):
+    """{call: n} of the calls in an strace -y log made on the mbox itself."""
+    out = {}
+    for ln in open(log, errors="replace"):
+        parts = ln.split("(", 1)
+        if len(parts) == 2 and parts[1].startswith(tuple("0123456789")) and \
+                parts[1].split(",", 1)[0].endswith("<%s>" % env.inbox("alice")):
+            call = parts[0].split()[-1]
+            out[call] = out.get(call, 0) + 1
+    return out
+
+
+log = os.path.join(env.dir, "strace.search")
+t = Traced(env, "imap", trace=("fcntl", "pread64"), out=log)
+m = TracedIMAP(t)
+m.login("alice", "secret")
+count = int(m.select("INBOX")[1][0])
+typ, data = m.uid("SEARCH", "BODY", "w%06d" % 1000)
+m.logout()
+t.wait()
+calls = mbox_calls(log)
+check("traced session found the message among %d" % count,
+      typ == "OK" and data[0].split() == [b"1001"] and count == len(KEEP) + 2, (typ, data))
+check("one pread per message searched, not two (%s)" % calls,
+      count <= calls.get("pread64", 0) <= count + 20, calls)
+check("the mbox lock taken once per batch, not once per message (%s)" % calls,
+      0 < calls.get("fcntl", 0) <= 2 * (count // BATCH + 1) + 10, calls)
 done()

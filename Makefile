@@ -125,7 +125,7 @@ unit: $(UNIT_BINS) $(REPLAY_BINS)
 $(B)/replay/%: tests/fuzz/%.c tests/fuzz/*.h $(LIBOBJS) | $(B)/replay
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(NO_LTO) -Isrc $(LDFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS)
 
-$(B)/unit/%: tests/unit/%.c tests/unit/t.h $(LIBOBJS) | $(B)/unit
+$(B)/unit/%: tests/unit/%.c tests/unit/t.h tests/unit/t_store.h $(LIBOBJS) | $(B)/unit
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(NO_LTO) -Isrc $(LDFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS)
 
 # Address and undefined-behaviour sanitizers, with gcc and glibc.

@@ -413,6 +413,7 @@ imap_cmd_search(struct imap *s)
 	env.max_seq = s->exists;
 	env.max_uid = s->exists > 0 ? s->f.msgs[s->exists - 1].uid : 0;
 	env.now = (int64_t)time(NULL);
+	store_msg_batch(&s->f, 1);
 	for (c.i = 0; c.i < s->exists && rc >= 0; c.i++) {
 		const struct store_msg *m = &s->f.msgs[c.i];
 		struct mbox_entry e;
@@ -433,6 +434,7 @@ imap_cmd_search(struct imap *s)
 			v[n++] = s->cmd.uid ? m->uid : c.i + 1;
 		}
 	}
+	store_msg_batch(&s->f, 0);
 	free(env.m);
 	store_structure_flush(&s->f);
 	mime_walk_free(c.w);

@@ -552,23 +552,21 @@ mbox_scan(int fd, uint64_t start, uint64_t end, int mboxrd,
 	return rc;
 }
 
+/* Do the n bytes read at off - lead (lead 1: the byte before off) show a From_ line at off? */
+static int
+mbox_from_seen(const char *b, size_t n, size_t lead)
+{
+	return n >= lead + 5 && (lead == 0 || b[0] == '\n') && memcmp(b + lead, "From ", 5) == 0;
+}
+
 int
 mbox_from_at(int fd, uint64_t off)
 {
 	char b[6];
-	ssize_t r;
+	size_t lead = off > 0;
+	ssize_t r = pread_full(fd, b, lead + 5, (off_t)(off - lead));
 
-	if (off == 0) {
-		r = pread_full(fd, b + 1, 5, 0);
-		b[0] = '\n';
-	} else {
-		r = pread_full(fd, b, 6, (off_t)(off - 1));
-		r -= r > 0;
-	}
-	if (r < 0) {
-		return -1;
-	}
-	return r == 5 && b[0] == '\n' && memcmp(b + 1, "From ", 5) == 0;
+	return r < 0 ? -1 : mbox_from_seen(b, (size_t)r, lead);
 }
 
 /* ---- the reader ---- */
@@ -583,6 +581,30 @@ mbox_reader_init(struct mbox_reader *r, int fd, const struct mbox_entry *e, int 
 	r->at_line_start = 1;
 	r->bpos = 0;
 	r->blen = 0;
+}
+
+int
+mbox_reader_open(struct mbox_reader *r, int fd, const struct mbox_entry *e, int mboxrd)
+{
+	size_t lead = e->offset > 0, skip = lead + e->from_len;
+	uint64_t want = skip + e->raw_len;
+	ssize_t n;
+
+	mbox_reader_init(r, fd, e, mboxrd);
+	if (want > sizeof(r->buf)) {
+		want = sizeof(r->buf);
+	}
+	n = pread_full(fd, r->buf, (size_t)want, (off_t)(e->offset - lead));
+	if (n < 0 || !mbox_from_seen(r->buf, (size_t)n, lead)) {
+		return n < 0 ? -1 : 0;
+	}
+	/* keep what was read past the From_ line (none when that line fills the buffer) */
+	if ((size_t)n > skip) {
+		r->bpos = skip;
+		r->blen = (size_t)n;
+		r->pos = e->offset - lead + (uint64_t)n;
+	}
+	return 1;
 }
 
 /* Move unread bytes to the front and read more; -1 on error or a file gone short. */

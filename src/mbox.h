@@ -76,6 +76,11 @@ struct mbox_reader {
 /* Start reading e's content (From_ line and separator excluded); no I/O until next. */
 void mbox_reader_init(struct mbox_reader *r, int fd, const struct mbox_entry *e, int mboxrd);
 /*
+ * mbox_reader_init and the first read in one pread, which also checks that a From_ line
+ * starts at e->offset (as mbox_from_at): 1 yes (reader ready), 0 no, -1 error.
+ */
+int mbox_reader_open(struct mbox_reader *r, int fd, const struct mbox_entry *e, int mboxrd);
+/*
  * Next piece of content: *line points into the reader's buffer, *len bytes, without the
  * LF. *partial is 1 when the line continues in the next call (very long line), 0 when a
  * whole line (or its last piece) was returned; *nl is 1 if the piece ended with an LF

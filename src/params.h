@@ -217,6 +217,11 @@
  * lock, holding the folder's state lock meanwhile; if another tool keeps the mbox
  * longer, the dead bytes simply wait for the next time. */
 #define COMPACT_WAIT_MS		2000
+/* A SEARCH keeps the mbox read lock across this many messages or bytes read (then lets
+ * go once): the per-message lock and checks cost more than reading a small message, while
+ * a writer or compaction waits no longer than reading these takes (milliseconds). */
+#define STORE_READ_BATCH_MSGS	1024
+#define STORE_READ_BATCH_BYTES	(4 * 1024 * 1024)
 /* Lock attempts back off with jitter and give up after this (then IN-USE / EX_TEMPFAIL). */
 #define LOCK_TIMEOUT_MS		60000
 /* First and longest pause between lock attempts (doubling, jittered to [d/2, d]). */

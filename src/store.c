@@ -1537,60 +1537,94 @@ first_entry_cb(void *ctx, const struct mbox_entry *e)
  * the old UID. The fingerprint ignores a separator appended after a last message.
  */
 static int
-same_message(struct store_folder *f, const struct mbox_entry *m, const struct stat *now)
+same_message(struct store_folder *f, const struct mbox_entry *m)
 {
 	struct mbox_scan_stats st;
 	struct mbox_entry e;
 	uint64_t end = m->offset + m->from_len + m->raw_len + 1;
-	uint64_t size = (uint64_t)now->st_size;
 
-	if (mbox_as_synced(f, now)) {
+	if (f->held_synced) {
 		return 1;
 	}
-	if (mbox_scan(f->mbox_fd, m->offset, end < size ? end : size, f->mboxrd, first_entry_cb,
-	    &e, &st) != 1) {
+	if (mbox_scan(f->mbox_fd, m->offset, end < f->held_size ? end : f->held_size, f->mboxrd,
+	    first_entry_cb, &e, &st) != 1) {
 		return 0;
 	}
 	return e.offset == m->offset && e.from_len == m->from_len &&
 	    e.fingerprint == m->fingerprint;
 }
 
+/*
+ * The read lock for store_msg_open, with the offsets of a compaction that ran since
+ * followed and the mbox's size noted: nothing changes them while it is held.
+ */
+static int
+hold_mbox(struct store_folder *f)
+{
+	struct stat st;
+	int rc = read_lock(f);
+
+	if (rc != STORE_OK) {
+		return rc;
+	}
+	rc = follow_offsets(f);
+	if (rc == STORE_OK && fstat(f->mbox_fd, &st) < 0) {
+		rc = STORE_ERR;
+	}
+	if (rc != STORE_OK) {
+		unlock_mbox(&f->rlock);
+		return rc;
+	}
+	f->held_size = (uint64_t)st.st_size;
+	f->held_synced = mbox_as_synced(f, &st);
+	f->batch_msgs = STORE_READ_BATCH_MSGS;
+	f->batch_bytes = STORE_READ_BATCH_BYTES;
+	return STORE_OK;
+}
+
 int
 store_msg_open(struct store_folder *f, uint32_t i, struct mbox_reader *r)
 {
 	struct mbox_entry e;
-	struct stat st;
 	int rc;
 
 	if (i >= f->count || (f->msgs[i].flags & STORE_EXPUNGED)) {
 		return STORE_GONE;
 	}
-	rc = read_lock(f);
-	if (rc < 0) {
+	rc = f->rlock.fd >= 0 ? STORE_OK : hold_mbox(f);
+	if (rc != STORE_OK) {
 		return rc;
 	}
-	rc = follow_offsets(f);
 	/* a record that cannot be read leaves nothing to find the message by */
-	if (rc == STORE_OK && ((f->msgs[i].flags & STORE_VANISHED) ||
-	    store_msg_entry(f, i, &e) < 0 || fstat(f->mbox_fd, &st) < 0 ||
-	    mbox_from_at(f->mbox_fd, e.offset) != 1 ||
-	    e.offset + e.from_len + e.raw_len > (uint64_t)st.st_size ||
-	    !same_message(f, &e, &st))) {
-		rc = STORE_GONE;
+	rc = STORE_GONE;
+	if (!(f->msgs[i].flags & STORE_VANISHED) && store_msg_entry(f, i, &e) == 0 &&
+	    e.offset + e.from_len + e.raw_len <= f->held_size &&
+	    mbox_reader_open(r, f->mbox_fd, &e, f->mboxrd) == 1 && same_message(f, &e)) {
+		f->batch_bytes -= e.raw_len < f->batch_bytes ? e.raw_len : f->batch_bytes;
+		rc = STORE_OK;
 	}
-	if (rc < 0) {
-		unlock_mbox(&f->rlock);
-		return rc;
+	if (rc != STORE_OK) {
+		store_msg_close(f, r);
 	}
-	mbox_reader_init(r, f->mbox_fd, &e, f->mboxrd);
-	return STORE_OK;
+	return rc;
 }
 
 void
 store_msg_close(struct store_folder *f, struct mbox_reader *r)
 {
 	(void)r;
-	unlock_mbox(&f->rlock);
+	if (!f->batching || --f->batch_msgs == 0 || f->batch_bytes == 0) {
+		unlock_mbox(&f->rlock);
+	}
+}
+
+void
+store_msg_batch(struct store_folder *f, int on)
+{
+	f->batching = on;
+	if (!on && f->rlock.fd >= 0) {
+		unlock_mbox(&f->rlock);
+	}
 }
 
 void

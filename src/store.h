@@ -68,7 +68,12 @@ struct store_folder {
 	uint64_t generation;
 	uint32_t base_count;	/* records in the state file's base array */
 	struct store_mboxstat synced;	/* the mbox as last indexed */
-	struct mbox_lock rlock;	/* read lock held between store_msg_open and _close */
+	struct mbox_lock rlock;	/* read lock from store_msg_open to _close, or a batch's */
+	uint64_t held_size;	/* the mbox's size while rlock is held */
+	int held_synced;	/* ... and whether it is as last synced */
+	int batching;		/* store_msg_batch: rlock kept between messages ... */
+	uint32_t batch_msgs;	/* ... for this many more */
+	uint64_t batch_bytes;	/* ... or until this many more bytes are read */
 	char mbox_path[PATH_LEN];
 };
 
@@ -132,13 +137,22 @@ int store_expunge(struct store_folder *f, const uint32_t *uids, size_t n);
 int store_expunge_deleted(struct store_folder *f, const uint32_t *uids, size_t n);
 
 /*
- * Start reading msgs[i]: takes the mbox read lock for the duration of one command,
- * follows offsets moved by a compaction since (msgs[] otherwise unchanged), verifies the
- * message is still where the index says (STORE_GONE if not, or if compacted away).
+ * Start reading msgs[i]: takes the mbox read lock until store_msg_close (unless a
+ * batch holds it already), follows offsets moved by a compaction since (msgs[] otherwise
+ * unchanged), verifies the message is still where the index says (STORE_GONE if not, or
+ * if compacted away).
  */
 int store_msg_open(struct store_folder *f, uint32_t i, struct mbox_reader *r);
-/* End of a read started by store_msg_open (releases the read lock). */
+/* End of a read started by store_msg_open (releases the read lock, see store_msg_batch). */
 void store_msg_close(struct store_folder *f, struct mbox_reader *r);
+/*
+ * on = 1: many messages are read one after the other (SEARCH) with nothing else in between
+ * (no state lock, no client I/O): store_msg_close keeps the read lock, the compaction
+ * check and the mbox's size for the next store_msg_open, up to STORE_READ_BATCH_MSGS
+ * messages or STORE_READ_BATCH_BYTES, then lets go so that writers get their turn.
+ * on = 0 ends that and lets go.
+ */
+void store_msg_batch(struct store_folder *f, int on);
 /* Read msgs[i] again from its start within the same open (its read lock still held). */
 void store_msg_rewind(struct store_folder *f, uint32_t i, struct mbox_reader *r);
 /* The next piece of the message reader (an open mbox_reader) reads: a mime_read_fn. */

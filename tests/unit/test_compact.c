@@ -1,7 +1,8 @@
 /* Unit tests of compact.c: plans (merged runs, pure truncation, delete-all, nothing to
  * do) and recovery after SIGKILL at every durable step (MAILNOOK_CRASH_STEP), checking
  * that survivors keep uid and bytes and nothing expunged comes back, also for a session
- * that stays open across the crash and reads without refreshing. */
+ * that stays open across the crash and reads without refreshing; and a batch of reads
+ * (SEARCH) that lets go of the mbox between batches and follows a compaction there. */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "compact.h"
 #include "store.h"
 #include "t.h"
+#include "t_store.h"
 #include "util.h"
 
 #define NMSG	24
@@ -145,6 +147,97 @@ is_gone(uint32_t uid)
 		}
 	}
 	return 0;
+}
+
+/* Does a lock keep a writer out of the mbox? Asked from another process: 1 yes, 0 no. */
+static int
+mbox_held(void)
+{
+	pid_t pid = fork();
+	int status = 0;
+
+	if (pid == 0) {
+		struct flock fl;
+		int fd = open(mbox, O_RDWR);
+
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		_exit(fd < 0 || fcntl(fd, F_GETLK, &fl) != 0 ? 2 : fl.l_type != F_UNLCK);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) {
+		return 2;
+	}
+	return WEXITSTATUS(status);
+}
+
+/* Read msgs[i] through store_msg_open: 1 it is message n, 0 not, -1 gone. */
+static int
+read_back(struct store_folder *f, uint32_t i, int n)
+{
+	return t_reads_as(f, i, msgbuf, stored(msgbuf, sizeof(msgbuf), n));
+}
+
+/*
+ * A batch of reads (SEARCH) keeps the mbox read lock between messages, lets go after
+ * STORE_READ_BATCH_MSGS of them, and the next batch follows a compaction that ran in
+ * between: survivors read byte for byte at their new offsets, the expunged as gone.
+ */
+static void
+test_read_batch(void)
+{
+	struct store_folder f, g;
+	struct mbox_entry e;
+	uint32_t k, uids[ARRAY_LEN(gone)];
+	int status = 0, bad = 0, n;
+	pid_t pid;
+
+	write_mbox();
+	if (store_open(&f, mbox, side, STORE_RDONLY) != STORE_OK) {
+		CHECK(0, "open before the batch test");
+		return;
+	}
+	store_msg_batch(&f, 1);
+	CHECK(read_back(&f, 0, 1) == 1 && mbox_held() == 1,
+	    "a batch keeps the read lock after a message is read");
+	/* small messages (every third is 300 bytes): the count ends the batch */
+	for (k = 1; k < STORE_READ_BATCH_MSGS; k++) {
+		n = 3 + (int)(k % (NMSG / 3)) * 3;
+		bad += read_back(&f, (uint32_t)n - 1, n) != 1;
+		if (k == STORE_READ_BATCH_MSGS - 1 - 1) {
+			bad += mbox_held() != 1;
+		}
+	}
+	CHECK(bad == 0 && mbox_held() == 0, "... and lets go after %d messages",
+	    STORE_READ_BATCH_MSGS);
+	/* a large one again and again: the bytes end the next batch */
+	k = 0;
+	if (store_msg_entry(&f, 4, &e) == 0 && e.raw_len > 0) {
+		do {
+			bad += read_back(&f, 4, 5) != 1;
+			k++;
+		} while (k < 1000 && mbox_held() == 1);
+	}
+	CHECK(bad == 0 && e.raw_len > 0 && k == (STORE_READ_BATCH_BYTES + e.raw_len - 1) / e.raw_len,
+	    "... or after %d bytes (%u reads of %llu bytes)", STORE_READ_BATCH_BYTES, k,
+	    (unsigned long long)e.raw_len);
+	memcpy(uids, gone, sizeof(uids));
+	pid = fork();
+	if (pid == 0) {
+		_exit(store_open(&g, mbox, side, STORE_RDWR) != STORE_OK ||
+		    store_expunge(&g, uids, ARRAY_LEN(uids)) != STORE_OK ||
+		    store_compact(&g) != STORE_OK);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0, "another process compacts between two batches");
+	for (n = 1, bad = 0; n <= NMSG; n++) {
+		bad += read_back(&f, (uint32_t)n - 1, n) != (is_gone((uint32_t)n) ? -1 : 1);
+	}
+	CHECK(bad == 0 && mbox_held() == 1, "the next batch reads the moved survivors, not the "
+	    "expunged (%d wrong)", bad);
+	store_msg_batch(&f, 0);
+	CHECK(mbox_held() == 0, "ending the batch lets go of the read lock");
+	store_close(&f);
 }
 
 /*
@@ -388,6 +481,7 @@ main(void)
 	test_sizes();
 	test_crash_every_step();
 	test_append_after_crash();
+	test_read_batch();
 	str_fmt(cmd, sizeof(cmd), "rm -rf %s", dir);
 	CHECK(system(cmd) == 0, "cleanup");
 	return t_done();

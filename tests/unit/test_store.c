@@ -12,6 +12,7 @@
 #include "index.h"
 #include "store.h"
 #include "t.h"
+#include "t_store.h"
 #include "util.h"
 
 /* msgs[i]'s entry, read from the index (zeros if it cannot be). */
@@ -109,29 +110,9 @@ append_msg(int n)
 static int
 same_content(struct store_folder *f, uint32_t i, int n)
 {
-	static char want[65536], got[65536];
-	struct mbox_reader r;
-	const char *line;
-	size_t len, glen = 0, wlen;
-	int partial, nl, rc;
-	char *p;
+	static char want[65536];
 
-	wlen = stored(want, sizeof(want), n, 0);
-	p = memchr(want, '\n', wlen);
-	wlen -= (size_t)(p + 1 - want) + 1;
-	memmove(want, p + 1, wlen);
-	if (store_msg_open(f, i, &r) != STORE_OK) {
-		return 0;
-	}
-	while ((rc = mbox_reader_next(&r, &line, &len, &partial, &nl)) == 1 && glen + len + 1 < sizeof(got)) {
-		memcpy(got + glen, line, len);
-		glen += len;
-		if (nl) {
-			got[glen++] = '\n';
-		}
-	}
-	store_msg_close(f, &r);
-	return rc == 0 && glen == wlen && memcmp(got, want, wlen) == 0;
+	return t_reads_as(f, i, want, stored(want, sizeof(want), n, 0)) == 1;
 }
 
 static int

@@ -165,11 +165,14 @@ sysroot:
 	CODE_CFLAGS="$(CODE_CFLAGS)" STATIC=$(STATIC) tests/cross/sysroot.sh "$(SYSROOT)" "$(CROSS)" "$(ARCH_CFLAGS)" $(SYSROOT_EXTRA)
 
 # Release tarball for the OpenWrt package (PKG_SOURCE): the sources, build and docs, not the
-# packaging itself (whose PKG_HASH names this tarball). Prints the PKG_HASH line.
+# packaging itself (whose PKG_HASH names this tarball), from the last commit that changed
+# them, so that committing the packaging's new PKG_HASH leaves the tarball as it was.
+# Prints the PKG_HASH line.
 VERSION = $(shell sed -n 's/^\#define MAILNOOK_VERSION "\(.*\)"/\1/p' src/params.h)
 dist:
 	mkdir -p build
-	git archive --format=tar --prefix=mailnook-$(VERSION)/ HEAD -- . ':!board/openwrt' | \
+	git archive --format=tar --prefix=mailnook-$(VERSION)/ \
+	    "$$(git log -1 --format=%H -- . ':!board/openwrt')" -- . ':!board/openwrt' | \
 	    gzip -n -9 >build/mailnook-$(VERSION).tar.gz
 	@echo "build/mailnook-$(VERSION).tar.gz"
 	@echo "PKG_HASH:=$$(sha256sum build/mailnook-$(VERSION).tar.gz | cut -d' ' -f1)"

@@ -38,7 +38,8 @@ def idx_writes(log, idx):
         m = wr.match(line)
         if m and m.group(1).startswith(idx):
             written += int(m.group(2))
-        elif re.match(r'(?:\d+ +)?rename\(".*", "%s"\) += 0' % re.escape(idx), line):
+        elif re.match(r'(?:\d+ +)?rename(?:at2?)?\(.*"%s"(?:, [^)"]*)?\) += 0' % re.escape(idx),
+                      line):
             renames += 1
     return written, renames
 
@@ -63,7 +64,9 @@ def pop3_open(s):
 for proto, user, run in (("imap", "imapuser", imap_open), ("pop3", "popuser", pop3_open)):
     fill(user)
     log = os.path.join(env.dir, "strace.%s" % proto)
-    s = Session(env, proto, trace=("write", "pwrite64", "rename"), out=log)
+    # rename or renameat(2), whichever the C library (or an emulator) uses.
+    s = Session(env, proto, trace=("write", "pwrite64", "rename", "renameat", "renameat2"),
+                out=log)
     try:
         n = run(s)
     finally:

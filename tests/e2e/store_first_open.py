@@ -9,7 +9,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from lib import Env, check, done, make_msg  # noqa: E402
-from crashlib import IMAP, POP3, Session  # noqa: E402
+from crashlib import imap_login, pop3_login  # noqa: E402
 
 N = 3000
 IDX_HDR_LEN, IDX_REC_LEN = 128, 64
@@ -44,33 +44,26 @@ def idx_writes(log, idx):
     return written, renames
 
 
-def imap_open(s):
-    m = IMAP(s)
-    m.login("imapuser", "secret")
+def imap_open(user, **trace):
+    s, m = imap_login(env, user, **trace)
     typ, data = m.select("INBOX")
     m.logout()
-    return int(data[0]) if typ == "OK" else -1
+    return s, int(data[0]) if typ == "OK" else -1
 
 
-def pop3_open(s):
-    p = POP3(s)
-    p.user("popuser")
-    p.pass_("secret")
+def pop3_open(user, **trace):
+    s, p = pop3_login(env, user, **trace)
     n = p.stat()[0]
     p.quit()
-    return n
+    return s, n
 
 
 for proto, user, run in (("imap", "imapuser", imap_open), ("pop3", "popuser", pop3_open)):
     fill(user)
     log = os.path.join(env.dir, "strace.%s" % proto)
     # rename or renameat(2), whichever the C library (or an emulator) uses.
-    s = Session(env, proto, trace=("write", "pwrite64", "rename", "renameat", "renameat2"),
-                out=log)
-    try:
-        n = run(s)
-    finally:
-        rc = s.wait()
+    s, n = run(user, trace=("write", "pwrite64", "rename", "renameat", "renameat2"), out=log)
+    rc = s.wait()
     idx = os.path.join(env.mail, user, ".mailnook", "INBOX.idx")
     written, renames = idx_writes(log, idx)
     check("%s: first open sees all %d messages and ends cleanly" % (proto, N),

@@ -13,6 +13,7 @@ import fcntl
 import os
 import poplib
 import random
+import re
 import shutil
 import struct
 import subprocess
@@ -22,7 +23,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from lib import Env, check, done, make_msg  # noqa: E402
 from crashlib import (compaction_plan, compaction_rounds, crc32c, journal_round,  # noqa: E402
-                      param, stream_bytes)
+                      param, strace_prefix, stream_bytes)
 
 EXPUNGED = 0x80000000
 HDR, REC = 128, 64
@@ -239,27 +240,34 @@ def append_after_kill(f, dotlock):
 
 
 def random_kills(f, rounds):
+    """Kill inside the I/O rather than at the durable steps: SIGKILL injected (strace) on
+    entry to the k-th pwrite64 or write for k drawn with a seed from the calls one whole
+    compaction makes, so every run is reproducible from its seed."""
     f.restore()
-    t0 = time.monotonic()
-    f.check("--compact")
-    full = time.monotonic() - t0
-    print("# measure: check --compact of %d bytes took %.3f s" %
-          (os.path.getsize(os.path.join(f.pristine, "INBOX")), full), flush=True)
+    log = os.path.join(f.env.dir, "compact.writes")
+    subprocess.run(strace_prefix(trace=("pwrite64", "write"), out=log) +
+                   f.env.cmd("check", "--compact", f.name),
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(log, errors="replace") as fh:
+        calls = sum(1 for ln in fh if re.match(r"(?:\d+ +)?p?write(?:64)?\(", ln))
+    print("# measure: check --compact of %d bytes made %d write calls" %
+          (os.path.getsize(os.path.join(f.pristine, "INBOX")), calls), flush=True)
     seed = int(os.environ.get("SEED", time.time()))
     rnd = random.Random(seed)
     bad, killed = [], 0
     for i in range(rounds):
         f.restore()
-        p = subprocess.Popen(f.env.cmd("check", "--compact", f.name),
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rnd.uniform(0, full))
-        p.kill()
-        killed += p.wait() == -9
+        k = rnd.randint(1, max(calls, 1))
+        r = subprocess.run(strace_prefix(kill=("pwrite64", k)) +
+                           f.env.cmd("check", "--compact", f.name),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        killed += r.returncode in (-9, 137)
         what = f.recover_and_verify()
         if what:
-            bad.append("round %d: %s" % (i, what))
-    check("random kill -9 (seed %d, %d of %d landed): always recovered intact"
+            bad.append("round %d (pwrite64 #%d): %s" % (i, k, what))
+    check("kill -9 inside the writes (seed %d, %d of %d landed): always recovered intact"
           % (seed, killed, rounds), not bad, bad[:3])
+    check("the injected kills landed", killed > 0, killed)
 
 
 def main():
